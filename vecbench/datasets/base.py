@@ -1,0 +1,97 @@
+"""The Dataset container the harness consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.errors import EmptyDatasetError
+from vecbench.metrics import Metric
+
+__all__ = ["Dataset", "GroundTruth"]
+
+
+@dataclass
+class GroundTruth:
+    """Exact k nearest neighbours of every query: ids (nq, k) int64, distances (nq, k) float32.
+
+    Distances follow vecbench's metric conventions (see ``vecbench.metrics``), ascending.
+    """
+
+    ids: NDArray[np.int64]
+    distances: NDArray[np.float32]
+
+    @property
+    def k(self) -> int:
+        return int(self.ids.shape[1])
+
+
+@dataclass
+class Dataset:
+    """Base vectors, queries, metric, and (when known) exact ground truth.
+
+    Base ids are the row numbers ``0..n-1``. ``base`` may be a memory map: iterate it
+    with ``batches`` rather than copying it whole. ``checksum`` identifies the data
+    (sha256 of the source file, or of the generator's parameters) for caches and records.
+    """
+
+    name: str
+    metric: Metric
+    base: NDArray[np.float32]
+    queries: NDArray[np.float32]
+    checksum: str
+    source: str = ""
+    ground_truth: GroundTruth | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.metric = Metric.parse(self.metric)
+        if self.base.ndim != 2 or self.base.shape[0] == 0:
+            raise EmptyDatasetError(f"data set {self.name!r} has no base vectors")
+        if self.queries.ndim != 2 or self.queries.shape[0] == 0:
+            raise EmptyDatasetError(f"data set {self.name!r} has no queries")
+        if self.queries.shape[1] != self.base.shape[1]:
+            from vecbench.errors import DimensionMismatchError
+
+            raise DimensionMismatchError(
+                f"data set {self.name!r}: queries have dimension {self.queries.shape[1]}, "
+                f"base vectors {self.base.shape[1]}"
+            )
+
+    @property
+    def dim(self) -> int:
+        return int(self.base.shape[1])
+
+    @property
+    def n(self) -> int:
+        return int(self.base.shape[0])
+
+    @property
+    def nq(self) -> int:
+        return int(self.queries.shape[0])
+
+    def batches(self, batch_size: int = 10_000) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
+        """(ids, vectors) in order, each batch a float32 copy of at most batch_size rows."""
+        for start in range(0, self.n, batch_size):
+            stop = min(start + batch_size, self.n)
+            yield (
+                np.arange(start, stop, dtype=np.int64),
+                np.ascontiguousarray(self.base[start:stop], dtype=np.float32),
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """What a result record says about this data set."""
+        return {
+            "name": self.name,
+            "metric": self.metric.value,
+            "n": self.n,
+            "nq": self.nq,
+            "dim": self.dim,
+            "checksum": self.checksum,
+            "source": self.source,
+            "params": dict(self.params),
+        }

@@ -1,0 +1,142 @@
+"""The Store protocol every engine adapter implements, and its optional capabilities.
+
+A store is built from a plain config mapping with no I/O (so it pickles and can be
+rebuilt in a worker process), connects in ``__enter__`` and disconnects in ``__exit__``.
+
+    with get_store("faiss") as store:
+        store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="hnsw"))
+        store.upsert(ids, vectors)
+        store.wait_ready(timeout_s=60)
+        store.set_search_params({"ef_search": 64})
+        top10 = store.search(query, k=10)
+        store.drop()
+
+Capabilities beyond that are separate ``runtime_checkable`` protocols, tested with
+``isinstance(store, BatchSearch)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.metrics import Metric
+from vecbench.spec import CollectionSpec, IndexType
+
+__all__ = [
+    "Store",
+    "BatchSearch",
+    "Filterable",
+    "Deletable",
+    "Footprint",
+    "StoreInfo",
+    "FootprintStats",
+]
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """Static facts about a store, readable without its client library installed.
+
+    ``client_modules`` are the import names that must be importable; ``extra`` is the
+    pip extra that installs them; ``embedded`` says whether it needs no server.
+    """
+
+    name: str
+    engine: str
+    extra: str
+    client_modules: tuple[str, ...]
+    index_types: Mapping[str, IndexType]
+    embedded: bool = True
+    description: str = ""
+    config_keys: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> tuple[Metric, ...]:
+        seen: dict[Metric, None] = {}
+        for it in self.index_types.values():
+            for m in it.metrics:
+                seen[m] = None
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class FootprintStats:
+    """Memory and disk an index takes, and how that was measured."""
+
+    memory_bytes: int | None
+    disk_bytes: int | None
+    method: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"memory_bytes": self.memory_bytes, "disk_bytes": self.disk_bytes, "method": self.method}
+
+
+@runtime_checkable
+class Store(Protocol):
+    """The few operations every vector store can do."""
+
+    info: ClassVar[StoreInfo]
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
+        """Create the collection and its index; refuse an existing one unless drop_old."""
+
+    def upsert(
+        self,
+        ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+        payloads: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Insert vectors; an id already present is replaced."""
+
+    def wait_ready(self, timeout_s: float = 600.0) -> None:
+        """Block until every upserted vector is searchable through the built index."""
+
+    def set_search_params(self, params: Mapping[str, Any]) -> None:
+        """Set search-time knobs (ef_search, nprobe, ...) for the following searches."""
+
+    def search(self, query: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        """Ids of up to k nearest vectors, nearest first (fewer if the collection is smaller)."""
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance for the record: engine, versions, metric mapping, index actually built."""
+
+
+@runtime_checkable
+class BatchSearch(Protocol):
+    def search_batch(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        """Ids for many queries at once, shape (nq, k), padded with -1 where fewer were found."""
+
+
+@runtime_checkable
+class Filterable(Protocol):
+    def search_filtered(self, query: NDArray[np.float32], k: int, where: Mapping[str, Any]) -> NDArray[np.int64]:
+        """Like search, among vectors whose payload matches ``where`` (field equality)."""
+
+
+@runtime_checkable
+class Deletable(Protocol):
+    def delete(self, ids: NDArray[np.int64]) -> None:
+        """Remove vectors by id; unknown ids are ignored."""
+
+
+@runtime_checkable
+class Footprint(Protocol):
+    def footprint(self) -> FootprintStats:
+        """Memory and disk the index takes, as the engine reports it."""
