@@ -1,1 +1,93 @@
-def main(argv=None):\n    return 0
+"""The ``vecbench`` command line.
+
+Every command turns a VecbenchError (and a missing or unreadable file) into one line on
+stderr and exit code 2; ``--debug`` shows the traceback instead. Command modules are
+imported only when their command runs, so ``vecbench --help`` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from vecbench._version import __version__
+
+EXIT_USAGE = 2
+
+# command name -> (module, help)
+_COMMANDS = {
+    "run": ("vecbench.cli.run", "benchmark stores on data sets (no arguments: the embedded default)"),
+    "datasets": ("vecbench.cli.datasets", "list, describe, fetch and verify data sets"),
+    "stores": ("vecbench.cli.stores", "list registered stores, their extras, index types and metrics"),
+    "report": ("vecbench.cli.report", "print a results file as a table"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="vecbench",
+        description="Benchmark vector stores for RAG: recall, latency and cost, with provenance.",
+    )
+    parser.add_argument("--version", action="version", version=f"vecbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in _COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        cmd.set_defaults(_module=module)
+        _add_arguments(name, cmd)
+    return parser
+
+
+def _add_arguments(name: str, cmd: argparse.ArgumentParser) -> None:
+    # Arguments are declared here (not in the command modules) so that --help
+    # imports no command module.
+    from vecbench.cli import _args
+
+    getattr(_args, name)(cmd)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    debug = bool(getattr(args, "debug", False))
+    try:
+        module = importlib.import_module(args._module)
+        return int(module.main(args) or 0)
+    except KeyboardInterrupt:
+        sys.stderr.write("vecbench: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, no traceback
+        if debug:
+            raise
+        return _report_error(exc)
+
+
+def _report_error(exc: BaseException) -> int:
+    from vecbench.errors import VecbenchError
+
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, VecbenchError):
+        sys.stderr.write(f"vecbench: error: {message}\n")
+        return EXIT_USAGE
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"vecbench: error: {exc.strerror or message}{where}\n")
+        return EXIT_USAGE
+    sys.stderr.write(f"vecbench: internal error: {type(exc).__name__}: {message} (rerun with --debug)\n")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up and run the embedded default benchmark (no server needed). Extra arguments go to
+# `vecbench run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh faiss
+exec .venv/bin/vecbench run "$@"

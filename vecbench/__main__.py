@@ -1,0 +1,5 @@
+import sys
+
+from vecbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,107 @@
+"""``vecbench run``: the embedded default with no arguments, a YAML sweep with --config,
+or a one-off grid from flags (--stores, --dataset, --metric, --index, --build, --search)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from typing import Any
+
+import yaml
+
+from vecbench.errors import ConfigError
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_assignment(text: str, *, grid: bool) -> tuple[str, Any]:
+    """``key=value`` (or ``key=v1,v2`` for a grid) with YAML scalars: ``m=16,32`` -> ("m", [16, 32])."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"expected KEY=VALUE, got {text!r}")
+    if grid:
+        values = [_scalar(v.strip()) for v in value.split(",") if v.strip()]
+        if not values:
+            raise ConfigError(f"no value given for {key!r}")
+        return key, values if len(values) > 1 else values[0]
+    return key, _scalar(value.strip())
+
+
+def _split(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The run config (as a dict) that the flags describe, on top of the embedded default."""
+    from vecbench.config import default_config_dict, load_config_dict
+
+    one_off = any([args.stores, args.dataset, args.dataset_param, args.metric, args.index, args.build, args.search])
+    if args.config:
+        if one_off:
+            raise ConfigError("--config cannot be combined with --stores/--dataset/--metric/--index/--build/--search")
+        config = load_config_dict(args.config)
+    else:
+        config = copy.deepcopy(default_config_dict())
+    if args.k is not None:
+        config["k"] = args.k
+    if args.config or not one_off:
+        return config
+
+    if args.dataset or args.dataset_param or args.metric:
+        params = dict(parse_assignment(p, grid=False) for p in args.dataset_param)
+        name = args.dataset or "synthetic"
+        if name == "synthetic":
+            params = {**_default_synthetic_params(config), **params}
+        metrics = _split(args.metric)
+        if metrics:
+            config["datasets"] = [{"name": name, "params": {**params, "metric": m}} for m in metrics]
+        else:
+            config["datasets"] = [{"name": name, "params": params}]
+
+    stores = _split(args.stores) or list(config["stores"])
+    if args.index:
+        index = {"type": args.index}
+        if args.build:
+            index["build"] = dict(parse_assignment(b, grid=True) for b in args.build)
+        if args.search:
+            index["search"] = dict(parse_assignment(s, grid=True) for s in args.search)
+        config["stores"] = {name: {"indexes": [index]} for name in stores}
+    else:
+        if args.build or args.search:
+            raise ConfigError("--build and --search need --index")
+        config["stores"] = {name: config["stores"].get(name, {}) for name in stores}
+    return config
+
+
+def _default_synthetic_params(config: dict[str, Any]) -> dict[str, Any]:
+    for entry in config.get("datasets", []):
+        if isinstance(entry, dict) and entry.get("name") == "synthetic":
+            params = dict(entry.get("params") or {})
+            params.pop("metric", None)
+            return params
+    return {}
+
+
+def main(args: argparse.Namespace) -> int:
+    from vecbench.api import run
+    from vecbench.progress import Progress
+    from vecbench.summary import render_table, summary_rows
+
+    config = config_from_args(args)
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs --out FILE (the results file to continue)")
+    progress = Progress(enabled=False) if args.quiet else Progress()
+    results = run(config, out=args.out, resume=args.resume, progress=progress)
+    records = [r.record for r in results]
+    if not args.quiet:
+        render_table(summary_rows(records), title="vecbench results")
+    out = results[0].results_path if results else args.out
+    failed = sum(1 for r in records if r.get("status") != "ok")
+    print(f"{len(records)} cell(s), {failed} failed; results: {out}")
+    return 0

@@ -1,0 +1,114 @@
+"""Summary rows and terminal tables from result records (used by ``run`` and ``report``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from vecbench.errors import ConfigError
+
+__all__ = ["COLUMNS", "summary_row", "summary_rows", "sort_rows", "render_table"]
+
+# column key -> (header, format); numbers are kept at full precision in the rows and
+# only formatted for display.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "dataset": ("dataset", "{}"),
+    "metric": ("metric", "{}"),
+    "store": ("store", "{}"),
+    "index": ("index", "{}"),
+    "params": ("params", "{}"),
+    "recall": ("recall@k", "{:.4f}"),
+    "p50_ms": ("p50 ms", "{:.3f}"),
+    "p99_ms": ("p99 ms", "{:.3f}"),
+    "qps": ("QPS", "{:,.0f}"),
+    "batch_qps": ("batch QPS", "{:,.0f}"),
+    "ingest_s": ("ingest s", "{:.2f}"),
+    "build_s": ("build s", "{:.2f}"),
+    "status": ("status", "{}"),
+}
+
+
+def _get(record: Mapping[str, Any], *path: str) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _params_text(build: Mapping[str, Any] | None, search: Mapping[str, Any] | None) -> str:
+    parts = [f"{k}={v}" for k, v in (build or {}).items()]
+    parts += [f"{k}={v}" for k, v in (search or {}).items()]
+    return " ".join(parts)
+
+
+def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat row of the figures people compare first."""
+    k = _get(record, "search", "k") or _get(record, "quality", "k")
+    return {
+        "dataset": _get(record, "dataset", "name"),
+        "metric": _get(record, "dataset", "metric"),
+        "store": _get(record, "store", "name"),
+        "index": _get(record, "index", "type"),
+        "params": _params_text(_get(record, "index", "params"), _get(record, "search", "params")),
+        "k": k,
+        "recall": _get(record, "quality", "recall_at_k"),
+        "p50_ms": _get(record, "latency", "p50_ms"),
+        "p99_ms": _get(record, "latency", "p99_ms"),
+        "qps": _get(record, "qps", "serial"),
+        "batch_qps": _get(record, "qps", "batch"),
+        "ingest_s": _get(record, "timings", "ingest_s"),
+        "build_s": _get(record, "timings", "build_s"),
+        "status": record.get("status"),
+        "error": _get(record, "error", "message"),
+    }
+
+
+def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [summary_row(r) for r in records]
+
+
+def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool = False) -> list[dict[str, Any]]:
+    """Rows sorted by ``column``; empty values go last either way."""
+    aliases = {"recall@k": "recall", "p50": "p50_ms", "p99": "p99_ms"}
+    column = aliases.get(column, column)
+    if column not in COLUMNS:
+        from vecbench.errors import UnknownNameError
+
+        raise UnknownNameError("sort column", column, COLUMNS)
+    present = [r for r in rows if r.get(column) is not None]
+    missing = [r for r in rows if r.get(column) is None]
+    try:
+        present.sort(key=lambda r: r[column], reverse=descending)
+    except TypeError as exc:
+        raise ConfigError(f"cannot sort by {column!r}: mixed value types") from exc
+    return present + missing
+
+
+def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, console: Any = None) -> None:
+    """Print rows as a rich table on ``console`` (stdout by default)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    shown = [c for c in COLUMNS if c == "status" or any(r.get(c) is not None for r in rows)]
+    ks = {r.get("k") for r in rows if r.get("k")}
+    table = Table(title=title, show_lines=False)
+    for col in shown:
+        header = COLUMNS[col][0]
+        if col == "recall" and len(ks) == 1:
+            header = f"recall@{ks.pop()}"
+        table.add_column(header, justify="left" if COLUMNS[col][1] == "{}" else "right")
+    for row in rows:
+        cells = []
+        for col in shown:
+            value = row.get(col)
+            if value is None:
+                cells.append("-")
+            elif col == "status" and value != "ok":
+                cells.append(f"[red]{value}[/red]")
+            else:
+                cells.append(COLUMNS[col][1].format(value))
+        table.add_row(*cells)
+    console.print(table)
