@@ -86,12 +86,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'vecbench' has no attribute {name!r}")
 
 
-if TYPE_CHECKING:
-    from vecbench.api import benchmark, run
-    from vecbench.config import RunConfig
-    from vecbench.datasets import Dataset
-    from vecbench.datasets import load as load_dataset
-    from vecbench.harness import CellResult
-    from vecbench.registry import get_store, store_names
-    from vecbench.results import read_results
-    from vecbench.store import BatchSearch, Deletable, Filterable, Footprint, Store, StoreInfo
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ resolves these
+    from vecbench.api import benchmark, run  # noqa: F401
+    from vecbench.config import RunConfig  # noqa: F401
+    from vecbench.datasets import Dataset  # noqa: F401
+    from vecbench.datasets import load as load_dataset  # noqa: F401
+    from vecbench.harness import CellResult  # noqa: F401
+    from vecbench.registry import get_store, store_names  # noqa: F401
+    from vecbench.results import read_results  # noqa: F401
+    from vecbench.store import BatchSearch, Deletable, Filterable, Footprint, Store, StoreInfo  # noqa: F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -26,7 +26,7 @@ _BUILTIN_STORES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _entry_points(group: str) -> dict[str, EntryPoint]:
     found = {ep.name: ep for ep in entry_points(group=group)}
     if group == GROUPS["store"]:

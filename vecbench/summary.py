@@ -91,7 +91,11 @@ def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, co
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        # Piped or captured output gets a wide table rather than truncated cells.
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=max(console.width, 240))
     shown = [c for c in COLUMNS if c == "status" or any(r.get(c) is not None for r in rows)]
     ks = {r.get("k") for r in rows if r.get("k")}
     table = Table(title=title, show_lines=False)

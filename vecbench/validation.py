@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -25,6 +27,19 @@ def as_vectors(vectors: ArrayLike, dim: int | None = None, *, what: str = "vecto
 
 def as_query(query: ArrayLike, dim: int | None = None) -> NDArray[np.float32]:
     """One query as a float32 (dim,) array; a (1, dim) array is accepted too."""
+    # Fast path for the common case (a well-formed float32 row): this runs once per timed
+    # query, so it costs only a shape check and one finiteness test.
+    if (
+        type(query) is np.ndarray
+        and query.dtype == np.float32
+        and query.ndim == 1
+        and (dim is None or query.shape[0] == dim)
+        and query.flags.c_contiguous
+    ):
+        # The dot product is finite iff every element is (barring overflow of huge
+        # values, which falls through to the full check below).
+        if math.isfinite(query.dot(query)):
+            return query
     arr = np.asarray(query, dtype=np.float32)
     if arr.ndim == 2 and arr.shape[0] == 1:
         arr = arr[0]

@@ -34,8 +34,9 @@ class GroundTruth:
 class Dataset:
     """Base vectors, queries, metric, and (when known) exact ground truth.
 
-    Base ids are the row numbers ``0..n-1``. ``base`` may be a memory map: iterate it
-    with ``batches`` rather than copying it whole. ``checksum`` identifies the data
+    Base ids are the row numbers ``0..n-1``. ``base`` may be a memory map, possibly of the
+    file's own dtype (uint8 for .bvecs): iterate it with ``batches`` (or pick rows with
+    ``rows``), which give float32, rather than copying it whole. ``checksum`` identifies the data
     (sha256 of the source file, or of the generator's parameters) for caches and records.
     """
 
@@ -82,6 +83,11 @@ class Dataset:
                 np.arange(start, stop, dtype=np.int64),
                 np.ascontiguousarray(self.base[start:stop], dtype=np.float32),
             )
+
+    def rows(self, ids: NDArray[np.integer] | list[int]) -> NDArray[np.float32]:
+        """Base vectors ``ids`` as a float32 array, whatever the stored dtype (a .bvecs
+        base, for instance, is memory-mapped as uint8)."""
+        return np.asarray(self.base[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
 
     def describe(self) -> dict[str, Any]:
         """What a result record says about this data set."""

@@ -1,0 +1,155 @@
+"""The exact reference store: every search scans every vector with numpy.
+
+It needs no client library and serves as the ground truth the other stores are
+checked against. Ties are broken by id (smaller id first), so results are
+deterministic whatever the insertion order.
+
+    with BruteForceStore() as store:
+        store.create(CollectionSpec("ref", dim=32, metric="cosine"))
+        store.upsert(ids, vectors)
+        store.search(query, k=10)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.metrics import Metric, normalize
+from vecbench.spec import IndexType
+from vecbench.store import FootprintStats, StoreInfo
+
+from ._base import BaseStore, VectorTable, check_int_param
+
+__all__ = ["BruteForceStore", "topk_by_distance"]
+
+_DEFAULT_BLOCK_BYTES = 64 << 20
+# Bytes of temporaries per (query, base vector) pair while ranking a block: the float32
+# score matrix, the comparison mask and the partition copy.
+_BYTES_PER_PAIR = 12
+
+
+def topk_by_distance(scores: NDArray[np.float32], ids: NDArray[np.int64], k: int) -> NDArray[np.int64]:
+    """For each row of ``scores`` (nq, n), the ids of the k smallest, ordered by (score, id).
+
+    Rows get ``min(k, n)`` ids. Every candidate tied with the k-th score is considered,
+    so the id tie-break is exact, not an artefact of ``argpartition``.
+    """
+    nq, n = scores.shape
+    kk = min(k, n)
+    if kk == 0:
+        return np.empty((nq, 0), dtype=np.int64)
+    if kk < n:
+        kth = np.partition(scores, kk - 1, axis=1)[:, kk - 1]
+        rows, cols = np.nonzero(scores <= kth[:, None])
+    else:
+        rows = np.repeat(np.arange(nq), n)
+        cols = np.tile(np.arange(n), nq)
+    cand_ids = ids[cols]
+    order = np.lexsort((cand_ids, scores[rows, cols], rows))
+    rows, cand_ids = rows[order], cand_ids[order]
+    counts = np.bincount(rows, minlength=nq)
+    starts = np.cumsum(counts) - counts
+    return cand_ids[starts[:, None] + np.arange(kk)[None, :]]
+
+
+class BruteForceStore(BaseStore):
+    """Exact k-NN by a full numpy scan; index type ``flat`` for all three metrics.
+
+    Config: ``block_bytes`` (default 64 MiB) bounds the temporary memory of one search
+    block; a large query batch is cut into blocks of queries that fit.
+
+    Cosine stores L2-normalized vectors and ranks by ``-<q, x>``; euclidean ranks by
+    ``||x||^2 - 2<q, x>`` (the same order as the L2 distance); ip by ``-<q, x>``.
+    """
+
+    info: ClassVar[StoreInfo] = StoreInfo(
+        name="bruteforce",
+        engine="numpy",
+        extra="",
+        client_modules=("numpy",),
+        index_types={
+            "flat": IndexType(
+                "flat", exact=True, description="exact scan of every vector (numpy, blocked by query)"
+            )
+        },
+        embedded=True,
+        description="Exact numpy reference store: ground truth and a baseline for every metric.",
+        config_keys={"block_bytes": "upper bound on temporary bytes per search block (default 64 MiB)"},
+    )
+
+    def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        if "block_bytes" in config:
+            check_int_param("block_bytes", config["block_bytes"], minimum=1)
+        return config
+
+    def _do_create(self) -> None:
+        assert self._spec is not None
+        self._table = VectorTable(self._spec.dim)
+        self._sqnorms: NDArray[np.float32] | None = None
+
+    def _do_drop(self) -> None:
+        self._table = VectorTable(0)
+        self._sqnorms = None
+
+    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        if self._metric is Metric.COSINE:
+            vectors = normalize(vectors)
+        self._table.upsert(ids, vectors)
+        self._sqnorms = None
+
+    def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        if self._table.delete(ids):
+            self._sqnorms = None
+
+    @property
+    def _metric(self) -> Metric:
+        assert self._spec is not None
+        return self._spec.metric
+
+    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        nq, n = queries.shape[0], len(self._table)
+        out = np.full((nq, k), -1, dtype=np.int64)
+        if n == 0:
+            return out
+        base, ids = self._table.vectors, self._table.ids
+        if self._metric is Metric.COSINE:
+            queries = normalize(queries)
+        if self._metric is Metric.EUCLIDEAN and self._sqnorms is None:
+            self._sqnorms = np.einsum("ij,ij->i", base, base)
+        block_bytes = int(self._config.get("block_bytes", _DEFAULT_BLOCK_BYTES))
+        block = max(1, block_bytes // (_BYTES_PER_PAIR * n))
+        kk = min(k, n)
+        for start in range(0, nq, block):
+            q = queries[start : start + block]
+            scores = q @ base.T
+            # In place: the score matrix is the block's largest temporary.
+            if self._metric is Metric.EUCLIDEAN:
+                scores *= -2.0
+                scores += self._sqnorms[None, :]  # type: ignore[index]
+            else:
+                np.negative(scores, out=scores)
+            out[start : start + q.shape[0], :kk] = topk_by_distance(scores, ids, k)
+        return out
+
+    def _do_footprint(self) -> FootprintStats:
+        extra = self._sqnorms.nbytes if self._sqnorms is not None else 0
+        return FootprintStats(memory_bytes=self._table.nbytes + extra, disk_bytes=None, method="numpy arrays")
+
+    def _do_describe(self) -> dict[str, Any]:
+        mapping = {
+            Metric.EUCLIDEAN: "euclidean -> ||x||^2 - 2<q, x> (same order as L2), float32",
+            Metric.COSINE: "cosine -> -<q, x> on L2-normalized vectors, float32",
+            Metric.IP: "ip -> -<q, x>, float32",
+        }
+        return {
+            "client_version": np.__version__,
+            "engine_version": np.__version__,
+            "metric_mapping": mapping[self._metric],
+            "ntotal": len(self._table),
+            "tie_break": "distance, then smaller id",
+            "build_time_counted_in": "nothing to build: upsert copies vectors",
+            "block_bytes": int(self._config.get("block_bytes", _DEFAULT_BLOCK_BYTES)),
+        }

@@ -1,0 +1,542 @@
+"""FAISS, embedded in the process: flat, HNSW, IVF-Flat, IVF-PQ and SQ8 for every metric.
+
+``faiss`` is imported in ``__enter__``, never at module import.
+
+Metrics: euclidean -> ``METRIC_L2`` (FAISS ranks by squared L2, the same order);
+ip -> ``METRIC_INNER_PRODUCT``; cosine -> inner product on L2-normalized vectors (base
+vectors and queries are normalized by the adapter).
+
+Where build time lands (the harness times upsert as ingest and wait_ready as build):
+
+- ``flat``: nothing to build; upsert copies vectors.
+- ``hnsw``: the graph is built while adding, so build time is in upsert.
+- ``ivf_flat``, ``ivf_pq``, ``sq8`` need training. Upserted vectors are buffered until
+  ``wait_ready()``, which trains on a seeded sample (IVF: up to 256 per list; sq8: all)
+  and then adds every buffered vector; training and adding are in wait_ready. Vectors
+  upserted after that are added at once. ``search`` before the first ``wait_ready`` of a
+  non-empty buffered collection raises StoreError.
+
+Ids: flat, IVF and SQ8 sit inside ``IndexIDMap2``; an upsert of a present id removes it
+and adds it again. HNSW cannot remove vectors, so for ``hnsw`` the adapter keeps the
+id <-> label map itself and a replaced or deleted vector becomes a tombstone, skipped at
+search time by an ``IDSelector`` (it still takes memory until the collection is rebuilt).
+
+    with FaissStore({"threads": 2}) as store:
+        store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="ivf_flat",
+                                    index_params={"nlist": 256}))
+        store.upsert(ids, vectors)
+        store.wait_ready()          # trains and adds here
+        store.set_search_params({"nprobe": 16})
+        store.search(query, k=10)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.deps import import_optional
+from vecbench.errors import InvalidParameterError, StoreError
+from vecbench.metrics import Metric, normalize
+from vecbench.spec import CollectionSpec, IndexType
+from vecbench.store import FootprintStats, StoreInfo
+
+from ._base import BaseStore, IdIndex, VectorTable, check_int_param
+
+__all__ = ["FaissStore"]
+
+DEFAULT_NLIST = 1024
+DEFAULT_NBITS = 8
+# FAISS k-means warns below 39 training points per centroid; a defaulted nlist (IVF
+# lists) or nbits (2**nbits PQ centroids) is lowered to respect that on small collections.
+MIN_POINTS_PER_LIST = 39
+# Training sample per IVF list (FAISS's own k-means subsamples to 256 per centroid).
+TRAIN_POINTS_PER_LIST = 256
+ADD_CHUNK_ROWS = 65536
+
+_TRAINED_TYPES = frozenset({"ivf_flat", "ivf_pq", "sq8"})
+
+_INDEX_TYPES = {
+    "flat": IndexType("flat", exact=True, description="IndexFlat: exact scan"),
+    "hnsw": IndexType(
+        "hnsw",
+        build={"m": 16, "ef_construction": 200},
+        search={"ef_search": 64},
+        description="IndexHNSWFlat: graph built while adding",
+    ),
+    "ivf_flat": IndexType(
+        "ivf_flat",
+        build={"nlist": DEFAULT_NLIST},
+        search={"nprobe": 8},
+        description="IndexIVFFlat; trained in wait_ready; a defaulted nlist is lowered to n // 39 on small data",
+    ),
+    "ivf_pq": IndexType(
+        "ivf_pq",
+        build={"nlist": DEFAULT_NLIST, "m": None, "nbits": DEFAULT_NBITS},
+        search={"nprobe": 8},
+        description=(
+            "IndexIVFPQ; m subquantizers must divide dim (None: largest divisor of dim <= min(64, dim // 4)); "
+            "trained in wait_ready"
+        ),
+    ),
+    "sq8": IndexType("sq8", description="IndexScalarQuantizer 8-bit; trained in wait_ready"),
+}
+
+_METRIC_MAPPING = {
+    Metric.EUCLIDEAN: "euclidean -> METRIC_L2 (squared L2, same order)",
+    Metric.COSINE: "cosine -> inner product on L2-normalized vectors",
+    Metric.IP: "ip -> METRIC_INNER_PRODUCT",
+}
+
+_BUILD_TIME = {
+    "flat": "nothing to build: upsert adds vectors to IndexFlat",
+    "hnsw": "upsert (the HNSW graph is built while adding)",
+    "ivf_flat": "wait_ready (training on a sample, then adding all buffered vectors)",
+    "ivf_pq": "wait_ready (training on a sample, then adding all buffered vectors)",
+    "sq8": "wait_ready (training, then adding all buffered vectors)",
+}
+
+
+def auto_pq_m(dim: int) -> int:
+    """Default PQ subquantizer count: the largest divisor of dim <= min(64, dim // 4), at least 1."""
+    cap = max(1, min(64, dim // 4))
+    return max(m for m in range(1, cap + 1) if dim % m == 0)
+
+
+class _Labels:
+    """Growable label -> external id array for HNSW (-1 marks a tombstone)."""
+
+    def __init__(self) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+        self.n = 0
+        # True while every label equals its external id (ids 0..n-1 added in order, none
+        # replaced): then searches return FAISS's labels as they are.
+        self.identity = True
+
+    def append(self, ids: NDArray[np.int64]) -> None:
+        need = self.n + ids.shape[0]
+        if self.identity and not (
+            ids.shape[0]
+            and ids[0] == self.n
+            and ids[-1] == need - 1
+            and np.array_equal(ids, np.arange(self.n, need))
+        ):
+            self.identity = bool(ids.shape[0] == 0)
+        if need > self.ids.shape[0]:
+            grown = np.empty(max(need, 2 * self.ids.shape[0], 1024), dtype=np.int64)
+            grown[: self.n] = self.ids[: self.n]
+            self.ids = grown
+        self.ids[self.n : need] = ids
+        self.n = need
+
+    def to_external(self, labels: NDArray[np.int64]) -> NDArray[np.int64]:
+        if self.identity:
+            return labels
+        out = self.ids[labels]
+        if labels.shape[0] == 1:  # one query: FAISS pads missing results at the tail only
+            if labels[0, -1] < 0:
+                out[labels < 0] = -1
+            return out
+        if labels.min() < 0:  # -1 (no result) would index the last slot: put -1 back
+            out[labels < 0] = -1
+        return out
+
+
+class FaissStore(BaseStore):
+    """FAISS in-process. Config: ``threads`` (OpenMP threads, process-wide), ``seed`` (training sample).
+
+    Index types and parameters (defaults in brackets): ``flat``; ``hnsw`` m [16],
+    ef_construction [200], search ef_search [64]; ``ivf_flat`` nlist [1024], search nprobe
+    [8]; ``ivf_pq`` nlist [1024], m [auto], nbits [8], search nprobe [8]; ``sq8``.
+
+    An explicit nlist larger than the number of vectors at training raises
+    InvalidParameterError; the default is lowered to ``max(1, n // 39)`` instead (likewise
+    a defaulted nbits to ``max(1, floor(log2(n / 39)))``, so PQ training stays quick and
+    well-posed on small data). ``describe()`` reports what was built.
+    """
+
+    info: ClassVar[StoreInfo] = StoreInfo(
+        name="faiss",
+        engine="faiss",
+        extra="faiss",
+        client_modules=("faiss",),
+        index_types=_INDEX_TYPES,
+        embedded=True,
+        description="FAISS in-process (faiss-cpu): flat, HNSW, IVF-Flat, IVF-PQ, SQ8.",
+        config_keys={
+            "threads": "OpenMP threads for FAISS builds and batch search (process-wide); default: FAISS's",
+            "search_threads": "OpenMP threads for single-query search (default 1, as ann-benchmarks: "
+            "a second thread only adds wake-up jitter to one query's latency)",
+            "seed": "seed of the training sample for IVF/PQ/SQ indexes (default 0)",
+        },
+    )
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self._faiss: ModuleType | None = None
+        self._clear_index_state()
+
+    def _clear_index_state(self) -> None:
+        self._index: Any = None
+        self._ids = IdIndex()
+        self._pending: VectorTable | None = None
+        self._labels: _Labels | None = None
+        self._dead: list[int] = []
+        self._selector: Any = None
+        self._effective: dict[str, Any] = {}
+        self._training: dict[str, Any] = {}
+
+    # -- config and params ---------------------------------------------------------------
+
+    def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        if "threads" in config and config["threads"] is not None:
+            check_int_param("threads", config["threads"], minimum=1)
+        if config.get("search_threads") is not None:
+            check_int_param("search_threads", config["search_threads"], minimum=1)
+        if "seed" in config:
+            check_int_param("seed", config["seed"], minimum=0)
+        return config
+
+    def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        kind = spec.index_type
+        if kind == "hnsw":
+            check_int_param("m", params["m"], minimum=2, maximum=512)
+            check_int_param("ef_construction", params["ef_construction"], minimum=1)
+        elif kind in ("ivf_flat", "ivf_pq"):
+            check_int_param("nlist", params["nlist"], minimum=1)
+        if kind == "ivf_pq":
+            check_int_param("nbits", params["nbits"], minimum=1, maximum=16)
+            if params["m"] is None:
+                params["m"] = auto_pq_m(spec.dim)
+            m = check_int_param("m", params["m"], minimum=1)
+            if spec.dim % m:
+                divisors = [d for d in range(1, min(spec.dim, 128) + 1) if spec.dim % d == 0]
+                raise InvalidParameterError(
+                    f"ivf_pq m={m} must divide dim={spec.dim}; divisors of {spec.dim}: "
+                    f"{', '.join(map(str, divisors))}"
+                )
+        return params
+
+    def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "ef_search" in params:
+            check_int_param("ef_search", params["ef_search"], minimum=1)
+        if "nprobe" in params:
+            check_int_param("nprobe", params["nprobe"], minimum=1)
+        return params
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        faiss = import_optional("faiss", "faiss")
+        threads = self._config.get("threads")
+        self._threads = int(threads) if threads is not None else int(faiss.omp_get_max_threads())
+        search_threads = self._config.get("search_threads", 1)
+        self._search_threads = int(search_threads) if search_threads is not None else self._threads
+        faiss.omp_set_num_threads(self._threads)
+        self._omp_threads = self._threads
+        self._faiss = faiss
+
+    def _disconnect(self) -> None:
+        self._faiss = None
+
+    def _do_create(self) -> None:
+        self._clear_index_state()
+        self._cosine = self._spec_metric is Metric.COSINE
+        kind = self._kind
+        if kind in _TRAINED_TYPES:
+            self._pending = VectorTable(self._dim)  # the index itself is built at training
+            return
+        self._effective = dict(self._build_params)
+        self._index = self._build_index(self._factory_string(self._effective))
+        if kind == "hnsw":
+            self._labels = _Labels()
+            self._index.hnsw.efConstruction = int(self._effective["ef_construction"])
+        self._apply_search_params()
+
+    def _do_drop(self) -> None:
+        self._clear_index_state()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        self._use_threads(self._threads)
+        if self._spec_metric is Metric.COSINE:
+            vectors = normalize(vectors)
+        if self._index is None:
+            assert self._pending is not None
+            self._pending.upsert(ids, vectors)
+        elif self._labels is not None:
+            self._kill(self._ids.lookup(ids))
+            start = int(self._index.ntotal)
+            self._index.add(vectors)
+            self._labels.append(ids)
+            self._ids.assign(ids, np.arange(start, start + ids.shape[0], dtype=np.int64))
+        else:
+            present = ids[self._ids.lookup(ids) >= 0]
+            if present.size:
+                self._index.remove_ids(present)
+            self._index.add_with_ids(vectors, ids)
+            self._ids.assign(ids, np.zeros(ids.shape[0], dtype=np.int64))
+
+    def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        if self._index is None:
+            assert self._pending is not None
+            self._pending.delete(ids)
+        elif self._labels is not None:
+            self._kill(self._ids.remove(ids))
+        else:
+            present = ids[self._ids.lookup(ids) >= 0]
+            if present.size:
+                self._index.remove_ids(present)
+                self._ids.remove(present)
+
+    def _kill(self, labels: NDArray[np.int64]) -> None:
+        """Tombstone HNSW labels (HNSW cannot remove): searches skip them from now on."""
+        labels = labels[labels >= 0]
+        if labels.size:
+            assert self._labels is not None
+            self._labels.ids[labels] = -1
+            self._labels.identity = False
+            self._dead.extend(labels.tolist())
+            self._selector = None
+
+    # -- build -----------------------------------------------------------------------------
+
+    def _do_wait_ready(self, timeout_s: float) -> None:
+        self._use_threads(self._threads)
+        # Training and adding run synchronously in this process; when this returns the
+        # index is complete, so the timeout cannot be exceeded in a way worth reporting.
+        if self._index is not None or self._pending is None or not len(self._pending):
+            return
+        pending = self._pending
+        n = len(pending)
+        self._effective = self._effective_trained_params(n)
+        t0 = time.perf_counter()
+        index = self._build_index(self._factory_string(self._effective))
+        sample = self._training_sample(pending.vectors)
+        index.train(sample)
+        t_train = time.perf_counter() - t0
+        vectors, ids = pending.vectors, pending.ids
+        for start in range(0, n, ADD_CHUNK_ROWS):
+            index.add_with_ids(vectors[start : start + ADD_CHUNK_ROWS], ids[start : start + ADD_CHUNK_ROWS])
+        self._training = {
+            "train_vectors": int(sample.shape[0]),
+            "vectors_at_training": n,
+            "seed": int(self._config.get("seed", 0)),
+            "train_s": t_train,
+            "train_and_add_s": time.perf_counter() - t0,
+        }
+        self._index = index
+        self._ids.reset(ids.copy(), np.zeros(n, dtype=np.int64))
+        self._pending = None
+        self._apply_search_params()
+
+    def _effective_trained_params(self, n: int) -> dict[str, Any]:
+        params = dict(self._build_params)
+        given = self._spec_given
+        kind = self._kind
+        if kind in ("ivf_flat", "ivf_pq"):
+            nlist = int(params["nlist"])
+            if "nlist" in given:
+                if nlist > n:
+                    raise InvalidParameterError(
+                        f"{kind} nlist={nlist} is larger than the {n} vectors to train on; "
+                        f"use nlist <= {n} (FAISS recommends at least {MIN_POINTS_PER_LIST} vectors per list)"
+                    )
+            else:
+                params["nlist"] = min(nlist, max(1, n // MIN_POINTS_PER_LIST))
+        if kind == "ivf_pq":
+            nbits = int(params["nbits"])
+            if "nbits" in given:
+                if 2**nbits > n:
+                    raise InvalidParameterError(
+                        f"ivf_pq nbits={nbits} needs at least {2**nbits} vectors to train, got {n}; "
+                        f"use nbits <= {max(1, int(math.log2(n)))}"
+                    )
+            else:
+                if n < 2:
+                    raise InvalidParameterError(f"ivf_pq needs at least 2 vectors to train, got {n}")
+                params["nbits"] = min(nbits, max(1, int(math.log2(n / MIN_POINTS_PER_LIST))))
+        return params
+
+    def _training_sample(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        n = vectors.shape[0]
+        if self._kind == "sq8":
+            size = n  # min/max per dimension: a sample could miss the extremes
+        elif self._kind == "ivf_pq":
+            p = self._effective
+            size = max(TRAIN_POINTS_PER_LIST * p["nlist"], TRAIN_POINTS_PER_LIST * 2 ** p["nbits"])
+        else:
+            size = TRAIN_POINTS_PER_LIST * self._effective["nlist"]
+        if size >= n:
+            return vectors
+        rng = np.random.default_rng(int(self._config.get("seed", 0)))
+        rows = np.sort(rng.choice(n, size=size, replace=False))
+        return np.ascontiguousarray(vectors[rows])
+
+    def _factory_string(self, p: dict[str, Any]) -> str:
+        kind = self._kind
+        if kind == "flat":
+            return "IDMap2,Flat"
+        if kind == "hnsw":
+            return f"HNSW{p['m']},Flat"
+        if kind == "ivf_flat":
+            return f"IDMap2,IVF{p['nlist']},Flat"
+        if kind == "ivf_pq":
+            return f"IDMap2,IVF{p['nlist']},PQ{p['m']}x{p['nbits']}"
+        return "IDMap2,SQ8"
+
+    def _build_index(self, factory: str) -> Any:
+        faiss = self._client
+        metric = faiss.METRIC_L2 if self._spec_metric is Metric.EUCLIDEAN else faiss.METRIC_INNER_PRODUCT
+        try:
+            return faiss.index_factory(self._dim, factory, metric)
+        except RuntimeError as exc:
+            raise StoreError(f"faiss could not build {factory!r}: {exc}") from exc
+
+    # -- search ----------------------------------------------------------------------------
+
+    def _apply_search_params(self) -> None:
+        if self._index is None:
+            return
+        p = self._search_params
+        if self._kind == "hnsw":
+            self._index.hnsw.efSearch = int(p["ef_search"])
+        elif "nprobe" in p:
+            ivf = self._client.extract_index_ivf(self._index)
+            ivf.nprobe = min(int(p["nprobe"]), int(ivf.nlist))
+
+    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        nq = queries.shape[0]
+        if self._index is None:
+            if self._pending is not None and len(self._pending):
+                raise StoreError(
+                    f"faiss {self._kind} index is not trained yet ({len(self._pending)} vectors buffered); "
+                    "call wait_ready() before searching"
+                )
+            return np.full((nq, k), -1, dtype=np.int64)
+        live = len(self._ids)
+        if live == 0:
+            return np.full((nq, k), -1, dtype=np.int64)
+        if self._cosine:
+            queries = normalize(queries)
+        threads = self._search_threads if nq == 1 else self._threads
+        if threads != self._omp_threads:
+            self._use_threads(threads)
+        kk = k if k <= live else live  # FAISS allocates (nq, k): don't let a huge k cost memory
+        labels = self._search_labels(queries, kk)
+        if kk < k:
+            padded = np.full((nq, k), -1, dtype=np.int64)
+            padded[:, :kk] = labels
+            return padded
+        return labels
+
+    def _use_threads(self, n: int) -> None:
+        # omp_set_num_threads is process-wide: switch only when the wanted count changes.
+        if n != self._omp_threads:
+            self._client.omp_set_num_threads(n)
+            self._omp_threads = n
+
+    def _search_labels(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        if self._labels is None:
+            _, labels = self._index.search(queries, k)
+            return labels.astype(np.int64, copy=False)
+        params = None
+        if self._dead:
+            if self._selector is None:
+                faiss = self._client
+                dead = np.unique(np.asarray(self._dead, dtype=np.int64))
+                self._dead = dead.tolist()
+                batch = faiss.IDSelectorBatch(dead)
+                self._selector = (faiss.IDSelectorNot(batch), batch)  # keep the inner one alive
+            params = self._client.SearchParametersHNSW(
+                sel=self._selector[0], efSearch=int(self._search_params["ef_search"])
+            )
+        _, labels = self._index.search(queries, k, params=params)
+        return self._labels.to_external(labels)
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _do_footprint(self) -> FootprintStats:
+        index_bytes = 0
+        if self._index is not None:
+            index_bytes = int(self._client.serialize_index(self._index).nbytes)
+        # Before training the vectors wait in the adapter's buffer: count them too.
+        pending = self._pending.nbytes if self._pending is not None and len(self._pending) else 0
+        return FootprintStats(
+            memory_bytes=index_bytes + pending, disk_bytes=None, method="faiss.serialize_index"
+        )
+
+    def _do_describe(self) -> dict[str, Any]:
+        faiss = self._client
+        index = self._index
+        effective = dict(self._effective) if self._effective else dict(self._build_params)
+        out: dict[str, Any] = {
+            "client_version": faiss.__version__,
+            "engine_version": faiss.__version__,
+            "metric_mapping": _METRIC_MAPPING[self._spec_metric],
+            "faiss_metric": "METRIC_L2" if self._spec_metric is Metric.EUCLIDEAN else "METRIC_INNER_PRODUCT",
+            "vectors_normalized": self._spec_metric is Metric.COSINE,
+            "index_params_requested": dict(self._spec_given),
+            "index_params": effective,
+            "factory_string": self._factory_string(effective) if index is not None else None,
+            "index_class": type(index).__name__ if index is not None else None,
+            "inner_index_class": None,
+            "ntotal": len(self._ids) if index is not None else 0,
+            "faiss_ntotal": int(index.ntotal) if index is not None else 0,
+            "is_trained": bool(index.is_trained) if index is not None else False,
+            "pending_vectors": len(self._pending) if self._pending is not None else 0,
+            "build_time_counted_in": _BUILD_TIME[self._kind],
+            "threads": self._threads,
+            "search_threads": self._search_threads,
+            "id_mapping": (
+                "adapter label map; replaced/deleted vectors are tombstones skipped by an IDSelector"
+                if self._kind == "hnsw"
+                else "IndexIDMap2 (upsert = remove_ids + add_with_ids)"
+            ),
+        }
+        if index is not None and hasattr(index, "index"):
+            out["inner_index_class"] = type(faiss.downcast_index(index.index)).__name__
+        elif index is not None:
+            out["inner_index_class"] = type(index).__name__
+        if self._kind == "hnsw" and index is not None:
+            out["search_params_in_effect"] = {"efSearch": int(index.hnsw.efSearch)}
+            out["hnsw_efConstruction"] = int(index.hnsw.efConstruction)
+            out["tombstones"] = len(self._dead)
+        elif self._kind in ("ivf_flat", "ivf_pq") and index is not None:
+            ivf = faiss.extract_index_ivf(index)
+            out["search_params_in_effect"] = {"nprobe": int(ivf.nprobe), "nlist": int(ivf.nlist)}
+        else:
+            out["search_params_in_effect"] = {}
+        if self._training:
+            out["training"] = dict(self._training)
+        return out
+
+    # -- small accessors -------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        if self._faiss is None:
+            raise StoreError("faiss store is not connected; use it as a context manager (with ...)")
+        return self._faiss
+
+    @property
+    def _kind(self) -> str:
+        return self._require_collection().index_type
+
+    @property
+    def _dim(self) -> int:
+        return self._require_collection().dim
+
+    @property
+    def _spec_metric(self) -> Metric:
+        return self._require_collection().metric
+
+    @property
+    def _spec_given(self) -> dict[str, Any]:
+        return dict(self._require_collection().index_params)

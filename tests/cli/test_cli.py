@@ -1,0 +1,126 @@
+"""The command line, through a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SMALL = ["--dataset-param", "n=2000", "--dataset-param", "dim=16", "--dataset-param", "nq=20"]
+
+
+def _one_line_error(proc, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_help_and_version(vb):
+    assert vb("--help", check=True).stdout.count("run") >= 1
+    assert vb("--version", check=True).stdout.startswith("vecbench ")
+
+
+def test_stores_lists_registered_stores(vb):
+    rows = {r["name"]: r for r in json.loads(vb("stores", "--json", check=True).stdout)}
+    assert {"faiss", "bruteforce"} <= set(rows)
+    assert rows["faiss"]["installed"] is True
+    assert rows["faiss"]["extra"] == "faiss"
+    assert {"flat", "hnsw", "ivf_flat", "ivf_pq", "sq8"} <= set(rows["faiss"]["index_types"])
+    assert set(rows["faiss"]["metrics"]) == {"euclidean", "cosine", "ip"}
+    assert "ef_search" in rows["faiss"]["index_types"]["hnsw"]["search"]
+
+
+def test_run_one_off_then_report(vb, tmp_path: Path):
+    out = tmp_path / "r.jsonl"
+    proc = vb("run", *SMALL, "--metric", "cosine", "--stores", "faiss,bruteforce", "--index", "flat",
+              "--out", str(out), check=True)
+    assert "results:" in proc.stdout
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["store"]["name"] for r in records} == {"faiss", "bruteforce"}
+    assert all(r["status"] == "ok" for r in records)
+    assert all(r["quality"]["recall_at_k"] == 1.0 for r in records)
+    assert all(r["dataset"]["metric"] == "cosine" for r in records)
+
+    rep = vb("report", str(out), "--sort", "qps", "--desc", "--store", "faiss", check=True)
+    assert "faiss" in rep.stdout and "bruteforce" not in rep.stdout
+
+    again = vb("run", *SMALL, "--metric", "cosine", "--stores", "faiss,bruteforce", "--index", "flat",
+               "--out", str(out), "--resume", check=True)
+    assert "2 cell(s)" in again.stdout or len(out.read_text().splitlines()) == 2
+    assert len(out.read_text().splitlines()) == 2  # nothing rerun, nothing appended
+
+
+def test_run_grid_from_flags(vb, tmp_path: Path):
+    out = tmp_path / "grid.jsonl"
+    vb("run", *SMALL, "--stores", "faiss", "--index", "hnsw", "--build", "m=8,16",
+       "--search", "ef_search=16,64", "--metric", "euclidean", "--out", str(out), check=True)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    cells = {(r["index"]["params"]["m"], r["search"]["params"]["ef_search"]) for r in records}
+    assert cells == {(8, 16), (8, 64), (16, 16), (16, 64)}
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["run", "--stores", "nosuch"], ["unknown store 'nosuch'", "faiss"]),
+        (["run", "--metric", "hamming", "--stores", "faiss"], ["unknown metric 'hamming'", "euclidean"]),
+        (["run", "--dataset", "nosuch-set", "--stores", "faiss"], ["unknown dataset", "synthetic"]),
+        (["run", "--stores", "faiss", "--index", "annoy"], ["unknown index type", "hnsw"]),
+        (["run", "--stores", "faiss", "--index", "hnsw", "--build", "M=16"], ["unknown", "ef_construction, m"]),
+        (["run", "--stores", "faiss", "--k", "0"], ["k must be a positive integer"]),
+        (["report", "nosuch.jsonl"], ["nosuch.jsonl"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(vb, tmp_path: Path, args, needles):
+    proc = vb(*args)
+    _one_line_error(proc, *needles)
+    assert not (tmp_path / "vecbench-results").exists() or not any((tmp_path / "vecbench-results").iterdir())
+
+
+def test_malformed_yaml_names_the_line(vb, tmp_path: Path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("k: 10\nstores:\n  faiss: {indexes: [\n    - type: hnsw\n")
+    _one_line_error(vb("run", "--config", str(cfg)), "line")
+
+
+def test_report_refuses_a_foreign_file(vb, tmp_path: Path):
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"hello": "world"}\n')
+    _one_line_error(vb("report", str(other)), "not a vecbench results file")
+
+
+def test_bad_vectors_in_a_dataset_file(vb, tmp_path: Path):
+    base = np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32)
+    base[5, 3] = np.nan
+    np.save(tmp_path / "base.npy", base)
+    np.save(tmp_path / "q.npy", base[:5] * 0 + 1)
+    proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
+              "--stores", "bruteforce")
+    _one_line_error(proc, "NaN")
+
+
+def test_dimension_mismatch_between_base_and_queries(vb, tmp_path: Path):
+    np.save(tmp_path / "base.npy", np.ones((100, 8), dtype=np.float32))
+    np.save(tmp_path / "q.npy", np.ones((5, 9), dtype=np.float32))
+    proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
+              "--stores", "bruteforce")
+    _one_line_error(proc, "dimension")
+
+
+def test_incomplete_hdf5(vb, tmp_path: Path):
+    import h5py
+
+    with h5py.File(tmp_path / "part.hdf5", "w") as f:
+        f.create_dataset("train", data=np.ones((10, 4), dtype=np.float32))
+    _one_line_error(vb("run", "--dataset", str(tmp_path / "part.hdf5"), "--stores", "bruteforce"), "test")
+
+
+def test_debug_shows_traceback(vb):
+    proc = vb("--debug", "run", "--stores", "nosuch")
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr

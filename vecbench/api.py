@@ -1,0 +1,158 @@
+"""The Python entry points: ``run`` a configured sweep, or ``benchmark`` a one-off grid.
+
+import vecbench
+results = vecbench.benchmark("synthetic", stores=["faiss"], index="hnsw",
+                             build={"m": 16}, search={"ef_search": [32, 64]},
+                             dataset_params={"n": 5000, "dim": 64, "nq": 100})
+for r in results:
+    print(r.search_params, r.recall, r.p99_ms, r.qps)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from vecbench.config import RunConfig
+from vecbench.errors import ConfigError
+from vecbench.harness import CellResult, run_index
+from vecbench.progress import NULL, Progress
+from vecbench.provenance import new_run_id
+from vecbench.results import ResultsWriter, completed_cells
+
+__all__ = ["run", "benchmark", "default_results_path"]
+
+DEFAULT_RESULTS_DIR = "vecbench-results"
+
+
+def default_results_path(run_id: str) -> Path:
+    """``vecbench-results/run-<run_id>.jsonl`` under the current directory."""
+    return Path(DEFAULT_RESULTS_DIR) / f"run-{run_id}.jsonl"
+
+
+def _as_config(config: RunConfig | Mapping[str, Any] | str | Path) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, (str, Path)):
+        return RunConfig.from_yaml(config)
+    if isinstance(config, Mapping):
+        return RunConfig.from_dict(config)
+    raise ConfigError(f"config must be a RunConfig, a mapping or a YAML path, got {type(config).__name__}")
+
+
+def run(
+    config: RunConfig | Mapping[str, Any] | str | Path,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: Progress = NULL,
+) -> list[CellResult]:
+    """Run every data set x store x index x build x search cell of ``config``.
+
+    Results go to ``out`` (else the config's ``out``, else
+    ``vecbench-results/run-<run_id>.jsonl``), one JSON Lines record per cell plus a
+    sidecar of raw ids and latencies. With ``resume=True`` the results file must exist
+    and cells already recorded as ok there are skipped (and not returned). Ground truth is
+    computed once per data set. Failed cells are recorded and returned, not raised.
+
+    >>> results = run("sweep.yaml", out="results/sweep.jsonl")  # doctest: +SKIP
+    """
+    cfg = _as_config(config)
+    run_id = new_run_id()
+    path = Path(out) if out is not None else (Path(cfg.out) if cfg.out else None)
+    if resume:
+        if path is None or not path.is_file():
+            raise ConfigError(f"resume needs an existing results file; {path or 'no out'} does not exist")
+    if path is None:
+        path = default_results_path(run_id)
+    writer = ResultsWriter(path)
+    skip = completed_cells(path) if resume else set()
+    return _run(cfg, run_id, writer, skip, progress)
+
+
+def _run(
+    cfg: RunConfig, run_id: str, writer: ResultsWriter | None, skip: set[str], progress: Progress
+) -> list[CellResult]:
+    from vecbench.datasets import load
+    from vecbench.groundtruth import ground_truth
+
+    results: list[CellResult] = []
+    for entry in cfg.datasets:
+        dataset = load(entry.name, **dict(entry.params))
+        gt = ground_truth(dataset, cfg.k, progress=progress)
+        for store in cfg.stores:
+            for index in store.indexes:
+                search_grid = index.search_settings()
+                for build in index.build_settings():
+                    results.extend(
+                        run_index(
+                            dataset,
+                            store.name,
+                            store.config,
+                            index.type,
+                            build,
+                            search_grid,
+                            k=cfg.k,
+                            gt=gt,
+                            writer=writer,
+                            run_id=run_id,
+                            skip=skip,
+                            warmup=cfg.warmup,
+                            batch_size=cfg.batch_size,
+                            progress=progress,
+                            ready_timeout_s=cfg.ready_timeout_s,
+                        )
+                    )
+    return results
+
+
+def benchmark(
+    dataset: str = "synthetic",
+    stores: str | Sequence[str] = ("faiss",),
+    *,
+    index: str | None = None,
+    build: Mapping[str, Any] | None = None,
+    search: Mapping[str, Any] | None = None,
+    k: int = 10,
+    out: str | Path | None = None,
+    dataset_params: Mapping[str, Any] | None = None,
+    store_config: Mapping[str, Mapping[str, Any]] | None = None,
+    warmup: int = 10,
+    progress: Progress = NULL,
+) -> list[CellResult]:
+    """Benchmark one data set on a few stores with one index grid; results in memory.
+
+    ``index`` names the index type for every store (None: each store's every index type,
+    with defaults); ``build`` and ``search`` map parameter names to a value or a list of
+    values (a grid). ``store_config`` maps a store name to its config. Nothing is written
+    unless ``out`` is given. Each CellResult holds the record and the raw ids/latencies.
+
+    >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
+    ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP
+    >>> rs[0].recall  # doctest: +SKIP
+    1.0
+    """
+    names = [stores] if isinstance(stores, str) else list(stores)
+    if not names:
+        raise ConfigError("benchmark() needs at least one store")
+    if index is None and (build or search):
+        raise ConfigError("build and search parameters need an index type (index=...)")
+    store_config = dict(store_config or {})
+    unknown_cfg = sorted(set(store_config) - set(names))
+    if unknown_cfg:
+        raise ConfigError(f"store_config names store(s) not benchmarked: {', '.join(unknown_cfg)}")
+    config: dict[str, Any] = {
+        "k": k,
+        "warmup": warmup,
+        "datasets": [{"name": dataset, "params": dict(dataset_params or {})}],
+        "stores": {},
+    }
+    for name in names:
+        entry: dict[str, Any] = {"config": dict(store_config.get(name) or {})}
+        if index is not None:
+            entry["indexes"] = [{"type": index, "build": dict(build or {}), "search": dict(search or {})}]
+        config["stores"][name] = entry
+    cfg = RunConfig.from_dict(config, source="benchmark()")
+    writer = ResultsWriter(out) if out is not None else None
+    return _run(cfg, new_run_id(), writer, set(), progress)

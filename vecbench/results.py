@@ -1,0 +1,446 @@
+"""Result records: one JSON Lines record per benchmark cell, plus raw-data sidecars.
+
+A cell is store x store config x data set x index type x build params x search params x k.
+Each record is appended with one ``os.write`` of one complete line on an ``O_APPEND``
+file descriptor followed by ``fsync``, so a crash leaves either the whole record or (at
+worst) a torn final line, which readers ignore and writers cut off.
+
+Per-query ids and latencies go to ``<results-stem>.sidecar/<cell_id>.npz`` next to the
+results file, written to a temporary file and renamed into place.
+
+    writer = ResultsWriter("out/run.jsonl")
+    writer.append(record)
+    records = read_results("out/run.jsonl")
+    done = completed_cells("out/run.jsonl")  # cell ids to skip on --resume
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.errors import ConfigError, ResultsFormatError
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "RECORD_KEYS",
+    "cell_id",
+    "public_config",
+    "make_record",
+    "validate_record",
+    "ResultsWriter",
+    "read_results",
+    "completed_cells",
+    "write_sidecar",
+    "read_sidecar",
+]
+
+SCHEMA = "vecbench.result"
+SCHEMA_VERSION = 1
+RECORD_KEYS = (
+    "schema",
+    "schema_version",
+    "kind",
+    "run_id",
+    "cell_id",
+    "status",
+    "created_at",
+    "versions",
+    "machine",
+    "store",
+    "dataset",
+    "index",
+    "search",
+    "timings",
+    "quality",
+    "latency",
+    "qps",
+    "footprint",
+    "error",
+    "sidecar",
+)
+# Sections that hold measurements: null in a failed record, never numbers.
+MEASURED = ("timings", "quality", "latency", "qps", "footprint")
+# Written first and compactly, so a torn fragment of a record is recognisable.
+_PREFIX = b'{"schema":"vecbench.result"'
+
+_SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api_?key|credential|auth)", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
+REDACTED = "***"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types from numpy scalars/arrays, tuples, Paths and enums."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "value") and isinstance(getattr(value, "value", None), (str, int)):
+        return value.value  # Enum (Metric)
+    return value
+
+
+def public_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A store config safe to record: secret-looking keys and URL passwords replaced by ``***``.
+
+    >>> public_config({"url": "http://u:pw@host:6333", "api_key": "abc", "timeout_s": 5})
+    {'url': 'http://u:***@host:6333', 'api_key': '***', 'timeout_s': 5}
+    """
+    out: dict[str, Any] = {}
+    for key, value in dict(config or {}).items():
+        if _SECRET_KEY.search(str(key)) and value is not None:
+            out[str(key)] = REDACTED
+        elif isinstance(value, Mapping):
+            out[str(key)] = public_config(value)
+        elif isinstance(value, str):
+            out[str(key)] = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", value)
+        else:
+            out[str(key)] = _jsonable(value)
+    return out
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(_jsonable(value), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def cell_id(
+    store_name: str,
+    store_config: Mapping[str, Any] | None,
+    dataset_checksum: str,
+    metric: str,
+    index_type: str,
+    build_params: Mapping[str, Any],
+    search_params: Mapping[str, Any],
+    k: int,
+) -> str:
+    """A stable sha256 identifying a benchmark cell (secrets in the store config excluded).
+
+    Key order does not matter; the same inputs give the same id in any process.
+
+    >>> a = cell_id("faiss", {}, "abc", "cosine", "hnsw", {"m": 16}, {"ef_search": 64}, 10)
+    >>> a == cell_id("faiss", {}, "abc", "cosine", "hnsw", {"m": 16}, {"ef_search": 64}, 10), len(a)
+    (True, 64)
+    """
+    payload = {
+        "store": store_name,
+        "config": public_config(store_config),
+        "dataset": dataset_checksum,
+        "metric": _jsonable(metric),
+        "index_type": index_type,
+        "build": dict(build_params),
+        "search": dict(search_params),
+        "k": int(k),
+    }
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+
+
+def make_record(
+    *,
+    run_id: str,
+    cell_id: str,
+    created_at: str,
+    versions: Mapping[str, Any],
+    machine: Mapping[str, Any],
+    store: Mapping[str, Any],
+    dataset: Mapping[str, Any],
+    index: Mapping[str, Any],
+    search: Mapping[str, Any],
+    timings: Mapping[str, Any] | None = None,
+    quality: Mapping[str, Any] | None = None,
+    latency: Mapping[str, Any] | None = None,
+    qps: Mapping[str, Any] | None = None,
+    footprint: Mapping[str, Any] | None = None,
+    error: BaseException | Mapping[str, str] | None = None,
+    sidecar: str | None = None,
+) -> dict[str, Any]:
+    """A complete record. With ``error`` it is a failed record and every measurement is null."""
+    failed = error is not None
+    if isinstance(error, BaseException):
+        error = {"type": type(error).__name__, "message": str(error)}
+    rec: dict[str, Any] = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "vector",
+        "run_id": run_id,
+        "cell_id": cell_id,
+        "status": "failed" if failed else "ok",
+        "created_at": created_at,
+        "versions": dict(versions),
+        "machine": dict(machine),
+        "store": dict(store),
+        "dataset": dict(dataset),
+        "index": dict(index),
+        "search": dict(search),
+        "timings": None if failed or timings is None else dict(timings),
+        "quality": None if failed or quality is None else dict(quality),
+        "latency": None if failed or latency is None else dict(latency),
+        "qps": None if failed or qps is None else dict(qps),
+        "footprint": None if failed or footprint is None else dict(footprint),
+        "error": dict(error) if error is not None else None,
+        "sidecar": None if failed else sidecar,
+    }
+    out = _jsonable(rec)
+    validate_record(out)
+    return out
+
+
+def validate_record(record: Mapping[str, Any]) -> None:
+    """Raise ResultsFormatError unless ``record`` follows the schema's shape rules."""
+    keys = tuple(record)
+    if set(keys) != set(RECORD_KEYS):
+        missing = sorted(set(RECORD_KEYS) - set(keys))
+        extra = sorted(set(keys) - set(RECORD_KEYS))
+        raise ResultsFormatError(f"record keys differ from the schema: missing {missing}, unexpected {extra}")
+    if record["schema"] != SCHEMA or record["schema_version"] != SCHEMA_VERSION:
+        raise ResultsFormatError(f"not a {SCHEMA} v{SCHEMA_VERSION} record")
+    status = record["status"]
+    if status not in ("ok", "failed"):
+        raise ResultsFormatError(f"status must be 'ok' or 'failed', got {status!r}")
+    if status == "failed":
+        err = record["error"]
+        if not isinstance(err, Mapping) or not {"type", "message"} <= set(err):
+            raise ResultsFormatError("a failed record needs error {type, message}")
+        numbers = [s for s in MEASURED if record[s] is not None]
+        if numbers:
+            raise ResultsFormatError(f"a failed record must not hold measurements: {numbers}")
+    elif record["error"] is not None:
+        raise ResultsFormatError("an ok record must have error null")
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    validate_record(record)
+    ordered = {k: record[k] for k in RECORD_KEYS}  # schema first: see _PREFIX
+    try:
+        line = json.dumps(ordered, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    except ValueError as exc:  # NaN/inf are not JSON
+        raise ResultsFormatError(f"record holds a value JSON cannot represent: {exc}") from exc
+    return (line + "\n").encode("utf-8")
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse a non-vecbench file; cut off a torn final record left by a crash."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return
+    first_nl = data.find(b"\n")
+    if first_nl == -1:  # no complete line: only a torn record of ours may be cut off
+        frag = data.strip()
+        if frag.startswith(_PREFIX) or _PREFIX.startswith(frag):
+            _truncate(path, 0, len(data))
+            return
+        raise ResultsFormatError(f"{path} is not a vecbench results file")
+    _check_header(data[:first_nl], path)
+    if not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        _truncate(path, keep, len(data) - keep)
+
+
+def _check_header(line: bytes, path: Path | str) -> None:
+    try:
+        first = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        raise ResultsFormatError(f"{path} is not a vecbench results file (line 1 is not JSON)") from None
+    if not isinstance(first, dict) or first.get("schema") != SCHEMA:
+        raise ResultsFormatError(f"{path} is not a vecbench results file (line 1 lacks schema {SCHEMA!r})")
+    _check_version(first, path, 1)
+
+
+def _check_version(record: Mapping[str, Any], path: Path | str, lineno: int) -> None:
+    version = record.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsFormatError(
+            f"{path}:{lineno}: unknown schema_version {version!r} (this vecbench reads {SCHEMA_VERSION})"
+        )
+
+
+def _truncate(path: Path, size: int, dropped: int) -> None:
+    warnings.warn(
+        f"{path}: dropping a torn final record ({dropped} bytes) left by an interrupted write", stacklevel=3
+    )
+    with open(path, "r+b") as f:
+        f.truncate(size)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class ResultsWriter:
+    """Appends records to a JSON Lines file, one atomic write + fsync per record.
+
+    Parent folders are created. An existing file must be vecbench's (its first line a
+    record of schema ``vecbench.result`` and a known version), else ResultsFormatError is
+    raised here, before anything is written.
+
+    >>> import tempfile, pathlib
+    >>> w = ResultsWriter(pathlib.Path(tempfile.mkdtemp()) / "sub" / "run.jsonl")
+    >>> w.path.parent.is_dir()
+    True
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            if not self.path.is_file():
+                raise ConfigError(f"results path {self.path} exists and is not a file")
+            _check_existing(self.path)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def sidecar_dir(self) -> Path:
+        return sidecar_dir(self.path)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write one record as one line: a single os.write on an O_APPEND fd, then fsync."""
+        data = _encode(record)
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, data)
+            # Regular files take the whole buffer in one call; should a kernel ever split
+            # it, finish the line rather than leave it torn.
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.path.parent)
+
+    def write_sidecar(
+        self,
+        cell: str,
+        ids: NDArray[np.int64],
+        latencies_ns: NDArray[np.int64],
+        batch_ids: NDArray[np.int64] | None = None,
+    ) -> str:
+        """Write this cell's raw arrays; returns the path to record, relative to the results folder."""
+        return write_sidecar(self.path, cell, ids, latencies_ns, batch_ids)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a results file, in order.
+
+    A final line without a newline (a write torn by a crash) is ignored with a warning.
+    A file that is not vecbench's, a record of an unknown schema version, or a corrupt
+    line in the middle raise ResultsFormatError.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline
+    if torn.strip():
+        if len(lines) == 0 and not (torn.startswith(_PREFIX) or _PREFIX.startswith(torn.strip())):
+            raise ResultsFormatError(f"{path} is not a vecbench results file")
+        warnings.warn(f"{path}: ignoring a torn final line ({len(torn)} bytes)", stacklevel=2)
+    records: list[dict[str, Any]] = []
+    for lineno, raw in enumerate(lines, start=1):
+        if lineno == 1:
+            _check_header(raw, path)
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ResultsFormatError(f"{path}:{lineno}: corrupt record: {exc}") from None
+        if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
+            raise ResultsFormatError(f"{path}:{lineno}: not a {SCHEMA} record")
+        _check_version(rec, path, lineno)
+        records.append(rec)
+    return records
+
+
+def completed_cells(path: str | Path) -> set[str]:
+    """Cell ids with status ok in a results file (empty if the file does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    return {r["cell_id"] for r in read_results(path) if r.get("status") == "ok"}
+
+
+def sidecar_dir(results_path: str | Path) -> Path:
+    """``<folder>/<stem>.sidecar`` for results file ``<folder>/<stem>.jsonl``."""
+    p = Path(results_path)
+    return p.parent / f"{p.stem}.sidecar"
+
+
+def write_sidecar(
+    results_path: str | Path,
+    cell: str,
+    ids: NDArray[np.int64],
+    latencies_ns: NDArray[np.int64],
+    batch_ids: NDArray[np.int64] | None = None,
+) -> str:
+    """Save per-query ``ids`` (nq, k), ``latencies_ns`` (nq,) and optional ``batch_ids``.
+
+    Written to a temporary file in the sidecar folder, fsynced, then renamed over
+    ``<cell>.npz``. Returns the path relative to the results file's folder (what the
+    record's ``sidecar`` holds).
+    """
+    if not re.fullmatch(r"[0-9A-Za-z_-]+", cell):
+        raise ConfigError(f"invalid cell id for a file name: {cell!r}")
+    folder = sidecar_dir(results_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "ids": np.asarray(ids, dtype=np.int64),
+        "latencies_ns": np.asarray(latencies_ns, dtype=np.int64),
+    }
+    if batch_ids is not None:
+        arrays["batch_ids"] = np.asarray(batch_ids, dtype=np.int64)
+    target = folder / f"{cell}.npz"
+    fd, tmp = tempfile.mkstemp(prefix=f".{cell}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy stub quirk
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(folder)
+    return target.relative_to(Path(results_path).parent).as_posix()
+
+
+def read_sidecar(results_path: str | Path, record: Mapping[str, Any]) -> dict[str, NDArray[np.int64]]:
+    """The arrays of a record's sidecar: ``ids``, ``latencies_ns`` and maybe ``batch_ids``."""
+    rel = record.get("sidecar")
+    if not rel:
+        raise ConfigError(f"record {record.get('cell_id')} has no sidecar")
+    with np.load(Path(results_path).parent / rel) as data:
+        return {name: data[name] for name in data.files}
