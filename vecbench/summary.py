@@ -86,16 +86,21 @@ def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool = False)
     return present + missing
 
 
+def stdout_console() -> Any:
+    """A rich console on stdout; piped or captured output gets a wide one, not truncated cells."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 240))
+    return console
+
+
 def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, console: Any = None) -> None:
     """Print rows as a rich table on ``console`` (stdout by default)."""
-    from rich.console import Console
     from rich.table import Table
 
-    if console is None:
-        # Piped or captured output gets a wide table rather than truncated cells.
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=max(console.width, 240))
+    console = console or stdout_console()
     shown = [c for c in COLUMNS if c == "status" or any(r.get(c) is not None for r in rows)]
     ks = {r.get("k") for r in rows if r.get("k")}
     table = Table(title=title, show_lines=False)

@@ -124,3 +124,37 @@ def test_debug_shows_traceback(vb):
     proc = vb("--debug", "run", "--stores", "nosuch")
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
+
+
+def test_datasets_list_and_info(vb, tmp_path: Path):
+    listed = vb("datasets", "list", check=True).stdout
+    assert "synthetic" in listed and "glove-100-angular" in listed and "sift-128-euclidean" in listed
+    np.save(tmp_path / "b.npy", np.random.default_rng(1).normal(size=(50, 6)).astype(np.float32))
+    np.save(tmp_path / "q.npy", np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32))
+    info = json.loads(vb("datasets", "info", str(tmp_path / "b.npy"), check=True).stdout)
+    assert (info["n"], info["dim"], info["metric"]) == (50, 6, "euclidean")
+    _one_line_error(vb("datasets", "fetch", "nosuch"), "unknown dataset")
+    _one_line_error(vb("datasets", "info", "glove-25-angular"), "vecbench datasets fetch glove-25-angular")
+
+
+def test_empty_dataset(vb, tmp_path: Path):
+    np.save(tmp_path / "base.npy", np.ones((0, 8), dtype=np.float32))
+    np.save(tmp_path / "q.npy", np.ones((5, 8), dtype=np.float32))
+    proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
+              "--stores", "bruteforce")
+    _one_line_error(proc, "no base vectors")
+
+
+def test_default_run_writes_results_and_reaches_recall(vb, tmp_path: Path):
+    """The embedded default, shrunk through flags: exact stores 1.0, HNSW's top setting >= 0.9."""
+    proc = vb("run", "--out", "d.jsonl", *SMALL, "--metric", "euclidean,cosine", "--stores", "faiss,bruteforce",
+              check=True)
+    records = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert "recall@10" in proc.stdout
+    assert all(r["status"] == "ok" for r in records)
+    for metric in ("euclidean", "cosine"):
+        mine = [r for r in records if r["dataset"]["metric"] == metric]
+        exact = [r for r in mine if r["index"]["type"] == "flat"]
+        hnsw = [r for r in mine if r["index"]["type"] == "hnsw"]
+        assert exact and all(r["quality"]["recall_at_k"] == 1.0 for r in exact)
+        assert max(r["quality"]["recall_at_k"] for r in hnsw) >= 0.9

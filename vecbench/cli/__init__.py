@@ -22,6 +22,7 @@ _COMMANDS = {
     "datasets": ("vecbench.cli.datasets", "list, describe, fetch and verify data sets"),
     "stores": ("vecbench.cli.stores", "list registered stores, their extras, index types and metrics"),
     "report": ("vecbench.cli.report", "print a results file as a table"),
+    "services": ("vecbench.cli.services", "start/stop real engines locally, without Docker"),
 }
 
 

@@ -52,3 +52,9 @@ def report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="NAMES", help="only these stores (comma-separated)")
     p.add_argument("--dataset", metavar="TEXT", help="only data sets whose name contains TEXT")
     p.add_argument("--failed", action="store_true", help="list failed cells with their errors")
+
+
+def services(p: argparse.ArgumentParser) -> None:
+    from vecbench.cli.services import add_arguments
+
+    add_arguments(p)

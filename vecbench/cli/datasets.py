@@ -12,8 +12,9 @@ def main(args: argparse.Namespace) -> int:
     from vecbench.datasets import catalog
 
     if args.action == "list":
-        from rich.console import Console
         from rich.table import Table
+
+        from vecbench.summary import stdout_console
 
         table = Table(title="data sets (vecbench datasets fetch NAME)")
         for col in ("name", "metric", "dim", "n", "queries", "size", "cached"):
@@ -22,9 +23,9 @@ def main(args: argparse.Namespace) -> int:
         for m in catalog.list_manifests():
             table.add_row(
                 m.name, m.metric, str(m.dim), f"{m.n:,}" if m.n else "?", f"{m.nq:,}" if m.nq else "?",
-                f"{m.size / 1e6:,.0f} MB" if m.size else "?", "yes" if catalog.is_cached(m.name) else "no",
+                f"{m.size / 1e6:,.0f} MB" if m.size else (f"~{m.approx_size_mb:,.0f} MB" if m.approx_size_mb else "?"), "yes" if catalog.is_cached(m.name) else "no",
             )
-        Console().print(table)
+        stdout_console().print(table)
         return 0
     if args.action == "fetch":
         from vecbench.datasets.fetch import fetch

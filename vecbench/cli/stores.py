@@ -41,8 +41,9 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from vecbench.summary import stdout_console
 
     table = Table(title="vecbench stores")
     for col in ("store", "engine", "server?", "client", "install", "index types (build; search)", "metrics"):
@@ -65,5 +66,5 @@ def main(args: argparse.Namespace) -> int:
             types,
             ", ".join(row["metrics"]),
         )
-    Console().print(table)
+    stdout_console().print(table)
     return 0
