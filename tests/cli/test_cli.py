@@ -129,10 +129,14 @@ def test_debug_shows_traceback(vb):
 def test_datasets_list_and_info(vb, tmp_path: Path):
     listed = vb("datasets", "list", check=True).stdout
     assert "synthetic" in listed and "glove-100-angular" in listed and "sift-128-euclidean" in listed
-    np.save(tmp_path / "b.npy", np.random.default_rng(1).normal(size=(50, 6)).astype(np.float32))
-    np.save(tmp_path / "q.npy", np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32))
-    info = json.loads(vb("datasets", "info", str(tmp_path / "b.npy"), check=True).stdout)
-    assert (info["n"], info["dim"], info["metric"]) == (50, 6, "euclidean")
+    import h5py
+
+    with h5py.File(tmp_path / "small-angular.hdf5", "w") as f:
+        f.attrs["distance"] = "angular"
+        f.create_dataset("train", data=np.random.default_rng(1).normal(size=(50, 6)).astype(np.float32))
+        f.create_dataset("test", data=np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32))
+    info = json.loads(vb("datasets", "info", str(tmp_path / "small-angular.hdf5"), check=True).stdout)
+    assert (info["n"], info["nq"], info["dim"], info["metric"]) == (50, 4, 6, "cosine")
     _one_line_error(vb("datasets", "fetch", "nosuch"), "unknown dataset")
     _one_line_error(vb("datasets", "info", "glove-25-angular"), "vecbench datasets fetch glove-25-angular")
 
