@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from vecbench import registry
 from vecbench.metrics import Metric
@@ -52,6 +54,29 @@ CONFORMANCE_SEARCH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {}
 # ivf_pq is low by nature: no re-ranking, and nbits is lowered to 5 on 2000 vectors.
 RECALL_FLOOR: dict[str, float] = {"hnsw": 0.9, "ivf_flat": 0.9, "sq8": 0.9, "ivf_pq": 0.4}
 DEFAULT_RECALL_FLOOR = 0.8
+
+
+def _load_store_hints() -> None:
+    """Merge ``stores/<name>.yaml`` into the tables above, one file per adapter.
+
+    Keys (all optional): ``config`` (embedded stores' config), ``build_params`` and
+    ``search_params`` ({index_type: {param: value}}), ``recall_floor`` ({index_type: floor}).
+    """
+    for path in sorted((Path(__file__).parent / "stores").glob("*.yaml")):
+        name = path.stem
+        hints = yaml.safe_load(path.read_text()) or {}
+        if "config" in hints:
+            EMBEDDED_CONFIG[name] = dict(hints["config"])
+        for index_type, params in (hints.get("build_params") or {}).items():
+            CONFORMANCE_BUILD_PARAMS[(name, index_type)] = dict(params)
+        for index_type, params in (hints.get("search_params") or {}).items():
+            CONFORMANCE_SEARCH_PARAMS[(name, index_type)] = dict(params)
+        for index_type, floor in (hints.get("recall_floor") or {}).items():
+            STORE_RECALL_FLOOR[(name, index_type)] = float(floor)
+
+
+STORE_RECALL_FLOOR: dict[tuple[str, str], float] = {}
+_load_store_hints()
 
 DIM = 32
 N_BASE = 2000
@@ -104,7 +129,11 @@ class Case:
 
     @property
     def recall_floor(self) -> float:
-        return 1.0 if self.exact else RECALL_FLOOR.get(self.index_type, DEFAULT_RECALL_FLOOR)
+        if self.exact:
+            return 1.0
+        if (self.store, self.index_type) in STORE_RECALL_FLOOR:
+            return STORE_RECALL_FLOOR[(self.store, self.index_type)]
+        return RECALL_FLOOR.get(self.index_type, DEFAULT_RECALL_FLOOR)
 
 
 def _cases(all_metrics: bool) -> list[Any]:
