@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import CollectionExistsError, ConfigError, InvalidParameterError, StoreError
+from vecbench.redact import public_config
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.validation import as_ids, as_query, as_vectors, check_k
@@ -278,7 +279,7 @@ class BaseStore:
     def __repr__(self) -> str:
         state = "connected" if self._connected else "not connected"
         coll = f", collection={self._spec.name!r}" if self._spec is not None else ""
-        return f"{type(self).__name__}({self._config!r}) [{state}{coll}]"
+        return f"{type(self).__name__}({public_config(self._config)!r}) [{state}{coll}]"
 
     # -- Store ---------------------------------------------------------------------------
 

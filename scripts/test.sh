@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite (what .ci/run calls). Extra arguments go to pytest.
+#
+# 1. .venv with vecbench[test] (every client library) and the engines that run here without
+#    Docker (scripts/install-engines.sh: chroma, milvus, pgvector, redis + libssl1.1).
+# 2. ruff.
+# 3. The engine lifecycle tests, which start and stop servers of their own.
+# 4. Everything else, against engines started once for the run (`vecbench services up`)
+#    and stopped at the end whatever happens. Set VECBENCH_TEST_SERVICES="" to start none
+#    (their adapter tests then skip), or to a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+VENV=.venv bash scripts/install-engines.sh
 .venv/bin/ruff check vecbench adapters tests benchmarks
-set +e
-.venv/bin/python -m pytest tests "$@"
-rc=$?
-set -e
-if [ "$rc" -eq 5 ]; then
-  echo "pytest collected no tests: treated as a failure" >&2
-  exit 1
+
+export VECBENCH_PROGRESS=0
+pytest_run() {
+  local rc=0
+  .venv/bin/python -m pytest "$@" || rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests: treated as a failure" >&2
+    return 1
+  fi
+  return "$rc"
+}
+
+pytest_run -q tests/integration/test_services.py
+
+# A cache of its own, and ports apart from the defaults, so a developer's own running
+# engines are left alone (Milvus's embedded etcd always takes port 2379, though).
+export VECBENCH_CACHE="${VECBENCH_TEST_CACHE:-$PWD/.test-cache}"
+export VECBENCH_CHROMA_PORT=28000 VECBENCH_MILVUS_PORT=39530 VECBENCH_PGVECTOR_PORT=25432 VECBENCH_REDIS_PORT=26379
+services="${VECBENCH_TEST_SERVICES-chroma milvus pgvector redis}"
+if [ -n "$services" ]; then
+  trap '.venv/bin/vecbench services down $services >&2 || true' EXIT
+  # shellcheck disable=SC2086
+  eval "$(.venv/bin/vecbench services up $services)"
 fi
-exit "$rc"
+pytest_run tests --ignore=tests/integration/test_services.py "$@"

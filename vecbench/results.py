@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.errors import ConfigError, ResultsFormatError
+from vecbench.redact import public_config as _public_config
 
 __all__ = [
     "SCHEMA",
@@ -75,9 +76,6 @@ MEASURED = ("timings", "quality", "latency", "qps", "footprint")
 # Written first and compactly, so a torn fragment of a record is recognisable.
 _PREFIX = b'{"schema":"vecbench.result"'
 
-_SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api_?key|credential|auth)", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]*)@")
-REDACTED = "***"
 
 
 def _jsonable(value: Any) -> Any:
@@ -98,22 +96,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def public_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A store config safe to record: secret-looking keys and URL passwords replaced by ``***``.
+    """A store config safe to record (see ``vecbench.redact.public_config``).
 
     >>> public_config({"url": "http://u:pw@host:6333", "api_key": "abc", "timeout_s": 5})
     {'url': 'http://u:***@host:6333', 'api_key': '***', 'timeout_s': 5}
     """
-    out: dict[str, Any] = {}
-    for key, value in dict(config or {}).items():
-        if _SECRET_KEY.search(str(key)) and value is not None:
-            out[str(key)] = REDACTED
-        elif isinstance(value, Mapping):
-            out[str(key)] = public_config(value)
-        elif isinstance(value, str):
-            out[str(key)] = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", value)
-        else:
-            out[str(key)] = _jsonable(value)
-    return out
+    return _public_config(config, _jsonable)
 
 
 def _canonical(value: Any) -> str:

@@ -9,7 +9,9 @@ distance (ann-benchmarks' tie-aware rule), so exact float ties cannot fail an ex
 
 from __future__ import annotations
 
+import os
 import pickle
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -74,7 +76,12 @@ def assert_same_ranking(a: np.ndarray, b: np.ndarray, query: np.ndarray, data: D
     assert np.allclose(da, db, rtol=1e-5, atol=1e-6), (a, b)
 
 
-def _spec(case: Case, name: str = "conformance", **params: Any) -> CollectionSpec:
+# Collection names unique to this run, so that concurrent runs against one server, and a
+# module-scoped collection alive beside a test's own, never collide.
+RUN_PREFIX = f"vbc{os.getpid()}_{secrets.token_hex(3)}"
+
+
+def _spec(case: Case, name: str = f"{RUN_PREFIX}_c", **params: Any) -> CollectionSpec:
     return CollectionSpec(name, DIM, case.metric, case.index_type, {**case.build_params, **params})
 
 
@@ -96,7 +103,7 @@ def built(case: Any, data: Data, store_config: Callable[[str], dict[str, Any]]) 
     case = _as_case(case)
     store = registry.get_store(case.store, store_config(case.store))
     with store:
-        store.create(_spec(case))
+        store.create(_spec(case, name=f"{RUN_PREFIX}_built"))
         for chunk in np.array_split(np.arange(data.n), 4):  # several batches
             store.upsert(data.ids[chunk], data.base[chunk])
         store.wait_ready(timeout_s=120)
@@ -267,7 +274,7 @@ def test_unknown_index_param(index_case: Any, open_store: Any) -> None:
 def _first_spec(name: str, **kw: Any) -> CollectionSpec:
     info = registry.store_class(name).info
     it = next(iter(info.index_types.values()))
-    return CollectionSpec(kw.pop("name", "contract"), DIM, it.metrics[0], it.name, **kw)
+    return CollectionSpec(kw.pop("name", f"{RUN_PREFIX}_contract"), DIM, it.metrics[0], it.name, **kw)
 
 
 def test_info_is_consistent(store_name: str) -> None:
@@ -281,7 +288,7 @@ def test_info_is_consistent(store_name: str) -> None:
 def test_unknown_index_type(store_name: str, open_store: Any) -> None:
     store = open_store(store_name)
     with pytest.raises(UnknownNameError) as err:
-        store.create(CollectionSpec("contract", DIM, "euclidean", "no_such_index"))
+        store.create(CollectionSpec(f"{RUN_PREFIX}_contract", DIM, "euclidean", "no_such_index"))
     assert err.value.valid == sorted(registry.store_class(store_name).info.index_types)
 
 

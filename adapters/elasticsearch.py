@@ -1,0 +1,634 @@
+"""Elasticsearch ``dense_vector`` kNN as a server store: HNSW, int8 HNSW, flat and int8 flat.
+
+``elasticsearch`` (elasticsearch-py) is imported in ``__enter__``, never at module import.
+
+Client and server majors must match. elasticsearch-py N.x sends
+``Accept: application/vnd.elasticsearch+json; compatible-with=N``: a 9.x client is refused by
+an 8.x server (HTTP 400 ``media_type_header_exception``), and an 8.x client should be paired
+with an 8.x server. Pin the ``elasticsearch`` extra and the docker-compose image to the same
+major (this adapter is written against 9.x: client 9.x, image
+``docker.elastic.co/elasticsearch/elasticsearch:9.1.x``; 9.1+ also reports the off-heap
+vector sizes ``footprint`` uses). Features used need ES >= 8.13 (``max_inner_product``,
+``flat``/``int8_flat``); nothing 9-only is required.
+
+Layout: one index per collection, named after it in lower case (ES index names are lower
+case; a leading '_' is refused) (1 primary shard, 0 replicas, ``refresh_interval: -1``),
+one document per vector with ``_id`` = ``str(id)`` and a ``dense_vector`` field
+``embedding`` (``index: true``, float elements, kept out of ``_source``). Indexing a
+present ``_id`` replaces the document.
+
+Metrics: euclidean -> ``l2_norm``; cosine -> ``cosine`` (zero vectors are refused by ES,
+so the adapter refuses them first with InvalidVectorError); ip -> ``max_inner_product``
+(``dot_product`` would require unit-length vectors, which ip does not promise).
+
+Index types (``index_options.type``): ``hnsw`` and ``int8_hnsw`` (build m [16],
+ef_construction [100]; int8 also confidence_interval [None: ES default]); ``flat``
+(exact scan); ``int8_flat`` (scan of int8-quantized vectors: approximate). Search
+parameter ``num_candidates`` [100] (per shard, at most 10000) for every type but
+``flat``, which uses ``num_candidates = k``. A num_candidates below k is raised to k for
+that search (ES requires num_candidates >= k); describe() reports how often.
+
+Where build time lands: HNSW graphs are built as segments are written (in upsert, with
+refreshes off), and ``wait_ready`` refreshes, force-merges to one segment
+(``force_merge``, default True: one graph to search, the usual setting for benchmarks,
+and merging rebuilds the graph, so it is real build time) and refreshes again, then
+checks the document count.
+
+    with ElasticsearchStore({"url": "http://127.0.0.1:9200"}) as store:
+        store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="hnsw"))
+        store.upsert(ids, vectors)
+        store.wait_ready()
+        store.set_search_params({"num_candidates": 200})
+        store.search(query, k=10)
+
+The request bodies are built by pure functions (``mapping_body``, ``knn_query_body``,
+``bulk_actions``, ``ids_from_hits``) that tests check without a server.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.deps import import_optional
+from vecbench.errors import (
+    CollectionExistsError,
+    ConfigError,
+    InvalidParameterError,
+    InvalidVectorError,
+    NotReadyError,
+    StoreError,
+)
+from vecbench.metrics import Metric
+from vecbench.spec import CollectionSpec, IndexType
+from vecbench.store import FootprintStats, StoreInfo
+
+from ._base import BaseStore, check_int_param
+
+__all__ = [
+    "ElasticsearchStore",
+    "mapping_body",
+    "knn_query_body",
+    "effective_num_candidates",
+    "bulk_actions",
+    "delete_actions",
+    "ids_from_hits",
+]
+
+ENV_VAR = "VECBENCH_ES_URL"
+VECTOR_FIELD = "embedding"
+MAX_NUM_CANDIDATES = 10_000  # ES's limit on num_candidates (and on k)
+MAX_DIMS = 4096
+DEFAULT_BULK_CHUNK = 500
+DEFAULT_REQUEST_TIMEOUT_S = 60.0
+COMPOSE_HINT = "docker compose --profile elasticsearch up -d --wait"
+_POLL_START_S, _POLL_MAX_S = 0.05, 1.0
+
+SIMILARITY = {Metric.EUCLIDEAN: "l2_norm", Metric.COSINE: "cosine", Metric.IP: "max_inner_product"}
+_METRIC_MAPPING = {
+    Metric.EUCLIDEAN: "euclidean -> similarity l2_norm",
+    Metric.COSINE: "cosine -> similarity cosine (zero vectors refused)",
+    Metric.IP: "ip -> similarity max_inner_product (dot_product needs unit vectors)",
+}
+
+_HNSW_BUILD = {"m": 16, "ef_construction": 100}
+_INDEX_TYPES = {
+    "hnsw": IndexType(
+        "hnsw",
+        build=dict(_HNSW_BUILD),
+        search={"num_candidates": 100},
+        description="dense_vector index_options hnsw (float32 graph)",
+    ),
+    "int8_hnsw": IndexType(
+        "int8_hnsw",
+        build={**_HNSW_BUILD, "confidence_interval": None},
+        search={"num_candidates": 100},
+        description="dense_vector index_options int8_hnsw (int8 scalar-quantized graph)",
+    ),
+    "flat": IndexType("flat", exact=True, description="dense_vector index_options flat: exact scan"),
+    "int8_flat": IndexType(
+        "int8_flat",
+        build={"confidence_interval": None},
+        search={"num_candidates": 100},
+        description="dense_vector index_options int8_flat: scan of int8-quantized vectors",
+    ),
+}
+
+
+# -- pure request builders (no server) ---------------------------------------------------------
+
+
+def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` and ``mappings`` for ``indices.create`` of ``spec``.
+
+    >>> body = mapping_body(CollectionSpec("b", 4, "ip", "flat"), {})
+    >>> body["mappings"]["properties"]["embedding"]
+    {'type': 'dense_vector', 'dims': 4, 'element_type': 'float', 'index': True, 'similarity': 'max_inner_product', 'index_options': {'type': 'flat'}}
+    """
+    kind = spec.index_type
+    if kind not in _INDEX_TYPES:
+        raise ConfigError(f"elasticsearch has no index type {kind!r}")
+    options: dict[str, Any] = {"type": kind}
+    if kind in ("hnsw", "int8_hnsw"):
+        options["m"] = int(params["m"])
+        options["ef_construction"] = int(params["ef_construction"])
+    if kind.startswith("int8_") and params.get("confidence_interval") is not None:
+        options["confidence_interval"] = float(params["confidence_interval"])
+    return {
+        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"},
+        "mappings": {
+            "dynamic": "strict",
+            # The vectors live in the vector index; a second copy in _source only costs disk.
+            "_source": {"excludes": [VECTOR_FIELD]},
+            "properties": {
+                VECTOR_FIELD: {
+                    "type": "dense_vector",
+                    "dims": spec.dim,
+                    "element_type": "float",
+                    "index": True,
+                    "similarity": SIMILARITY[spec.metric],
+                    "index_options": options,
+                }
+            },
+        },
+    }
+
+
+def effective_num_candidates(k: int, num_candidates: int | None) -> tuple[int, bool]:
+    """``(num_candidates to send, whether it was raised to k)``; None means k (exact scan)."""
+    if k > MAX_NUM_CANDIDATES:
+        raise InvalidParameterError(f"elasticsearch kNN k must be <= {MAX_NUM_CANDIDATES}, got {k}")
+    if num_candidates is None:
+        return k, False
+    if num_candidates < k:
+        return k, True
+    return int(num_candidates), False
+
+
+def knn_query_body(vector: NDArray[np.float32], k: int, num_candidates: int) -> dict[str, Any]:
+    """A ``_search`` body for the k nearest documents, ids only.
+
+    >>> knn_query_body(np.array([1, 0], dtype=np.float32), 2, 10)
+    {'knn': {'field': 'embedding', 'query_vector': [1.0, 0.0], 'k': 2, 'num_candidates': 10}, 'size': 2, '_source': False}
+    """
+    return {
+        "knn": {
+            "field": VECTOR_FIELD,
+            "query_vector": vector.tolist(),
+            "k": k,
+            "num_candidates": num_candidates,
+        },
+        "size": k,
+        "_source": False,
+    }
+
+
+def bulk_actions(
+    index: str, ids: NDArray[np.int64], vectors: NDArray[np.float32]
+) -> Iterator[dict[str, Any]]:
+    """``index`` bulk operations (replace by ``_id``), one per vector."""
+    rows = vectors.tolist()
+    for i, vid in enumerate(ids.tolist()):
+        yield {"_op_type": "index", "_index": index, "_id": str(vid), "_source": {VECTOR_FIELD: rows[i]}}
+
+
+def delete_actions(index: str, ids: NDArray[np.int64]) -> Iterator[dict[str, Any]]:
+    for vid in ids.tolist():
+        yield {"_op_type": "delete", "_index": index, "_id": str(vid)}
+
+
+def ids_from_hits(response: Mapping[str, Any]) -> list[int]:
+    """The int ids of a search response's hits, in order (a filtered empty response has no 'hits')."""
+    hits = (response.get("hits") or {}).get("hits") or []
+    try:
+        return [int(h["_id"]) for h in hits]
+    except (KeyError, ValueError) as exc:
+        raise StoreError(f"elasticsearch: a hit without an integer _id ({exc})") from exc
+
+
+def _public_url(url: str) -> str:
+    from vecbench.results import public_config
+
+    return str(public_config({"url": url})["url"])
+
+
+def _dig(obj: Any, *path: str) -> Any:
+    obj = getattr(obj, "body", obj)  # the client's ObjectApiResponse wraps a dict
+    for key in path:
+        if not isinstance(obj, Mapping) or key not in obj:
+            return None
+        obj = obj[key]
+    return obj
+
+
+class ElasticsearchStore(BaseStore):
+    """Elasticsearch over HTTP (elasticsearch-py; client major = server major).
+
+    Config: ``url`` (default ``$VECBENCH_ES_URL``), ``api_key`` or ``basic_auth``
+    (``"user:password"`` or ``[user, password]``; secrets), ``verify_certs`` (default True),
+    ``request_timeout_s`` (default 60), ``bulk_chunk`` (documents per bulk request, default
+    500), ``force_merge`` (default True: merge to one segment in wait_ready).
+
+    Implements BatchSearch (``_msearch``), Deletable and Footprint.
+    """
+
+    info: ClassVar[StoreInfo] = StoreInfo(
+        name="elasticsearch",
+        engine="elasticsearch",
+        extra="elasticsearch",
+        client_modules=("elasticsearch",),
+        index_types=_INDEX_TYPES,
+        embedded=False,
+        description="Elasticsearch dense_vector kNN (Lucene HNSW, int8 HNSW, flat, int8 flat).",
+        config_keys={
+            "url": f"http(s):// URL of the cluster (default ${ENV_VAR})",
+            "api_key": "API key (secret)",
+            "basic_auth": "'user:password' or [user, password] (secret)",
+            "verify_certs": "verify TLS certificates (default True)",
+            "request_timeout_s": f"seconds per request (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
+            "bulk_chunk": f"documents per bulk request (default {DEFAULT_BULK_CHUNK})",
+            "force_merge": "force-merge to one segment in wait_ready (default True)",
+        },
+    )
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._es: Any = None
+        self._module: Any = None
+        self._helpers: Any = None
+        self._transport: Any = None
+        self._versions: dict[str, Any] = {}
+        self._drop_old = False
+        self._clear_collection_state()
+
+    def _clear_collection_state(self) -> None:
+        self._index_name = ""
+        self._count = 0
+        self._owns_index = False
+        self._clamped_searches = 0
+        self._last_num_candidates: int | None = None
+        self._merge: dict[str, Any] = {}
+
+    # -- config and params -----------------------------------------------------------------
+
+    def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        url = config.get("url")
+        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+            raise ConfigError(f"elasticsearch url must be http:// or https://, got {_public_url(str(url))!r}")
+        if config.get("api_key") is not None and config.get("basic_auth") is not None:
+            raise ConfigError("elasticsearch: give api_key or basic_auth, not both")
+        auth = config.get("basic_auth")
+        if auth is not None:
+            ok = (isinstance(auth, str) and ":" in auth) or (
+                isinstance(auth, (list, tuple)) and len(auth) == 2 and all(isinstance(a, str) for a in auth)
+            )
+            if not ok:
+                raise ConfigError("elasticsearch basic_auth must be 'user:password' or [user, password]")
+        if "bulk_chunk" in config:
+            check_int_param("bulk_chunk", config["bulk_chunk"], minimum=1)
+        timeout = config.get("request_timeout_s")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise ConfigError(f"request_timeout_s must be a positive number, got {timeout!r}")
+        for key in ("verify_certs", "force_merge"):
+            if key in config and not isinstance(config[key], bool):
+                raise ConfigError(f"elasticsearch {key} must be true or false, got {config[key]!r}")
+        return config
+
+    def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        if spec.name.startswith("_"):
+            raise ConfigError(f"elasticsearch index names cannot start with '_': {spec.name!r}")
+        if spec.dim > MAX_DIMS:
+            raise InvalidParameterError(
+                f"elasticsearch dense_vector dims must be <= {MAX_DIMS}, got {spec.dim}"
+            )
+        if "m" in params:
+            check_int_param("m", params["m"], minimum=2, maximum=512)
+            check_int_param("ef_construction", params["ef_construction"], minimum=1)
+        ci = params.get("confidence_interval")
+        if ci is not None and (
+            isinstance(ci, bool) or not isinstance(ci, (int, float)) or not (ci == 0 or 0.9 <= ci <= 1.0)
+        ):
+            raise InvalidParameterError(f"confidence_interval must be 0 or in [0.9, 1.0], got {ci!r}")
+        return params
+
+    def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "num_candidates" in params:
+            check_int_param("num_candidates", params["num_candidates"], minimum=1, maximum=MAX_NUM_CANDIDATES)
+        return params
+
+    @property
+    def url(self) -> str:
+        url = self._config.get("url") or os.environ.get(ENV_VAR)
+        if not url:
+            raise ConfigError(f"elasticsearch needs a server: set config 'url' or {ENV_VAR} ({COMPOSE_HINT})")
+        return str(url)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        es = import_optional("elasticsearch", "elasticsearch")
+        transport = import_optional("elastic_transport", "elasticsearch")
+        helpers = import_optional("elasticsearch.helpers", "elasticsearch")
+        url = self.url
+        where = _public_url(url)
+        kwargs: dict[str, Any] = {
+            "request_timeout": float(self._config.get("request_timeout_s", DEFAULT_REQUEST_TIMEOUT_S)),
+            "verify_certs": bool(self._config.get("verify_certs", True)),
+        }
+        if self._config.get("api_key") is not None:
+            kwargs["api_key"] = self._config["api_key"]
+        auth = self._config.get("basic_auth")
+        if auth is not None:
+            kwargs["basic_auth"] = tuple(auth.split(":", 1)) if isinstance(auth, str) else tuple(auth)
+        try:
+            client = es.Elasticsearch(url, **kwargs)
+        except ValueError as exc:
+            raise ConfigError(f"elasticsearch: bad url {where!r}: {exc}") from exc
+        client_version = es.__versionstr__
+        try:
+            server = client.info()
+        except transport.TransportError as exc:  # connection refused, timeout, TLS
+            client.close()
+            raise StoreError(
+                f"elasticsearch at {where} is unreachable ({type(exc).__name__}: {exc}); start one with "
+                f"`{COMPOSE_HINT}` and set {ENV_VAR}"
+            ) from exc
+        except es.UnsupportedProductError as exc:
+            client.close()
+            raise StoreError(f"{where} is not an Elasticsearch server: {exc}") from exc
+        except es.ApiError as exc:
+            client.close()
+            hint = ""
+            if exc.status_code == 400 or "media_type" in str(exc):
+                hint = (
+                    f"; elasticsearch-py {client_version} speaks only to Elasticsearch "
+                    f"{client_version.split('.')[0]}.x: match the client and server majors"
+                )
+            elif exc.status_code in (401, 403):
+                hint = "; check api_key / basic_auth"
+            raise StoreError(f"elasticsearch at {where} refused the connection: {exc}{hint}") from exc
+        version = server.get("version", {})
+        self._versions = {
+            "server_version": version.get("number"),
+            "lucene_version": version.get("lucene_version"),
+            "build_flavor": version.get("build_flavor"),
+            "client_version": client_version,
+        }
+        self._es, self._module, self._helpers, self._transport = client, es, helpers, transport
+
+    def _disconnect(self) -> None:
+        if self._es is not None:
+            self._es.close()
+        self._es = self._module = self._helpers = None
+
+    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
+        """Create the index; refuse one already on the server unless drop_old."""
+        self._drop_old = drop_old
+        try:
+            super().create(spec, drop_old=drop_old)
+        finally:
+            self._drop_old = False
+
+    def _do_create(self) -> None:
+        spec = self._require_collection()
+        self._clear_collection_state()
+        name = spec.name.lower()  # ES index names are lower case; check_identifier allows upper
+        with self._errors("create index"):
+            if self._client.indices.exists(index=name):
+                if not self._drop_old:
+                    raise CollectionExistsError(
+                        f"elasticsearch index {name!r} already exists on {_public_url(self.url)}; "
+                        "pass drop_old=True to replace it"
+                    )
+                self._client.indices.delete(index=name)
+            body = mapping_body(spec, self._build_params)
+            self._client.indices.create(index=name, settings=body["settings"], mappings=body["mappings"])
+        self._index_name, self._owns_index = name, True
+
+    def _do_drop(self) -> None:
+        if self._owns_index and self._es is not None:
+            with self._errors("delete index"):
+                self._es.indices.delete(index=self._index_name, ignore_unavailable=True)
+        self._clear_collection_state()
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        spec = self._require_collection()
+        if spec.metric is Metric.COSINE:
+            zero = ~np.any(vectors != 0, axis=1)
+            if zero.any():
+                raise InvalidVectorError(
+                    f"cosine: {int(zero.sum())} zero vector(s) (Elasticsearch refuses them), ids {ids[zero][:5].tolist()}"
+                )
+        created = 0
+        try:
+            with self._errors("bulk index"):
+                for ok, item in self._helpers.streaming_bulk(
+                    self._client,
+                    bulk_actions(self._index_name, ids, vectors),
+                    chunk_size=int(self._config.get("bulk_chunk", DEFAULT_BULK_CHUNK)),
+                    raise_on_error=True,
+                ):
+                    if ok and item.get("index", {}).get("result") == "created":
+                        created += 1
+        finally:
+            self._count += created
+
+    def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        with self._errors("bulk delete"):
+            for ok, item in self._helpers.streaming_bulk(
+                self._client,
+                delete_actions(self._index_name, ids),
+                chunk_size=int(self._config.get("bulk_chunk", DEFAULT_BULK_CHUNK)),
+                raise_on_error=False,
+            ):
+                result = item.get("delete", {})
+                if ok and result.get("result") == "deleted":
+                    self._count -= 1
+                elif not ok and result.get("status") != 404:
+                    raise StoreError(f"elasticsearch: delete of id {result.get('_id')} failed: {result}")
+
+    def _do_wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        name = self._index_name
+
+        def client() -> Any:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotReadyError(f"elasticsearch index {name!r} not ready after {timeout_s:g}s")
+            return self._client.options(request_timeout=left)
+
+        try:
+            with self._errors("refresh / force merge"):
+                client().indices.refresh(index=name)
+                if self._config.get("force_merge", True):
+                    t0 = time.perf_counter()
+                    client().indices.forcemerge(index=name, max_num_segments=1)
+                    client().indices.refresh(index=name)
+                    self._merge = {"force_merge_s": time.perf_counter() - t0, "max_num_segments": 1}
+                pause = _POLL_START_S
+                while True:
+                    count = int(client().count(index=name)["count"])
+                    if count == self._count:
+                        return
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise NotReadyError(
+                            f"elasticsearch index {name!r} not ready after {timeout_s:g}s: "
+                            f"{count} documents searchable, {self._count} written"
+                        )
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, _POLL_MAX_S)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, self._transport.ConnectionTimeout):
+                raise NotReadyError(
+                    f"elasticsearch index {name!r} not ready after {timeout_s:g}s: {exc}"
+                ) from exc
+            raise
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        nq = queries.shape[0]
+        wanted = self._search_params.get("num_candidates") if self._spec_index_type != "flat" else None
+        num_candidates, clamped = effective_num_candidates(k, wanted)
+        if clamped:
+            self._clamped_searches += nq
+        self._last_num_candidates = num_candidates
+        out = np.full((nq, k), -1, dtype=np.int64)
+        name = self._index_name
+        with self._errors("search"):
+            if nq == 1:
+                responses = [
+                    self._client.search(
+                        index=name,
+                        body=knn_query_body(queries[0], k, num_candidates),
+                        filter_path=["hits.hits._id"],
+                    )
+                ]
+            else:
+                searches: list[dict[str, Any]] = []
+                for q in queries:
+                    searches += [{}, knn_query_body(q, k, num_candidates)]
+                reply = self._client.msearch(
+                    index=name, searches=searches, filter_path=["responses.hits.hits._id", "responses.error"]
+                )
+                responses = list(reply.get("responses") or [])
+                if len(responses) != nq:
+                    raise StoreError(f"elasticsearch: _msearch answered {len(responses)} of {nq} searches")
+        for row, resp in enumerate(responses):
+            if isinstance(resp, Mapping) and resp.get("error"):
+                raise StoreError(f"elasticsearch: search failed: {resp['error']}")
+            found = ids_from_hits(resp)
+            out[row, : len(found)] = found
+        return out
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def _do_footprint(self) -> FootprintStats:
+        with self._errors("index stats"):
+            stats = self._client.indices.stats(index=self._index_name)
+        primaries = _dig(stats, "_all", "primaries") or {}
+        disk = _dig(primaries, "store", "size_in_bytes")
+        off_heap = _dig(primaries, "dense_vector", "off_heap", "total_size_bytes")
+        method = "_stats primaries store.size_in_bytes (disk)"
+        if off_heap is not None:
+            method += (
+                " + dense_vector.off_heap.total_size_bytes (memory: vectors, quantized vectors and graph "
+                "that kNN search wants in the page cache; ES >= 9.1)"
+            )
+        else:
+            method += "; memory not reported (dense_vector off-heap stats need ES >= 9.1)"
+        return FootprintStats(
+            memory_bytes=int(off_heap) if off_heap is not None else None,
+            disk_bytes=int(disk) if disk is not None else None,
+            method=method,
+        )
+
+    def _do_describe(self) -> dict[str, Any]:
+        spec = self._require_collection()
+        out: dict[str, Any] = {
+            **self._versions,
+            "engine_version": self._versions.get("server_version"),
+            "metric_mapping": _METRIC_MAPPING[spec.metric],
+            "similarity": SIMILARITY[spec.metric],
+            "index_name": self._index_name,
+            "vector_field": VECTOR_FIELD,
+            "force_merge": bool(self._config.get("force_merge", True)),
+            "num_candidates_last": self._last_num_candidates,
+            "searches_with_num_candidates_raised_to_k": self._clamped_searches,
+            "build_time_counted_in": (
+                "upsert (HNSW built per segment as documents are indexed) and wait_ready "
+                "(refresh, force merge to one segment)"
+            ),
+            "vectors_written": self._count,
+        }
+        if self._merge:
+            out["force_merge_stats"] = dict(self._merge)
+        if self._owns_index:
+            with self._errors("describe"):
+                mapping = self._client.indices.get_mapping(index=self._index_name)
+                settings = self._client.indices.get_settings(index=self._index_name)
+                stats = self._client.indices.stats(index=self._index_name, metric=["docs", "segments"])
+            out["mapping"] = _dig(mapping, self._index_name, "mappings", "properties", VECTOR_FIELD)
+            index_settings = _dig(settings, self._index_name, "settings", "index") or {}
+            out["settings"] = {
+                k: index_settings.get(k)
+                for k in ("number_of_shards", "number_of_replicas", "refresh_interval")
+            }
+            out["segments"] = _dig(stats, "_all", "primaries", "segments", "count")
+            out["docs"] = _dig(stats, "_all", "primaries", "docs", "count")
+        return out
+
+    # -- small helpers -------------------------------------------------------------------------
+
+    @property
+    def _spec_index_type(self) -> str:
+        return self._require_collection().index_type
+
+    @property
+    def _client(self) -> Any:
+        if self._es is None:
+            raise StoreError("elasticsearch store is not connected; use it as a context manager (with ...)")
+        return self._es
+
+    def _errors(self, what: str) -> _TranslateErrors:
+        return _TranslateErrors(self, what)
+
+
+class _TranslateErrors:
+    """Turns client exceptions into StoreError (vecbench errors pass through)."""
+
+    def __init__(self, store: ElasticsearchStore, what: str) -> None:
+        self.store, self.what = store, what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or not isinstance(exc, Exception) or isinstance(exc, StoreError):
+            return False
+        es, helpers, transport = self.store._module, self.store._helpers, self.store._transport
+        known: tuple[type[BaseException], ...] = ()
+        if es is not None:
+            known += (es.ApiError,)
+        if helpers is not None:
+            known += (helpers.BulkIndexError,)
+        if transport is not None:
+            known += (transport.TransportError,)
+        if known and isinstance(exc, known):
+            where = _public_url(self.store.url)
+            detail = str(exc)
+            errors = getattr(exc, "errors", None)
+            if errors:
+                detail = f"{len(errors)} document(s) failed, first: {errors[0]}"
+            raise StoreError(f"elasticsearch at {where}: {self.what} failed: {detail}") from exc
+        return False

@@ -1,0 +1,664 @@
+"""PostgreSQL + pgvector: exact scan (``flat``), ``hnsw`` and ``ivfflat``, for every metric.
+
+``psycopg`` (and ``pgvector.psycopg``) are imported in ``__enter__``, never at module import.
+
+One collection is one table ``"<schema>"."<name>" (id bigint PRIMARY KEY, embedding
+vector(dim))`` (``halfvec(dim)`` with ``{"halfvec": True}``). Every identifier goes through
+``psycopg.sql.Identifier`` and is also checked against ``[A-Za-z0-9_]`` before any SQL runs;
+every value (vectors, ids, settings) is a bound parameter.
+
+Metrics map to pgvector operators and operator classes (``halfvec_*`` in halfvec mode):
+euclidean -> ``<->`` / ``vector_l2_ops``; cosine -> ``<=>`` / ``vector_cosine_ops``;
+ip -> ``<#>`` / ``vector_ip_ops`` (``<#>`` is the *negative* inner product, so ascending
+order is largest inner product first).
+
+Where time lands (the harness times upsert as ingest and wait_ready as build):
+
+- ``upsert``: one binary ``COPY ... FROM STDIN (FORMAT BINARY)`` per call, the COPY stream
+  encoded in one go with numpy (no per-row Python work). It is optimistic: rows are copied
+  straight into the table; if an id is already there the COPY fails on the primary key
+  (nothing is kept) and the batch is copied again into a temporary staging table and merged
+  with ``INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE``. A benchmark load (fresh ids)
+  therefore pays for plain COPY only; replacing ids costs a second pass over that batch.
+- ``wait_ready``: builds the ``hnsw``/``ivfflat`` index over the loaded rows (the first time
+  it finds rows; an ``ivfflat`` index built on no rows would have meaningless lists), with
+  ``maintenance_work_mem`` and ``max_parallel_maintenance_workers`` from the config set just
+  before ``CREATE INDEX``, then runs ``ANALYZE``. Rows upserted after the index exists are
+  indexed by PostgreSQL on insert. ``timeout_s`` becomes the ``statement_timeout`` of the
+  build; running past it raises NotReadyError.
+- ``search``: ``SELECT id FROM t ORDER BY embedding <op> $1 LIMIT k``, the query a binary
+  parameter, prepared on the server. As FAISS does, hnsw searches with
+  ``ef_search = max(ef_search, k)`` (pgvector returns at most ef_search rows otherwise).
+  ``search_batch`` sends all queries in one pipeline (one network round trip).
+
+Leaving the ``with`` block drops the table created in it, like every vecbench store.
+
+    with PgVectorStore({"dsn": "postgresql://vecbench@127.0.0.1:15432/vecbench"}) as store:
+        store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="hnsw"))
+        store.upsert(ids, vectors)
+        store.wait_ready()                     # CREATE INDEX ... USING hnsw, ANALYZE
+        store.set_search_params({"ef_search": 100})
+        store.search(query, k=10)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.deps import import_optional
+from vecbench.errors import (
+    CollectionExistsError,
+    ConfigError,
+    InvalidParameterError,
+    InvalidVectorError,
+    NotReadyError,
+    StoreError,
+)
+from vecbench.metrics import Metric
+from vecbench.redact import redact_text
+from vecbench.spec import CollectionSpec, IndexType, check_identifier
+from vecbench.store import FootprintStats, StoreInfo
+
+from ._base import BaseStore, check_int_param
+
+__all__ = ["PgVectorStore", "DSN_ENV", "copy_payload", "redact_dsn"]
+
+DSN_ENV = "VECBENCH_PG_DSN"
+SERVICE_HINT = "start one with `vecbench services up pgvector` (it prints VECBENCH_PG_DSN)"
+CONNECT_TIMEOUT_S = 10
+# Rows per piece of the COPY stream handed to psycopg (the stream itself is one COPY).
+COPY_PIECE_BYTES = 8 << 20
+# pgvector limits: column dims, and dims an hnsw/ivfflat index accepts per type.
+MAX_DIM = 16000
+MAX_INDEX_DIM = {"vector": 2000, "halfvec": 4000}
+HALF_MAX = 65504.0  # largest finite float16
+MAX_EF_SEARCH = 1000
+
+_INDEX_TYPES = {
+    "flat": IndexType(
+        "flat", exact=True, description="no index: exact sequential scan with ORDER BY ... LIMIT"
+    ),
+    "hnsw": IndexType(
+        "hnsw",
+        build={"m": 16, "ef_construction": 64},
+        search={"ef_search": 40},
+        description="pgvector HNSW (built in wait_ready); search sets hnsw.ef_search",
+    ),
+    "ivfflat": IndexType(
+        "ivfflat",
+        build={"lists": 100},
+        search={"probes": 1},
+        description="pgvector IVFFlat (k-means lists built in wait_ready); search sets ivfflat.probes",
+    ),
+}
+
+# metric -> (operator, operator-class suffix)
+_OPS = {
+    Metric.EUCLIDEAN: ("<->", "l2_ops"),
+    Metric.COSINE: ("<=>", "cosine_ops"),
+    Metric.IP: ("<#>", "ip_ops"),
+}
+_SEARCH_GUC = {"hnsw": ("ef_search", "hnsw.ef_search"), "ivfflat": ("probes", "ivfflat.probes")}
+_MEM = re.compile(r"^\s*\d+\s*(kB|MB|GB|TB)?\s*$")
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_COPY_TRAILER = b"\xff\xff"
+
+
+def redact_dsn(dsn: str) -> str:
+    """``dsn`` with any password (URI userinfo, ``password=`` key or query parameter) as ``***``."""
+    return redact_text(dsn)
+
+
+def _copy_dtype(dim: int, half: bool) -> np.dtype:
+    # One binary COPY tuple: field count, then (length, value) for id and embedding; the
+    # vector/halfvec binary value is uint16 dim, uint16 unused, then big-endian elements.
+    return np.dtype(
+        [
+            ("nfields", ">i2"),
+            ("id_len", ">i4"),
+            ("id", ">i8"),
+            ("vec_len", ">i4"),
+            ("dim", ">u2"),
+            ("unused", ">u2"),
+            ("vec", ">f2" if half else ">f4", (dim,)),
+        ]
+    )
+
+
+def copy_payload(
+    ids: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    *,
+    half: bool = False,
+    piece_bytes: int = COPY_PIECE_BYTES,
+) -> Iterator[bytes]:
+    """The PostgreSQL binary COPY stream of ``(id bigint, embedding vector|halfvec)`` rows, in pieces.
+
+    Header first, trailer last; each piece holds whole rows. Encoded with numpy, so the cost
+    is a few memory passes, not a Python call per row.
+    """
+    n, dim = vectors.shape
+    dt = _copy_dtype(dim, half)
+    rows_per_piece = max(1, piece_bytes // dt.itemsize)
+    yield _COPY_HEADER
+    for start in range(0, n, rows_per_piece):
+        stop = min(n, start + rows_per_piece)
+        rec = np.empty(stop - start, dtype=dt)
+        rec["nfields"] = 2
+        rec["id_len"] = 8
+        rec["id"] = ids[start:stop]
+        rec["vec_len"] = 4 + dt["vec"].itemsize
+        rec["dim"] = dim
+        rec["unused"] = 0
+        rec["vec"] = vectors[start:stop]
+        yield rec.tobytes()
+    yield _COPY_TRAILER
+
+
+class PgVectorStore(BaseStore):
+    """PostgreSQL with the pgvector extension. See the module docstring for the SQL it runs.
+
+    Index types (defaults in brackets): ``flat`` (exact); ``hnsw`` m [16], ef_construction
+    [64], search ef_search [40]; ``ivfflat`` lists [100], search probes [1] (pgvector's own
+    defaults). Config: ``dsn`` (default ``$VECBENCH_PG_DSN``), ``schema`` ["public"],
+    ``halfvec`` [False], ``maintenance_work_mem``, ``max_parallel_maintenance_workers``.
+    """
+
+    info: ClassVar[StoreInfo] = StoreInfo(
+        name="pgvector",
+        engine="postgresql+pgvector",
+        extra="pgvector",
+        client_modules=("psycopg", "pgvector"),
+        index_types=_INDEX_TYPES,
+        embedded=False,
+        description="PostgreSQL + pgvector over psycopg 3: exact scan, HNSW, IVFFlat; binary COPY ingest.",
+        config_keys={
+            "dsn": f"libpq URI or key=value string (default ${DSN_ENV}); a password in it is a secret",
+            "schema": "schema of the collection tables (default public; created if missing)",
+            "halfvec": "store embeddings as halfvec (float16) instead of vector (default False)",
+            "maintenance_work_mem": "maintenance_work_mem for index builds, e.g. '512MB' (default: server's)",
+            "max_parallel_maintenance_workers": "parallel workers for index builds (default: server's)",
+        },
+    )
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self._pg: ModuleType | None = None
+        self._conn: Any = None
+        self._cursor: Any = None
+        self._half_vector: Any = None
+        self._where = ""
+        self._drop_old = False
+        self._clear_table_state()
+
+    def _clear_table_state(self) -> None:
+        self._index_built = False
+        self._build_s: float | None = None
+        self._stmts: dict[int, str] = {}
+        self._session: dict[str, int] = {}  # search GUCs as last SET on this connection
+        self._ingest = {"direct_copy_batches": 0, "merged_batches": 0}
+
+    def __repr__(self) -> str:
+        cfg = dict(self._config)
+        if isinstance(cfg.get("dsn"), str):
+            cfg["dsn"] = redact_dsn(cfg["dsn"])
+        state = "connected" if self._connected else "not connected"
+        coll = f", collection={self._spec.name!r}" if self._spec is not None else ""
+        return f"{type(self).__name__}({cfg!r}) [{state}{coll}]"
+
+    # -- config and params ---------------------------------------------------------------
+
+    def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        if "dsn" in config and not (isinstance(config["dsn"], str) and config["dsn"].strip()):
+            raise ConfigError("pgvector dsn must be a non-empty string")
+        config["schema"] = check_identifier(config.get("schema", "public"), "schema name")
+        if not isinstance(config.get("halfvec", False), bool):
+            raise ConfigError(f"pgvector halfvec must be true or false, got {config['halfvec']!r}")
+        mem = config.get("maintenance_work_mem")
+        if mem is not None:
+            if isinstance(mem, bool) or not isinstance(mem, (str, int)) or not _MEM.match(str(mem)):
+                raise ConfigError(
+                    f"maintenance_work_mem must look like '512MB' (kB, MB, GB, TB), got {mem!r}"
+                )
+            config["maintenance_work_mem"] = str(mem).replace(" ", "")
+        if config.get("max_parallel_maintenance_workers") is not None:
+            check_int_param(
+                "max_parallel_maintenance_workers", config["max_parallel_maintenance_workers"], minimum=0
+            )
+        return config
+
+    def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        if spec.dim > MAX_DIM:
+            raise InvalidParameterError(f"pgvector columns hold at most {MAX_DIM} dimensions, got {spec.dim}")
+        if spec.index_type != "flat" and spec.dim > MAX_INDEX_DIM[self._vector_type]:
+            raise InvalidParameterError(
+                f"pgvector {spec.index_type} indexes {self._vector_type} of at most "
+                f"{MAX_INDEX_DIM[self._vector_type]} dimensions, got {spec.dim}"
+                + ("; try config halfvec=true" if self._vector_type == "vector" and spec.dim <= 4000 else "")
+            )
+        if spec.index_type == "hnsw":
+            m = check_int_param("m", params["m"], minimum=2, maximum=100)
+            check_int_param("ef_construction", params["ef_construction"], minimum=max(4, 2 * m), maximum=1000)
+        elif spec.index_type == "ivfflat":
+            check_int_param("lists", params["lists"], minimum=1, maximum=32768)
+        return params
+
+    def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "ef_search" in params:
+            check_int_param("ef_search", params["ef_search"], minimum=1, maximum=MAX_EF_SEARCH)
+        if "probes" in params:
+            check_int_param("probes", params["probes"], minimum=1)
+        return params
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        pg = import_optional("psycopg", "pgvector")
+        pgv = import_optional("pgvector.psycopg", "pgvector")
+        dsn = self._config.get("dsn") or os.environ.get(DSN_ENV)
+        if not dsn:
+            raise ConfigError(f"pgvector needs a server: set config 'dsn' or ${DSN_ENV}; {SERVICE_HINT}")
+        try:
+            params = pg.conninfo.conninfo_to_dict(dsn)
+        except pg.Error:
+            raise ConfigError(
+                f"pgvector dsn {redact_dsn(dsn)!r} is not a valid libpq URI or key=value string"
+            ) from None
+        host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
+        port = params.get("port") or os.environ.get("PGPORT") or "5432"
+        self._where = f"{host}:{port}"
+        password = str(params.get("password") or "")
+        extra = {} if "connect_timeout" in params else {"connect_timeout": CONNECT_TIMEOUT_S}
+        try:
+            conn = pg.connect(dsn, autocommit=True, **extra)
+        except pg.Error as exc:
+            detail = " ".join(str(exc).split())
+            if password:
+                detail = detail.replace(password, "***")
+            # from None: the original error can carry the connection string.
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self._where} (database {params.get('dbname', '?')!r}): "
+                f"{detail}; is the server running and are the credentials right? {SERVICE_HINT}"
+            ) from None
+        try:
+            self._ensure_extension(pg, conn)
+            pgv.register_vector(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._pg, self._conn = pg, conn
+        self._cursor = conn.cursor(binary=True)  # reused by every search
+        if self._config.get("halfvec", False):
+            self._half_vector = import_optional("pgvector", "pgvector").HalfVector
+
+    def _ensure_extension(self, pg: ModuleType, conn: Any) -> None:
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
+            return
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except pg.Error as exc:
+            raise StoreError(
+                f"the pgvector extension is not installed in database {conn.info.dbname!r} at {self._where} "
+                f"and could not be created ({' '.join(str(exc).split())}); run CREATE EXTENSION vector "
+                f"as a superuser, or {SERVICE_HINT}"
+            ) from None
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn, self._pg, self._cursor, self._half_vector = None, None, None, None
+
+    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
+        """Create the table; an existing table of that name is refused unless ``drop_old``."""
+        self._drop_old = bool(drop_old)
+        try:
+            super().create(spec, drop_old=drop_old)
+        finally:
+            self._drop_old = False
+
+    def _do_create(self) -> None:
+        spec = self._require_collection()
+        # Names are quoted with sql.Identifier below; checking again here (CollectionSpec
+        # already did) keeps a spec mutated after construction from reaching SQL at all.
+        check_identifier(spec.name)
+        self._clear_table_state()
+        sql, schema = self._sql, self._config["schema"]
+        with self._errors(f"creating table {schema}.{spec.name}"), self._conn.transaction():
+            exists = self._conn.execute(
+                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, spec.name)
+            ).fetchone()
+            if exists and not self._drop_old:
+                raise CollectionExistsError(
+                    f"table {schema}.{spec.name} already exists in PostgreSQL at {self._where}; "
+                    "pass drop_old=True to replace it"
+                )
+            if exists:
+                self._conn.execute(sql.SQL("DROP TABLE {}").format(self._table))
+            if not self._conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+                self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            self._conn.execute(
+                sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, embedding {}({}))").format(
+                    self._table, sql.SQL(self._vector_type), sql.Literal(spec.dim)
+                )
+            )
+
+    def _do_drop(self) -> None:
+        try:
+            if self._conn is not None and not self._conn.closed:
+                with self._errors("dropping the table"):
+                    self._conn.execute(self._sql.SQL("DROP TABLE IF EXISTS {}").format(self._table))
+        finally:
+            self._clear_table_state()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        half = self._config.get("halfvec", False)
+        if half and float(np.abs(vectors).max()) > HALF_MAX:
+            raise InvalidVectorError(
+                f"halfvec holds values up to {HALF_MAX:g} in magnitude; vectors exceed it"
+            )
+        with self._errors(f"upsert of {ids.shape[0]} vectors"):
+            self._copy_or_merge(ids, vectors, half)
+
+    def _copy_or_merge(self, ids: NDArray[np.int64], vectors: NDArray[np.float32], half: bool) -> None:
+        pg, sql = self._client, self._sql
+        copy_into = sql.SQL("COPY {} (id, embedding) FROM STDIN WITH (FORMAT BINARY)")
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                with cur.copy(copy_into.format(self._table)) as copy:
+                    for piece in copy_payload(ids, vectors, half=half):
+                        copy.write(piece)
+            self._ingest["direct_copy_batches"] += 1
+            return
+        except pg.errors.UniqueViolation:
+            pass  # some ids are present already: merge this batch instead (rolled back above)
+        stage = sql.Identifier("vecbench_upsert_stage")
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                    stage, self._table
+                )
+            )
+            with cur.copy(copy_into.format(stage)) as copy:
+                for piece in copy_payload(ids, vectors, half=half):
+                    copy.write(piece)
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (id, embedding) SELECT id, embedding FROM {} "
+                    "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"
+                ).format(self._table, stage)
+            )
+        self._ingest["merged_batches"] += 1
+
+    def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        with self._errors("delete"):
+            self._conn.execute(
+                self._sql.SQL("DELETE FROM {} WHERE id = ANY(%s::bigint[])").format(self._table),
+                (ids.tolist(),),
+            )
+
+    # -- build -----------------------------------------------------------------------------
+
+    def _do_wait_ready(self, timeout_s: float) -> None:
+        with self._errors("wait_ready"):
+            self._build_and_analyze(timeout_s)
+        self._apply_search_params()
+
+    def _build_and_analyze(self, timeout_s: float) -> None:
+        kind = self._require_collection().index_type
+        conn, sql = self._conn, self._sql
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)", (f"{max(1, int(timeout_s * 1000))}ms",)
+        )
+        try:
+            if kind != "flat" and not self._index_built:
+                has_rows = conn.execute(
+                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(self._table)
+                ).fetchone()[0]
+                if has_rows:
+                    self._build_index(kind)
+            conn.execute(sql.SQL("ANALYZE {}").format(self._table))
+        except self._client.errors.QueryCanceled as exc:
+            raise NotReadyError(
+                f"pgvector {kind} index on {self._spec_name} not ready within {timeout_s:g} s (statement_timeout)"
+            ) from exc
+        finally:
+            conn.execute("SELECT set_config('statement_timeout', '0', false)")
+
+    def _build_index(self, kind: str) -> None:
+        conn, sql = self._conn, self._sql
+        for guc in ("maintenance_work_mem", "max_parallel_maintenance_workers"):
+            if self._config.get(guc) is not None:
+                conn.execute("SELECT set_config(%s, %s, false)", (guc, str(self._config[guc])))
+        options = sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(int(v)))
+            for k, v in self._build_params.items()
+        )
+        t0 = time.perf_counter()
+        conn.execute(
+            sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}) WITH ({})").format(
+                sql.Identifier(self._index_name),
+                self._table,
+                sql.SQL(kind),
+                sql.SQL(self._opclass),
+                options,
+            )
+        )
+        self._build_s = time.perf_counter() - t0
+        self._index_built = True
+
+    # -- search ----------------------------------------------------------------------------
+
+    def _apply_search_params(self) -> None:
+        kind = self._require_collection().index_type
+        if kind in _SEARCH_GUC:
+            self._set_search_guc(kind, int(self._search_params[_SEARCH_GUC[kind][0]]))
+
+    def _set_search_guc(self, kind: str, value: int) -> None:
+        guc = _SEARCH_GUC[kind][1]
+        if self._session.get(guc) != value:
+            with self._errors(f"SET {guc}"):
+                self._conn.execute("SELECT set_config(%s, %s, false)", (guc, str(value)))
+            self._session[guc] = value
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """psycopg errors as StoreError naming the operation and the server (typed errors pass)."""
+        try:
+            yield
+        except self._client.Error as exc:
+            raise StoreError(
+                f"pgvector {what} failed on {self._where}: {' '.join(str(exc).split())}"
+            ) from exc
+
+    def _statement(self, k: int) -> str:
+        stmt = self._stmts.get(k)
+        if stmt is None:
+            op, _ = _OPS[self._require_collection().metric]
+            # k is a validated int rendered as a literal: a LIMIT parameter would let a generic
+            # plan guess the row count, and the statement is prepared once per k anyway.
+            stmt = (
+                self._sql.SQL("SELECT id FROM {} ORDER BY embedding {} %b LIMIT {}")
+                .format(self._table, self._sql.SQL(op), self._sql.Literal(k))
+                .as_string(self._conn)
+            )
+            self._stmts[k] = stmt
+        return stmt
+
+    def _query_param(self, q: NDArray[np.float32]) -> Any:
+        if self._half_vector is not None:
+            return self._half_vector(q)
+        return q  # register_vector's binary dumper sends a numpy array as vector
+
+    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        # The serial-latency hot path: no context managers, one reused cursor, cached statement.
+        if "ef_search" in self._search_params:  # hnsw
+            ef = min(MAX_EF_SEARCH, max(int(self._search_params["ef_search"]), k))
+            if self._session.get("hnsw.ef_search") != ef:
+                self._set_search_guc("hnsw", ef)
+        stmt = self._stmts.get(k) or self._statement(k)
+        nq = queries.shape[0]
+        out = np.full((nq, k), -1, dtype=np.int64)
+        cur = self._cursor
+        try:
+            if nq == 1:
+                rows = cur.execute(stmt, (self._query_param(queries[0]),), prepare=True).fetchall()
+                out[0, : len(rows)] = [r[0] for r in rows]
+                return out
+            # executemany pipelines the statements: one round trip for the whole batch.
+            cur.executemany(stmt, [(self._query_param(q),) for q in queries], returning=True)
+            for i in range(nq):
+                rows = cur.fetchall()
+                out[i, : len(rows)] = [r[0] for r in rows]
+                if not cur.nextset():
+                    break
+        except self._client.Error as exc:
+            raise StoreError(
+                f"pgvector search failed on {self._where}: {' '.join(str(exc).split())}"
+            ) from exc
+        return out
+
+    def explain(self, query: Any, k: int = 10, *, generic: bool = False) -> dict[str, Any]:
+        """The planner's plan (``EXPLAIN (FORMAT JSON)``) for ``search(query, k)``.
+
+        ``generic=True`` shows the generic plan a prepared statement may switch to after a
+        few executions (``EXPLAIN (GENERIC_PLAN)``, PostgreSQL 16+), with ``$1`` unbound.
+        """
+        from vecbench.validation import as_query, check_k
+
+        spec = self._require_collection()
+        k = check_k(k)
+        stmt = self._statement(k)
+        with self._conn.cursor() as cur:
+            if generic:
+                cur.execute("EXPLAIN (GENERIC_PLAN, FORMAT JSON) " + stmt.replace("%b", "$1"))
+            else:
+                q = as_query(query, spec.dim)
+                cur.execute("EXPLAIN (FORMAT JSON) " + stmt, (self._query_param(q),))
+            return dict(cur.fetchone()[0][0]["Plan"])
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def _do_footprint(self) -> FootprintStats:
+        with self._errors("footprint"):
+            total, _, _ = self._sizes()
+        return FootprintStats(
+            memory_bytes=None, disk_bytes=total, method="pg_total_relation_size / pg_relation_size"
+        )
+
+    def _sizes(self) -> tuple[int, int, int | None]:
+        """Table with all its indexes and TOAST, heap alone, and the vector index (None if unbuilt)."""
+        row = self._conn.execute(
+            "SELECT pg_total_relation_size(c.oid), pg_relation_size(c.oid), "
+            "(SELECT pg_relation_size(i.oid) FROM pg_class i WHERE i.relnamespace = n.oid AND i.relname = %s) "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+            (self._index_name, self._config["schema"], self._spec_name),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"table {self._config['schema']}.{self._spec_name} is gone from {self._where}")
+        return int(row[0]), int(row[1]), (None if row[2] is None else int(row[2]))
+
+    def _do_describe(self) -> dict[str, Any]:
+        with self._errors("describe"):
+            return self._describe()
+
+    def _describe(self) -> dict[str, Any]:
+        conn, schema, name = self._conn, self._config["schema"], self._spec_name
+        spec = self._require_collection()
+        op, _ = _OPS[spec.metric]
+        setting = "SELECT current_setting(%s, true)"
+        index = conn.execute(
+            "SELECT i.indexname, i.indexdef, c.reloptions, am.amname FROM pg_indexes i "
+            "JOIN pg_namespace n ON n.nspname = i.schemaname "
+            "JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = n.oid "
+            "JOIN pg_am am ON am.oid = c.relam WHERE i.schemaname = %s AND i.indexname = %s",
+            (schema, self._index_name),
+        ).fetchone()
+        total, heap, index_bytes = self._sizes()
+        server_version = conn.execute("SHOW server_version").fetchone()[0]
+        out: dict[str, Any] = {
+            "engine_version": server_version,
+            "server_version": server_version,
+            "pgvector_version": conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            ).fetchone()[0],
+            "client_version": self._client.__version__,
+            "server": self._where,
+            "table": f"{schema}.{name}",
+            "vector_type": self._vector_type,
+            "metric_mapping": {"operator": op, "opclass": self._opclass},
+            "index_built": None
+            if index is None
+            else {
+                "name": index[0],
+                "type": index[3],
+                "definition": index[1],
+                "reloptions": list(index[2] or []),
+            },
+            "index_build_s": self._build_s,
+            "row_count": conn.execute(
+                self._sql.SQL("SELECT count(*) FROM {}").format(self._table)
+            ).fetchone()[0],
+            "search_settings_in_effect": {
+                "hnsw.ef_search": conn.execute(setting, ("hnsw.ef_search",)).fetchone()[0],
+                "ivfflat.probes": conn.execute(setting, ("ivfflat.probes",)).fetchone()[0],
+            },
+            "maintenance_work_mem": conn.execute("SHOW maintenance_work_mem").fetchone()[0],
+            "max_parallel_maintenance_workers": conn.execute(
+                "SHOW max_parallel_maintenance_workers"
+            ).fetchone()[0],
+            "disk_bytes": {"total": total, "table": heap, "vector_index": index_bytes},
+            "ingest": dict(
+                self._ingest, method="binary COPY; merge via staging + ON CONFLICT when ids exist"
+            ),
+            "build_time_counted_in": "nothing to build"
+            if spec.index_type == "flat"
+            else "wait_ready (CREATE INDEX)",
+        }
+        if spec.index_type == "hnsw":
+            out["ef_search_rule"] = "max(ef_search, k), at most 1000"
+        return out
+
+    # -- small accessors -------------------------------------------------------------------
+
+    @property
+    def _client(self) -> ModuleType:
+        if self._pg is None:
+            raise StoreError("pgvector store is not connected; use it as a context manager (with ...)")
+        return self._pg
+
+    @property
+    def _sql(self) -> Any:
+        return self._client.sql
+
+    @property
+    def _vector_type(self) -> str:
+        return "halfvec" if self._config.get("halfvec", False) else "vector"
+
+    @property
+    def _opclass(self) -> str:
+        return f"{self._vector_type}_{_OPS[self._require_collection().metric][1]}"
+
+    @property
+    def _spec_name(self) -> str:
+        return self._require_collection().name
+
+    @property
+    def _table(self) -> Any:
+        return self._sql.Identifier(self._config["schema"], self._spec_name)
+
+    @property
+    def _index_name(self) -> str:
+        return f"{self._spec_name[:55]}_vec_idx"

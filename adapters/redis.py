@@ -1,0 +1,532 @@
+"""Redis Stack (RediSearch vector fields) as a server store: HNSW and FLAT for every metric.
+
+``redis`` (redis-py) is imported in ``__enter__``, never at module import.
+
+Layout on the server: one hash per vector, key ``<key_prefix><id>`` (``key_prefix``
+defaults to ``"<collection>:"``), field ``embedding`` holding the float32 bytes; one
+RediSearch index named after the collection, ``ON HASH PREFIX 1 <key_prefix>``. Every
+command is sent as a list of separate arguments (``execute_command(*args)``), never as a
+string with values pasted in; the collection name is also checked by CollectionSpec.
+
+Metrics: euclidean -> ``L2`` (RediSearch ranks by squared L2, the same order); cosine ->
+``COSINE``; ip -> ``IP`` (RediSearch's distance is ``1 - <q, x>``, same order as -ip).
+
+Index types: ``hnsw`` (build m [16], ef_construction [200], initial_cap [None: not sent];
+search ef_runtime [10], RediSearch's own default and name) and ``flat`` (exact scan).
+
+Where build time lands: RediSearch indexes a hash when it is written (HNSW inserts run
+in the write), so build time is in upsert; ``wait_ready`` polls ``FT.INFO`` until
+``indexing`` is 0, ``percent_indexed`` is 1 and ``num_docs`` is the number of vectors
+this store wrote (it counts HSETs that created a key, minus DELs), and fails at once
+with StoreError if RediSearch reports hash indexing failures.
+
+``create`` refuses an index that already exists on the server (``FT._LIST``), and hashes
+left under the key prefix by someone else (they would be indexed with ours), unless
+``drop_old=True``, which drops them (``FT.DROPINDEX ... DD``).
+
+    with RedisStore({"url": "redis://127.0.0.1:16379"}) as store:
+        store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="hnsw"))
+        store.upsert(ids, vectors)
+        store.wait_ready()
+        store.set_search_params({"ef_runtime": 64})
+        store.search(query, k=10)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.deps import import_optional
+from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
+from vecbench.metrics import Metric
+from vecbench.spec import CollectionSpec, IndexType
+from vecbench.store import FootprintStats, StoreInfo
+
+from ._base import BaseStore, check_int_param
+
+__all__ = ["RedisStore", "ft_create_args", "knn_search_args", "parse_search_ids", "module_version"]
+
+ENV_VAR = "VECBENCH_REDIS_URL"
+VECTOR_FIELD = "embedding"
+DISTANCE_ALIAS = "__vector_distance"
+DEFAULT_PIPELINE_BATCH = 1000
+DEFAULT_SOCKET_TIMEOUT_S = 60.0
+FOOTPRINT_SAMPLE_KEYS = 16
+_POLL_START_S, _POLL_MAX_S = 0.01, 0.5
+
+ENGINE_METRIC = {Metric.EUCLIDEAN: "L2", Metric.COSINE: "COSINE", Metric.IP: "IP"}
+_METRIC_MAPPING = {
+    Metric.EUCLIDEAN: "euclidean -> DISTANCE_METRIC L2 (squared L2, same order)",
+    Metric.COSINE: "cosine -> DISTANCE_METRIC COSINE (1 - cos)",
+    Metric.IP: "ip -> DISTANCE_METRIC IP (1 - <q, x>, same order as -ip)",
+}
+
+_INDEX_TYPES = {
+    "hnsw": IndexType(
+        "hnsw",
+        build={"m": 16, "ef_construction": 200, "initial_cap": None},
+        search={"ef_runtime": 10},
+        description="RediSearch VECTOR HNSW (FLOAT32); graph built as hashes are written",
+    ),
+    "flat": IndexType(
+        "flat",
+        build={"initial_cap": None},
+        exact=True,
+        description="RediSearch VECTOR FLAT (FLOAT32): exact scan",
+    ),
+}
+
+# FT.INFO fields whose sum is the index's own memory (RediSearch 2.10: total_index_memory_sz_mb
+# leaves the vector index out, so the parts are summed instead).
+_INDEX_MEMORY_FIELDS = (
+    "vector_index_sz_mb",
+    "inverted_sz_mb",
+    "offset_vectors_sz_mb",
+    "doc_table_size_mb",
+    "sortable_values_size_mb",
+    "key_table_size_mb",
+    "tag_overhead_sz_mb",
+    "text_overhead_sz_mb",
+    "geoshapes_sz_mb",
+)
+
+
+# -- pure helpers (no server): what is sent, and how replies are read ------------------------
+
+
+def ft_create_args(index: str, prefix: str, spec: CollectionSpec, params: Mapping[str, Any]) -> list[Any]:
+    """The ``FT.CREATE`` command as a list of separate arguments.
+
+    >>> ft_create_args("bench", "bench:", CollectionSpec("bench", 4, "l2", "flat"), {"initial_cap": None})
+    ['FT.CREATE', 'bench', 'ON', 'HASH', 'PREFIX', 1, 'bench:', 'SCHEMA', 'embedding', 'VECTOR', 'FLAT', 6, 'TYPE', 'FLOAT32', 'DIM', 4, 'DISTANCE_METRIC', 'L2']
+    """
+    attrs: list[Any] = ["TYPE", "FLOAT32", "DIM", spec.dim, "DISTANCE_METRIC", ENGINE_METRIC[spec.metric]]
+    if spec.index_type == "hnsw":
+        attrs += ["M", int(params["m"]), "EF_CONSTRUCTION", int(params["ef_construction"])]
+        algorithm = "HNSW"
+    elif spec.index_type == "flat":
+        algorithm = "FLAT"
+    else:
+        raise ConfigError(f"redis has no index type {spec.index_type!r}")
+    if params.get("initial_cap") is not None:
+        attrs += ["INITIAL_CAP", int(params["initial_cap"])]
+    return [
+        "FT.CREATE", index, "ON", "HASH", "PREFIX", 1, prefix,
+        "SCHEMA", VECTOR_FIELD, "VECTOR", algorithm, len(attrs), *attrs,
+    ]  # fmt: skip
+
+
+def knn_search_args(index: str, query: bytes, k: int, ef_runtime: int | None) -> list[Any]:
+    """``FT.SEARCH`` for the k nearest hashes, returning keys only, nearest first."""
+    if ef_runtime is None:
+        knn = f"*=>[KNN $k @{VECTOR_FIELD} $vec AS {DISTANCE_ALIAS}]"
+        params: list[Any] = ["PARAMS", 4, "k", k, "vec", query]
+    else:
+        knn = f"*=>[KNN $k @{VECTOR_FIELD} $vec EF_RUNTIME $ef AS {DISTANCE_ALIAS}]"
+        params = ["PARAMS", 6, "k", k, "vec", query, "ef", ef_runtime]
+    return [
+        "FT.SEARCH", index, knn, *params,
+        "SORTBY", DISTANCE_ALIAS, "LIMIT", 0, k, "NOCONTENT", "DIALECT", 2,
+    ]  # fmt: skip
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def as_map(reply: Any) -> dict[str, Any]:
+    """A RESP3 map, or a RESP2 flat ``[key, value, ...]`` list, as a dict with str keys."""
+    if isinstance(reply, Mapping):
+        return {str(_text(k)): v for k, v in reply.items()}
+    if isinstance(reply, (list, tuple)) and len(reply) % 2 == 0:
+        return {str(_text(reply[i])): reply[i + 1] for i in range(0, len(reply), 2)}
+    raise StoreError(f"redis: unexpected reply {reply!r:.200}")
+
+
+def parse_search_ids(reply: Any, prefix: str) -> list[int]:
+    """The ids in an ``FT.SEARCH ... NOCONTENT`` reply (RESP2 or RESP3), in reply order."""
+    if isinstance(reply, Mapping):
+        keys = [as_map(r)["id"] for r in as_map(reply)["results"]]
+    else:  # RESP2: [total, key1, key2, ...]
+        keys = list(reply[1:])
+    cut = len(prefix)
+    try:
+        return [int(_text(key)[cut:]) for key in keys]
+    except ValueError as exc:
+        raise StoreError(f"redis: a key under prefix {prefix!r} is not <prefix><int id>: {exc}") from exc
+
+
+def module_version(ver: int) -> str:
+    """RediSearch's ``MODULE LIST`` version number as a dotted string (21005 -> '2.10.5')."""
+    return f"{ver // 10000}.{ver // 100 % 100}.{ver % 100}"
+
+
+def _public_url(url: str) -> str:
+    from vecbench.results import public_config
+
+    return str(public_config({"url": url})["url"])
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(_text(value))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class RedisStore(BaseStore):
+    """Redis Stack / RediSearch over the network (redis-py, RESP3).
+
+    Config: ``url`` (default ``$VECBENCH_REDIS_URL``; a password in it is redacted from
+    messages and records), ``pipeline_batch`` (HSETs per pipelined round trip, default
+    1000), ``key_prefix`` (default ``"<collection>:"``), ``socket_timeout_s`` (default 60).
+
+    Index types (defaults in brackets): ``hnsw`` m [16], ef_construction [200],
+    initial_cap [not sent], search ef_runtime [10]; ``flat`` initial_cap [not sent].
+    Implements BatchSearch (pipelined FT.SEARCH), Deletable (DEL) and Footprint.
+    """
+
+    info: ClassVar[StoreInfo] = StoreInfo(
+        name="redis",
+        engine="redis-stack/RediSearch",
+        extra="redis",
+        client_modules=("redis",),
+        index_types=_INDEX_TYPES,
+        embedded=False,
+        description="Redis Stack server, RediSearch vector index (HNSW, FLAT) over hashes.",
+        config_keys={
+            "url": f"redis:// URL of a Redis Stack server (default ${ENV_VAR}); its password is secret",
+            "pipeline_batch": f"HSET/DEL commands per pipelined round trip (default {DEFAULT_PIPELINE_BATCH})",
+            "key_prefix": "prefix of the hash keys, key = prefix + id (default '<collection>:')",
+            "socket_timeout_s": f"seconds before a command times out (default {DEFAULT_SOCKET_TIMEOUT_S:g})",
+        },
+    )
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._redis: Any = None
+        self._module: Any = None
+        self._versions: dict[str, Any] = {}
+        self._drop_old = False
+        self._clear_collection_state()
+
+    def _clear_collection_state(self) -> None:
+        self._index_name = ""
+        self._prefix = ""
+        self._count = 0
+        self._owns_index = False
+
+    # -- config and params -----------------------------------------------------------------
+
+    def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        url = config.get("url")
+        if url is not None and (
+            not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://"))
+        ):
+            raise ConfigError(
+                f"redis url must be a redis://, rediss:// or unix:// URL, got {_public_url(str(url))!r}"
+            )
+        if "pipeline_batch" in config:
+            check_int_param("pipeline_batch", config["pipeline_batch"], minimum=1)
+        prefix = config.get("key_prefix")
+        if prefix is not None and (
+            not isinstance(prefix, str) or not prefix or any(c in prefix for c in " \r\n")
+        ):
+            raise ConfigError(f"redis key_prefix must be a non-empty string without spaces, got {prefix!r}")
+        timeout = config.get("socket_timeout_s")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise ConfigError(f"socket_timeout_s must be a positive number, got {timeout!r}")
+        return config
+
+    def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        if spec.index_type == "hnsw":
+            check_int_param("m", params["m"], minimum=1, maximum=4096)
+            check_int_param("ef_construction", params["ef_construction"], minimum=1)
+        if params.get("initial_cap") is not None:
+            check_int_param("initial_cap", params["initial_cap"], minimum=0)
+        return params
+
+    def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "ef_runtime" in params:
+            check_int_param("ef_runtime", params["ef_runtime"], minimum=1)
+        return params
+
+    @property
+    def url(self) -> str:
+        url = self._config.get("url") or os.environ.get(ENV_VAR)
+        if not url:
+            raise ConfigError(
+                f"redis needs a server: set config 'url' or {ENV_VAR} (`vecbench services up redis`)"
+            )
+        return str(url)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        redis = import_optional("redis", "redis")
+        url = self.url
+        timeout = float(self._config.get("socket_timeout_s", DEFAULT_SOCKET_TIMEOUT_S))
+        where = _public_url(url)
+        try:
+            client = redis.Redis.from_url(
+                url, protocol=3, socket_timeout=timeout, socket_connect_timeout=min(timeout, 10.0)
+            )
+        except ValueError as exc:
+            raise ConfigError(f"redis: bad url {where!r}: {exc}") from exc
+        try:
+            client.ping()
+            server = as_map(client.info("server"))
+            modules = [as_map(m) for m in client.execute_command("MODULE", "LIST")]
+        except redis.exceptions.AuthenticationError as exc:
+            client.close()
+            raise StoreError(f"redis at {where}: authentication failed ({exc})") from exc
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+            client.close()
+            raise StoreError(
+                f"redis at {where} is unreachable ({exc}); start one with `vecbench services up redis` "
+                f"(or `docker compose --profile redis up -d --wait`) and set {ENV_VAR}"
+            ) from exc
+        search = [m for m in modules if _text(m.get("name")) in ("search", "searchlight")]
+        if not search:
+            client.close()
+            raise StoreError(
+                f"redis at {where} has no RediSearch module (MODULE LIST: "
+                f"{[_text(m.get('name')) for m in modules]}); use Redis Stack (`vecbench services up redis`)"
+            )
+        self._versions = {
+            "server_version": _text(server.get("redis_version")),
+            "search_module_version": module_version(int(search[0]["ver"])),
+            "modules": {str(_text(m.get("name"))): module_version(int(m.get("ver", 0))) for m in modules},
+            "client_version": redis.__version__,
+        }
+        self._redis, self._module = client, redis
+
+    def _disconnect(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
+        self._redis = self._module = None
+
+    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
+        """Create the index; refuse one already on the server (or foreign hashes) unless drop_old."""
+        self._drop_old = drop_old
+        try:
+            super().create(spec, drop_old=drop_old)
+        finally:
+            self._drop_old = False
+
+    def _do_create(self) -> None:
+        spec = self._require_collection()
+        self._clear_collection_state()
+        name = spec.name
+        prefix = self._config.get("key_prefix") or f"{name}:"
+        if self._index_exists(name):
+            if not self._drop_old:
+                raise CollectionExistsError(
+                    f"redis index {name!r} already exists on {_public_url(self.url)}; pass drop_old=True to replace it"
+                )
+            self._cmd("FT.DROPINDEX", name, "DD")
+        self._cmd(*ft_create_args(name, prefix, spec, self._build_params))
+        self._index_name, self._prefix, self._owns_index = name, prefix, True
+        # Hashes already under the prefix are indexed in the background: wait for that scan,
+        # then refuse them (they are not ours) or, with drop_old, drop them with the index.
+        info = self._wait_indexed(60.0, expected=None)
+        stale = int(info.get("num_docs", 0))
+        if stale:
+            if not self._drop_old:
+                self._cmd("FT.DROPINDEX", name)  # without DD: leave someone else's hashes alone
+                self._owns_index = False
+                raise CollectionExistsError(
+                    f"redis: {stale} hash(es) already exist under key prefix {prefix!r}; "
+                    "pass drop_old=True to delete them, or set another key_prefix"
+                )
+            self._cmd("FT.DROPINDEX", name, "DD")
+            self._cmd(*ft_create_args(name, prefix, spec, self._build_params))
+
+    def _do_drop(self) -> None:
+        if self._owns_index and self._redis is not None:
+            try:
+                self._cmd("FT.DROPINDEX", self._index_name, "DD")
+            except StoreError:
+                if self._index_exists(self._index_name):
+                    raise
+        self._clear_collection_state()
+
+    def _index_exists(self, name: str) -> bool:
+        return name in {_text(n) for n in self._cmd("FT._LIST")}
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        batch = int(self._config.get("pipeline_batch", DEFAULT_PIPELINE_BATCH))
+        prefix, client = self._prefix, self._client
+        id_list = ids.tolist()
+        created = 0
+        try:
+            for start in range(0, len(id_list), batch):
+                pipe = client.pipeline(transaction=False)
+                for i in range(start, min(start + batch, len(id_list))):
+                    pipe.hset(f"{prefix}{id_list[i]}", VECTOR_FIELD, vectors[i].tobytes())
+                created += sum(pipe.execute())  # HSET returns 1 for a new key, 0 for a replaced one
+        except self._module.exceptions.RedisError as exc:
+            raise self._store_error("HSET pipeline", exc) from exc
+        finally:
+            self._count += created
+
+    def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        batch = int(self._config.get("pipeline_batch", DEFAULT_PIPELINE_BATCH))
+        keys = [f"{self._prefix}{i}" for i in ids.tolist()]
+        for start in range(0, len(keys), batch):
+            self._count -= int(self._cmd("DEL", *keys[start : start + batch]))
+
+    def _do_wait_ready(self, timeout_s: float) -> None:
+        self._wait_indexed(timeout_s, expected=self._count)
+
+    def _wait_indexed(self, timeout_s: float, expected: int | None) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        pause = _POLL_START_S
+        while True:
+            info = self._ft_info()
+            failures = int(info.get("hash_indexing_failures", 0))
+            if failures:
+                errors = as_map(info.get("Index Errors", {}))
+                raise StoreError(
+                    f"redis index {self._index_name!r}: {failures} hash(es) failed to index "
+                    f"(last error: {_text(errors.get('last indexing error'))!r} "
+                    f"on key {_text(errors.get('last indexing error key'))!r})"
+                )
+            num_docs = int(info.get("num_docs", 0))
+            done = int(info.get("indexing", 0)) == 0 and _float(info.get("percent_indexed", 1)) >= 1.0
+            if done and (expected is None or num_docs == expected):
+                return info
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NotReadyError(
+                    f"redis index {self._index_name!r} not ready after {timeout_s:g}s: num_docs={num_docs} "
+                    f"(expected {expected}), percent_indexed={_float(info.get('percent_indexed'))}, "
+                    f"indexing={_text(info.get('indexing'))}"
+                )
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, _POLL_MAX_S)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        nq = queries.shape[0]
+        ef = self._search_params.get("ef_runtime")
+        ef = int(ef) if ef is not None else None
+        name, prefix = self._index_name, self._prefix
+        out = np.full((nq, k), -1, dtype=np.int64)
+        try:
+            if nq == 1:
+                replies = [self._redis.execute_command(*knn_search_args(name, queries[0].tobytes(), k, ef))]
+            else:
+                pipe = self._client.pipeline(transaction=False)
+                for q in queries:
+                    pipe.execute_command(*knn_search_args(name, q.tobytes(), k, ef))
+                replies = pipe.execute()
+        except self._module.exceptions.RedisError as exc:
+            raise self._store_error("FT.SEARCH", exc) from exc
+        for row, reply in enumerate(replies):
+            found = parse_search_ids(reply, prefix)
+            out[row, : len(found)] = found
+        return out
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def _do_footprint(self) -> FootprintStats:
+        info = self._ft_info()
+        index_bytes = int(sum(_float(info.get(f, 0)) for f in _INDEX_MEMORY_FIELDS) * 1024 * 1024)
+        num_docs = int(info.get("num_docs", 0))
+        hash_bytes = 0
+        sampled = 0
+        if num_docs:
+            reply = self._cmd(
+                "FT.SEARCH",
+                self._index_name,
+                "*",
+                "NOCONTENT",
+                "LIMIT",
+                0,
+                FOOTPRINT_SAMPLE_KEYS,
+                "DIALECT",
+                2,
+            )
+            keys = [f"{self._prefix}{i}" for i in parse_search_ids(reply, self._prefix)]
+            sizes = [int(self._cmd("MEMORY", "USAGE", key, "SAMPLES", 0) or 0) for key in keys]
+            sampled = len(sizes)
+            if sizes:
+                hash_bytes = int(round(num_docs * (sum(sizes) / len(sizes))))
+        return FootprintStats(
+            memory_bytes=index_bytes + hash_bytes,
+            disk_bytes=None,
+            method=(
+                f"FT.INFO index memory ({' + '.join(_INDEX_MEMORY_FIELDS)}) + num_docs x mean MEMORY USAGE "
+                f"of {sampled} sampled hashes (the vectors are held twice: in the hashes and in the index); "
+                "in-memory engine, persistence files not counted"
+            ),
+        )
+
+    def _do_describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            **self._versions,
+            "engine_version": self._versions.get("search_module_version"),
+            "metric_mapping": _METRIC_MAPPING[self._require_collection().metric],
+            "index_name": self._index_name,
+            "key_prefix": self._prefix,
+            "vector_field": VECTOR_FIELD,
+            "data_type": "FLOAT32",
+            "protocol": "RESP3",
+            "search_params_in_effect": (
+                {"EF_RUNTIME": int(self._search_params["ef_runtime"])}
+                if "ef_runtime" in self._search_params
+                else {}
+            ),
+            "build_time_counted_in": "upsert (RediSearch indexes each hash as it is written)",
+            "vectors_written": self._count,
+        }
+        if self._owns_index:
+            info = self._ft_info()
+            attrs = [as_map(a) for a in info.get("attributes", [])]
+            vector = next((a for a in attrs if _text(a.get("identifier")) == VECTOR_FIELD), {})
+            out["index_attributes"] = {k: _text(v) for k, v in vector.items() if k not in ("flags",)}
+            for key in (
+                "num_docs",
+                "percent_indexed",
+                "hash_indexing_failures",
+                "indexing",
+                "vector_index_sz_mb",
+            ):
+                out[key] = _text(info.get(key))
+        return out
+
+    # -- small helpers -------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        if self._redis is None:
+            raise StoreError("redis store is not connected; use it as a context manager (with ...)")
+        return self._redis
+
+    def _cmd(self, *args: Any) -> Any:
+        try:
+            return self._client.execute_command(*args)
+        except self._module.exceptions.RedisError as exc:
+            raise self._store_error(str(args[0]), exc) from exc
+
+    def _ft_info(self) -> dict[str, Any]:
+        return as_map(self._cmd("FT.INFO", self._index_name))
+
+    def _store_error(self, what: str, exc: Exception) -> StoreError:
+        if isinstance(exc, (self._module.exceptions.ConnectionError, self._module.exceptions.TimeoutError)):
+            return StoreError(
+                f"redis at {_public_url(self.url)}: {what} failed, connection lost or timed out: {exc}"
+            )
+        return StoreError(f"redis: {what} failed: {exc}")
