@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up and run the embedded default benchmark (no server needed). Extra arguments go to
+# Set up and run the embedded default benchmark (no server needed: FAISS, embedded Chroma,
+# the Qdrant engine in process). Extra arguments go to
 # `vecbench run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh faiss
+bash scripts/setup.sh faiss chroma qdrant
 exec .venv/bin/vecbench run "$@"

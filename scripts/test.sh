@@ -4,7 +4,7 @@
 # 1. .venv with vecbench[test] (every client library) and the engines that run here without
 #    Docker (scripts/install-engines.sh: chroma, milvus, pgvector, redis + libssl1.1).
 # 2. ruff.
-# 3. The engine lifecycle tests, which start and stop servers of their own.
+# 3. The engine lifecycle and fault tests, which start (and kill) servers of their own.
 # 4. Everything else, against engines started once for the run (`vecbench services up`)
 #    and stopped at the end whatever happens. Set VECBENCH_TEST_SERVICES="" to start none
 #    (their adapter tests then skip), or to a subset.
@@ -25,7 +25,7 @@ pytest_run() {
   return "$rc"
 }
 
-pytest_run -q tests/integration/test_services.py
+pytest_run -q tests/integration/test_services.py tests/integration/test_server_faults.py
 
 # A cache of its own, and ports apart from the defaults, so a developer's own running
 # engines are left alone (Milvus's embedded etcd always takes port 2379, though).
@@ -37,4 +37,4 @@ if [ -n "$services" ]; then
   # shellcheck disable=SC2086
   eval "$(.venv/bin/vecbench services up $services)"
 fi
-pytest_run tests --ignore=tests/integration/test_services.py "$@"
+pytest_run tests --ignore=tests/integration/test_services.py --ignore=tests/integration/test_server_faults.py "$@"

@@ -349,6 +349,22 @@ _DEFAULT: dict[str, Any] = {
                 {"type": "ivf_flat", "build": {"nlist": 128}, "search": {"nprobe": [1, 4, 16]}},
             ]
         },
+        # Embedded engines (extras chroma and qdrant); left out of the run, with a note,
+        # when their client is not installed.
+        "chroma-embedded": {
+            "indexes": [
+                {
+                    "type": "hnsw",
+                    "build": {"max_neighbors": 16, "ef_construction": 100},
+                    "search": {"ef_search": [16, 32, 64, 128]},
+                }
+            ]
+        },
+        "qdrant-edge": {
+            "indexes": [
+                {"type": "hnsw", "build": {"m": 16, "ef_construct": 100}, "search": {"hnsw_ef": [16, 32, 64, 128]}}
+            ]
+        },
     },
 }
 
@@ -359,5 +375,6 @@ def default_config_dict() -> dict[str, Any]:
 
 
 def default_config() -> RunConfig:
-    """The embedded default run: synthetic 20k x 128 (euclidean and cosine), bruteforce and FAISS."""
+    """The embedded default run: synthetic 20k x 128 (euclidean and cosine); bruteforce, FAISS
+    (flat, HNSW, IVF-Flat), and Chroma and Qdrant's engine embedded (HNSW)."""
     return RunConfig.from_dict(default_config_dict(), source="default config")

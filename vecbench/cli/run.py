@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 from typing import Any
 
 import yaml
@@ -50,8 +51,10 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config = copy.deepcopy(default_config_dict())
     if args.k is not None:
         config["k"] = args.k
-    if args.config or not one_off:
+    if args.config:
         return config
+    if not one_off:
+        return _installed_only(config)
 
     if args.dataset or args.dataset_param or args.metric:
         params = dict(parse_assignment(p, grid=False) for p in args.dataset_param)
@@ -76,6 +79,21 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if args.build or args.search:
             raise ConfigError("--build and --search need --index")
         config["stores"] = {name: config["stores"].get(name, {}) for name in stores}
+    return config
+
+
+def _installed_only(config: dict[str, Any]) -> dict[str, Any]:
+    """The default run without the stores whose client is missing (named on stderr)."""
+    from vecbench.registry import client_installed, store_class
+
+    kept = {}
+    for name, entry in config["stores"].items():
+        cls = store_class(name)
+        if client_installed(cls):
+            kept[name] = entry
+        else:
+            print(f"vecbench: note: {name} left out: pip install 'vecbench[{cls.info.extra}]'", file=sys.stderr)
+    config["stores"] = kept
     return config
 
 

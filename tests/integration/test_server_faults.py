@@ -1,0 +1,77 @@
+"""A server killed in the middle of a run: its cells fail with a clear error, the run goes
+on with the other stores, and the results file stays valid. Uses a real Redis Stack
+started for the test (its own cache and port), killed with SIGKILL from another thread."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import vecbench
+from vecbench.errors import MissingDependencyError
+from vecbench.results import read_results
+from vecbench.services import _proc, get_service, start, stop
+
+pytestmark = pytest.mark.slow
+
+
+def _kill_after_first_record(out: Path, pid: int, deadline_s: float = 120.0) -> threading.Thread:
+    def watch() -> None:
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if out.exists() and out.read_text().count("\n") >= 1:
+                os.killpg(pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_server_killed_mid_run(tmp_path, monkeypatch):
+    pytest.importorskip("redis")
+    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+    svc = get_service("redis")
+    try:
+        svc.check_installed()
+    except MissingDependencyError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv(svc.port_var, str(_proc.free_port()))
+    state = start(svc).state
+    out = tmp_path / "results.jsonl"
+    config = {
+        "k": 10,
+        "datasets": [{"name": "synthetic", "params": {"n": 20_000, "dim": 32, "nq": 200, "metric": "cosine"}}],
+        "stores": {
+            "redis": {
+                "config": {"url": state.url, "socket_timeout_s": 5},
+                "indexes": [{"type": "flat"}, {"type": "hnsw", "search": {"ef_runtime": [10, 40]}}],
+            },
+            "faiss": {"indexes": [{"type": "flat"}]},
+        },
+    }
+    watcher = _kill_after_first_record(out, state.pid)
+    try:
+        vecbench.run(config, out=out)
+    finally:
+        watcher.join(timeout=5)
+        stop(svc)
+
+    records = read_results(out)  # parses: no torn or foreign line
+    by_store: dict[str, list[dict]] = {}
+    for r in records:
+        by_store.setdefault(r["store"]["name"], []).append(r)
+    assert [r["status"] for r in by_store["redis"]][0] == "ok"
+    failed = [r for r in by_store["redis"] if r["status"] == "failed"]
+    assert failed, "the cells after the kill must fail"
+    for r in failed:
+        assert r["error"]["type"] and r["error"]["message"]
+        assert r["quality"] is None and r["latency"] is None and r["qps"] is None
+    assert len(by_store["redis"]) == 3  # every cell is recorded, as ok or failed
+    assert [r["status"] for r in by_store["faiss"]] == ["ok"]  # the run went on
