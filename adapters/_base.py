@@ -191,6 +191,7 @@ class BaseStore:
             raise ConfigError(f"unknown {self.info.name} config key(s) {', '.join(unknown)}; known: {known}")
         self._config = self._check_config(config)
         self._connected = False
+        self._drop_old = False
         self._spec: CollectionSpec | None = None
         self._index_type: IndexType | None = None
         self._build_params: dict[str, Any] = {}
@@ -304,11 +305,16 @@ class BaseStore:
             self.drop()
         self._spec, self._index_type = spec, index_type
         self._build_params, self._search_params = build, search
+        # Server stores read this in _do_create: a collection left on the server by someone
+        # else is refused unless drop_old too.
+        self._drop_old = bool(drop_old)
         try:
             self._do_create()
         except BaseException:
             self._reset_collection()
             raise
+        finally:
+            self._drop_old = False
 
     def drop(self) -> None:
         """Delete the collection; a no-op when none was created (safe in cleanup code)."""

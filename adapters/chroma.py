@@ -177,15 +177,6 @@ class _ChromaBase(BaseStore):
 
     # -- create / drop ------------------------------------------------------------------
 
-    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
-        """Create the collection; one that exists in Chroma is refused unless drop_old."""
-        # BaseStore's _do_create hook does not receive drop_old; keep it for the hook.
-        self._drop_old = drop_old
-        try:
-            super().create(spec, drop_old=drop_old)
-        finally:
-            self._drop_old = False
-
     def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
         if not _CHROMA_NAME.match(spec.name):
             raise ConfigError(

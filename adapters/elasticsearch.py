@@ -388,14 +388,6 @@ class ElasticsearchStore(BaseStore):
             self._es.close()
         self._es = self._module = self._helpers = None
 
-    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
-        """Create the index; refuse one already on the server unless drop_old."""
-        self._drop_old = drop_old
-        try:
-            super().create(spec, drop_old=drop_old)
-        finally:
-            self._drop_old = False
-
     def _do_create(self) -> None:
         spec = self._require_collection()
         self._clear_collection_state()

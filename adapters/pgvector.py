@@ -319,14 +319,6 @@ class PgVectorStore(BaseStore):
             finally:
                 self._conn, self._pg, self._cursor, self._half_vector = None, None, None, None
 
-    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
-        """Create the table; an existing table of that name is refused unless ``drop_old``."""
-        self._drop_old = bool(drop_old)
-        try:
-            super().create(spec, drop_old=drop_old)
-        finally:
-            self._drop_old = False
-
     def _do_create(self) -> None:
         spec = self._require_collection()
         # Names are quoted with sql.Identifier below; checking again here (CollectionSpec

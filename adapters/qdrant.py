@@ -255,13 +255,6 @@ class _QdrantClientStore(BaseStore):
             except Exception:  # closing must not hide the error that brought us here
                 pass
 
-    def create(self, spec: Any, *, drop_old: bool = False) -> None:
-        self._drop_old = drop_old
-        try:
-            super().create(spec, drop_old=drop_old)
-        finally:
-            self._drop_old = False
-
     def _do_create(self) -> None:
         spec = self._require_collection()
         self._index_wait = {}

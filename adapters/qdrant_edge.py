@@ -158,13 +158,6 @@ class QdrantEdgeStore(BaseStore):
             shutil.rmtree(self._root, ignore_errors=True)
         self._root, self._own_root, self._qe = None, False, None
 
-    def create(self, spec: Any, *, drop_old: bool = False) -> None:
-        self._drop_old = drop_old
-        try:
-            super().create(spec, drop_old=drop_old)
-        finally:
-            self._drop_old = False
-
     def edge_config(self) -> Any:
         """The ``EdgeConfig`` for the current spec and build params."""
         spec = self._require_collection()

@@ -314,14 +314,6 @@ class RedisStore(BaseStore):
             self._redis.close()
         self._redis = self._module = None
 
-    def create(self, spec: CollectionSpec, *, drop_old: bool = False) -> None:
-        """Create the index; refuse one already on the server (or foreign hashes) unless drop_old."""
-        self._drop_old = drop_old
-        try:
-            super().create(spec, drop_old=drop_old)
-        finally:
-            self._drop_old = False
-
     def _do_create(self) -> None:
         spec = self._require_collection()
         self._clear_collection_state()
