@@ -102,7 +102,15 @@ def config_for(name: str) -> dict[str, Any]:
     var = server_env_var(name)
     address = os.environ.get(var)
     if not address:
-        pytest.skip(f"store {name!r} needs a server: set {var} (e.g. `vecbench services up {name}`)")
+        from vecbench.services import SERVICES
+
+        backend = name.split("-")[0]
+        how = (
+            f"`vecbench services up {backend}`"
+            if backend in SERVICES
+            else f"`docker compose --profile {backend} up -d --wait`"
+        )
+        pytest.skip(f"store {name!r} needs a server: set {var} (start one with {how})")
     return {SERVER_CONFIG_KEY.get(name, "url"): address}
 
 
