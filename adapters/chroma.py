@@ -421,6 +421,8 @@ class ChromaStore(_ChromaBase):
         self._server_version: str | None = None
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        if not config.get("url") and os.environ.get("VECBENCH_CHROMA_URL"):
+            config["url"] = os.environ["VECBENCH_CHROMA_URL"]  # as `vecbench services env` prints it
         url = config.get("url")
         if not isinstance(url, str) or not url:
             raise ConfigError("chroma needs config 'url' (e.g. http://127.0.0.1:8000; VECBENCH_CHROMA_URL)")

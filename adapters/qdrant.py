@@ -38,6 +38,7 @@ numpy search, no HNSW, no optimizer, not the Qdrant engine. It offers only ``fla
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -476,6 +477,8 @@ class QdrantStore(_QdrantClientStore):
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
         config = super()._check_config(config)
+        if not config.get("url") and os.environ.get("VECBENCH_QDRANT_URL"):
+            config["url"] = os.environ["VECBENCH_QDRANT_URL"]  # as docker compose's label says
         url = config.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"qdrant store needs config 'url' (a server URL); {START_HINT}")

@@ -87,9 +87,15 @@ def test_module_import_does_not_import_chromadb() -> None:
         {"url": "http://127.0.0.1:8000", "no_such_key": 1},
     ],
 )
-def test_server_config_refused(config: dict[str, Any]) -> None:
+def test_server_config_refused(config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VECBENCH_CHROMA_URL", raising=False)
     with pytest.raises(ConfigError):
         ChromaStore(config)
+
+
+def test_server_url_defaults_to_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECBENCH_CHROMA_URL", "http://127.0.0.1:18000")
+    assert ChromaStore({})._config["url"] == "http://127.0.0.1:18000"
 
 
 def test_embedded_config() -> None:
