@@ -321,9 +321,10 @@ def _build(
             store.upsert(ids, vectors)
             ingest_s += time.perf_counter() - t0  # batch slicing/copying is not the store's time
             bar.advance(len(ids))
-    t0 = time.perf_counter()
-    store.wait_ready(ready_timeout_s)
-    build_s = time.perf_counter() - t0
+    with progress.task(f"build {spec.index_type} (wait_ready)", total=None):
+        t0 = time.perf_counter()
+        store.wait_ready(ready_timeout_s)
+        build_s = time.perf_counter() - t0
     return {
         "create_s": create_s,
         "ingest_s": ingest_s,
