@@ -14,4 +14,10 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 2; }
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
+case ",${extras}," in
+  *,test,*|*,embed,*|*,all,*)
+    # sentence-transformers needs torch: take the CPU build pinned here (on this project's
+    # machines it lies on disk; an unpinned torch would pull a multi-GB CUDA build).
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==${VECBENCH_TORCH_VERSION:-2.13.0}" ;;
+esac
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"

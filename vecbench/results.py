@@ -36,6 +36,8 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "RECORD_KEYS",
+    "RAG_RECORD_KEYS",
+    "KINDS",
     "cell_id",
     "public_config",
     "make_record",
@@ -71,8 +73,40 @@ RECORD_KEYS = (
     "error",
     "sidecar",
 )
+# Retrieval-harness (text) records: kind "rag", made by vecbench.rag.run.
+RAG_RECORD_KEYS = (
+    "schema",
+    "schema_version",
+    "kind",
+    "run_id",
+    "cell_id",
+    "status",
+    "created_at",
+    "versions",
+    "machine",
+    "dataset",
+    "chunker",
+    "embedder",
+    "store",
+    "index",
+    "search",
+    "reranker",
+    "quality",
+    "cost",
+    "latency",
+    "footprint",
+    "counts",
+    "error",
+    "sidecar",
+)
 # Sections that hold measurements: null in a failed record, never numbers.
 MEASURED = ("timings", "quality", "latency", "qps", "footprint")
+RAG_MEASURED = ("quality", "cost", "latency", "footprint")
+# kind -> (its keys, in file order; its measured sections)
+KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "vector": (RECORD_KEYS, MEASURED),
+    "rag": (RAG_RECORD_KEYS, RAG_MEASURED),
+}
 # Written first and compactly, so a torn fragment of a record is recognisable.
 _PREFIX = b'{"schema":"vecbench.result"'
 
@@ -190,11 +224,18 @@ def make_record(
 
 
 def validate_record(record: Mapping[str, Any]) -> None:
-    """Raise ResultsFormatError unless ``record`` follows the schema's shape rules."""
+    """Raise ResultsFormatError unless ``record`` follows the schema's shape rules.
+
+    The keys depend on ``kind``: "vector" (the default when absent) or "rag".
+    """
     keys = tuple(record)
-    if set(keys) != set(RECORD_KEYS):
-        missing = sorted(set(RECORD_KEYS) - set(keys))
-        extra = sorted(set(keys) - set(RECORD_KEYS))
+    kind = record.get("kind", "vector")
+    if kind not in KINDS:
+        raise ResultsFormatError(f"unknown record kind {kind!r}; known: {', '.join(KINDS)}")
+    record_keys, measured = KINDS[kind]
+    if set(keys) != set(record_keys):
+        missing = sorted(set(record_keys) - set(keys))
+        extra = sorted(set(keys) - set(record_keys))
         raise ResultsFormatError(f"record keys differ from the schema: missing {missing}, unexpected {extra}")
     if record["schema"] != SCHEMA or record["schema_version"] != SCHEMA_VERSION:
         raise ResultsFormatError(f"not a {SCHEMA} v{SCHEMA_VERSION} record")
@@ -205,7 +246,7 @@ def validate_record(record: Mapping[str, Any]) -> None:
         err = record["error"]
         if not isinstance(err, Mapping) or not {"type", "message"} <= set(err):
             raise ResultsFormatError("a failed record needs error {type, message}")
-        numbers = [s for s in MEASURED if record[s] is not None]
+        numbers = [s for s in measured if record[s] is not None]
         if numbers:
             raise ResultsFormatError(f"a failed record must not hold measurements: {numbers}")
     elif record["error"] is not None:
@@ -214,7 +255,7 @@ def validate_record(record: Mapping[str, Any]) -> None:
 
 def _encode(record: Mapping[str, Any]) -> bytes:
     validate_record(record)
-    ordered = {k: record[k] for k in RECORD_KEYS}  # schema first: see _PREFIX
+    ordered = {k: record[k] for k in KINDS[record["kind"]][0]}  # schema first: see _PREFIX
     try:
         line = json.dumps(ordered, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     except ValueError as exc:  # NaN/inf are not JSON

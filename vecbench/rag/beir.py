@@ -1,0 +1,240 @@
+"""Read a text-retrieval collection in BEIR layout: corpus, queries and graded qrels.
+
+    corpus.jsonl       {"_id", "title", "text"} per line
+    queries.jsonl      {"_id", "text"} per line
+    qrels/<split>.tsv  query-id, corpus-id, score (header line optional)
+
+Nothing is dropped silently: queries without a positive judgment, judgments naming a
+document or query that is not in the files, and empty documents are counted in
+``RagDataset.counts`` (and end up in every result record).
+
+    ds = load_beir("/data/cranfield")
+    ds.counts.queries_without_qrels, ds.qrels["1"]  # {'184': 1, '29': 1, ...}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from vecbench.errors import DatasetError, EmptyDatasetError
+
+__all__ = ["Document", "Span", "DatasetCounts", "RagDataset", "load_beir"]
+
+TitleMode = Literal["auto", "prepend", "ignore"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document as indexed: ``text`` is what chunkers see and offsets refer to."""
+
+    id: str
+    text: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Characters ``[start, end)`` of document ``doc_id``."""
+
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass
+class DatasetCounts:
+    """What the loader saw, including everything that cannot take part in evaluation."""
+
+    docs: int = 0
+    empty_docs: int = 0
+    queries: int = 0
+    queries_evaluated: int = 0
+    queries_without_qrels: int = 0
+    qrels: int = 0
+    qrels_unknown_docs: int = 0
+    qrels_unknown_queries: int = 0
+    qrels_not_relevant: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class RagDataset:
+    """Documents, queries and graded judgments (``qrels[qid][doc_id] = grade``; > 0 relevant).
+
+    ``spans[qid]`` are the relevant character spans per query: the whole of every relevant
+    document for a plain BEIR set, the original documents' spans after concatenation.
+    Judgments naming unknown documents stay in ``qrels`` (they count against recall and
+    nDCG, as in trec_eval) and are counted.
+    """
+
+    name: str
+    docs: dict[str, Document]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    spans: dict[str, list[tuple[Span, int]]]
+    counts: DatasetCounts
+    checksum: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def evaluated_queries(self) -> list[str]:
+        """Query ids with at least one positive judgment, in file order."""
+        return [q for q in self.queries if any(g > 0 for g in self.qrels.get(q, {}).values())]
+
+    def describe(self) -> dict[str, Any]:
+        """The record's ``dataset`` section."""
+        return {
+            "name": self.name,
+            "checksum": self.checksum,
+            "params": dict(self.params),
+            **self.counts.as_dict(),
+        }
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, decoded line) for each non-blank line; bad bytes raise DatasetError."""
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DatasetError(f"{path}:{lineno}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
+            if line.strip():
+                yield lineno, line
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for lineno, line in _lines(path):
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise DatasetError(f"{path}:{lineno}: not JSON: {exc}") from None
+        if not isinstance(obj, dict) or "_id" not in obj:
+            raise DatasetError(f'{path}:{lineno}: expected an object with an "_id"')
+        text = obj.get("text", "")
+        if not isinstance(text, str) or not isinstance(obj.get("title", ""), str):
+            raise DatasetError(f'{path}:{lineno}: "text" and "title" must be strings')
+        yield lineno, obj
+
+
+def _doc_text(title: str, text: str, mode: TitleMode) -> str:
+    title = title.strip()
+    if mode == "ignore" or not title:
+        return text
+    if mode == "auto" and text.lstrip().startswith(title):
+        return text  # already leads with its title (Cranfield does)
+    return f"{title}\n\n{text}" if text else title
+
+
+def _sha256(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def load_beir(
+    path: str | Path,
+    split: str = "test",
+    *,
+    title: TitleMode = "auto",
+    max_queries: int | None = None,
+) -> RagDataset:
+    """Load a BEIR directory; ``title`` says whether a document's title is put before its text
+    ("auto": unless the text already starts with it)."""
+    root = Path(path)
+    if title not in ("auto", "prepend", "ignore"):
+        raise DatasetError(f"title must be auto, prepend or ignore, got {title!r}")
+    corpus_path, queries_path, qrels_path = (
+        root / "corpus.jsonl",
+        root / "queries.jsonl",
+        root / "qrels" / f"{split}.tsv",
+    )
+    for p in (corpus_path, queries_path, qrels_path):
+        if not p.is_file():
+            raise DatasetError(f"BEIR data set {root}: missing {p.relative_to(root)}")
+    counts = DatasetCounts()
+
+    docs: dict[str, Document] = {}
+    for lineno, obj in _jsonl(corpus_path):
+        doc_id = str(obj["_id"])
+        if doc_id in docs:
+            raise DatasetError(f"{corpus_path}:{lineno}: duplicate document id {doc_id!r}")
+        doc = Document(
+            doc_id, _doc_text(obj.get("title", ""), obj.get("text", ""), title), obj.get("title", "")
+        )
+        docs[doc_id] = doc
+        if not doc.text.strip():
+            counts.empty_docs += 1
+    if not docs:
+        raise EmptyDatasetError(f"{corpus_path}: no documents")
+    counts.docs = len(docs)
+
+    queries: dict[str, str] = {}
+    for lineno, obj in _jsonl(queries_path):
+        qid = str(obj["_id"])
+        if qid in queries:
+            raise DatasetError(f"{queries_path}:{lineno}: duplicate query id {qid!r}")
+        queries[qid] = obj.get("text", "")
+    if not queries:
+        raise EmptyDatasetError(f"{queries_path}: no queries")
+
+    qrels: dict[str, dict[str, int]] = {}
+    for lineno, line in _lines(qrels_path):
+        parts = line.rstrip("\r\n").split("\t")
+        if lineno == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid"):
+            continue  # header
+        if len(parts) != 3:
+            raise DatasetError(f"{qrels_path}:{lineno}: expected query-id<TAB>corpus-id<TAB>score")
+        qid, doc_id, score_text = (p.strip() for p in parts)
+        try:
+            grade = int(float(score_text))
+        except ValueError:
+            raise DatasetError(f"{qrels_path}:{lineno}: score {score_text!r} is not a number") from None
+        counts.qrels += 1
+        if qid not in queries:
+            counts.qrels_unknown_queries += 1
+        if doc_id not in docs:
+            counts.qrels_unknown_docs += 1
+        if grade <= 0:
+            counts.qrels_not_relevant += 1
+        qrels.setdefault(qid, {})[doc_id] = grade
+
+    if max_queries is not None:
+        queries = dict(list(queries.items())[:max_queries])
+    counts.queries = len(queries)
+    ds = RagDataset(
+        name=root.name,
+        docs=docs,
+        queries=queries,
+        qrels=qrels,
+        spans=whole_document_spans(docs, qrels),
+        counts=counts,
+        checksum=_sha256([corpus_path, queries_path, qrels_path]),
+        params={"split": split, "title": title, **({"max_queries": max_queries} if max_queries else {})},
+    )
+    counts.queries_evaluated = len(ds.evaluated_queries())
+    counts.queries_without_qrels = counts.queries - counts.queries_evaluated
+    return ds
+
+
+def whole_document_spans(
+    docs: Mapping[str, Document], qrels: Mapping[str, Mapping[str, int]]
+) -> dict[str, list[tuple[Span, int]]]:
+    """Each relevant (and known) document as one span covering its whole text, with its grade."""
+    return {
+        qid: [(Span(d, 0, len(docs[d].text)), g) for d, g in judged.items() if g > 0 and d in docs]
+        for qid, judged in qrels.items()
+    }

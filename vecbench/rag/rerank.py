@@ -1,0 +1,137 @@
+"""Second-stage rerankers: reorder a query's candidate chunks.
+
+    reranker = EmbeddingReranker(other_embedder)
+    reordered = reranker.rerank("wing flutter", candidates)
+
+``CrossEncoderReranker`` loads a sentence-transformers cross-encoder from a local path on
+first use (sentence_transformers is imported only then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from vecbench.chunking.base import Chunk
+from vecbench.errors import ConfigError, DimensionMismatchError, MissingDependencyError
+
+__all__ = ["DocChunk", "Candidate", "Reranker", "EmbeddingReranker", "CrossEncoderReranker"]
+
+
+@dataclass(frozen=True)
+class DocChunk:
+    """A chunk of document ``doc_id``; its offsets refer to that document's text."""
+
+    doc_id: str
+    chunk: Chunk
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def start(self) -> int:
+        return self.chunk.start
+
+    @property
+    def end(self) -> int:
+        return self.chunk.end
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A retrieved chunk: its id in the store, the chunk, and the score it is ranked by."""
+
+    id: int
+    chunk: DocChunk
+    score: float
+
+    @property
+    def doc_id(self) -> str:
+        return self.chunk.doc_id
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Reorders candidates for a query, best first (it may also drop some)."""
+
+    name: str
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]: ...
+
+
+def _order(candidates: Sequence[Candidate], scores: Any) -> list[Candidate]:
+    # Stable: equal scores keep the first stage's order.
+    idx = sorted(range(len(candidates)), key=lambda i: -float(scores[i]))
+    return [replace(candidates[i], score=float(scores[i])) for i in idx]
+
+
+class EmbeddingReranker:
+    """Cosine similarity between the query and each candidate under a second embedder."""
+
+    name = "embedding"
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder = embedder
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"embedder": self.embedder.name, "dim": self.embedder.dim}
+
+    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        if not candidates:
+            return []
+        vecs = np.asarray(self.embedder.embed([query, *(c.text for c in candidates)]), dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[1] != self.embedder.dim:
+            raise DimensionMismatchError(
+                f"reranker embedder {self.embedder.name!r} returned shape {vecs.shape}, expected (n, {self.embedder.dim})"
+            )
+        norms = np.linalg.norm(vecs, axis=1)
+        norms[norms == 0] = 1.0
+        vecs = vecs / norms[:, None]
+        return _order(candidates, vecs[1:] @ vecs[0])
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers CrossEncoder read from a local directory (no download)."""
+
+    name = "cross_encoder"
+
+    def __init__(self, model_path: str, batch_size: int = 32, device: str | None = None) -> None:
+        if not model_path:
+            raise ConfigError("cross_encoder reranker needs a model_path")
+        self.model_path = str(model_path)
+        self.batch_size = int(batch_size)
+        self.device = device
+        self._model: Any = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "batch_size": self.batch_size, "device": self.device}
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first rerank does, inside its timing)."""
+        if self._model is not None:
+            return
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:
+            raise MissingDependencyError("sentence-transformers", "embed") from exc
+        self._model = CrossEncoder(self.model_path, device=self.device, local_files_only=True)
+
+    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        if not candidates:
+            return []
+        self.load()
+        scores = self._model.predict([(query, c.text) for c in candidates], batch_size=self.batch_size)
+        return _order(candidates, np.asarray(scores, dtype=np.float64).reshape(-1))
