@@ -66,7 +66,9 @@ def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [summary_row(r) for r in records]
+    """Rows of the vector-search records (``kind`` "vector"); retrieval records have their
+    own table (``vecbench.cli.rag.render``)."""
+    return [summary_row(r) for r in records if r.get("kind", "vector") == "vector"]
 
 
 def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool = False) -> list[dict[str, Any]]:

@@ -45,7 +45,10 @@ def _synthetic(n: int = 120, seed: int = 7) -> list[str]:
         "para one.\n\n\n\npara two.\n\n\n\n\npara three.",
     ]
     for _ in range(n):
-        parts = [rng.choice(alphabet) if rng.random() < 0.6 else rng.choice(words) for _ in range(rng.randint(1, 120))]
+        parts = [
+            rng.choice(alphabet) if rng.random() < 0.6 else rng.choice(words)
+            for _ in range(rng.randint(1, 120))
+        ]
         texts.append("".join(parts))
     return texts
 
@@ -119,7 +122,9 @@ def test_matches_langchain_with_regex_separators(
 
 @pytest.mark.parametrize(("chunk_size", "chunk_overlap"), [(1, 0), (5, 2), (30, 10), (200, 40)])
 @pytest.mark.parametrize("strip_whitespace", [True, False])
-def test_matches_langchain_without_kept_separators(chunk_size: int, chunk_overlap: int, strip_whitespace: bool) -> None:
+def test_matches_langchain_without_kept_separators(
+    chunk_size: int, chunk_overlap: int, strip_whitespace: bool
+) -> None:
     # LangChain re-joins pieces with the separator, so it agrees with the input span only
     # where separators are not repeated: the texts here have single separators only.
     rng = random.Random(11)
@@ -167,7 +172,9 @@ def test_tokens_mode_matches_langchain_with_same_length_function() -> None:
     tok = WordTokenizer()
     for text in _cranfield(limit=100) + _synthetic(40):
         for size, overlap in [(5, 1), (40, 10), (200, 50)]:
-            ours = RecursiveChunker(chunk_size=size, chunk_overlap=overlap, length_unit="tokens", tokenizer=tok)
+            ours = RecursiveChunker(
+                chunk_size=size, chunk_overlap=overlap, length_unit="tokens", tokenizer=tok
+            )
             theirs = lc.RecursiveCharacterTextSplitter(
                 chunk_size=size, chunk_overlap=overlap, length_function=tok.count
             )
@@ -272,14 +279,18 @@ def test_property_langchain_wrapper_offsets(text: str, chunk_size: int, overlap_
 
 def test_langchain_wrapper_matches_native_offsets_on_cranfield() -> None:
     for text in _cranfield(limit=200):
-        wrapped = LangChainChunker(lc.RecursiveCharacterTextSplitter(chunk_size=300, chunk_overlap=60)).chunk(text)
+        wrapped = LangChainChunker(lc.RecursiveCharacterTextSplitter(chunk_size=300, chunk_overlap=60)).chunk(
+            text
+        )
         native = RecursiveChunker(chunk_size=300, chunk_overlap=60).chunk(text)
         assert [(c.text, c.start) for c in wrapped] == [(c.text, c.start) for c in native]
         assert all(c.meta["offsets"] == "reconstructed" for c in wrapped)
 
 
 def test_langchain_wrapper_by_class_name_and_errors() -> None:
-    chunker = LangChainChunker("CharacterTextSplitter", {"chunk_size": 12, "chunk_overlap": 0, "separator": " "})
+    chunker = LangChainChunker(
+        "CharacterTextSplitter", {"chunk_size": 12, "chunk_overlap": 0, "separator": " "}
+    )
     assert chunker.name == "langchain"
     assert chunker.params["splitter"] == "CharacterTextSplitter"
     assert chunker.params["offsets"] == "reconstructed"

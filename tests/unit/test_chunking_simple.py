@@ -45,7 +45,7 @@ def test_fixed_tokens_with_hf_tokenizer() -> None:
     text = "Unbelievable results: 漢字 and naïve café. " * 40  # longer than the file's truncation
     spans = tok.spans(text)
     assert len(spans) == tok.count(text) > 128
-    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:]))
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:], strict=False))
     chunks = FixedSizeChunker(16, 4, unit="tokens", tokenizer=tok).chunk(text)
     assert all(text[c.start : c.end] == c.text for c in chunks)
     assert chunks[-1].end == spans[-1][1]
@@ -71,11 +71,23 @@ def test_word_tokenizer() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Dr. Smith arrived. He sat down!\n\nthen 2 more came.", ["Dr. Smith arrived.", "He sat down!", "then 2 more came."]),
-        ("It costs 3.5 dollars. See Fig. 2 for details.", ["It costs 3.5 dollars.", "See Fig. 2 for details."]),
+        (
+            "Dr. Smith arrived. He sat down!\n\nthen 2 more came.",
+            ["Dr. Smith arrived.", "He sat down!", "then 2 more came."],
+        ),
+        (
+            "It costs 3.5 dollars. See Fig. 2 for details.",
+            ["It costs 3.5 dollars.", "See Fig. 2 for details."],
+        ),
         ('He said "Stop." Then he left.', ['He said "Stop."', "Then he left."]),
-        ("J. R. R. Tolkien wrote it. Really?  Yes (mostly).", ["J. R. R. Tolkien wrote it.", "Really?", "Yes (mostly)."]),
-        ("e.g. This stays. lowercase start does not split. Ok", ["e.g. This stays. lowercase start does not split.", "Ok"]),
+        (
+            "J. R. R. Tolkien wrote it. Really?  Yes (mostly).",
+            ["J. R. R. Tolkien wrote it.", "Really?", "Yes (mostly)."],
+        ),
+        (
+            "e.g. This stays. lowercase start does not split. Ok",
+            ["e.g. This stays. lowercase start does not split.", "Ok"],
+        ),
         ("Wait... What?! 42 is it.", ["Wait...", "What?!", "42 is it."]),
         ("  \n ", []),
         ("", []),
@@ -91,7 +103,11 @@ def test_sentence_chunker_packs_and_overlaps() -> None:
     chunks = SentenceChunker(max_chars=30).chunk(text)
     assert [c.text for c in chunks] == ["One here. Two there.", "Three everywhere. Four."]
     chunks = SentenceChunker(max_chars=30, overlap_sentences=1).chunk(text)
-    assert [c.text for c in chunks] == ["One here. Two there.", "Two there. Three everywhere.", "Three everywhere. Four."]
+    assert [c.text for c in chunks] == [
+        "One here. Two there.",
+        "Two there. Three everywhere.",
+        "Three everywhere. Four.",
+    ]
     long = SentenceChunker(max_chars=5).chunk("A very long sentence. B.")
     assert long[0].meta.get("oversize") is True
     tokens = SentenceChunker(max_tokens=4).chunk(text)
@@ -129,11 +145,18 @@ def test_protocol_and_non_str_input(chunker: Chunker) -> None:
         chunker.chunk(None)  # type: ignore[arg-type]
 
 
-TEXTS = st.text(alphabet=st.one_of(st.sampled_from(" \n\n\t.!?AaZ9é漢🙂\"'"), st.characters(codec="utf-8")), max_size=300)
+TEXTS = st.text(
+    alphabet=st.one_of(st.sampled_from(" \n\n\t.!?AaZ9é漢🙂\"'"), st.characters(codec="utf-8")), max_size=300
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=TEXTS, size=st.integers(1, 40), overlap_frac=st.floats(0, 0.99), unit=st.sampled_from(["chars", "tokens"]))
+@given(
+    text=TEXTS,
+    size=st.integers(1, 40),
+    overlap_frac=st.floats(0, 0.99),
+    unit=st.sampled_from(["chars", "tokens"]),
+)
 def test_property_fixed_offsets(text: str, size: int, overlap_frac: float, unit: str) -> None:
     overlap = min(int(size * overlap_frac), size - 1)
     chunks = FixedSizeChunker(size, overlap, unit=unit).chunk(text)  # type: ignore[arg-type]
@@ -149,7 +172,7 @@ def test_property_fixed_offsets(text: str, size: int, overlap_frac: float, unit:
 def test_property_sentence_offsets(text: str, max_chars: int, overlap: int) -> None:
     spans = split_sentences(text)
     assert all(0 <= s < e <= len(text) for s, e in spans)
-    assert all(e1 <= s2 for (_, e1), (s2, _) in zip(spans, spans[1:]))
+    assert all(e1 <= s2 for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False))
     covered = "".join(text[s:e] for s, e in spans)
     assert "".join(covered.split()) == "".join(text.split())
     _check_chunks(text, SentenceChunker(max_chars=max_chars, overlap_sentences=overlap).chunk(text))

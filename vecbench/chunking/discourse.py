@@ -23,9 +23,11 @@ import importlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from vecbench.chunking.base import Chunk, SizeUnit, Tokenizer
+from vecbench.chunking.simple import split_sentences
 from vecbench.errors import ConfigError
 
 __all__ = [
@@ -50,29 +52,7 @@ SizeFn = Callable[[str], int]
 
 
 _BLANK_LINE = re.compile(r"\n(?:[^\S\n]*\n)+")
-# Sentence end: terminal punctuation, optional closing quotes/brackets, then whitespace or end.
-_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f]+[\"'\u201d\u2019)\]]*(?=\s|$)")
-_ABBREVIATIONS = frozenset(
-    "e.g i.e etc al cf vs viz mr mrs ms dr prof st fig figs eq eqs no ref refs sec approx".split()
-)
 _WORD = re.compile(r"\S+")
-
-
-def _split_sentences(text: str) -> list[Span]:
-    # Private fallback until vecbench.chunking.simple.split_sentences exists: a regex splitter
-    # that knows a few abbreviations and single-letter initials, nothing more.
-    spans: list[Span] = []
-    cur = 0
-    for m in _SENTENCE_END.finditer(text):
-        if m.group().startswith(".") and len(m.group()) == 1:
-            head = text[cur : m.start()].rsplit(None, 1)
-            word = head[-1].lower().lstrip("\"'([{\u201c\u2018") if head else ""
-            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-                continue
-        spans.extend(_strip(text, cur, m.end()))
-        cur = m.end()
-    spans.extend(_strip(text, cur, len(text)))
-    return spans
 
 
 def _strip(text: str, start: int, end: int) -> list[Span]:
@@ -105,7 +85,7 @@ def unit_spans(text: str, segment: Segment = "sentence") -> list[Span]:
         return paragraphs
     spans: list[Span] = []
     for p0, p1 in paragraphs:
-        for s0, s1 in _split_sentences(text[p0:p1]):
+        for s0, s1 in split_sentences(text[p0:p1]):
             spans.append((p0 + s0, p0 + s1))
     return spans
 
@@ -196,7 +176,7 @@ def sized_units(text: str, segment: Segment, size: SizeFn, max_size: int) -> lis
         if segment == "paragraph" and size(text[span[0] : span[1]]) > max_size:
             # Too-long paragraphs fall back to their sentences first.
             p0 = span[0]
-            subs = [(p0 + a, p0 + b) for a, b in _split_sentences(text[span[0] : span[1]])]
+            subs = [(p0 + a, p0 + b) for a, b in split_sentences(text[span[0] : span[1]])]
         else:
             subs = [span]
         for sub in subs:
@@ -239,39 +219,208 @@ _ANAPHORA_STRENGTH = 0.5
 # "on", "this means" over "this"). Cues ending in "," need the comma ("that is," but not
 # "that is a problem").
 _LEXICON: tuple[tuple[str, Nuclearity, tuple[str, ...]], ...] = (
-    ("example", _NS, ("for example", "for instance", "e.g.", "to illustrate", "as an example",
-                      "such as", "consider")),
-    ("elaboration", _NS, ("in particular", "specifically", "particularly", "notably", "in fact",
-                          "indeed", "more precisely", "in detail", "here,", "this means",
-                          "this implies", "this shows", "this suggests")),
-    ("explanation", _NS, ("because", "since", "the reason is", "this is because", "this is due to",
-                          "owing to", "due to", "given that", "for,")),
-    ("result", _NS, ("as a result", "as a consequence", "therefore", "thus", "consequently", "hence",
-                     "so", "accordingly", "for this reason", "for these reasons", "it follows that",
-                     "this leads to", "this results in")),
-    ("concession", _NS, ("however", "although", "though", "even though", "nevertheless",
-                         "nonetheless", "even so", "still,", "yet", "but", "despite", "in spite of",
-                         "admittedly", "granted,", "that said")),
-    ("condition", _NS, ("if", "unless", "provided that", "providing that", "as long as",
-                        "in that case", "in this case", "in which case", "otherwise", "if so",
-                        "if not")),
-    ("restatement", _NS, ("in other words", "that is,", "that is to say", "i.e.", "namely",
-                          "put differently", "to put it another way", "in short,")),
-    ("summary", _NS, ("in summary", "in conclusion", "to summarize", "to summarise", "to sum up",
-                      "to conclude", "overall", "in brief", "all in all", "in sum", "briefly,")),
+    (
+        "example",
+        _NS,
+        ("for example", "for instance", "e.g.", "to illustrate", "as an example", "such as", "consider"),
+    ),
+    (
+        "elaboration",
+        _NS,
+        (
+            "in particular",
+            "specifically",
+            "particularly",
+            "notably",
+            "in fact",
+            "indeed",
+            "more precisely",
+            "in detail",
+            "here,",
+            "this means",
+            "this implies",
+            "this shows",
+            "this suggests",
+        ),
+    ),
+    (
+        "explanation",
+        _NS,
+        (
+            "because",
+            "since",
+            "the reason is",
+            "this is because",
+            "this is due to",
+            "owing to",
+            "due to",
+            "given that",
+            "for,",
+        ),
+    ),
+    (
+        "result",
+        _NS,
+        (
+            "as a result",
+            "as a consequence",
+            "therefore",
+            "thus",
+            "consequently",
+            "hence",
+            "so",
+            "accordingly",
+            "for this reason",
+            "for these reasons",
+            "it follows that",
+            "this leads to",
+            "this results in",
+        ),
+    ),
+    (
+        "concession",
+        _NS,
+        (
+            "however",
+            "although",
+            "though",
+            "even though",
+            "nevertheless",
+            "nonetheless",
+            "even so",
+            "still,",
+            "yet",
+            "but",
+            "despite",
+            "in spite of",
+            "admittedly",
+            "granted,",
+            "that said",
+        ),
+    ),
+    (
+        "condition",
+        _NS,
+        (
+            "if",
+            "unless",
+            "provided that",
+            "providing that",
+            "as long as",
+            "in that case",
+            "in this case",
+            "in which case",
+            "otherwise",
+            "if so",
+            "if not",
+        ),
+    ),
+    (
+        "restatement",
+        _NS,
+        (
+            "in other words",
+            "that is,",
+            "that is to say",
+            "i.e.",
+            "namely",
+            "put differently",
+            "to put it another way",
+            "in short,",
+        ),
+    ),
+    (
+        "summary",
+        _NS,
+        (
+            "in summary",
+            "in conclusion",
+            "to summarize",
+            "to summarise",
+            "to sum up",
+            "to conclude",
+            "overall",
+            "in brief",
+            "all in all",
+            "in sum",
+            "briefly,",
+        ),
+    ),
     ("purpose", _NS, ("to this end", "for this purpose", "to do so", "to do this", "in order to")),
-    ("joint", _MN, ("in addition", "additionally", "moreover", "furthermore", "also", "besides",
-                    "similarly", "likewise", "and", "as well", "another")),
-    ("sequence", _MN, ("first", "firstly", "second", "secondly", "third", "thirdly", "next",
-                       "then", "finally", "lastly", "after that", "afterwards", "subsequently",
-                       "meanwhile", "later", "first of all", "to begin with")),
-    ("contrast", _MN, ("on the other hand", "by contrast", "in contrast", "conversely",
-                       "on the contrary", "whereas", "alternatively", "instead")),
+    (
+        "joint",
+        _MN,
+        (
+            "in addition",
+            "additionally",
+            "moreover",
+            "furthermore",
+            "also",
+            "besides",
+            "similarly",
+            "likewise",
+            "and",
+            "as well",
+            "another",
+        ),
+    ),
+    (
+        "sequence",
+        _MN,
+        (
+            "first",
+            "firstly",
+            "second",
+            "secondly",
+            "third",
+            "thirdly",
+            "next",
+            "then",
+            "finally",
+            "lastly",
+            "after that",
+            "afterwards",
+            "subsequently",
+            "meanwhile",
+            "later",
+            "first of all",
+            "to begin with",
+        ),
+    ),
+    (
+        "contrast",
+        _MN,
+        (
+            "on the other hand",
+            "by contrast",
+            "in contrast",
+            "conversely",
+            "on the contrary",
+            "whereas",
+            "alternatively",
+            "instead",
+        ),
+    ),
 )
 
 _ANAPHORIC_OPENERS: tuple[str, ...] = (
-    "this", "these", "that", "those", "it", "its", "such", "they", "their", "them", "the latter",
-    "the former", "the above", "the same", "both", "each of these", "here",
+    "this",
+    "these",
+    "that",
+    "those",
+    "it",
+    "its",
+    "such",
+    "they",
+    "their",
+    "them",
+    "the latter",
+    "the former",
+    "the above",
+    "the same",
+    "both",
+    "each of these",
+    "here",
 )
 
 _BULLET = re.compile(r"(?:[-*\u2022\u2013\u2014]|\d{1,3}[.)]|\(?[a-z][.)]|\([0-9ivx]{1,4}\))\s")
@@ -380,7 +529,9 @@ def _resolve_detector(detector: RelationDetector | str | None) -> RelationDetect
     if isinstance(detector, str):
         if detector == "rst" or detector.startswith("rst:"):
             return RSTParserDetector(detector[4:] or None)
-        raise ConfigError(f"detector must be 'connective', 'rst:package.module:function' or an object, got {detector!r}")
+        raise ConfigError(
+            f"detector must be 'connective', 'rst:package.module:function' or an object, got {detector!r}"
+        )
     if not isinstance(detector, RelationDetector):
         raise ConfigError(f"detector {detector!r} has no name and relation(left, right)")
     return detector
@@ -435,12 +586,10 @@ class DiscourseChunker:
     def chunk(self, text: str) -> list[Chunk]:
         spans = sized_units(text, "sentence", self._size, self.max_chars)
         relations: list[Relation | None] = []
-        for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        for (a0, a1), (b0, b1) in pairwise(spans):
             rel = self.detector.relation(text[a0:a1], text[b0:b1])
             relations.append(rel)
-        joins = [
-            r is not None and r.nuclearity == _NS and r.strength >= self.min_strength for r in relations
-        ]
+        joins = [r is not None and r.nuclearity == _NS and r.strength >= self.min_strength for r in relations]
         chunks: list[Chunk] = []
         for group in group_units(text, spans, joins, self._size, self.max_chars):
             start, end = spans[group[0]][0], spans[group[-1]][1]

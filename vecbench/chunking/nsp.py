@@ -57,7 +57,8 @@ ArrayLike = Sequence[float] | NDArray[Any]
 class PairScorer(Protocol):
     """``score(lefts, rights)[i]``: how likely ``rights[i]`` continues ``lefts[i]``, in [0, 1]."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def score(self, lefts: Sequence[str], rights: Sequence[str]) -> FloatArray: ...
 
@@ -126,7 +127,9 @@ class BertNSPScorer:
         )
         missing = info.get("missing_keys", []) if isinstance(info, dict) else []
         self._head_loaded = not any("seq_relationship" in k for k in missing)
-        self._tokenizer = transformers.AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
+        self._tokenizer = transformers.AutoTokenizer.from_pretrained(
+            str(self.model_path), local_files_only=True
+        )
         self._model = model.to(self.device).eval()
         # Pairs longer than the model's position table would fail; truncate to it.
         self._max_length = min(self.max_length, int(model.config.max_position_embeddings))
@@ -206,7 +209,9 @@ class AdjacencyHead:
     def name(self) -> str:
         return f"adjacency-head({self.embedder.name if self.embedder else 'unfitted'})"
 
-    def fit(self, docs: Sequence[str], embedder: Embedder, holdout: float = 0.2, seed: int = 0) -> dict[str, Any]:
+    def fit(
+        self, docs: Sequence[str], embedder: Embedder, holdout: float = 0.2, seed: int = 0
+    ) -> dict[str, Any]:
         """Train on ``docs`` (texts); returns a report with the held-out AUC (and the plain
         cosine's AUC on the same held-out pairs, for comparison)."""
         if not 0.0 <= holdout < 1.0:
@@ -218,14 +223,18 @@ class AdjacencyHead:
         train_docs = [docs[i] for i in order[n_hold:]]
         lefts, rights, labels = adjacency_pairs(train_docs, None, rng)
         if len(set(labels.tolist())) < 2:
-            raise ConfigError("AdjacencyHead.fit needs documents with at least two sentences, and two documents")
+            raise ConfigError(
+                "AdjacencyHead.fit needs documents with at least two sentences, and two documents"
+            )
         self.embedder = embedder
         u, v = _embed_pairs(embedder, lefts, rights)
         x = _pair_features(u, v)
         self._mean = x.mean(axis=0)
         self._scale = x.std(axis=0) + 1e-8
         xs = self._design((x - self._mean) / self._scale)
-        self._w, iterations, converged = _fit_logistic(xs, labels.astype(np.float64), self.l2, self.max_iter, self.tol)
+        self._w, iterations, converged = _fit_logistic(
+            xs, labels.astype(np.float64), self.l2, self.max_iter, self.tol
+        )
         report: dict[str, Any] = {
             "train_docs": len(train_docs),
             "holdout_docs": len(hold_docs),
@@ -258,7 +267,9 @@ class AdjacencyHead:
         return _sigmoid(xs @ self._w)
 
 
-def _fit_logistic(x: FloatArray, y: FloatArray, l2: float, max_iter: int, tol: float) -> tuple[FloatArray, int, bool]:
+def _fit_logistic(
+    x: FloatArray, y: FloatArray, l2: float, max_iter: int, tol: float
+) -> tuple[FloatArray, int, bool]:
     # Newton / IRLS on the L2-penalised log-loss (the intercept, last column, unpenalised).
     # A few iterations on a d x d system beat thousands of gradient steps at these sizes.
     n, d = x.shape
@@ -289,7 +300,9 @@ def _normalise(x: FloatArray) -> FloatArray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
-def _embed_pairs(embedder: Embedder, lefts: Sequence[str], rights: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+def _embed_pairs(
+    embedder: Embedder, lefts: Sequence[str], rights: Sequence[str]
+) -> tuple[FloatArray, FloatArray]:
     texts = list(dict.fromkeys([*lefts, *rights]))
     if not texts:
         return np.zeros((0, embedder.dim)), np.zeros((0, embedder.dim))
@@ -413,9 +426,11 @@ class NSPChunker:
         if isinstance(scorer, str):
             if not scorer.startswith("bert-nsp:"):
                 raise ConfigError(f"scorer must be a PairScorer or 'bert-nsp:PATH', got {scorer!r}")
-            scorer = BertNSPScorer(scorer[len("bert-nsp:") :])
+            scorer = BertNSPScorer(scorer[len("bert-nsp:") :])  # type: ignore[assignment]
         if scorer is None:
-            raise ConfigError("NSPChunker needs a scorer: BertNSPScorer, CosineScorer, AdjacencyHead or 'bert-nsp:PATH'")
+            raise ConfigError(
+                "NSPChunker needs a scorer: BertNSPScorer, CosineScorer, AdjacencyHead or 'bert-nsp:PATH'"
+            )
         if not isinstance(scorer, PairScorer):
             raise ConfigError(f"scorer {scorer!r} has no name and score(lefts, rights)")
         self.scorer: PairScorer = scorer
@@ -435,7 +450,9 @@ class NSPChunker:
         pieces = [text[a:b] for a, b in spans]
         scores = np.asarray(self.scorer.score(pieces[:-1], pieces[1:]), dtype=np.float64).reshape(-1)
         if scores.size != max(len(spans) - 1, 0):
-            raise ValueError(f"scorer {self.scorer.name} returned {scores.size} scores for {len(spans) - 1} pairs")
+            raise ValueError(
+                f"scorer {self.scorer.name} returned {scores.size} scores for {len(spans) - 1} pairs"
+            )
         joins = [bool(s >= self.threshold) for s in scores]
         scorer_name = self.scorer.name
         chunks: list[Chunk] = []

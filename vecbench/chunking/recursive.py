@@ -48,7 +48,7 @@ class RecursiveChunker:
     text itself; this chunker returns the input span instead, and sizes it by its real length.
     Regex separators containing their own capture groups are split on the whole match.
 
-    >>> chunker = RecursiveChunker(chunk_size=10, chunk_overlap=0)
+    >>> chunker = RecursiveChunker(chunk_size=12, chunk_overlap=0)
     >>> [(c.text, c.start, c.end) for c in chunker.chunk("one two three four")]
     [('one two', 0, 7), ('three four', 8, 18)]
     """
@@ -184,7 +184,7 @@ class RecursiveChunker:
             lengths: list[int] = list(map(int.__sub__, ends, starts))
         else:
             count_tokens = self.tokenizer.count  # type: ignore[union-attr]
-            lengths = [count_tokens(sub[s:e]) for s, e in zip(starts, ends)]
+            lengths = [count_tokens(sub[s:e]) for s, e in zip(starts, ends, strict=True)]
         long_idx = list(compress(count(), map(size.__le__, lengths)))
 
         run_start = 0

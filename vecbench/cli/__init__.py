@@ -23,6 +23,8 @@ _COMMANDS = {
     "stores": ("vecbench.cli.stores", "list registered stores, their extras, index types and metrics"),
     "report": ("vecbench.cli.report", "print a results file as a table"),
     "services": ("vecbench.cli.services", "start/stop real engines locally, without Docker"),
+    "chunk": ("vecbench.cli.chunk", "print a text file's chunks with offsets (inspect a chunker)"),
+    "rag": ("vecbench.cli.rag", "retrieval harness: chunkers x embedders x stores (x rerankers) on a BEIR set"),
 }
 
 

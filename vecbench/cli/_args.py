@@ -58,3 +58,15 @@ def services(p: argparse.ArgumentParser) -> None:
     from vecbench.cli.services import add_arguments
 
     add_arguments(p)
+
+
+def chunk(p: argparse.ArgumentParser) -> None:
+    from vecbench.cli.chunk import add_arguments
+
+    add_arguments(p)
+
+
+def rag(p: argparse.ArgumentParser) -> None:
+    from vecbench.cli.rag import add_arguments
+
+    add_arguments(p)

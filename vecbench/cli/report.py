@@ -10,7 +10,14 @@ from vecbench.summary import render_table, sort_rows, summary_rows
 
 def main(args: argparse.Namespace) -> int:
     records = read_results(args.results)
+    rag_records = [r for r in records if r.get("kind") == "rag"]
+    if rag_records:
+        from vecbench.cli.rag import render
+
+        render(rag_records)
     rows = summary_rows(records)
+    if not rows and rag_records:
+        return 0
     if args.store:
         wanted = {s.strip() for s in args.store.split(",") if s.strip()}
         rows = [r for r in rows if r["store"] in wanted]

@@ -142,17 +142,21 @@ def embed_corpus(
     return EmbeddedCorpus(chunked, vectors, embedder.name, int(embedder.dim), int(tokens), spent / 1e9)
 
 
-def check_query_embedder(embedded: EmbeddedCorpus, query_embedder: Any) -> None:
-    """Queries must be embedded by the embedder the index was built with."""
-    if query_embedder.name != embedded.embedder_name:
+def _check_identity(index_name: str, index_dim: int, query_embedder: Any) -> None:
+    if query_embedder.name != index_name:
         raise ConfigError(
-            f"query embedder {query_embedder.name!r} differs from the index's {embedded.embedder_name!r}: "
+            f"query embedder {query_embedder.name!r} differs from the index's {index_name!r}: "
             "vectors from different models are not comparable"
         )
-    if int(query_embedder.dim) != embedded.dim:
+    if int(query_embedder.dim) != index_dim:
         raise DimensionMismatchError(
-            f"query embedder {query_embedder.name!r} has dim {query_embedder.dim}, the index {embedded.dim}"
+            f"query embedder {query_embedder.name!r} has dim {query_embedder.dim}, the index {index_dim}"
         )
+
+
+def check_query_embedder(embedded: EmbeddedCorpus, query_embedder: Any) -> None:
+    """Queries must be embedded by the embedder the index was built with (same name and dim)."""
+    _check_identity(embedded.embedder_name, embedded.dim, query_embedder)
 
 
 def collection_name(*parts: Any) -> str:
@@ -343,18 +347,7 @@ def run_pipeline(
     different dimension DimensionMismatchError (checked before any work). Pass
     ``embedded`` to reuse a corpus already chunked and embedded with these components.
     """
-    check_query_embedder(
-        embedded
-        or EmbeddedCorpus(
-            ChunkedCorpus([], {}, 0.0, 0),
-            np.empty((0, 0), np.float32),
-            embedder.name,
-            int(embedder.dim),
-            0,
-            0.0,
-        ),
-        query_embedder or embedder,
-    )
+    _check_identity(embedder.name, int(embedder.dim), query_embedder or embedder)
     if embedded is None:
         embedded = embed_corpus(chunk_corpus(ds, chunker, progress), embedder, batch_size, progress)
     elif embedded.embedder_name != embedder.name:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vecbench.latency import LatencyStats
 from vecbench.progress import Progress
 from vecbench.rag.beir import RagDataset, load_beir
 from vecbench.rag.config import ComponentConfig, RagConfig, StoreConfig, load_rag_config
@@ -308,8 +309,6 @@ def run_rag(
                                     reranker=rerankers.get(key),
                                     progress=progress,
                                 )
-                                from vecbench.latency import LatencyStats
-
                                 emit(
                                     cell,
                                     c,
