@@ -39,7 +39,7 @@ def texts() -> list[str]:
     if not CRANFIELD.exists():
         pytest.skip(f"Cranfield corpus not found at {CRANFIELD}")
     with CRANFIELD.open() as fh:
-        return [json.loads(line)["text"] for _, line in zip(range(N), fh)]
+        return [json.loads(line)["text"] for _, line in zip(range(N), fh, strict=False)]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
 def sentences(n: int = 20) -> list[str]:
     if CRANFIELD.exists():
         with CRANFIELD.open() as fh:
-            return [json.loads(line)["text"] for _, line in zip(range(n), fh)]
+            return [json.loads(line)["text"] for _, line in zip(range(n), fh, strict=False)]
     return [f"sentence {i} about the boundary layer on a flat plate at mach {i}" for i in range(n)]
 
 

@@ -34,27 +34,36 @@ _OPENERS = "\"'([\u00ab\u201c\u2018"
 _WORD_BEFORE = re.compile(r"([\w.]+)\.$")
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
+def split_sentences(text: str, require_capital: bool | None = None) -> list[tuple[int, int]]:
     """Sentence spans ``(start, end)`` of ``text``, in order, without surrounding whitespace.
 
     A sentence ends at ``.``, ``!`` or ``?`` (optionally followed by closing quotes or
     brackets) followed by whitespace and a capital letter or a digit (an opening quote or
     bracket may come first), unless the period closes a known abbreviation or a single-letter
     initial; a blank line always ends a sentence. The spans cover every non-space character.
+    ``require_capital=None`` (auto) drops the capital-letter rule for text with no capital
+    letters at all (lowercased corpora such as Cranfield), where it would find no boundary.
 
     >>> text = "Dr. Smith arrived. He sat down!\\n\\nthen 2 more came."
     >>> [text[s:e] for s, e in split_sentences(text)]
     ['Dr. Smith arrived.', 'He sat down!', 'then 2 more came.']
+    >>> low = "a wing was tested . the lift rose ."
+    >>> [low[s:e] for s, e in split_sentences(low)]
+    ['a wing was tested .', 'the lift rose .']
     """
     if not isinstance(text, str):
         raise ConfigError(f"text must be a str, got {type(text).__name__}")
+    if require_capital is None:
+        require_capital = text != text.lower()
     cuts: list[tuple[int, int]] = []  # (end of sentence, start of the whitespace's end)
     for m in _BOUNDARY.finditer(text):
         after = m.end()
         k = after
         while k < len(text) and text[k] in _OPENERS:
             k += 1
-        if k >= len(text) or not (text[k].isupper() or text[k].isdigit()):
+        if k >= len(text):
+            continue
+        if require_capital and not (text[k].isupper() or text[k].isdigit()):
             continue
         sentence_end = m.start(1)
         if text[m.start()] == "." and _is_abbreviation(text, m.start()):

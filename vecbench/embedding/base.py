@@ -26,12 +26,13 @@ class TokenUsage:
 
 @runtime_checkable
 class Embedder(Protocol):
-    """``embed(texts)`` -> (n, dim) float32. ``name`` is the identity used by caches and the
-    index/query consistency check: the model id with its version or weights hash."""
+    """``embed(texts)`` -> (n, dim) float32, and ``count_tokens(text)`` by its own tokenizer.
 
-    name: str
-    dim: int
-    usage: TokenUsage
+    Every embedder also has ``name`` (the identity used by caches and by the index/query
+    consistency check: model id with version or weights hash), ``dim`` and ``usage``
+    (TokenUsage). Those are left out of the runtime check on purpose: on Python < 3.12
+    ``isinstance`` reads every member, and reading ``dim`` may load a model.
+    """
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 

@@ -139,7 +139,7 @@ class EmbeddingCache:
         keys = [self.key(t) for t in texts]
         found = self._lookup(sorted(set(keys)))
         missing: dict[str, str] = {}  # key -> text, first occurrence order
-        for k, t in zip(keys, texts):
+        for k, t in zip(keys, texts, strict=True):
             if k not in found and k not in missing:
                 missing[k] = t
         self.stats.hits += sum(1 for k in keys if k in found)
