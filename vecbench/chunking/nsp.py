@@ -390,6 +390,19 @@ def adjacency_auc(
 # --------------------------------------------------------------------------- chunker
 
 
+def _scorer_from_text(spec: str) -> PairScorer:
+    """``bert-nsp:PATH`` or ``cosine:EMBEDDER`` as a scorer (the YAML form of a scorer)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "bert-nsp" and arg:
+        return BertNSPScorer(arg)
+    if kind == "cosine" and arg:
+        from vecbench.embedding import get_embedder
+        from vecbench.embedding.cache import EmbeddingCache
+
+        return CosineScorer(EmbeddingCache(get_embedder(arg)))
+    raise ConfigError(f"scorer must be a PairScorer, 'bert-nsp:PATH' or 'cosine:EMBEDDER', got {spec!r}")
+
+
 class NSPChunker:
     """Merge adjacent segments while ``scorer`` says the right continues the left.
 
@@ -400,7 +413,9 @@ class NSPChunker:
     ``meta``: ``join_scores`` (the scores of the joins inside the chunk), ``cut_score`` (the
     score at the cut after the chunk, None for the last chunk), ``units``, ``scorer``.
 
-    ``scorer`` may be ``"bert-nsp:PATH"`` for :class:`BertNSPScorer` on a local model directory.
+    ``scorer`` may be ``"bert-nsp:PATH"`` for :class:`BertNSPScorer` on a local model directory,
+    or ``"cosine:EMBEDDER"`` for :class:`CosineScorer` over a named embedder (default
+    parameters, through the on-disk embedding cache), e.g. ``"cosine:sentence-transformers"``.
 
     >>> chunker = NSPChunker(0.5, scorer=CosineScorer(my_embedder))  # doctest: +SKIP
     """
@@ -424,9 +439,7 @@ class NSPChunker:
         self.unit = unit
         self._size = make_sizer(unit, tokenizer)
         if isinstance(scorer, str):
-            if not scorer.startswith("bert-nsp:"):
-                raise ConfigError(f"scorer must be a PairScorer or 'bert-nsp:PATH', got {scorer!r}")
-            scorer = BertNSPScorer(scorer[len("bert-nsp:") :])  # type: ignore[assignment]
+            scorer = _scorer_from_text(scorer)
         if scorer is None:
             raise ConfigError(
                 "NSPChunker needs a scorer: BertNSPScorer, CosineScorer, AdjacencyHead or 'bert-nsp:PATH'"
