@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from test_rag_helpers import CRANFIELD, HashingEmbedder, WholeDocChunker, needs_cranfield
+from rag_helpers import CRANFIELD, HashingEmbedder, WholeDocChunker, needs_cranfield
 
 from vecbench.chunking.base import Chunk
 from vecbench.errors import ConfigError, DimensionMismatchError

@@ -1,8 +1,8 @@
 import argparse
 
 import pytest
+from rag_helpers import CRANFIELD, HashingEmbedder, needs_cranfield
 from test_rag_beir import write_beir
-from test_rag_helpers import CRANFIELD, HashingEmbedder, needs_cranfield
 
 from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.rag import components
