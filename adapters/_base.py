@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import CollectionExistsError, ConfigError, InvalidParameterError, StoreError
+from vecbench.metrics import Metric
 from vecbench.redact import public_config
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
@@ -414,6 +415,19 @@ class BaseStore:
             raise StoreError(
                 f"{self.info.name} store is not connected; use it as a context manager (with ...)"
             )
+
+    @property
+    def _kind(self) -> str:
+        """The index type of the current collection."""
+        return self._require_collection().index_type
+
+    @property
+    def _dim(self) -> int:
+        return self._require_collection().dim
+
+    @property
+    def _spec_metric(self) -> Metric:
+        return self._require_collection().metric
 
     def _require_collection(self) -> CollectionSpec:
         self._require_connected()

@@ -526,17 +526,5 @@ class FaissStore(BaseStore):
         return self._faiss
 
     @property
-    def _kind(self) -> str:
-        return self._require_collection().index_type
-
-    @property
-    def _dim(self) -> int:
-        return self._require_collection().dim
-
-    @property
-    def _spec_metric(self) -> Metric:
-        return self._require_collection().metric
-
-    @property
     def _spec_given(self) -> dict[str, Any]:
         return dict(self._require_collection().index_params)

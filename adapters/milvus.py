@@ -602,14 +602,6 @@ class MilvusStore(BaseStore):
             raise StoreError("milvus store is not connected; use it as a context manager (with ...)")
         return self._pymilvus
 
-    @property
-    def _kind(self) -> str:
-        return self._require_collection().index_type
-
-    @property
-    def _dim(self) -> int:
-        return self._require_collection().dim
-
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """``MilvusClient.<method>(...)`` with the store's timeout; server errors -> StoreError."""
         kwargs.setdefault("timeout", self._timeout)
