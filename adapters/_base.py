@@ -447,3 +447,20 @@ class BaseStore:
         if arr.size and int(arr.min()) < 0:
             raise ConfigError(f"ids must be >= 0 (-1 marks 'no result'), got {int(arr.min())}")
         return np.ascontiguousarray(arr)
+
+
+def check_pq_m(m: Any, dim: int) -> int:
+    """A product-quantizer subquantizer count: a positive int dividing ``dim``."""
+    m = check_int_param("m", m, minimum=1)
+    if dim % m:
+        divisors = [d for d in range(1, min(dim, 128) + 1) if dim % d == 0]
+        raise InvalidParameterError(
+            f"ivf_pq m={m} must divide dim={dim}; divisors of {dim}: {', '.join(map(str, divisors))}"
+        )
+    return m
+
+
+def auto_pq_m(dim: int) -> int:
+    """Default PQ subquantizer count: the largest divisor of dim <= min(64, dim // 4), at least 1."""
+    cap = max(1, min(64, dim // 4))
+    return max(m for m in range(1, cap + 1) if dim % m == 0)

@@ -46,7 +46,7 @@ from vecbench.metrics import Metric, normalize
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
-from ._base import BaseStore, IdIndex, VectorTable, check_int_param
+from ._base import BaseStore, IdIndex, VectorTable, auto_pq_m, check_int_param, check_pq_m
 
 __all__ = ["FaissStore"]
 
@@ -100,12 +100,6 @@ _BUILD_TIME = {
     "ivf_pq": "wait_ready (training on a sample, then adding all buffered vectors)",
     "sq8": "wait_ready (training, then adding all buffered vectors)",
 }
-
-
-def auto_pq_m(dim: int) -> int:
-    """Default PQ subquantizer count: the largest divisor of dim <= min(64, dim // 4), at least 1."""
-    cap = max(1, min(64, dim // 4))
-    return max(m for m in range(1, cap + 1) if dim % m == 0)
 
 
 class _Labels:
@@ -213,13 +207,7 @@ class FaissStore(BaseStore):
             check_int_param("nbits", params["nbits"], minimum=1, maximum=16)
             if params["m"] is None:
                 params["m"] = auto_pq_m(spec.dim)
-            m = check_int_param("m", params["m"], minimum=1)
-            if spec.dim % m:
-                divisors = [d for d in range(1, min(spec.dim, 128) + 1) if spec.dim % d == 0]
-                raise InvalidParameterError(
-                    f"ivf_pq m={m} must divide dim={spec.dim}; divisors of {spec.dim}: "
-                    f"{', '.join(map(str, divisors))}"
-                )
+            check_pq_m(params["m"], spec.dim)
         return params
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:

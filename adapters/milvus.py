@@ -64,7 +64,7 @@ from vecbench.redact import redact_text
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import StoreInfo
 
-from ._base import BaseStore, check_int_param
+from ._base import BaseStore, auto_pq_m, check_int_param, check_pq_m
 
 __all__ = ["MilvusStore", "MAX_TOPK", "URI_ENV"]
 
@@ -119,10 +119,8 @@ _METRIC_MAPPING = {
 }
 
 
-def default_pq_m(dim: int) -> int:
-    """PQ subquantizer count when none is given: largest divisor of dim <= min(64, dim // 4)."""
-    cap = max(1, min(64, dim // 4))
-    return max(m for m in range(1, cap + 1) if dim % m == 0)
+# PQ subquantizer count when none is given (the same rule as the FAISS store's).
+default_pq_m = auto_pq_m
 
 
 def batch_rows(dim: int) -> int:
@@ -243,13 +241,7 @@ class MilvusStore(BaseStore):
         if kind == "ivf_pq":
             check_int_param("nbits", params["nbits"], minimum=1, maximum=16)
             if params["m"] is not None:
-                m = check_int_param("m", params["m"], minimum=1)
-                if spec.dim % m:
-                    divisors = [d for d in range(1, min(spec.dim, 128) + 1) if spec.dim % d == 0]
-                    raise InvalidParameterError(
-                        f"ivf_pq m={m} must divide dim={spec.dim}; divisors of {spec.dim}: "
-                        f"{', '.join(map(str, divisors))}"
-                    )
+                check_pq_m(params["m"], spec.dim)
         return params
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
