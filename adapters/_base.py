@@ -17,7 +17,13 @@ from typing import Any, ClassVar, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vecbench.errors import CollectionExistsError, ConfigError, InvalidParameterError, StoreError
+from vecbench.errors import (
+    CapabilityError,
+    CollectionExistsError,
+    ConfigError,
+    InvalidParameterError,
+    StoreError,
+)
 from vecbench.metrics import Metric
 from vecbench.redact import public_config
 from vecbench.spec import CollectionSpec, IndexType
@@ -197,6 +203,7 @@ class BaseStore:
         self._index_type: IndexType | None = None
         self._build_params: dict[str, Any] = {}
         self._search_params: dict[str, Any] = {}
+        self._attached = False
 
     # -- hooks -------------------------------------------------------------------------
 
@@ -246,6 +253,20 @@ class BaseStore:
     def _do_describe(self) -> dict[str, Any]:
         return {}
 
+    def _do_share(self) -> dict[str, Any]:
+        """Picklable state another process needs to open this collection (see ``share``)."""
+        raise CapabilityError(
+            f"{self.info.name} collections cannot be opened from another process "
+            "(the engine lives inside this process only)"
+        )
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        """Open the collection that ``_do_share`` described, with this store's own connection."""
+        raise CapabilityError(f"{self.info.name} cannot attach to a shared collection")
+
+    def _do_detach(self) -> None:
+        """Release what ``_do_attach`` acquired; never delete the shared collection."""
+
     # -- lifecycle ---------------------------------------------------------------------
 
     def __enter__(self) -> BaseStore:
@@ -264,7 +285,10 @@ class BaseStore:
         if self._connected:
             try:
                 if self._spec is not None:
-                    self._do_drop()
+                    if self._attached:
+                        self._do_detach()
+                    else:
+                        self._do_drop()
             finally:
                 self._reset_collection()
                 self._disconnect()
@@ -323,9 +347,61 @@ class BaseStore:
         if self._spec is None:
             return
         try:
-            self._do_drop()
+            if self._attached:  # someone else's collection: only let go of it
+                self._do_detach()
+            else:
+                self._do_drop()
         finally:
             self._reset_collection()
+
+    def share(self) -> dict[str, Any]:
+        """A picklable handle to this collection for ``attach`` in another process.
+
+        The handle holds the spec, the build and search parameters in effect and whatever
+        the adapter needs to find the collection again (``_do_share``); no connection.
+        Stores whose engine lives in this process only raise CapabilityError.
+        """
+        spec = self._require_collection()
+        return {
+            "store": self.info.name,
+            "spec": {
+                "name": spec.name,
+                "dim": spec.dim,
+                "metric": spec.metric.value,
+                "index_type": spec.index_type,
+                "index_params": dict(spec.index_params),
+            },
+            "build_params": dict(self._build_params),
+            "search_params": dict(self._search_params),
+            "state": self._do_share(),
+        }
+
+    def attach(self, handle: Mapping[str, Any]) -> None:
+        """Open the collection ``handle`` (from ``share``) describes, for searching.
+
+        Nothing is created or changed; leaving the store (or ``drop``) only detaches.
+        """
+        self._require_connected()
+        if self._spec is not None:
+            raise CollectionExistsError(
+                f"this {self.info.name} store already holds collection {self._spec.name!r}; attach needs a fresh store"
+            )
+        if not isinstance(handle, Mapping) or not {"store", "spec", "state"} <= set(handle):
+            raise ConfigError("attach() takes the mapping that share() returned")
+        if handle["store"] != self.info.name:
+            raise ConfigError(f"a {handle['store']} handle cannot be attached by a {self.info.name} store")
+        spec = CollectionSpec(**handle["spec"])
+        index_type = spec.resolve(self.info.index_types, self.info.name)
+        self._spec, self._index_type = spec, index_type
+        self._build_params = dict(handle.get("build_params") or index_type.build_params(spec.index_params))
+        self._search_params = dict(handle.get("search_params") or index_type.search_params(None))
+        self._attached = True
+        try:
+            self._do_attach(dict(handle["state"] or {}))
+            self._apply_search_params()
+        except BaseException:
+            self._reset_collection()
+            raise
 
     def upsert(
         self,
@@ -436,6 +512,7 @@ class BaseStore:
         return self._spec
 
     def _reset_collection(self) -> None:
+        self._attached = False
         self._spec = None
         self._index_type = None
         self._build_params = {}

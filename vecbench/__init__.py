@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from vecbench._version import __version__
 from vecbench.errors import (
+    CapabilityError,
     ChecksumMismatchError,
     CollectionExistsError,
     ConfigError,
@@ -38,6 +39,7 @@ _LAZY = {
     "Filterable": "vecbench.store",
     "Deletable": "vecbench.store",
     "Footprint": "vecbench.store",
+    "Shareable": "vecbench.store",
     "StoreInfo": "vecbench.store",
     "get_store": "vecbench.registry",
     "store_names": "vecbench.registry",
@@ -70,6 +72,7 @@ __all__ = [
     "StoreError",
     "CollectionExistsError",
     "NotReadyError",
+    "CapabilityError",
     *_LAZY,
 ]
 
@@ -94,4 +97,12 @@ if TYPE_CHECKING:  # for type checkers; at run time __getattr__ resolves these
     from vecbench.harness import CellResult  # noqa: F401
     from vecbench.registry import get_store, store_names  # noqa: F401
     from vecbench.results import read_results  # noqa: F401
-    from vecbench.store import BatchSearch, Deletable, Filterable, Footprint, Store, StoreInfo  # noqa: F401
+    from vecbench.store import (  # noqa: F401
+        BatchSearch,
+        Deletable,
+        Filterable,
+        Footprint,
+        Shareable,
+        Store,
+        StoreInfo,
+    )

@@ -362,7 +362,11 @@ _DEFAULT: dict[str, Any] = {
         },
         "qdrant-edge": {
             "indexes": [
-                {"type": "hnsw", "build": {"m": 16, "ef_construct": 100}, "search": {"hnsw_ef": [16, 32, 64, 128]}}
+                {
+                    "type": "hnsw",
+                    "build": {"m": 16, "ef_construct": 100},
+                    "search": {"hnsw_ef": [16, 32, 64, 128]},
+                }
             ]
         },
     },

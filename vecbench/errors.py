@@ -90,3 +90,7 @@ class CollectionExistsError(StoreError):
 
 class NotReadyError(StoreError, TimeoutError):
     """wait_ready() ran past its timeout."""
+
+
+class CapabilityError(StoreError):
+    """The store cannot do what was asked (say, share its collection with another process)."""

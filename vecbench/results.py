@@ -111,7 +111,6 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 _PREFIX = b'{"schema":"vecbench.result"'
 
 
-
 def _jsonable(value: Any) -> Any:
     """Plain JSON types from numpy scalars/arrays, tuples, Paths and enums."""
     if isinstance(value, Mapping):

@@ -49,7 +49,9 @@ class IndexType:
         return _merge(self.name, "search", self.search, given)
 
 
-def _merge(index: str, what: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+def _merge(
+    index: str, what: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None
+) -> dict[str, Any]:
     given = dict(given or {})
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -88,7 +90,9 @@ class CollectionSpec:
         it = index_types[self.index_type]
         if self.metric not in it.metrics:
             raise UnknownNameError(
-                f"metric for {store} index {self.index_type!r}", self.metric.value, [m.value for m in it.metrics]
+                f"metric for {store} index {self.index_type!r}",
+                self.metric.value,
+                [m.value for m in it.metrics],
             )
         it.build_params(self.index_params)
         return it

@@ -34,6 +34,7 @@ __all__ = [
     "Filterable",
     "Deletable",
     "Footprint",
+    "Shareable",
     "StoreInfo",
     "FootprintStats",
 ]
@@ -126,7 +127,9 @@ class BatchSearch(Protocol):
 
 @runtime_checkable
 class Filterable(Protocol):
-    def search_filtered(self, query: NDArray[np.float32], k: int, where: Mapping[str, Any]) -> NDArray[np.int64]:
+    def search_filtered(
+        self, query: NDArray[np.float32], k: int, where: Mapping[str, Any]
+    ) -> NDArray[np.int64]:
         """Like search, among vectors whose payload matches ``where`` (field equality)."""
 
 
@@ -140,3 +143,19 @@ class Deletable(Protocol):
 class Footprint(Protocol):
     def footprint(self) -> FootprintStats:
         """Memory and disk the index takes, as the engine reports it."""
+
+
+@runtime_checkable
+class Shareable(Protocol):
+    """A collection that other processes can open with their own store and connection.
+
+    ``share()`` on the store that built the collection returns a small picklable handle;
+    ``attach(handle)`` on a fresh, connected store of the same class and config (in any
+    process) opens that collection for searching without creating or changing it. Leaving
+    an attached store (``__exit__``/``drop``) only detaches; the collection stays. The load
+    generator (``vecbench.load``) gives every worker process its own attached store.
+    """
+
+    def share(self) -> dict[str, Any]: ...
+
+    def attach(self, handle: Mapping[str, Any]) -> None: ...

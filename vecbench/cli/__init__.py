@@ -24,7 +24,10 @@ _COMMANDS = {
     "report": ("vecbench.cli.report", "print a results file as a table"),
     "services": ("vecbench.cli.services", "start/stop real engines locally, without Docker"),
     "chunk": ("vecbench.cli.chunk", "print a text file's chunks with offsets (inspect a chunker)"),
-    "rag": ("vecbench.cli.rag", "retrieval harness: chunkers x embedders x stores (x rerankers) on a BEIR set"),
+    "rag": (
+        "vecbench.cli.rag",
+        "retrieval harness: chunkers x embedders x stores (x rerankers) on a BEIR set",
+    ),
 }
 
 

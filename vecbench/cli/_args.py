@@ -7,24 +7,39 @@ import argparse
 
 def run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", metavar="FILE", help="sweep config (YAML); see README")
-    p.add_argument("--stores", "-s", metavar="NAMES", help="comma-separated store names (default: the embedded default)")
+    p.add_argument(
+        "--stores", "-s", metavar="NAMES", help="comma-separated store names (default: the embedded default)"
+    )
     p.add_argument("--dataset", "-d", metavar="NAME", help="data set name or path (default: synthetic)")
     p.add_argument(
-        "--dataset-param", action="append", default=[], metavar="KEY=VALUE",
+        "--dataset-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="loader parameter, repeatable (e.g. n=100000, queries=q.npy)",
     )
-    p.add_argument("--metric", "-m", metavar="METRICS", help="comma-separated metrics (euclidean, cosine, ip)")
+    p.add_argument(
+        "--metric", "-m", metavar="METRICS", help="comma-separated metrics (euclidean, cosine, ip)"
+    )
     p.add_argument("--index", "-i", metavar="TYPE", help="index type for every store named (e.g. hnsw)")
     p.add_argument(
-        "--build", action="append", default=[], metavar="KEY=V1,V2",
+        "--build",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
         help="index build parameter grid, repeatable (e.g. m=16,32)",
     )
     p.add_argument(
-        "--search", action="append", default=[], metavar="KEY=V1,V2",
+        "--search",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
         help="search parameter grid, repeatable (e.g. ef_search=16,64,256)",
     )
     p.add_argument("--k", "-k", type=int, metavar="K", help="neighbours per query (default 10)")
-    p.add_argument("--out", "-o", metavar="FILE", help="results file (default vecbench-results/run-<id>.jsonl)")
+    p.add_argument(
+        "--out", "-o", metavar="FILE", help="results file (default vecbench-results/run-<id>.jsonl)"
+    )
     p.add_argument("--resume", action="store_true", help="skip cells already complete in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no table")
 
@@ -47,7 +62,9 @@ def stores(p: argparse.ArgumentParser) -> None:
 
 def report(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", metavar="RESULTS", help="a results file (.jsonl) written by vecbench run")
-    p.add_argument("--sort", default=None, metavar="COLUMN", help="sort by a column (e.g. recall, p99_ms, qps)")
+    p.add_argument(
+        "--sort", default=None, metavar="COLUMN", help="sort by a column (e.g. recall, p99_ms, qps)"
+    )
     p.add_argument("--desc", action="store_true", help="sort descending")
     p.add_argument("--store", metavar="NAMES", help="only these stores (comma-separated)")
     p.add_argument("--dataset", metavar="TEXT", help="only data sets whose name contains TEXT")

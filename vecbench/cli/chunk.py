@@ -12,8 +12,12 @@ from vecbench.errors import ConfigError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a UTF-8 text file")
-    p.add_argument("--chunker", default="recursive", metavar="NAME",
-                   help="recursive (default), fixed, sentence, discourse, nsp, or an entry point")
+    p.add_argument(
+        "--chunker",
+        default="recursive",
+        metavar="NAME",
+        help="recursive (default), fixed, sentence, discourse, nsp, or an entry point",
+    )
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="chunker parameters, e.g. chunk_size=500")
     p.add_argument("--json", action="store_true", help="one JSON object per chunk")
     p.add_argument("--width", type=int, default=80, metavar="N", help="characters of each chunk to show")
@@ -33,7 +37,11 @@ def main(args: argparse.Namespace) -> int:
     chunks = chunker.chunk(text)
     for i, c in enumerate(chunks):
         if args.json:
-            print(json.dumps({"i": i, "start": c.start, "end": c.end, "text": c.text, "meta": c.meta}, default=str))
+            print(
+                json.dumps(
+                    {"i": i, "start": c.start, "end": c.end, "text": c.text, "meta": c.meta}, default=str
+                )
+            )
             continue
         shown = c.text.replace("\n", "\\n")
         if len(shown) > args.width:

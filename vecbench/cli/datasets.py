@@ -22,8 +22,15 @@ def main(args: argparse.Namespace) -> int:
         table.add_row("synthetic", "any", "any", "any", "any", "-", "generated")
         for m in catalog.list_manifests():
             table.add_row(
-                m.name, m.metric, str(m.dim), f"{m.n:,}" if m.n else "?", f"{m.nq:,}" if m.nq else "?",
-                f"{m.size / 1e6:,.0f} MB" if m.size else (f"~{m.approx_size_mb:,.0f} MB" if m.approx_size_mb else "?"), "yes" if catalog.is_cached(m.name) else "no",
+                m.name,
+                m.metric,
+                str(m.dim),
+                f"{m.n:,}" if m.n else "?",
+                f"{m.nq:,}" if m.nq else "?",
+                f"{m.size / 1e6:,.0f} MB"
+                if m.size
+                else (f"~{m.approx_size_mb:,.0f} MB" if m.approx_size_mb else "?"),
+                "yes" if catalog.is_cached(m.name) else "no",
             )
         stdout_console().print(table)
         return 0

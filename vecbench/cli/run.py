@@ -42,10 +42,14 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The run config (as a dict) that the flags describe, on top of the embedded default."""
     from vecbench.config import default_config_dict, load_config_dict
 
-    one_off = any([args.stores, args.dataset, args.dataset_param, args.metric, args.index, args.build, args.search])
+    one_off = any(
+        [args.stores, args.dataset, args.dataset_param, args.metric, args.index, args.build, args.search]
+    )
     if args.config:
         if one_off:
-            raise ConfigError("--config cannot be combined with --stores/--dataset/--metric/--index/--build/--search")
+            raise ConfigError(
+                "--config cannot be combined with --stores/--dataset/--metric/--index/--build/--search"
+            )
         config = load_config_dict(args.config)
     else:
         config = copy.deepcopy(default_config_dict())
@@ -92,7 +96,9 @@ def _installed_only(config: dict[str, Any]) -> dict[str, Any]:
         if client_installed(cls):
             kept[name] = entry
         else:
-            print(f"vecbench: note: {name} left out: pip install 'vecbench[{cls.info.extra}]'", file=sys.stderr)
+            print(
+                f"vecbench: note: {name} left out: pip install 'vecbench[{cls.info.extra}]'", file=sys.stderr
+            )
     config["stores"] = kept
     return config
 

@@ -62,7 +62,11 @@ class LangChainEmbedder:
         return int(self.tokenizer(text))
 
     def _as_array(self, rows: list[list[float]], n: int) -> NDArray[np.float32]:
-        out = np.asarray(rows, dtype=np.float32).reshape(n, -1) if n else np.empty((0, self._dim or 0), np.float32)
+        out = (
+            np.asarray(rows, dtype=np.float32).reshape(n, -1)
+            if n
+            else np.empty((0, self._dim or 0), np.float32)
+        )
         if n and self._dim is None:
             self._dim = int(out.shape[1])
         return out

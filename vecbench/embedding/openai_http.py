@@ -128,7 +128,9 @@ class OpenAIEmbedder:
             key = os.environ.get(self.api_key_env)
             if key:
                 headers["Authorization"] = f"Bearer {key}"
-            req = urllib.request.Request(f"{self.base_url}/embeddings", data=data, headers=headers, method="POST")
+            req = urllib.request.Request(
+                f"{self.base_url}/embeddings", data=data, headers=headers, method="POST"
+            )
             retry_after: str | None = None
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
@@ -140,7 +142,8 @@ class OpenAIEmbedder:
                 if status not in _RETRY_STATUS or attempt == self.max_retries:
                     # Only the status and URL: the response body could echo the request headers.
                     raise EmbeddingAPIError(
-                        f"POST {self.base_url}/embeddings: HTTP {status} after {attempt + 1} attempt(s)", status
+                        f"POST {self.base_url}/embeddings: HTTP {status} after {attempt + 1} attempt(s)",
+                        status,
                     ) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 if attempt == self.max_retries:
@@ -163,7 +166,9 @@ class OpenAIEmbedder:
                 rows = sorted(payload["data"], key=lambda d: int(d["index"]))
                 vecs = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
             except (KeyError, TypeError, ValueError) as exc:
-                raise EmbeddingAPIError(f"unreadable embeddings response: {type(exc).__name__}: {exc}") from None
+                raise EmbeddingAPIError(
+                    f"unreadable embeddings response: {type(exc).__name__}: {exc}"
+                ) from None
             if vecs.ndim != 2 or vecs.shape[0] != len(batch):
                 raise EmbeddingAPIError(f"asked for {len(batch)} embeddings, got shape {vecs.shape}")
             if self._dim is None:

@@ -72,8 +72,10 @@ class SentenceTransformerEmbedder:
     def name(self) -> str:
         if self._name is None:
             local = self._local_dir()
-            model_id = MINILM_ID if self.model == MINILM_ID else (
-                Path(self.model).name if Path(self.model).expanduser().exists() else self.model
+            model_id = (
+                MINILM_ID
+                if self.model == MINILM_ID
+                else (Path(self.model).name if Path(self.model).expanduser().exists() else self.model)
             )
             version = weights_sha256(local)[:12] if local is not None else "unpinned"
             self._name = f"st:{model_id}@{version}"
