@@ -411,6 +411,7 @@ class BaseStore:
     ) -> None:
         """Insert vectors; an id already present is replaced. Payloads are accepted and not stored."""
         spec = self._require_collection()
+        self._refuse_if_attached("upsert")
         vecs = as_vectors(vectors, spec.dim)
         id_arr = self._check_ids(ids, vecs.shape[0])
         if payloads is not None and len(payloads) != vecs.shape[0]:
@@ -421,6 +422,7 @@ class BaseStore:
     def delete(self, ids: ArrayLike) -> None:
         """Remove vectors by id; unknown ids are ignored."""
         self._require_collection()
+        self._refuse_if_attached("delete")
         arr = np.asarray(ids)
         if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
             raise ConfigError(f"ids must be a 1-D integer array, got shape {arr.shape} dtype {arr.dtype}")
@@ -510,6 +512,13 @@ class BaseStore:
         if self._spec is None:
             raise StoreError(f"no collection in this {self.info.name} store; call create(spec) first")
         return self._spec
+
+    def _refuse_if_attached(self, what: str) -> None:
+        if self._attached:
+            raise CapabilityError(
+                f"{what} on an attached {self.info.name} store: attached stores only search "
+                "(the collection belongs to the store that shared it)"
+            )
 
     def _reset_collection(self) -> None:
         self._attached = False

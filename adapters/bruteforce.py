@@ -12,11 +12,15 @@ deterministic whatever the insertion order.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.errors import StoreError
 from vecbench.metrics import Metric, normalize
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
@@ -80,6 +84,10 @@ class BruteForceStore(BaseStore):
         config_keys={"block_bytes": "upper bound on temporary bytes per search block (default 64 MiB)"},
     )
 
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._share_dirs: list[str] = []  # files written by share(), removed at drop
+
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
         if "block_bytes" in config:
             check_int_param("block_bytes", config["block_bytes"], minimum=1)
@@ -93,14 +101,20 @@ class BruteForceStore(BaseStore):
     def _do_drop(self) -> None:
         self._table = VectorTable(0)
         self._sqnorms = None
+        self._remove_shared()
+
+    def _disconnect(self) -> None:
+        self._remove_shared()
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        self._refuse_if_attached("upsert")
         if self._metric is Metric.COSINE:
             vectors = normalize(vectors)
         self._table.upsert(ids, vectors)
         self._sqnorms = None
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        self._refuse_if_attached("delete")
         if self._table.delete(ids):
             self._sqnorms = None
 
@@ -134,6 +148,51 @@ class BruteForceStore(BaseStore):
             out[start : start + q.shape[0], :kk] = topk_by_distance(scores, ids, k)
         return out
 
+    # -- share / attach ----------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        """Save vectors and ids as .npy files that attached stores memory-map (read-only).
+
+        The directory lives until this (owning) store drops the collection or disconnects.
+        """
+        folder = tempfile.mkdtemp(prefix="vecbench-bruteforce-share-")
+        self._share_dirs.append(folder)
+        state = {"dir": folder, "vectors_path": f"{folder}/vectors.npy", "ids_path": f"{folder}/ids.npy"}
+        np.save(state["vectors_path"], self._table.vectors)
+        np.save(state["ids_path"], self._table.ids)
+        return state
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        try:
+            # mmap: every attached process reads the same pages of the page cache.
+            vectors = np.asarray(np.load(state["vectors_path"], mmap_mode="r"))
+            ids = np.asarray(np.load(state["ids_path"], mmap_mode="r"))
+        except (OSError, KeyError, ValueError) as exc:
+            raise StoreError(
+                f"bruteforce cannot attach the shared vectors in {state.get('dir')}: {exc}"
+            ) from exc
+        if vectors.ndim != 2 or vectors.shape[1] != self._dim or ids.shape != (vectors.shape[0],):
+            raise StoreError(
+                f"bruteforce: shared arrays of shape {vectors.shape} and {ids.shape} do not match dim {self._dim}"
+            )
+        self._table = _SharedTable(vectors, ids)  # type: ignore[assignment]
+        self._sqnorms = None
+
+    def _do_detach(self) -> None:
+        self._table = VectorTable(0)
+        self._sqnorms = None
+
+    def _remove_shared(self) -> None:
+        while self._share_dirs:
+            shutil.rmtree(self._share_dirs.pop(), ignore_errors=True)
+
+    def _refuse_if_attached(self, what: str) -> None:
+        if self._attached:
+            raise StoreError(
+                f"bruteforce: cannot {what} through an attached store (it searches the owner's shared, "
+                "read-only copy); write through the store that created the collection"
+            )
+
     def _do_footprint(self) -> FootprintStats:
         extra = self._sqnorms.nbytes if self._sqnorms is not None else 0
         return FootprintStats(memory_bytes=self._table.nbytes + extra, disk_bytes=None, method="numpy arrays")
@@ -153,3 +212,18 @@ class BruteForceStore(BaseStore):
             "build_time_counted_in": "nothing to build: upsert copies vectors",
             "block_bytes": int(self._config.get("block_bytes", _DEFAULT_BLOCK_BYTES)),
         }
+
+
+class _SharedTable:
+    """The read-only (memory-mapped) vectors and ids an attached store searches."""
+
+    def __init__(self, vectors: NDArray[np.float32], ids: NDArray[np.int64]) -> None:
+        self.vectors = vectors
+        self.ids = ids
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.vectors.nbytes + self.ids.nbytes)

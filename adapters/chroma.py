@@ -59,7 +59,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecbench.deps import import_optional
-from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
+from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
@@ -100,6 +100,43 @@ def ids_to_chroma(ids: NDArray[np.int64]) -> list[str]:
 def ids_from_chroma(ids: Sequence[str]) -> NDArray[np.int64]:
     """Chroma's string ids back to int64 (parsed as Python ints, exact to 2**63 - 1)."""
     return np.fromiter((int(s) for s in ids), dtype=np.int64, count=len(ids))
+
+
+def _served_path(command: Sequence[str]) -> Path | None:
+    """The ``--path`` a ``chroma run`` command line serves, if it names one."""
+    for flag, value in zip(command, command[1:], strict=False):
+        if flag == "--path":
+            return Path(value)
+    return None
+
+
+def _vector_segment_dirs(data: Path, collection_id: str) -> tuple[list[Path], str | None]:
+    """Directories of the collection's VECTOR segments under a Chroma data path (read-only)."""
+    import sqlite3  # noqa: PLC0415 (footprint of a local server only)
+
+    db = data / "chroma.sqlite3"
+    if not db.exists():
+        return [], f"no {db}"
+    try:
+        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=10.0) as conn:
+            rows = conn.execute(
+                "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'", (collection_id,)
+            ).fetchall()
+    except sqlite3.Error as exc:
+        return [], f"cannot read {db}: {exc}"
+    return [data / str(r[0]) for r in rows if (data / str(r[0])).is_dir()], None
+
+
+def _dir_apparent_bytes(path: Path) -> int:
+    """Sum of the sizes of the files under ``path``."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_size
+            except OSError:
+                continue  # removed while walking
+    return total
 
 
 def _dir_bytes(path: Path) -> int:
@@ -289,6 +326,8 @@ class _ChromaBase(BaseStore):
         # Chroma 1.x applies writes to its index before the write call returns (embedded and
         # single-node server alike); this checks that the engine counts every live vector,
         # polling in case a server applies them later.
+        if self._attached:
+            return  # the owner counted and waited for its writes before share()
         expected = len(self._live)
         deadline = time.monotonic() + timeout_s
         interval = READY_POLL_S
@@ -309,6 +348,13 @@ class _ChromaBase(BaseStore):
         ef = int(self._search_params["ef_search"])
         if self._coll is None or ef == self._ef_loaded:
             return
+        if self._attached:
+            # A new ef reaches the loaded index only by a rebuild of the owner's collection.
+            self._search_params["ef_search"] = self._ef_loaded
+            raise CapabilityError(
+                f"{self.info.name}: an attached store searches with the owner's ef_search "
+                f"{self._ef_loaded}; set ef_search={ef} on the owner before share()"
+            )
         with warnings.catch_warnings():
             # chromadb warns that embedding_function=None is a "legacy" config: it is ours.
             warnings.filterwarnings("ignore", "legacy embedding function config", DeprecationWarning)
@@ -346,7 +392,8 @@ class _ChromaBase(BaseStore):
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
         nq = queries.shape[0]
-        live = len(self._live)
+        # An attached store does not count the owner's writes: the server caps n_results itself.
+        live = k if self._attached else len(self._live)
         out = np.full((nq, k), -1, dtype=np.int64)
         if live == 0:
             return out
@@ -355,6 +402,26 @@ class _ChromaBase(BaseStore):
         for row, found in enumerate(res["ids"]):
             out[row, : len(found)] = ids_from_chroma(found)
         return out
+
+    # -- sharing ------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        return {"ef_loaded": self._ef_loaded, "written": self._written}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        name = self._require_collection().name
+        if not self._exists(name):
+            raise StoreError(f"chroma ({self._where}) has no collection {name!r} to attach to")
+        self._coll = self._client.get_collection(name)
+        # The loaded index keeps the ef it was built or rebuilt with: the owner's.
+        self._ef_loaded = int(state.get("ef_loaded") or self._search_params["ef_search"])
+        self._written = bool(state.get("written"))
+        self._live = IdIndex()
+
+    def _do_detach(self) -> None:
+        self._coll = None
+        self._live = IdIndex()
+        self._written = False
 
     # -- reporting ----------------------------------------------------------------------
 
@@ -388,7 +455,9 @@ class ChromaStore(_ChromaBase):
 
     Config: ``url`` (``http(s)://host:port``, from ``VECBENCH_CHROMA_URL``), optional
     ``tenant``, ``database``, ``headers`` (extra HTTP headers) and ``token`` (sent as
-    ``Authorization: Bearer``). Footprint is not offered: the server API reports no sizes.
+    ``Authorization: Bearer``). Footprint: the server API reports no sizes; for a server
+    that ``vecbench services`` started on this machine, the files of the collection's HNSW
+    segment are measured (see ``_do_footprint``), otherwise both sizes are None.
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
@@ -412,9 +481,6 @@ class ChromaStore(_ChromaBase):
         "server: collection.modify does not reach the server's loaded index (verified by recall), "
         "so a changed ef_search after the first write rebuilds the collection with it"
     )
-    # The server API reports no memory or disk sizes: not a Footprint (typing lets a
-    # protocol method be blocked by setting it to None).
-    footprint = None  # type: ignore[assignment]
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -481,6 +547,38 @@ class ChromaStore(_ChromaBase):
     def _do_describe(self) -> dict[str, Any]:
         return {**super()._do_describe(), "server_version": self._server_version, "url": self._where}
 
+    def _do_footprint(self) -> FootprintStats:
+        from vecbench.services.rss import local_service  # noqa: PLC0415 (stdlib only, used here only)
+
+        found = local_service("chroma", self._config)
+        if found is None:
+            return FootprintStats(
+                None,
+                None,
+                f"not measured: the Chroma server API reports no sizes, and {self._where} is not a server "
+                "vecbench services started on this machine (its files cannot be read)",
+            )
+        svc, state = found
+        data = _served_path(state.command) or svc.data_dir()
+        if self._coll is None:
+            return FootprintStats(None, None, "not measured: no collection open")
+        dirs, error = _vector_segment_dirs(data, str(self._coll.id))
+        if error is not None or not dirs:
+            why = error or "no HNSW segment files yet (nothing written?)"
+            return FootprintStats(None, None, f"not measured: {why} (server data at {data})")
+        apparent = sum(_dir_apparent_bytes(d) for d in dirs)
+        return FootprintStats(
+            memory_bytes=apparent,
+            disk_bytes=sum(_dir_bytes(d) for d in dirs),
+            method=(
+                "the Chroma server API reports no sizes; measured on the files of the collection's HNSW "
+                f"vector segment ({data}/<segment id>/, found in the segments table of chroma.sqlite3) "
+                "of the server vecbench services started: memory = their size (hnswlib loads the persisted "
+                "index whole: vectors, graph, id map), disk = their allocated blocks (du); the shared "
+                "chroma.sqlite3 (metadata segment, write-ahead log of every collection) is not counted"
+            ),
+        )
+
 
 class ChromaEmbeddedStore(_ChromaBase):
     """Chroma embedded in the process, on disk (``chromadb.PersistentClient``).
@@ -541,6 +639,13 @@ class ChromaEmbeddedStore(_ChromaBase):
         if self._temp and self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
         self._path, self._temp = None, False
+
+    def _do_share(self) -> dict[str, Any]:
+        raise CapabilityError(
+            "chroma-embedded collections cannot be opened from another process: Chroma's "
+            "PersistentClient is not process-safe (a second process on the same path keeps its own "
+            "stale HNSW index and can corrupt the files); use the chroma server store for load tests"
+        )
 
     def _reload_ef(self) -> bool:
         # The loaded index keeps its ef: close the client (persisting and unloading the

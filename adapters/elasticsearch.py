@@ -410,6 +410,27 @@ class ElasticsearchStore(BaseStore):
                 self._es.indices.delete(index=self._index_name, ignore_unavailable=True)
         self._clear_collection_state()
 
+    # -- sharing -------------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        # num_candidates goes with every _search body (from the search params): nothing to set.
+        return {"index_name": self._index_name, "count": self._count}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        name = state.get("index_name") or self._require_collection().name.lower()
+        if not isinstance(name, str):
+            raise ConfigError(f"elasticsearch: the handle's index name {name!r} is not a string")
+        with self._errors("check index"):
+            exists = self._client.indices.exists(index=name)
+        if not exists:
+            raise StoreError(f"elasticsearch index {name!r} does not exist on {_public_url(self.url)}")
+        self._clear_collection_state()
+        # _owns_index stays False: drop() leaves the owner's index alone.
+        self._index_name, self._count = name, int(state.get("count") or 0)
+
+    def _do_detach(self) -> None:
+        self._clear_collection_state()
+
     # -- writes ------------------------------------------------------------------------------
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
@@ -449,6 +470,8 @@ class ElasticsearchStore(BaseStore):
                     raise StoreError(f"elasticsearch: delete of id {result.get('_id')} failed: {result}")
 
     def _do_wait_ready(self, timeout_s: float) -> None:
+        if self._attached:
+            return  # refresh and force merge are the owner's, before share()
         deadline = time.monotonic() + timeout_s
         name = self._index_name
 

@@ -33,7 +33,10 @@ search time by an ``IDSelector`` (it still takes memory until the collection is 
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import time
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -173,6 +176,7 @@ class FaissStore(BaseStore):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         self._faiss: ModuleType | None = None
+        self._share_dirs: list[str] = []  # files written by share(), removed at drop
         self._clear_index_state()
 
     def _clear_index_state(self) -> None:
@@ -230,6 +234,7 @@ class FaissStore(BaseStore):
         self._faiss = faiss
 
     def _disconnect(self) -> None:
+        self._remove_shared()
         self._faiss = None
 
     def _do_create(self) -> None:
@@ -248,10 +253,12 @@ class FaissStore(BaseStore):
 
     def _do_drop(self) -> None:
         self._clear_index_state()
+        self._remove_shared()
 
     # -- writes ----------------------------------------------------------------------------
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+        self._refuse_if_attached("upsert")
         self._use_threads(self._threads)
         if self._spec_metric is Metric.COSINE:
             vectors = normalize(vectors)
@@ -272,6 +279,7 @@ class FaissStore(BaseStore):
             self._ids.assign(ids, np.zeros(ids.shape[0], dtype=np.int64))
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        self._refuse_if_attached("delete")
         if self._index is None:
             assert self._pending is not None
             self._pending.delete(ids)
@@ -447,6 +455,84 @@ class FaissStore(BaseStore):
             )
         _, labels = self._index.search(queries, k, params=params)
         return self._labels.to_external(labels)
+
+    # -- share / attach ----------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        """Write the index and the id map to a temp directory that attached stores read.
+
+        The directory lives until this (owning) store drops the collection or disconnects.
+        """
+        if self._index is None and self._pending is not None and len(self._pending):
+            raise StoreError(
+                f"faiss {self._kind} index is not trained yet ({len(self._pending)} vectors buffered); "
+                "call wait_ready() before share()"
+            )
+        folder = tempfile.mkdtemp(prefix="vecbench-faiss-share-")
+        self._share_dirs.append(folder)
+        state: dict[str, Any] = {
+            "dir": folder,
+            "index_path": None,
+            "ids_path": f"{folder}/ids.npz",
+            "effective": dict(self._effective),
+            "training": dict(self._training),
+            "identity": None,
+        }
+        arrays = {"id_keys": self._ids._keys, "id_values": self._ids._values}
+        if self._index is not None:
+            state["index_path"] = f"{folder}/index.faiss"
+            self._client.write_index(self._index, state["index_path"])
+        if self._labels is not None:
+            arrays["labels"] = self._labels.ids[: self._labels.n]
+            arrays["dead"] = np.asarray(self._dead, dtype=np.int64)
+            state["identity"] = self._labels.identity
+        np.savez(state["ids_path"], **arrays)
+        return state
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        self._clear_index_state()
+        self._cosine = self._spec_metric is Metric.COSINE
+        self._effective = dict(state.get("effective") or self._build_params)
+        self._training = dict(state.get("training") or {})
+        try:
+            with np.load(state["ids_path"]) as arrays:
+                self._ids.reset(arrays["id_keys"], arrays["id_values"])
+                if state.get("identity") is not None:
+                    self._labels = _Labels()
+                    self._labels.ids = np.array(arrays["labels"], dtype=np.int64)
+                    self._labels.n = int(self._labels.ids.shape[0])
+                    self._labels.identity = bool(state["identity"])
+                    self._dead = arrays["dead"].tolist()
+            if state.get("index_path"):
+                self._index = self._read_shared_index(state["index_path"])
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"faiss cannot attach the shared index in {state.get('dir')}: {exc}") from exc
+        if self._index is None and self._kind in _TRAINED_TYPES:
+            self._pending = VectorTable(self._dim)  # an empty, never-trained collection
+
+    def _read_shared_index(self, path: str) -> Any:
+        # Memory-map what FAISS can (flat codes, HNSW storage, IVF lists), so N worker
+        # processes share one copy of the vectors in the page cache; read it whole otherwise.
+        faiss = self._client
+        flag = faiss.IO_FLAG_MMAP if self._kind in ("ivf_flat", "ivf_pq") else faiss.IO_FLAG_MMAP_IFC
+        try:
+            return faiss.read_index(path, flag)
+        except RuntimeError:
+            return faiss.read_index(path)
+
+    def _do_detach(self) -> None:
+        self._clear_index_state()  # the owner's files stay: it removes them when it drops
+
+    def _remove_shared(self) -> None:
+        while self._share_dirs:
+            shutil.rmtree(self._share_dirs.pop(), ignore_errors=True)
+
+    def _refuse_if_attached(self, what: str) -> None:
+        if self._attached:
+            raise StoreError(
+                f"faiss: cannot {what} through an attached store (it searches the owner's shared, "
+                "read-only copy); write through the store that created the collection"
+            )
 
     # -- reporting -------------------------------------------------------------------------
 

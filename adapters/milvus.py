@@ -29,8 +29,13 @@ Where time lands, and why ``wait_ready`` reloads (all verified against Milvus 2.
 Search parameters: hnsw ``ef_search`` -> Milvus ``ef``, raised to k when smaller (Milvus
 refuses ``ef < k``); IVF ``nprobe`` -> ``nprobe``. ``k`` is at most 16384 (Milvus's topk
 limit). DISKANN is not offered: Milvus 2.3.5 standalone accepts the index but its build
-fails (``bad_function_call``) and is retried forever. There is no ``Footprint``: 2.3.5
-reports ``mem_size`` 0 for every loaded segment.
+fails (``bad_function_call``) and is retried forever.
+
+Footprint: 2.3.5 reports ``mem_size`` 0 for every loaded segment, so sizes come from the
+server's metrics endpoint (``_milvus_metrics``): disk = the binlog size of the collection's
+flushed segments, plus its index files when the server is one ``vecbench services`` started
+here; memory = the query node's entity size of the loaded segments (a raw-data figure on
+2.3.5). ``footprint().method`` says which figures were read, and where.
 
     with MilvusStore({"uri": "http://127.0.0.1:19530"}) as store:
         store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="hnsw"))
@@ -62,8 +67,9 @@ from vecbench.errors import (
 from vecbench.metrics import Metric
 from vecbench.redact import redact_text
 from vecbench.spec import CollectionSpec, IndexType
-from vecbench.store import StoreInfo
+from vecbench.store import FootprintStats, StoreInfo
 
+from . import _milvus_metrics
 from ._base import BaseStore, auto_pq_m, check_int_param, check_pq_m
 
 __all__ = ["MilvusStore", "MAX_TOPK", "URI_ENV"]
@@ -79,6 +85,7 @@ UPSERT_BATCH_BYTES = 8 << 20
 DELETE_BATCH_IDS = 10_000  # ids per ``id in [...]`` delete expression
 POLL_MIN_S = 0.02
 POLL_MAX_S = 0.5
+FOOTPRINT_WAIT_S = 15.0  # longest wait for the metrics gauges to include a fresh load
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 
 _INDEX_TYPES = {
@@ -186,6 +193,8 @@ class MilvusStore(BaseStore):
             "consistency_level": "Strong, Bounded, Session or Eventually for every search "
             "(default: Strong after writes until wait_ready, then Bounded)",
             "timeout_s": "timeout of each server call in seconds (default 60)",
+            "metrics_url": "the server's Prometheus metrics page for footprint() (default: the port "
+            "vecbench services recorded, else http://<uri host>:9091/metrics)",
         },
     )
 
@@ -224,6 +233,11 @@ class MilvusStore(BaseStore):
                     f"milvus consistency_level {level!r} is not one of {', '.join(CONSISTENCY_LEVELS)}"
                 )
             config["consistency_level"] = by_lower[level.lower()]
+        metrics = config.get("metrics_url")
+        if metrics is not None and not (
+            isinstance(metrics, str) and metrics.startswith(("http://", "https://"))
+        ):
+            raise ConfigError(f"milvus metrics_url must be an http(s):// URL, got {metrics!r}")
         timeout = config.get("timeout_s")
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
@@ -371,8 +385,119 @@ class MilvusStore(BaseStore):
         finally:
             self._clear_state()
 
-    # Milvus 2.3 reports no sizes (every loaded segment's mem_size is 0): not a Footprint store.
-    footprint = None  # type: ignore[assignment]
+    # -- sharing -----------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        if self._stale:
+            raise NotReadyError(
+                "milvus: call wait_ready() before share(): writes not flushed, indexed and loaded yet "
+                "would be searched by brute force in the attached stores"
+            )
+        return {"written": self._written}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        name = self._require_collection().name
+        self._clear_state()
+        if not self._call("has_collection", name):
+            raise StoreError(f"Milvus at {self._uri} has no collection {name!r} to attach to")
+        fields = self._call("describe_collection", name)["fields"]
+        self._field_ids = {f["name"]: int(f["field_id"]) for f in fields}
+        self._index_sent = self._milvus_index_params()
+        # Loading is the owner's (its wait_ready releases and reloads): an attached store
+        # never loads or releases, it needs the collection loaded already.
+        loaded = _state_name(self._call("get_load_state", name)["state"]) == "Loaded"
+        self._written = bool(state.get("written")) or loaded
+        if self._written and not loaded:
+            raise NotReadyError(
+                f"Milvus collection {name!r} is not loaded; call wait_ready() on the owner before share()"
+            )
+        self._loaded = loaded
+
+    def _do_detach(self) -> None:
+        self._clear_state()  # nothing released or dropped: the collection is the owner's
+
+    # -- footprint ---------------------------------------------------------------------------
+
+    def _do_footprint(self) -> FootprintStats:
+        name = self._require_collection().name
+        collection_id = int(self._call("describe_collection", name)["collection_id"])
+        flushed = self._call("list_persistent_segments", name)
+        loaded = self._call("list_loaded_segments", name)
+        from vecbench.services.rss import local_service  # noqa: PLC0415 (stdlib only, used here only)
+
+        uri = self._config.get("uri") or os.environ.get(URI_ENV) or ""
+        service = local_service("milvus", {"uri": uri})
+        ports = service[1].ports if service is not None else None
+        url, url_from = _milvus_metrics.metrics_url(self._config, uri, ports)
+        figures, error = self._metrics_figures(url, collection_id, flushed, loaded)
+        notes: list[str] = []
+        memory: int | None = None
+        mem_size = sum(int(getattr(s, "mem_size", 0) or 0) for s in loaded)
+        if mem_size:  # Milvus versions that fill it in
+            memory = mem_size
+            notes.append("memory: sum of mem_size of the loaded segments (list_loaded_segments)")
+        elif figures is not None and figures.entity_bytes is not None:
+            memory = figures.entity_bytes
+            notes.append(
+                f"memory: {_milvus_metrics.ENTITY_SIZE} of the collection (query node size of its loaded "
+                "segments; Milvus 2.3.5 computes it as rows x schema row width, so it is the raw data, "
+                "the same for every index type, without index structures)"
+            )
+        elif figures is not None:
+            notes.append("memory: not reported (mem_size 0 and no entity_size gauge: collection not loaded?)")
+        else:
+            notes.append("memory and disk not known")
+        disk: int | None = None
+        if figures is not None and flushed:
+            disk = figures.binlog_bytes
+            missing = len(flushed) - len(figures.binlog_segments)
+            notes.append(
+                f"disk: {_milvus_metrics.BINLOG_SIZE} summed over the {len(flushed)} flushed segments "
+                "(insert, stats and delta binlogs)"
+                + (f"; {missing} segment(s) had no gauge yet" if missing else "")
+            )
+        elif figures is not None:
+            notes.append("disk: nothing flushed yet (call wait_ready first)")
+        if service is not None and flushed and disk is not None:
+            index_root = service[0].data_dir() / "data" / "index_files"
+            index_bytes, files = _milvus_metrics.index_file_bytes(
+                index_root, ((s.partition_id, s.segment_id) for s in flushed)
+            )
+            disk += index_bytes
+            notes.append(
+                f"+ {files} index file(s) of those segments under {index_root} (local storage of the "
+                "server vecbench services started; Milvus reports no index size)"
+            )
+        elif disk is not None:
+            notes.append("index files not counted (remote storage: Milvus 2.3 reports no index size)")
+        where = f"metrics from {url} ({url_from})"
+        if error:
+            where += f" unreadable: {error}"
+        return FootprintStats(memory, disk, f"{where}; " + "; ".join(notes))
+
+    def _metrics_figures(
+        self, url: str, collection_id: int, flushed: list[Any], loaded: list[Any]
+    ) -> tuple[_milvus_metrics.CollectionFigures | None, str | None]:
+        """The collection's gauges, polled until they cover every flushed segment and loaded row.
+
+        The query node refreshes its gauges every few seconds (quotaCenterCollectInterval), so
+        right after a load they can still miss it; past FOOTPRINT_WAIT_S the last scrape is used.
+        """
+        segment_ids = [int(s.segment_id) for s in flushed]
+        rows = sum(int(s.num_rows) for s in loaded)
+        deadline = _Deadline(min(self._timeout, FOOTPRINT_WAIT_S))
+        while True:
+            try:
+                samples = _milvus_metrics.scrape(url, timeout_s=min(self._timeout, 10.0))
+            except (OSError, ValueError) as exc:
+                return None, _short(exc)
+            figures = _milvus_metrics.collection_figures(samples, collection_id, segment_ids)
+            if len(figures.binlog_segments) == len(segment_ids) and (
+                not loaded or (figures.entity_bytes is not None and figures.entity_rows >= rows)
+            ):
+                return figures, None
+            if not deadline.wait():
+                return figures, None
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, ClassVar
@@ -353,6 +353,39 @@ class PgVectorStore(BaseStore):
         finally:
             self._clear_table_state()
 
+    # -- sharing -----------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        return {"schema": self._config["schema"], "vector_type": self._vector_type}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        spec = self._require_collection()
+        check_identifier(spec.name)
+        for key, mine in (("schema", self._config["schema"]), ("vector_type", self._vector_type)):
+            if state.get(key, mine) != mine:
+                raise ConfigError(
+                    f"pgvector: the shared table has {key} {state[key]!r}, this store is configured "
+                    f"for {mine!r}; attach with the owner's config"
+                )
+        self._clear_table_state()  # also forgets the search settings SET on this connection
+        schema = self._config["schema"]
+        with self._errors(f"attaching to table {schema}.{spec.name}"):
+            if not self._conn.execute(
+                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, spec.name)
+            ).fetchone():
+                raise StoreError(f"table {schema}.{spec.name} does not exist in PostgreSQL at {self._where}")
+            self._index_built = bool(
+                self._conn.execute(
+                    "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+                    (schema, self._index_name),
+                ).fetchone()
+            )
+        # BaseStore.attach then calls _apply_search_params: hnsw.ef_search / ivfflat.probes
+        # are per connection, so they are SET on this one.
+
+    def _do_detach(self) -> None:
+        self._clear_table_state()
+
     # -- writes ----------------------------------------------------------------------------
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
@@ -404,8 +437,9 @@ class PgVectorStore(BaseStore):
     # -- build -----------------------------------------------------------------------------
 
     def _do_wait_ready(self, timeout_s: float) -> None:
-        with self._errors("wait_ready"):
-            self._build_and_analyze(timeout_s)
+        if not self._attached:  # an attached store never builds on (or analyzes) the owner's table
+            with self._errors("wait_ready"):
+                self._build_and_analyze(timeout_s)
         self._apply_search_params()
 
     def _build_and_analyze(self, timeout_s: float) -> None:

@@ -51,6 +51,7 @@ from numpy.typing import NDArray
 
 from vecbench.deps import import_optional
 from vecbench.errors import (
+    CapabilityError,
     CollectionExistsError,
     ConfigError,
     InvalidParameterError,
@@ -273,6 +274,25 @@ class _QdrantClientStore(BaseStore):
         spec = self._spec
         if spec is not None and self._client is not None:
             self._call("drop the collection", self._client.delete_collection, spec.name)
+
+    # -- sharing -----------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        # Searches need only the collection name (in the spec) and the search params, which
+        # go with every query (search_request_params): nothing is set on the server.
+        return {}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        spec = self._require_collection()
+        if not self._call("check the collection", self._client.collection_exists, spec.name):
+            raise StoreError(f"Qdrant ({self._where}) has no collection {spec.name!r} to attach to")
+        self._index_wait = {}
+        # An attached store never changes the collection: wait_ready only polls, and never
+        # turns on indexing the owner deferred (the owner's wait_ready does that).
+        self._indexing_enabled = True
+
+    def _do_detach(self) -> None:
+        self._index_wait = {}
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -633,6 +653,13 @@ class QdrantLocalStore(_QdrantClientStore):
     @property
     def _where(self) -> str:
         return f"local mode at {self._config.get('path') or ':memory:'}"
+
+    def _do_share(self) -> dict[str, Any]:
+        raise CapabilityError(
+            "qdrant-local collections cannot be opened from another process: local mode keeps the "
+            "collection in this process (in memory, or under a path it locks against any other "
+            "QdrantClient); use the qdrant server store for load tests"
+        )
 
     def _connect(self) -> None:
         self._import_client()

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.deps import import_optional
-from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
+from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
@@ -199,6 +199,15 @@ class QdrantEdgeStore(BaseStore):
         self._close_shard()
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
+
+    def _do_share(self) -> dict[str, Any]:
+        # Checked with qdrant-edge-py 0.9.0: EdgeShard.load of a shard another process holds
+        # fails ("failed to open WAL ... WouldBlock"), and there is no read-only open.
+        raise CapabilityError(
+            "qdrant-edge collections cannot be opened from another process: the engine locks the "
+            "shard's write-ahead log (a second EdgeShard.load fails) and has no read-only mode; "
+            "use the qdrant server store for load tests"
+        )
 
     def _close_shard(self) -> None:
         self._join_optimizer(None)

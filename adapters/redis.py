@@ -354,6 +354,26 @@ class RedisStore(BaseStore):
     def _index_exists(self, name: str) -> bool:
         return name in {_text(n) for n in self._cmd("FT._LIST")}
 
+    # -- sharing -------------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        # EF_RUNTIME goes with every FT.SEARCH (from the search params): nothing per connection.
+        return {"index_name": self._index_name, "key_prefix": self._prefix, "count": self._count}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        index, prefix = state.get("index_name"), state.get("key_prefix")
+        if not isinstance(index, str) or not isinstance(prefix, str) or not index or not prefix:
+            raise ConfigError("redis: the handle names no index and key prefix; pass what share() returned")
+        if not self._index_exists(index):
+            raise StoreError(f"redis index {index!r} does not exist on {_public_url(self.url)}")
+        self._clear_collection_state()
+        # _owns_index stays False: drop() and describe() leave the owner's index alone.
+        self._index_name, self._prefix = index, prefix
+        self._count = int(state.get("count") or 0)
+
+    def _do_detach(self) -> None:
+        self._clear_collection_state()
+
     # -- writes ------------------------------------------------------------------------------
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
