@@ -64,7 +64,7 @@ class EmptyDatasetError(DatasetError):
 
 
 class ChecksumMismatchError(DatasetError):
-    """A downloaded or cached file whose sha256 is not the manifest's."""
+    """A downloaded or cached file whose digest (sha256 or md5) is not the manifest's."""
 
 
 class ResultsFormatError(VecbenchError):

@@ -1,9 +1,15 @@
-"""``vecbench datasets list|info|fetch|verify``."""
+"""``vecbench datasets list|info|fetch|verify``.
+
+Vector sets (ann-benchmarks HDF5) and text sets (BEIR zips, kind ``text/beir``) share the
+commands: ``fetch scifact`` downloads, checks the md5 and unpacks; ``info scifact`` prints
+the manifest and where the set lives; ``verify scifact`` re-hashes the unpacked files.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from vecbench.progress import Progress
 
@@ -14,32 +20,40 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "list":
         from rich.table import Table
 
+        from vecbench.paths import cache_dir
         from vecbench.summary import stdout_console
 
+        root = cache_dir()
         table = Table(title="data sets (vecbench datasets fetch NAME)")
-        for col in ("name", "metric", "dim", "n", "queries", "size", "cached"):
+        for col in ("name", "kind", "metric", "dim", "n", "queries", "size", "cached"):
             table.add_column(col)
-        table.add_row("synthetic", "any", "any", "any", "any", "-", "generated")
+        table.add_row("synthetic", "vector", "any", "any", "any", "any", "-", "generated")
         for m in catalog.list_manifests():
+            n, nq = (m.docs, m.queries) if m.is_beir else (m.n, m.nq)
+            local = m.local_path(root)
             table.add_row(
                 m.name,
-                m.metric,
-                str(m.dim),
-                f"{m.n:,}" if m.n else "?",
-                f"{m.nq:,}" if m.nq else "?",
+                m.kind,
+                str(m.metric) if m.metric is not None else "-",
+                str(m.dim) if m.dim is not None else "-",
+                f"{n:,}" if n else "?",
+                f"{nq:,}" + (f" ({m.split})" if m.is_beir else "") if nq else "?",
                 f"{m.size / 1e6:,.0f} MB"
                 if m.size
                 else (f"~{m.approx_size_mb:,.0f} MB" if m.approx_size_mb else "?"),
-                "yes" if catalog.is_cached(m.name) else "no",
+                "yes" if (local.is_dir() if m.is_beir else local.is_file()) else "no",
             )
         stdout_console().print(table)
         return 0
     if args.action == "fetch":
         from vecbench.datasets.fetch import fetch
 
-        path = fetch(args.name, progress=Progress())
+        path = fetch(args.name.removeprefix("beir:"), progress=Progress())
         print(path)
         return 0
+    beir = _beir_manifest(args.name)
+    if beir is not None:
+        return _beir_action(args.action, beir)
     from vecbench.datasets import load
 
     dataset = load(args.name)
@@ -53,3 +67,51 @@ def main(args: argparse.Namespace) -> int:
     report = verify(dataset, sample=args.sample)
     print(json.dumps(report, indent=2, default=str))
     return 0 if report.get("ok") else 1
+
+
+def _beir_manifest(name: str) -> Any:
+    """The manifest when ``name`` is a BEIR set's name (``scifact`` or ``beir:scifact``), else None."""
+    from vecbench.datasets.catalog import list_manifests
+
+    bare = name.removeprefix("beir:")
+    for m in list_manifests():
+        if m.name == bare and m.is_beir:
+            return m
+    return None
+
+
+def _beir_action(action: str, manifest: Any) -> int:
+    from vecbench.datasets.fetch import FETCH_RECORD, verify_fetched
+    from vecbench.paths import cache_dir
+
+    if action == "verify":
+        report = verify_fetched(manifest)
+        print(json.dumps(report, indent=2))
+        return 0 if report["ok"] else 1
+    path = manifest.local_path(cache_dir())
+    info = {
+        "name": manifest.name,
+        "kind": manifest.kind,
+        "url": manifest.url,
+        "md5": manifest.md5,
+        "sha256": manifest.sha256,
+        "approx_size_mb": manifest.approx_size_mb,
+        "docs": manifest.docs,
+        "queries": manifest.queries,
+        "split": manifest.split,
+        "subsets": list(manifest.subsets),
+        "description": manifest.description,
+        "fetched": path.is_dir(),
+        "path": str(path),
+        "use_as": f"beir:{manifest.name}" + (f"/{manifest.subsets[0]}" if manifest.subsets else ""),
+    }
+    if path.is_dir():
+        try:
+            record = json.loads((path / FETCH_RECORD).read_text(encoding="utf-8"))
+            info["fetch"] = {k: record.get(k) for k in ("status", "md5", "sha256", "size", "fetched_at")}
+        except (OSError, ValueError):
+            info["fetch"] = None
+    else:
+        info["fetch_command"] = f"vecbench datasets fetch {manifest.name}"
+    print(json.dumps(info, indent=2))
+    return 0

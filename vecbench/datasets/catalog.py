@@ -1,7 +1,8 @@
 """Dataset manifests: what can be fetched by name, from where, and with which checksum.
 
 Manifests are the YAML files in the top-level ``datasets/`` folder, installed as package
-data ``vecbench.datasets.manifests``. Each holds a ``datasets:`` list of entries:
+data ``vecbench.datasets.manifests``. Each holds a ``datasets:`` list of entries, of one
+of two formats. Vector sets (``datasets/ann-benchmarks.yaml``):
 
     - name: sift-128-euclidean
       url: http://ann-benchmarks.com/sift-128-euclidean.hdf5
@@ -13,8 +14,24 @@ data ``vecbench.datasets.manifests``. Each holds a ``datasets:`` list of entries
       metric: euclidean       # aliases (angular, l2, dot) accepted
       format: ann-benchmarks-hdf5
 
+Text-retrieval sets in BEIR layout (``datasets/beir.yaml``), fetched as a zip and unpacked
+to ``$VECBENCH_CACHE/datasets/beir/<name>/``:
+
+    - name: scifact
+      url: https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip
+      md5: 5f7d1de60b170fc8027bb7898e2efca1   # 32 hex digits (what BEIR publishes), or null
+      docs: 5183              # documents in corpus.jsonl
+      queries: 300            # queries judged in qrels/<split>.tsv
+      split: test
+      subsets: []             # optional: sub-collections, each a BEIR folder (cqadupstack)
+      format: beir-zip
+
+Either format takes ``sha256``, ``md5``, ``size``, ``approx_size_mb`` and ``description``.
+
     >>> get_manifest("glove-25-angular").metric
     <Metric.COSINE: 'cosine'>
+    >>> get_manifest("scifact").kind
+    'text/beir'
 """
 
 from __future__ import annotations
@@ -32,6 +49,7 @@ from vecbench.metrics import Metric
 __all__ = [
     "Manifest",
     "FORMATS",
+    "KINDS",
     "manifest_dir",
     "list_manifests",
     "get_manifest",
@@ -40,39 +58,74 @@ __all__ = [
     "is_cached",
 ]
 
-FORMATS = {"ann-benchmarks-hdf5": ".hdf5"}
+FORMATS = {"ann-benchmarks-hdf5": ".hdf5", "beir-zip": ".zip"}
 """Known file formats and the suffix the fetched file gets."""
 
-_REQUIRED = ("name", "url", "dim", "n", "nq", "metric", "format")
-_OPTIONAL = ("sha256", "size", "approx_size_mb", "description")
+KINDS = {"ann-benchmarks-hdf5": "vector", "beir-zip": "text/beir"}
+"""What each format holds: vectors with ground truth, or a text collection with qrels."""
+
+_REQUIRED = {
+    "ann-benchmarks-hdf5": ("name", "url", "dim", "n", "nq", "metric", "format"),
+    "beir-zip": ("name", "url", "docs", "queries", "split", "format"),
+}
+_OPTIONAL = {
+    "ann-benchmarks-hdf5": ("sha256", "md5", "size", "approx_size_mb", "description"),
+    "beir-zip": ("sha256", "md5", "size", "approx_size_mb", "description", "subsets"),
+}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_SHA = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "md5": re.compile(r"^[0-9a-f]{32}$")}
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """One fetchable data set. ``sha256``/``size`` are None when not pinned (unverified)."""
+    """One fetchable data set. ``sha256``/``md5``/``size`` are None when not pinned (unverified).
+
+    Vector sets fill ``dim``, ``n``, ``nq`` and ``metric``; BEIR sets fill ``docs``,
+    ``queries``, ``split`` and, for a collection of collections, ``subsets``.
+    """
 
     name: str
     url: str
-    dim: int
-    n: int
-    nq: int
-    metric: Metric
-    format: str
+    dim: int | None = None
+    n: int | None = None
+    nq: int | None = None
+    metric: Metric | None = None
+    format: str = "ann-benchmarks-hdf5"
     sha256: str | None = None
     size: int | None = None
     approx_size_mb: int | None = None
     description: str = ""
+    md5: str | None = None
+    docs: int | None = None
+    queries: int | None = None
+    split: str | None = None
+    subsets: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
+        """The downloaded file's name: ``<name><suffix>``."""
         return self.name + FORMATS.get(self.format, "")
 
     @property
+    def kind(self) -> str:
+        """``vector`` or ``text/beir``."""
+        return KINDS.get(self.format, "vector")
+
+    @property
+    def is_beir(self) -> bool:
+        return self.format == "beir-zip"
+
+    @property
     def verified(self) -> bool:
-        """Whether a download can be checked against a pinned sha256."""
-        return self.sha256 is not None
+        """Whether a download can be checked against a pinned sha256 or md5."""
+        return self.sha256 is not None or self.md5 is not None
+
+    def local_path(self, cache: Path) -> Path:
+        """Where ``fetch`` puts this set under cache root ``cache``: the file for a vector
+        set (``datasets/<name>.hdf5``), the unpacked folder for a BEIR set (``datasets/beir/<name>``)."""
+        if self.is_beir:
+            return cache / "datasets" / "beir" / self.name
+        return cache / "datasets" / self.filename
 
 
 def manifest_dir() -> Path:
@@ -103,10 +156,14 @@ def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
     at = f"{where}{_line(node)}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{at}: a manifest entry must be a mapping, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
+    fmt = raw.get("format", "ann-benchmarks-hdf5")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{at}: {raw.get('name')}: format must be one of {sorted(FORMATS)}, got {fmt!r}")
+    required, optional = _REQUIRED[fmt], _OPTIONAL[fmt]
+    unknown = sorted(set(raw) - set(required) - set(optional))
     if unknown:
-        raise ConfigError(f"{at}: unknown key(s) {unknown}; allowed: {sorted(_REQUIRED + _OPTIONAL)}")
-    missing = [key for key in _REQUIRED if key not in raw]
+        raise ConfigError(f"{at}: unknown key(s) {unknown}; allowed: {sorted(required + optional)}")
+    missing = [key for key in required if key not in raw]
     if missing:
         raise ConfigError(f"{at}: missing key(s) {missing}")
     name = raw["name"]
@@ -115,35 +172,47 @@ def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
     url = raw["url"]
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"{at}: {name}: url must be http(s), got {url!r}")
-    for key in ("dim", "n", "nq"):
+    counts = ("dim", "n", "nq") if fmt == "ann-benchmarks-hdf5" else ("docs", "queries")
+    for key in counts:
         if not _positive_int(raw[key]):
             raise ConfigError(f"{at}: {name}: {key} must be a positive integer, got {raw[key]!r}")
+    for algorithm, pattern in _DIGEST.items():
+        digest = raw.get(algorithm)
+        if digest is not None and (not isinstance(digest, str) or not pattern.match(digest)):
+            width = 64 if algorithm == "sha256" else 32
+            raise ConfigError(
+                f"{at}: {name}: {algorithm} must be {width} lower-case hex digits or null, got {digest!r}"
+            )
+    for key in ("size", "approx_size_mb"):
+        if raw.get(key) is not None and not _positive_int(raw[key]):
+            raise ConfigError(f"{at}: {name}: {key} must be a positive integer or null, got {raw[key]!r}")
+    common: dict[str, Any] = {
+        "name": name,
+        "url": url,
+        "format": fmt,
+        "sha256": raw.get("sha256"),
+        "md5": raw.get("md5"),
+        "size": raw.get("size"),
+        "approx_size_mb": raw.get("approx_size_mb"),
+        "description": str(raw.get("description") or ""),
+    }
+    if fmt == "beir-zip":
+        split = raw["split"]
+        if not isinstance(split, str) or not _NAME.match(split):
+            raise ConfigError(f"{at}: {name}: split must be a qrels file name like test, got {split!r}")
+        subsets = raw.get("subsets") or []
+        if not isinstance(subsets, list) or not all(isinstance(s, str) and _NAME.match(s) for s in subsets):
+            raise ConfigError(f"{at}: {name}: subsets must be a list of folder names, got {subsets!r}")
+        if len(set(subsets)) != len(subsets):
+            raise ConfigError(f"{at}: {name}: subsets repeat a name")
+        return Manifest(
+            docs=raw["docs"], queries=raw["queries"], split=split, subsets=tuple(subsets), **common
+        )
     try:
         metric = Metric.parse(raw["metric"])
     except ConfigError as exc:
         raise ConfigError(f"{at}: {name}: {exc}") from None
-    if raw["format"] not in FORMATS:
-        raise ConfigError(f"{at}: {name}: format must be one of {sorted(FORMATS)}, got {raw['format']!r}")
-    sha = raw.get("sha256")
-    if sha is not None and (not isinstance(sha, str) or not _SHA.match(sha)):
-        raise ConfigError(f"{at}: {name}: sha256 must be 64 lower-case hex digits or null, got {sha!r}")
-    for key in ("size", "approx_size_mb"):
-        if raw.get(key) is not None and not _positive_int(raw[key]):
-            raise ConfigError(f"{at}: {name}: {key} must be a positive integer or null, got {raw[key]!r}")
-    description = raw.get("description") or ""
-    return Manifest(
-        name=name,
-        url=url,
-        dim=raw["dim"],
-        n=raw["n"],
-        nq=raw["nq"],
-        metric=metric,
-        format=raw["format"],
-        sha256=sha,
-        size=raw.get("size"),
-        approx_size_mb=raw.get("approx_size_mb"),
-        description=str(description),
-    )
+    return Manifest(dim=raw["dim"], n=raw["n"], nq=raw["nq"], metric=metric, **common)
 
 
 def parse_manifest(text: str, source: str = "<manifest>") -> list[Manifest]:
@@ -206,12 +275,18 @@ def get_manifest(name: str, folder: Path | None = None) -> Manifest:
 
 
 def cached_path(name: str) -> Path:
-    """Where ``fetch`` puts data set ``name``: ``$VECBENCH_CACHE/datasets/<name><suffix>``."""
+    """Where ``fetch`` puts data set ``name``: ``$VECBENCH_CACHE/datasets/<name><suffix>``
+    for a vector set, the folder ``$VECBENCH_CACHE/datasets/beir/<name>`` for a BEIR set."""
     from vecbench.paths import cache_dir
 
-    return cache_dir() / "datasets" / get_manifest(name).filename
+    return get_manifest(name).local_path(cache_dir())
 
 
 def is_cached(name: str) -> bool:
-    """Whether data set ``name`` has been fetched (the file exists; ``fetch`` verified it then)."""
-    return cached_path(name).is_file()
+    """Whether data set ``name`` has been fetched (``fetch`` verified it then; a BEIR folder
+    appears in one rename, only once fully unpacked)."""
+    from vecbench.paths import cache_dir
+
+    manifest = get_manifest(name)
+    path = manifest.local_path(cache_dir())
+    return path.is_dir() if manifest.is_beir else path.is_file()

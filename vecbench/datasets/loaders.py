@@ -77,7 +77,14 @@ def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
     name = str(name_or_path)
     from vecbench.datasets.catalog import list_manifests
 
-    manifests = {m.name: m for m in list_manifests()}
+    every = list_manifests()
+    text_sets = {m.name for m in every if m.is_beir}
+    if name in text_sets or name.startswith("beir:"):
+        raise DatasetError(
+            f"{name!r} is a text corpus (BEIR), not a vector data set: use it in a retrieval "
+            f"config (`vecbench rag run`) as dataset: beir:{name.removeprefix('beir:')}"
+        )
+    manifests = {m.name: m for m in every if not m.is_beir}
     if name in manifests:
         manifest = manifests[name]
         local = cache_dir() / "datasets" / manifest.filename

@@ -10,6 +10,14 @@ document or query that is not in the files, and empty documents are counted in
 
     ds = load_beir("/data/cranfield")
     ds.counts.queries_without_qrels, ds.qrels["1"]  # {'184': 1, '29': 1, ...}
+
+A standard BEIR set fetched with ``vecbench datasets fetch NAME`` is named ``beir:NAME``
+(``beir:cqadupstack/android`` for one forum of cqadupstack): it resolves to the unpacked
+folder in the cache, and its qrels split defaults to the one BEIR evaluates on (test;
+dev for msmarco). Nothing is downloaded here: an unfetched set is a DatasetError naming
+the fetch command.
+
+    ds = load_beir("beir:scifact")
 """
 
 from __future__ import annotations
@@ -19,11 +27,27 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from vecbench.errors import DatasetError, EmptyDatasetError
+from vecbench.errors import ConfigError, DatasetError, EmptyDatasetError, UnknownNameError
 
-__all__ = ["Document", "Span", "DatasetCounts", "RagDataset", "load_beir"]
+if TYPE_CHECKING:
+    from vecbench.datasets.catalog import Manifest
+
+__all__ = [
+    "Document",
+    "Span",
+    "DatasetCounts",
+    "RagDataset",
+    "load_beir",
+    "BEIR_PREFIX",
+    "is_beir_name",
+    "beir_manifest",
+    "resolve_beir",
+]
+
+BEIR_PREFIX = "beir:"
+"""Marks a data set given by manifest name rather than by folder: ``beir:scifact``."""
 
 TitleMode = Literal["auto", "prepend", "ignore"]
 
@@ -145,16 +169,74 @@ def _sha256(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
+def is_beir_name(path: object) -> bool:
+    """Whether ``path`` names a manifest BEIR set (``beir:NAME``) rather than a folder."""
+    return isinstance(path, str) and path.startswith(BEIR_PREFIX)
+
+
+def beir_manifest(spec: str) -> tuple[Manifest, str | None]:
+    """The manifest and sub-collection named by ``beir:NAME`` or ``beir:NAME/SUBSET``.
+
+    UnknownNameError (listing the BEIR sets) for a name no manifest has; ConfigError when
+    a set with sub-collections is named without one, or the other way round. Reads only
+    the manifests, never the network or the cache.
+    """
+    from vecbench.datasets.catalog import list_manifests
+
+    body = spec[len(BEIR_PREFIX) :] if spec.startswith(BEIR_PREFIX) else spec
+    name, _, subset = body.partition("/")
+    sets = {m.name: m for m in list_manifests() if m.is_beir}
+    if name not in sets:
+        raise UnknownNameError("BEIR data set", name, sets)
+    manifest = sets[name]
+    if manifest.subsets and not subset:
+        raise ConfigError(
+            f"{spec}: {name} is {len(manifest.subsets)} collections; name one, "
+            f"like {BEIR_PREFIX}{name}/{manifest.subsets[0]} (one of {', '.join(manifest.subsets)})"
+        )
+    if subset and subset not in manifest.subsets:
+        if not manifest.subsets:
+            raise ConfigError(f"{spec}: {name} has no sub-collections; write {BEIR_PREFIX}{name}")
+        raise UnknownNameError(f"{name} sub-collection", subset, manifest.subsets)
+    return manifest, subset or None
+
+
+def resolve_beir(spec: str) -> Path:
+    """The local folder of ``beir:NAME`` (``$VECBENCH_CACHE/datasets/beir/NAME``); a
+    DatasetError saying to run ``vecbench datasets fetch NAME`` when it is not there."""
+    from vecbench.paths import cache_dir
+
+    manifest, subset = beir_manifest(spec)
+    root = manifest.local_path(cache_dir())
+    if not root.is_dir():
+        raise DatasetError(
+            f"BEIR data set {manifest.name!r} is not fetched (looked for {root}); "
+            f"run `vecbench datasets fetch {manifest.name}` (runs never download)"
+        )
+    return root / subset if subset else root
+
+
 def load_beir(
     path: str | Path,
-    split: str = "test",
+    split: str | None = None,
     *,
     title: TitleMode = "auto",
     max_queries: int | None = None,
 ) -> RagDataset:
-    """Load a BEIR directory; ``title`` says whether a document's title is put before its text
-    ("auto": unless the text already starts with it)."""
-    root = Path(path)
+    """Load a BEIR directory, or a fetched set named ``beir:NAME``; ``split`` picks
+    ``qrels/<split>.tsv`` (default: test, or the set's own evaluation split for a name);
+    ``title`` says whether a document's title is put before its text ("auto": unless the
+    text already starts with it)."""
+    name: str | None = None
+    if is_beir_name(path):
+        spec = str(path)
+        manifest, _ = beir_manifest(spec)
+        root = resolve_beir(spec)
+        name = spec[len(BEIR_PREFIX) :]
+        split = split or manifest.split or "test"
+    else:
+        root = Path(path)
+        split = split or "test"
     if title not in ("auto", "prepend", "ignore"):
         raise DatasetError(f"title must be auto, prepend or ignore, got {title!r}")
     corpus_path, queries_path, qrels_path = (
@@ -216,7 +298,7 @@ def load_beir(
         queries = dict(list(queries.items())[:max_queries])
     counts.queries = len(queries)
     ds = RagDataset(
-        name=root.name,
+        name=name or root.name,
         docs=docs,
         queries=queries,
         qrels=qrels,
