@@ -1,0 +1,58 @@
+"""The README's user test for the pytest plugin, run as a user would: a real pytest process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARKER = "<!-- plugin-example -->"
+EXTRA_INFO_KEYS = ("recall_at_k", "tie_aware_recall_at_k", "p50_ms", "p95_ms", "p99_ms", "qps")
+
+
+def readme_example() -> str:
+    """The python code block right after the marker comment."""
+    text = README.read_text(encoding="utf-8")
+    assert MARKER in text, f"{README} lost its {MARKER} marker"
+    found = re.match(r"\s*```python\n(.*?)\n```", text.split(MARKER, 1)[1], re.DOTALL)
+    assert found, f"no ```python block right after {MARKER} in {README}"
+    return found.group(1) + "\n"
+
+
+def test_readme_example_is_a_short_user_test() -> None:
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 12
+    compile(code, "test_my_index.py", "exec")
+
+
+def test_readme_example_runs_under_pytest_with_benchmark_json(tmp_path: Path) -> None:
+    pytest.importorskip("faiss")
+    pytest.importorskip("pytest_benchmark")
+    (tmp_path / "test_my_index.py").write_text(readme_example(), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["VECBENCH_CACHE"] = str(tmp_path / "cache")
+    env["VECBENCH_PROGRESS"] = "0"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-json=bench.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    benchmarks = json.loads((tmp_path / "bench.json").read_text())["benchmarks"]
+    assert len(benchmarks) == 2  # ef_search 16 and 64
+    for bench in benchmarks:
+        info = bench["extra_info"]
+        for key in EXTRA_INFO_KEYS:
+            assert isinstance(info[key], float), (bench["name"], key, info.get(key))
+        assert info["p50_ms"] <= info["p95_ms"] <= info["p99_ms"]
+        assert (info["store"], info["index_type"]) == ("faiss", "hnsw")
+        assert info["rounds"] == bench["stats"]["rounds"] == 2
