@@ -11,12 +11,14 @@ for r in results:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from vecbench.config import RunConfig
+from vecbench.cost import PriceModel, resolve_prices
 from vecbench.errors import ConfigError
-from vecbench.harness import CellResult, run_index
+from vecbench.harness import CellResult, positive_int, run_index
 from vecbench.progress import NULL, Progress
 from vecbench.provenance import new_run_id
 from vecbench.results import ResultsWriter, completed_cells
@@ -47,6 +49,9 @@ def run(
     out: str | Path | None = None,
     resume: bool = False,
     progress: Progress = NULL,
+    repeats: int | None = None,
+    prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
+    ci_resamples: int | None = None,
 ) -> list[CellResult]:
     """Run every data set x store x index x build x search cell of ``config``.
 
@@ -55,10 +60,18 @@ def run(
     sidecar of raw ids and latencies. With ``resume=True`` the results file must exist
     and cells already recorded as ok there are skipped (and not returned). Ground truth is
     computed once per data set. Failed cells are recorded and returned, not raised.
+    ``repeats``, ``prices`` and ``ci_resamples``, when given, replace the config's.
 
     >>> results = run("sweep.yaml", out="results/sweep.jsonl")  # doctest: +SKIP
     """
     cfg = _as_config(config)
+    overrides: dict[str, Any] = {}
+    for name, value in (("repeats", repeats), ("ci_resamples", ci_resamples)):
+        if value is not None:
+            overrides[name] = positive_int(value, name)
+    if prices is not None:
+        overrides["prices"] = resolve_prices(prices)
+    cfg = replace(cfg, **overrides)
     run_id = new_run_id()
     path = Path(out) if out is not None else (Path(cfg.out) if cfg.out else None)
     if resume:
@@ -102,6 +115,9 @@ def _run(
                             batch_size=cfg.batch_size,
                             progress=progress,
                             ready_timeout_s=cfg.ready_timeout_s,
+                            repeats=cfg.repeats,
+                            prices=cfg.prices,
+                            ci_resamples=cfg.ci_resamples,
                         )
                     )
     return results
@@ -119,6 +135,9 @@ def benchmark(
     dataset_params: Mapping[str, Any] | None = None,
     store_config: Mapping[str, Mapping[str, Any]] | None = None,
     warmup: int = 10,
+    repeats: int = 3,
+    prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
+    ci_resamples: int = 1000,
     progress: Progress = NULL,
 ) -> list[CellResult]:
     """Benchmark one data set on a few stores with one index grid; results in memory.
@@ -127,6 +146,9 @@ def benchmark(
     with defaults); ``build`` and ``search`` map parameter names to a value or a list of
     values (a grid). ``store_config`` maps a store name to its config. Nothing is written
     unless ``out`` is given. Each CellResult holds the record and the raw ids/latencies.
+    ``repeats`` serial passes are timed per cell; ``prices`` (a PriceModel, a mapping of
+    overrides or a price file) price the records' ``cost``; ``ci_resamples`` bootstrap
+    resamples make each confidence interval.
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP
@@ -145,6 +167,8 @@ def benchmark(
     config: dict[str, Any] = {
         "k": k,
         "warmup": warmup,
+        "repeats": repeats,
+        "ci_resamples": ci_resamples,
         "datasets": [{"name": dataset, "params": dict(dataset_params or {})}],
         "stores": {},
     }
@@ -154,5 +178,7 @@ def benchmark(
             entry["indexes"] = [{"type": index, "build": dict(build or {}), "search": dict(search or {})}]
         config["stores"][name] = entry
     cfg = RunConfig.from_dict(config, source="benchmark()")
+    if prices is not None:
+        cfg = replace(cfg, prices=resolve_prices(prices))
     writer = ResultsWriter(out) if out is not None else None
     return _run(cfg, new_run_id(), writer, set(), progress)

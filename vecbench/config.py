@@ -2,6 +2,9 @@
 
     k: 10
     out: results/sweep.jsonl          # optional
+    repeats: 3                        # serial search passes per cell (latency, QPS)
+    ci_resamples: 1000                # bootstrap resamples per confidence interval
+    prices: {usd_per_vcpu_hour: 0.04} # or a price file's path (see vecbench.cost)
     datasets:
       - synthetic                     # a name, or {name, params}
       - {name: synthetic, params: {n: 20000, dim: 128, metric: cosine}}
@@ -30,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from vecbench.cost import PriceModel, resolve_prices
 from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.validation import check_k
 
@@ -44,7 +48,18 @@ __all__ = [
     "default_config",
 ]
 
-TOP_LEVEL_KEYS = ("k", "out", "datasets", "stores", "warmup", "ready_timeout_s", "batch_size")
+TOP_LEVEL_KEYS = (
+    "k",
+    "out",
+    "datasets",
+    "stores",
+    "warmup",
+    "ready_timeout_s",
+    "batch_size",
+    "repeats",
+    "prices",
+    "ci_resamples",
+)
 _STORE_KEYS = ("config", "indexes")
 _INDEX_KEYS = ("type", "build", "search")
 _DATASET_KEYS = ("name", "params")
@@ -111,15 +126,25 @@ class RunConfig:
     warmup: int = 10
     ready_timeout_s: float = 600.0
     batch_size: int = 10_000
+    repeats: int = 3
+    prices: PriceModel = field(default_factory=PriceModel)
+    ci_resamples: int = 1000
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
-        """Read and validate a YAML file; a syntax error names its line."""
-        return cls.from_dict(load_config_dict(path), source=str(path))
+        """Read and validate a YAML file; a syntax error names its line. A relative price
+        file path in it is taken relative to the file's folder."""
+        return cls.from_dict(load_config_dict(path), source=str(path), base=Path(path).parent)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "config") -> RunConfig:
-        """Validate a mapping (the YAML's structure) into a RunConfig."""
+    def from_dict(
+        cls, data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
+    ) -> RunConfig:
+        """Validate a mapping (the YAML's structure) into a RunConfig.
+
+        ``prices`` is a mapping of price overrides or a price file's path (relative to
+        ``base``, else to the current folder).
+        """
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
         unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
@@ -143,6 +168,15 @@ class RunConfig:
         ready = data.get("ready_timeout_s", 600.0)
         if isinstance(ready, bool) or not isinstance(ready, (int, float)) or ready <= 0:
             raise ConfigError(f"{source}: ready_timeout_s must be a positive number, got {ready!r}")
+        repeats = _non_negative_int(data.get("repeats", 3), "repeats", source)
+        resamples = _non_negative_int(data.get("ci_resamples", 1000), "ci_resamples", source)
+        for name, value in (("repeats", repeats), ("ci_resamples", resamples)):
+            if value == 0:
+                raise ConfigError(f"{source}: {name} must be a positive integer, got 0")
+        try:
+            prices = resolve_prices(data.get("prices"), base)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         return cls(
             datasets=_parse_datasets(data.get("datasets"), source),
             stores=_parse_stores(data.get("stores"), source),
@@ -151,6 +185,9 @@ class RunConfig:
             warmup=warmup,
             ready_timeout_s=float(ready),
             batch_size=batch_size,
+            repeats=repeats,
+            prices=prices,
+            ci_resamples=resamples,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +207,9 @@ class RunConfig:
             "warmup": self.warmup,
             "ready_timeout_s": self.ready_timeout_s,
             "batch_size": self.batch_size,
+            "repeats": self.repeats,
+            "prices": self.prices.as_dict(),
+            "ci_resamples": self.ci_resamples,
         }
         if self.out is not None:
             d["out"] = self.out

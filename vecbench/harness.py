@@ -6,9 +6,11 @@ For one (store, store config, index type, build params) on a data set, ``run_ind
 2. upserts the base vectors in batches (``ingest_s``, ``vectors_per_s``);
 3. waits until the index is built and searchable (``build_s``), reads its footprint;
 4. for every search setting: sets the search params, warms up (untimed), searches every
-   query one at a time timing only the store call (``time.perf_counter_ns``), then all at
-   once if the store supports batch search; computes recall@k and tie-aware recall@k from
-   the returned ids against exact ground truth; writes one record (and its sidecar);
+   query one at a time timing only the store call (``time.perf_counter_ns``), ``repeats``
+   times (latency and serial QPS pool every pass), then all at once if the store supports
+   batch search; computes recall@k and tie-aware recall@k from the first pass's ids against
+   exact ground truth; bootstrap confidence intervals over queries (``ci``) and dollar
+   figures at the given prices (``cost``); writes one record (and its sidecar);
 5. drops the collection.
 
 A failure while creating, ingesting or building fails every cell of that index setting; a
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.cost import PriceModel, vector_cost
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.errors import ConfigError
 from vecbench.latency import LatencyStats, qps_from_elapsed, qps_from_latencies
@@ -36,6 +39,7 @@ from vecbench.progress import NULL, Progress
 from vecbench.provenance import machine_info, utc_now_iso, versions
 from vecbench.quality import pad_ids, recall_at_k, returned_true_distances, tie_aware_recall_at_k
 from vecbench.results import ResultsWriter, cell_id, make_record, public_config
+from vecbench.stats import DEFAULT_RESAMPLES, ci_section
 from vecbench.validation import check_k
 
 __all__ = ["CellResult", "run_index", "timed_serial_search", "collection_name"]
@@ -47,8 +51,9 @@ SearchFn = Callable[[NDArray[np.float32], int], Any]
 class CellResult:
     """One benchmark cell: its record (as written) plus, when measured, the raw arrays.
 
-    ``ids`` (nq, k) and ``latencies_ns`` (nq,) are kept in memory even when no results
-    file is written; ``batch_ids`` only for stores with batch search.
+    ``ids`` (nq, k, from the first serial pass) and ``latencies_ns`` (repeats, nq) are kept
+    in memory even when no results file is written; ``batch_ids`` only for stores with
+    batch search.
     """
 
     record: dict[str, Any]
@@ -178,6 +183,9 @@ def run_index(
     batch_size: int = 10_000,
     progress: Progress = NULL,
     ready_timeout_s: float = 600.0,
+    repeats: int = 3,
+    prices: PriceModel | None = None,
+    ci_resamples: int = DEFAULT_RESAMPLES,
 ) -> list[CellResult]:
     """Build one index and run every search setting on it; one CellResult per cell run.
 
@@ -186,13 +194,18 @@ def run_index(
     (computed with ``vecbench.groundtruth.ground_truth`` when None). Cells whose id is in
     ``skip`` are not run and not returned; when all are skipped the index is not built.
     Every cell run is written through ``writer`` (with a sidecar) when one is given.
+    ``repeats`` serial passes are timed per cell; ``prices`` (default: ``PriceModel()``)
+    price the cost section; ``ci_resamples`` bootstrap resamples make each interval.
     """
     k = check_k(k)
+    repeats = positive_int(repeats, "repeats")
+    ci_resamples = positive_int(ci_resamples, "ci_resamples")
     store_config = dict(store_config or {})
     given_build = dict(build_params or {})
     grid = [dict(s) for s in (search_grid or [{}])] or [{}]
     skip = set(skip)
     ctx = _Context(dataset, store_name, store_config, index_type, k, run_id, writer)
+    ctx.repeats, ctx.prices, ctx.ci_resamples = repeats, prices or PriceModel(), ci_resamples
 
     # Cells are identified by the parameters as given: a store may treat a defaulted
     # parameter differently from the same value given explicitly (FAISS lowers a
@@ -260,6 +273,13 @@ def run_index(
         ctx.describe = ctx.describe or {}
         results.extend(ctx.failed(c, search_errors.get(i, phase_error)) for i, c in todo if not c.done)
     return results
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an int if it is a positive integer (not a bool), else ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _index_type(store_name: str, index_type: str) -> Any:
@@ -380,6 +400,10 @@ class _Context:
         self.describe: dict[str, Any] = {}
         self.timings: dict[str, Any] | None = None
         self.footprint: dict[str, Any] | None = None
+        self.load: dict[str, Any] | None = None  # a load test's section, when one was run
+        self.repeats = 1
+        self.prices = PriceModel()
+        self.ci_resamples = DEFAULT_RESAMPLES
 
     def cell_id(self, search_params: Mapping[str, Any]) -> str:
         return cell_id(
@@ -440,10 +464,17 @@ class _Context:
         store.set_search_params(dict(cell.search_params))
         for q in queries[: min(warmup, len(queries))]:
             store.search(q, k)
-        with progress.task(f"search {_short(cell.search_params)}", total=len(queries), unit="q") as bar:
-            raw, latencies_ns = timed_serial_search(store.search, queries, k)
-            bar.advance(len(queries))
-        ids = pad_ids(raw, k)
+        nq = len(queries)
+        latencies_ns = np.empty((self.repeats, nq), dtype=np.int64)
+        ids = np.empty((0, k), dtype=np.int64)
+        with progress.task(f"search {_short(cell.search_params)}", total=self.repeats * nq, unit="q") as bar:
+            for rep in range(self.repeats):
+                raw, latencies_ns[rep] = timed_serial_search(store.search, queries, k)
+                bar.advance(nq)
+                if rep == 0:
+                    ids = pad_ids(raw, k)
+                else:  # recall is the first pass's; a later pass only has to answer alike
+                    _check_same_counts(ids, pad_ids(raw, k), rep, cell)
         batch_ids = None
         batch_qps = None
         if isinstance(store, BatchSearch):
@@ -458,23 +489,47 @@ class _Context:
         recall = recall_at_k(ids, true_ids, k)
         got_d = returned_true_distances(self.dataset.base, self.dataset.queries, ids, self.dataset.metric, k)
         tie_recall = tie_aware_recall_at_k(ids, got_d, true_d, k)
+        per_query = {"recall_at_k": recall, "tie_aware_recall_at_k": tie_recall}
         sidecar = None
         if self.writer is not None:
-            sidecar = self.writer.write_sidecar(cell.cell_id, ids, latencies_ns, batch_ids)
-        record = make_record(
-            **self._common(cell),
-            timings=self.timings,
-            quality={
+            sidecar = self.writer.write_sidecar(cell.cell_id, ids, latencies_ns, batch_ids, per_query)
+        common = self._common(cell)
+        measured: dict[str, Any] = {
+            "timings": self.timings,
+            "quality": {
                 "k": k,
                 "recall_at_k": float(recall.mean()),
                 "tie_aware_recall_at_k": float(tie_recall.mean()),
             },
-            latency=LatencyStats.from_ns(latencies_ns).as_dict(),
-            qps={"serial": qps_from_latencies(latencies_ns), "batch": batch_qps},
-            footprint=self.footprint,
-            sidecar=sidecar,
-        )
+            "latency": LatencyStats.from_ns(latencies_ns.ravel()).as_dict(),
+            "qps": {"serial": qps_from_latencies(latencies_ns), "batch": batch_qps},
+            "footprint": self.footprint,
+            "load": self.load,
+            "ci": ci_section(
+                per_query=per_query,
+                latencies_ns=latencies_ns,
+                repeats=self.repeats,
+                resamples=self.ci_resamples,
+            ),
+        }
+        measured["cost"] = vector_cost({**common, **measured}, self.prices)
+        record = make_record(**common, **measured, sidecar=sidecar)
         return self._emit(CellResult(record, None, ids, latencies_ns, batch_ids), cell)
+
+
+def _check_same_counts(first: NDArray[np.int64], again: NDArray[np.int64], rep: int, cell: _Cell) -> None:
+    """Warn when a repeated pass returned another number of ids for some query.
+
+    Which ids come back may differ between passes (approximate engines need not be
+    deterministic) and is ignored; a different count usually means a store problem.
+    """
+    differ = int(((first >= 0).sum(axis=1) != (again >= 0).sum(axis=1)).sum())
+    if differ:
+        warnings.warn(
+            f"search {_short(cell.search_params)}: pass {rep + 1} returned another number of ids "
+            f"than pass 1 for {differ} quer{'y' if differ == 1 else 'ies'}",
+            stacklevel=3,
+        )
 
 
 def _short(params: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import ConfigError, ResultsFormatError
 from vecbench.redact import public_config as _public_config
@@ -42,6 +42,8 @@ __all__ = [
     "public_config",
     "make_record",
     "validate_record",
+    "upgrade_record",
+    "READABLE_VERSIONS",
     "ResultsWriter",
     "read_results",
     "completed_cells",
@@ -50,7 +52,8 @@ __all__ = [
 ]
 
 SCHEMA = "vecbench.result"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RECORD_KEYS = (
     "schema",
     "schema_version",
@@ -70,6 +73,9 @@ RECORD_KEYS = (
     "latency",
     "qps",
     "footprint",
+    "load",
+    "cost",
+    "ci",
     "error",
     "sidecar",
 )
@@ -96,12 +102,15 @@ RAG_RECORD_KEYS = (
     "latency",
     "footprint",
     "counts",
+    "ci",
     "error",
     "sidecar",
 )
 # Sections that hold measurements: null in a failed record, never numbers.
-MEASURED = ("timings", "quality", "latency", "qps", "footprint")
-RAG_MEASURED = ("quality", "cost", "latency", "footprint")
+MEASURED = ("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci")
+RAG_MEASURED = ("quality", "cost", "latency", "footprint", "ci")
+# Keys that version 2 added; a version 1 record read back gets them as null.
+_ADDED_IN_V2 = {"vector": ("load", "cost", "ci"), "rag": ("ci",)}
 # kind -> (its keys, in file order; its measured sections)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vector": (RECORD_KEYS, MEASURED),
@@ -188,10 +197,18 @@ def make_record(
     latency: Mapping[str, Any] | None = None,
     qps: Mapping[str, Any] | None = None,
     footprint: Mapping[str, Any] | None = None,
+    load: Mapping[str, Any] | None = None,
+    cost: Mapping[str, Any] | None = None,
+    ci: Mapping[str, Any] | None = None,
     error: BaseException | Mapping[str, str] | None = None,
     sidecar: str | None = None,
 ) -> dict[str, Any]:
-    """A complete record. With ``error`` it is a failed record and every measurement is null."""
+    """A complete record. With ``error`` it is a failed record and every measurement is null.
+
+    ``load`` is the load-test section (None when no load test was asked for), ``cost``
+    the dollar figures (``vecbench.cost``), ``ci`` the bootstrap confidence intervals
+    (``vecbench.stats``).
+    """
     failed = error is not None
     if isinstance(error, BaseException):
         error = {"type": type(error).__name__, "message": str(error)}
@@ -214,6 +231,9 @@ def make_record(
         "latency": None if failed or latency is None else dict(latency),
         "qps": None if failed or qps is None else dict(qps),
         "footprint": None if failed or footprint is None else dict(footprint),
+        "load": None if failed or load is None else dict(load),
+        "cost": None if failed or cost is None else dict(cost),
+        "ci": None if failed or ci is None else dict(ci),
         "error": dict(error) if error is not None else None,
         "sidecar": None if failed else sidecar,
     }
@@ -293,10 +313,35 @@ def _check_header(line: bytes, path: Path | str) -> None:
 
 def _check_version(record: Mapping[str, Any], path: Path | str, lineno: int) -> None:
     version = record.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise ResultsFormatError(
-            f"{path}:{lineno}: unknown schema_version {version!r} (this vecbench reads {SCHEMA_VERSION})"
+            f"{path}:{lineno}: unknown schema version {version!r}; this vecbench reads "
+            f"{READABLE_VERSIONS[0]}-{READABLE_VERSIONS[-1]}"
         )
+
+
+def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record of any readable version as a current-version record (in memory only).
+
+    Version 1 lacks ``load``, ``cost`` and ``ci`` (``ci`` only, for kind "rag"): they are
+    added as null, in file order, and ``schema_version`` becomes the current one. A current
+    record comes back as a plain copy.
+
+    >>> old = {"schema": SCHEMA, "schema_version": 1, "kind": "rag", "counts": {}, "error": None}
+    >>> list(upgrade_record(old)), upgrade_record(old)["schema_version"]
+    (['schema', 'schema_version', 'kind', 'counts', 'ci', 'error'], 2)
+    """
+    if record.get("schema_version") == SCHEMA_VERSION:
+        return dict(record)
+    kind = record.get("kind", "vector")
+    if kind not in KINDS:
+        return dict(record)
+    added = _ADDED_IN_V2[kind]
+    order = [k for k in KINDS[kind][0] if k in record or k in added]
+    order += [k for k in record if k not in order]  # keep whatever else is there for validation
+    out = {k: record.get(k) for k in order}
+    out["schema_version"] = SCHEMA_VERSION
+    return out
 
 
 def _truncate(path: Path, size: int, dropped: int) -> None:
@@ -358,9 +403,10 @@ class ResultsWriter:
         ids: NDArray[np.int64],
         latencies_ns: NDArray[np.int64],
         batch_ids: NDArray[np.int64] | None = None,
+        per_query: Mapping[str, ArrayLike] | None = None,
     ) -> str:
         """Write this cell's raw arrays; returns the path to record, relative to the results folder."""
-        return write_sidecar(self.path, cell, ids, latencies_ns, batch_ids)
+        return write_sidecar(self.path, cell, ids, latencies_ns, batch_ids, per_query)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -381,7 +427,8 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 
     A final line without a newline (a write torn by a crash) is ignored with a warning.
     A file that is not vecbench's, a record of an unknown schema version, or a corrupt
-    line in the middle raise ResultsFormatError.
+    line in the middle raise ResultsFormatError. Records of an older readable version are
+    upgraded in memory (see ``upgrade_record``).
     """
     path = Path(path)
     data = path.read_bytes()
@@ -406,7 +453,7 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
         if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
             raise ResultsFormatError(f"{path}:{lineno}: not a {SCHEMA} record")
         _check_version(rec, path, lineno)
-        records.append(rec)
+        records.append(upgrade_record(rec))
     return records
 
 
@@ -430,8 +477,14 @@ def write_sidecar(
     ids: NDArray[np.int64],
     latencies_ns: NDArray[np.int64],
     batch_ids: NDArray[np.int64] | None = None,
+    per_query: Mapping[str, ArrayLike] | None = None,
 ) -> str:
-    """Save per-query ``ids`` (nq, k), ``latencies_ns`` (nq,) and optional ``batch_ids``.
+    """Save per-query ``ids`` (nq, k), ``latencies_ns`` and optional ``batch_ids``.
+
+    ``latencies_ns`` is (repeats, nq) for vector records (every serial pass; a v1 sidecar
+    and a rag sidecar hold one pass, (nq,)). ``per_query`` adds float arrays of one value
+    per query (e.g. ``recall_at_k``) under their names, so statistics such as paired
+    bootstrap tests can be recomputed without the data set.
 
     Written to a temporary file in the sidecar folder, fsynced, then renamed over
     ``<cell>.npz``. Returns the path relative to the results file's folder (what the
@@ -447,6 +500,10 @@ def write_sidecar(
     }
     if batch_ids is not None:
         arrays["batch_ids"] = np.asarray(batch_ids, dtype=np.int64)
+    for name, values in (per_query or {}).items():
+        if name in arrays or not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]*", name):
+            raise ConfigError(f"invalid per-query array name for a sidecar: {name!r}")
+        arrays[name] = np.asarray(values, dtype=np.float64)
     target = folder / f"{cell}.npz"
     fd, tmp = tempfile.mkstemp(prefix=f".{cell}.", suffix=".tmp", dir=folder)
     try:
@@ -465,8 +522,9 @@ def write_sidecar(
     return target.relative_to(Path(results_path).parent).as_posix()
 
 
-def read_sidecar(results_path: str | Path, record: Mapping[str, Any]) -> dict[str, NDArray[np.int64]]:
-    """The arrays of a record's sidecar: ``ids``, ``latencies_ns`` and maybe ``batch_ids``."""
+def read_sidecar(results_path: str | Path, record: Mapping[str, Any]) -> dict[str, NDArray[Any]]:
+    """The arrays of a record's sidecar: ``ids``, ``latencies_ns`` and maybe ``batch_ids``
+    and per-query figures (``recall_at_k``, ``tie_aware_recall_at_k``)."""
     rel = record.get("sidecar")
     if not rel:
         raise ConfigError(f"record {record.get('cell_id')} has no sidecar")

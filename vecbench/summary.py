@@ -24,8 +24,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "batch_qps": ("batch QPS", "{:,.0f}"),
     "ingest_s": ("ingest s", "{:.2f}"),
     "build_s": ("build s", "{:.2f}"),
+    "usd_per_1m_queries": ("$/1M q", "{:.3g}"),
     "status": ("status", "{}"),
 }
+# column -> its row key holding a 95% interval, shown as "value [lo, hi]"
+CI_COLUMNS = {"recall": "recall_ci", "p99_ms": "p99_ci"}
 
 
 def _get(record: Mapping[str, Any], *path: str) -> Any:
@@ -60,6 +63,9 @@ def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "batch_qps": _get(record, "qps", "batch"),
         "ingest_s": _get(record, "timings", "ingest_s"),
         "build_s": _get(record, "timings", "build_s"),
+        "usd_per_1m_queries": _get(record, "cost", "usd_per_1m_queries"),
+        "recall_ci": _get(record, "ci", "recall_at_k"),
+        "p99_ci": _get(record, "ci", "p99_ms"),
         "status": record.get("status"),
         "error": _get(record, "error", "message"),
     }
@@ -98,6 +104,14 @@ def stdout_console() -> Any:
     return console
 
 
+def _with_ci(spec: str, value: Any, ci: Any) -> str:
+    """``0.9910 [0.9850, 0.9960]``; the value alone when there is no interval."""
+    text = spec.format(value)
+    if isinstance(ci, Sequence) and len(ci) == 2 and None not in ci:
+        text += f" [{spec.format(ci[0])}, {spec.format(ci[1])}]"
+    return text
+
+
 def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, console: Any = None) -> None:
     """Print rows as a rich table on ``console`` (stdout by default)."""
     from rich.table import Table
@@ -120,6 +134,6 @@ def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, co
             elif col == "status" and value != "ok":
                 cells.append(f"[red]{value}[/red]")
             else:
-                cells.append(COLUMNS[col][1].format(value))
+                cells.append(_with_ci(COLUMNS[col][1], value, row.get(CI_COLUMNS.get(col, ""))))
         table.add_row(*cells)
     console.print(table)

@@ -40,7 +40,7 @@ def test_exact_stores_have_recall_one(tmp_path, metric):
         assert isinstance(r, CellResult) and r.ok, r.error
         assert r.recall == 1.0 and r.tie_aware_recall == 1.0
         assert r.p99_ms > 0 and r.qps > 0 and r.results_path == out
-        assert r.ids.shape == (PARAMS["nq"], 5) and r.latencies_ns.shape == (PARAMS["nq"],)
+        assert r.ids.shape == (PARAMS["nq"], 5) and r.latencies_ns.shape == (3, PARAMS["nq"])  # 3 repeats
     records = read_results(out)
     assert len(records) == 2
     for rec in records:
@@ -53,7 +53,24 @@ def test_exact_stores_have_recall_one(tmp_path, metric):
         assert rec["footprint"]["memory_bytes"] > 0
         side = read_sidecar(out, rec)
         assert side["ids"].shape == (PARAMS["nq"], 5) and side["latencies_ns"].dtype == np.int64
+        assert side["latencies_ns"].shape == (3, PARAMS["nq"])
         np.testing.assert_array_equal(side["ids"], side["batch_ids"])
+        np.testing.assert_array_equal(side["recall_at_k"], np.ones(PARAMS["nq"]))
+        assert rec["load"] is None
+        ci = rec["ci"]
+        assert ci["repeats"] == 3 and ci["resamples"] == 1000 and ci["level"] == 0.95
+        assert ci["recall_at_k"] == [1.0, 1.0] and ci["tie_aware_recall_at_k"] == [1.0, 1.0]
+        for key in ("p50_ms", "p95_ms", "p99_ms", "qps"):
+            lo, hi = ci[key]
+            assert lo <= hi
+        assert ci["p50_ms"][0] <= rec["latency"]["p50_ms"] <= ci["p50_ms"][1]
+        cost = rec["cost"]
+        assert cost["basis"]["qps"] == rec["qps"]["serial"] and cost["basis"]["qps_source"] == "serial"
+        assert cost["basis"]["cores"] == 1.0 and cost["basis"]["memory_source"] == "engine"
+        assert cost["prices"]["usd_per_vcpu_hour"] > 0
+        expected = 1e6 / rec["qps"]["serial"] * cost["prices"]["usd_per_vcpu_hour"] / 3600
+        assert cost["usd_per_1m_queries"] == pytest.approx(expected)
+        assert cost["usd_per_month"] > 0 and cost["usd_ingest_build"] > 0 and cost["usd_embed_corpus"] is None
 
 
 def test_grid_bad_search_value_fails_only_that_cell(tmp_path, dataset):
@@ -178,6 +195,75 @@ def test_benchmark_in_memory(tmp_path, monkeypatch):
     assert all(r.ok and r.results_path is None for r in rs)
     assert rs[1].recall >= 0.9
     assert not (tmp_path / "vecbench-results").exists()
+
+
+def test_repeats_prices_and_resamples_pass_through(tmp_path, dataset):
+    from vecbench.cost import PriceModel
+
+    rs = run_index(
+        dataset,
+        "bruteforce",
+        {},
+        "flat",
+        {},
+        [{}],
+        k=5,
+        run_id="t",
+        warmup=0,
+        repeats=2,
+        prices=PriceModel(usd_per_vcpu_hour=3600.0),
+        ci_resamples=50,
+    )
+    rec = rs[0].record
+    assert rs[0].latencies_ns.shape == (2, PARAMS["nq"])
+    assert rec["ci"]["repeats"] == 2 and rec["ci"]["resamples"] == 50
+    # at 1 USD per vCPU-second, a million queries cost 1e6 / qps dollars on one core
+    assert rec["cost"]["usd_per_1m_queries"] == pytest.approx(1e6 / rec["qps"]["serial"])
+    # serial QPS pools both passes
+    assert rec["qps"]["serial"] == pytest.approx(2 * PARAMS["nq"] * 1e9 / rs[0].latencies_ns.sum())
+    cfg = _config({"bruteforce": {"indexes": [{"type": "flat"}]}})
+    got = run({**cfg, "repeats": 1, "ci_resamples": 20, "prices": {"usd_per_vcpu_hour": 0.5}})
+    assert got[0].latencies_ns.shape == (1, PARAMS["nq"])
+    assert got[0].record["cost"]["prices"]["usd_per_vcpu_hour"] == 0.5
+    assert "overridden: usd_per_vcpu_hour" in got[0].record["cost"]["prices"]["source"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("repeats", 0, "repeats must be a positive integer"),
+        ("ci_resamples", -1, "ci_resamples"),
+        ("prices", {"usd_per_gpu_hour": 1}, "unknown price key(s) usd_per_gpu_hour"),
+        ("prices", {"usd_per_vcpu_hour": -0.1}, "usd_per_vcpu_hour=-0.1"),
+        ("prices", "nosuch-prices.yaml", "cannot read price file"),
+    ],
+)
+def test_bad_repeats_and_prices_refused(key, value, needle):
+    from vecbench.config import RunConfig
+
+    cfg = _config({"bruteforce": {"indexes": [{"type": "flat"}]}})
+    with pytest.raises(ConfigError) as err:
+        RunConfig.from_dict({**cfg, key: value})
+    assert needle in str(err.value)
+
+
+def test_repeated_pass_with_other_counts_warns(dataset, monkeypatch):
+    import vecbench.harness as harness
+
+    real = harness.timed_serial_search
+    calls = []
+
+    def flaky(search, queries, k):
+        results, lat = real(search, queries, k)
+        calls.append(1)
+        if len(calls) == 2:  # the second pass loses one id of the first query
+            results[0] = np.asarray(results[0])[: k - 1]
+        return results, lat
+
+    monkeypatch.setattr(harness, "timed_serial_search", flaky)
+    with pytest.warns(UserWarning, match="pass 2 returned another number of ids than pass 1 for 1 query"):
+        rs = run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="t", warmup=0, repeats=2)
+    assert rs[0].ok and rs[0].recall == 1.0  # recall is the first pass's
 
 
 def test_timed_serial_search_and_collection_name():

@@ -88,6 +88,32 @@ def test_run_writes_rag_records(tiny, tmp_path, hashing):
     assert run_rag(config(tiny), out=out, resume=True) == []
 
 
+def test_rag_records_carry_ci_and_dollar_cost(tiny, tmp_path, hashing):
+    from vecbench.cost import PriceModel, reprice
+
+    cfg = config(tiny, ci_resamples=200, prices={"usd_per_vcpu_hour": 3600.0})
+    rec = run_rag(cfg)[0]
+    ci = rec["ci"]
+    assert ci["resamples"] == 200 and ci["repeats"] == 1
+    for key in ("ndcg_at_10", "mrr_at_10", "p50_ms", "p99_ms"):
+        assert ci[key][0] <= ci[key][1]
+    assert ci["recall_at_k"].keys() == ci["hit_at_k"].keys() == {"1", "3"}
+    assert ci["p50_ms"][0] <= rec["latency"]["p50_ms"] <= ci["p50_ms"][1]
+    c = rec["cost"]
+    assert c["prices"]["usd_per_1m_embedding_tokens"] == 1.5  # price_per_1m_tokens is that price
+    assert c["usd_embed_corpus"] == pytest.approx(10 * 1.5e-6) == c["usd_embed"]
+    # one core answering queries one at a time, at 1 USD per vCPU-second
+    assert c["usd_per_1m_queries"] == pytest.approx(1e6 * rec["latency"]["mean_ms"] / 1000)
+    assert c["basis"]["embedding_tokens"] == 10 and c["usd_ingest_build"] > 0
+    cheap = reprice(rec, PriceModel(usd_per_1m_embedding_tokens=0.0, usd_per_vcpu_hour=0.0))
+    assert cheap["cost"]["usd_embed"] == cheap["cost"]["usd_embed_corpus"] == 0.0
+    assert cheap["cost"]["usd_per_1m_queries"] == 0.0 and cheap["cost"]["chunks"] == c["chunks"]
+    with pytest.raises(ConfigError, match="differ"):
+        load_rag_config(config(tiny, prices={"usd_per_1m_embedding_tokens": 2.0}))
+    with pytest.raises(ConfigError, match="unknown price key"):
+        load_rag_config(config(tiny, prices={"usd_per_token": 2.0}))
+
+
 def test_failed_cells_are_recorded(tiny, tmp_path, hashing):
     cfg = config(
         tiny,
@@ -169,6 +195,37 @@ def test_cli_run_prints_table(tiny, tmp_path, hashing, capsys):
     assert rag.main(args) == 0
     shown = capsys.readouterr().out
     assert "nDCG@10" in shown and "bruteforce/flat" in shown and "1 cell(s), 0 failed" in shown
+
+
+def test_cli_run_prices(tiny, tmp_path, hashing, capsys):
+    from vecbench.cli import rag
+
+    (tmp_path / "rag.yaml").write_text(
+        "dataset: {path: beir}\nchunkers: [whole]\nembedders: [{name: hashing, params: {dim: 64}}]\n"
+        "stores: [bruteforce]\nk: [1, 2]\nk_chunks: 2\nprice_per_1m_tokens: 5\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "p.yaml").write_text("usd_per_vcpu_hour: 2.0\n", encoding="utf-8")
+    p = argparse.ArgumentParser()
+    rag.add_arguments(p)
+    out = tmp_path / "o.jsonl"
+    args = p.parse_args(
+        [
+            "run",
+            str(tmp_path / "rag.yaml"),
+            "--out",
+            str(out),
+            "--prices",
+            str(tmp_path / "p.yaml"),
+            "--price",
+            "usd_per_1m_embedding_tokens=3",
+        ]
+    )
+    assert rag.main(args) == 0
+    assert "$/1M q" in capsys.readouterr().out
+    prices = read_results(out)[0]["cost"]["prices"]
+    # --prices replaces the config's prices; --price goes on top
+    assert prices["usd_per_vcpu_hour"] == 2.0 and prices["usd_per_1m_embedding_tokens"] == 3.0
 
 
 def test_whole_chunker_and_resolvers():

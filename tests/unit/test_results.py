@@ -4,9 +4,10 @@ import os
 import numpy as np
 import pytest
 
-from vecbench.errors import ResultsFormatError
+from vecbench.errors import ConfigError, ResultsFormatError
 from vecbench.results import (
     MEASURED,
+    RAG_RECORD_KEYS,
     RECORD_KEYS,
     ResultsWriter,
     cell_id,
@@ -15,6 +16,7 @@ from vecbench.results import (
     public_config,
     read_results,
     read_sidecar,
+    upgrade_record,
     validate_record,
     write_sidecar,
 )
@@ -47,7 +49,8 @@ def _record(cell="c1", error=None, **measured):
 def test_record_has_exactly_the_schema_keys():
     rec = _record()
     assert tuple(rec) == RECORD_KEYS
-    assert rec["schema"] == "vecbench.result" and rec["schema_version"] == 1 and rec["kind"] == "vector"
+    assert rec["schema"] == "vecbench.result" and rec["schema_version"] == 2 and rec["kind"] == "vector"
+    assert rec["load"] is None and rec["cost"] is None and rec["ci"] is None
     assert rec["status"] == "ok" and rec["error"] is None
 
 
@@ -142,14 +145,50 @@ def test_unknown_schema_version_refused(tmp_path):
     path = tmp_path / "run.jsonl"
     rec = dict(_record("a"), schema_version=99)
     path.write_text(json.dumps(rec) + "\n")
-    with pytest.raises(ResultsFormatError, match="schema_version 99"):
+    with pytest.raises(ResultsFormatError, match="unknown schema version 99; this vecbench reads 1-2"):
         read_results(path)
-    with pytest.raises(ResultsFormatError, match="schema_version"):
+    with pytest.raises(ResultsFormatError, match="schema version"):
         ResultsWriter(path)
     # a later line of another version is refused too
     path.write_text(json.dumps(_record("a")) + "\n" + json.dumps(rec) + "\n")
-    with pytest.raises(ResultsFormatError, match=":2: unknown schema_version"):
+    with pytest.raises(ResultsFormatError, match=":2: unknown schema version 99"):
         read_results(path)
+
+
+def _as_v1(rec):
+    dropped = ("load", "cost", "ci") if rec["kind"] == "vector" else ("ci",)
+    return {**{k: v for k, v in rec.items() if k not in dropped}, "schema_version": 1}
+
+
+def test_version_1_records_are_upgraded_on_read(tmp_path):
+    path = tmp_path / "old.jsonl"
+    v1 = _as_v1(_record("a"))
+    path.write_text(json.dumps(v1) + "\n" + json.dumps(_as_v1(_record("b", error=ValueError("x")))) + "\n")
+    recs = read_results(path)
+    assert [tuple(r) for r in recs] == [RECORD_KEYS, RECORD_KEYS]
+    assert all(r["schema_version"] == 2 and r["load"] is r["cost"] is r["ci"] is None for r in recs)
+    assert recs[0]["quality"] == v1["quality"]
+    for r in recs:
+        validate_record(r)
+    # a v1 file can be appended to, and reads back whole
+    ResultsWriter(path).append(_record("c"))
+    assert [r["cell_id"] for r in read_results(path)] == ["a", "b", "c"]
+    assert completed_cells(path) == {"a", "c"}
+
+
+def test_upgrade_of_a_rag_record():
+    rec = {k: None for k in RAG_RECORD_KEYS} | {"schema": "vecbench.result", "kind": "rag"}
+    v1 = _as_v1(rec)
+    assert "ci" not in v1
+    up = upgrade_record(v1)
+    assert tuple(up) == RAG_RECORD_KEYS and up["ci"] is None and up["schema_version"] == 2
+
+
+def test_new_sections_are_null_in_a_failed_record():
+    rec = _record(error=ValueError("x"))
+    assert rec["load"] is rec["cost"] is rec["ci"] is None
+    with pytest.raises(ResultsFormatError, match="cost"):
+        validate_record(dict(rec, cost={"usd_per_month": 1.0}))
 
 
 def test_corrupt_middle_line_refused(tmp_path):
@@ -220,6 +259,12 @@ def test_sidecar_roundtrip(tmp_path):
     np.testing.assert_array_equal(data["latencies_ns"], lat)
     np.testing.assert_array_equal(data["batch_ids"], ids[::-1])
     assert data["ids"].dtype == np.int64
+    # per-query figures and a (repeats, nq) latency matrix
+    rel = write_sidecar(path, "cell2", ids, np.stack([lat, lat]), per_query={"recall_at_k": [1, 0.5, 0, 1]})
+    data = read_sidecar(path, {"sidecar": rel})
+    assert data["latencies_ns"].shape == (2, 4) and data["recall_at_k"].dtype == np.float64
+    with pytest.raises(ConfigError, match="per-query array name"):
+        write_sidecar(path, "cell3", ids, lat, per_query={"ids": [1, 2, 3, 4]})
     # rewriting replaces atomically
     write_sidecar(path, "abc123", ids * 2, lat)
     assert "batch_ids" not in read_sidecar(path, {"sidecar": rel})

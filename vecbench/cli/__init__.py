@@ -22,6 +22,10 @@ _COMMANDS = {
     "datasets": ("vecbench.cli.datasets", "list, describe, fetch and verify data sets"),
     "stores": ("vecbench.cli.stores", "list registered stores, their extras, index types and metrics"),
     "report": ("vecbench.cli.report", "print a results file as a table"),
+    "compare": (
+        "vecbench.cli.compare",
+        "compare two results files cell by cell: is each difference significant?",
+    ),
     "services": ("vecbench.cli.services", "start/stop real engines locally, without Docker"),
     "chunk": ("vecbench.cli.chunk", "print a text file's chunks with offsets (inspect a chunker)"),
     "rag": (

@@ -42,6 +42,41 @@ def run(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--resume", action="store_true", help="skip cells already complete in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no table")
+    p.add_argument(
+        "--grid",
+        metavar="NAME",
+        help="replace every store's index grid by a packaged one: equal-effort (the same number of "
+        "build x search settings for every store), or a grid YAML file",
+    )
+    p.add_argument(
+        "--repeats", type=int, metavar="R", help="serial search passes per cell (default 3, or the config's)"
+    )
+    prices(p)
+
+
+def prices(p: argparse.ArgumentParser) -> None:
+    """``--prices FILE`` and ``--price KEY=VALUE`` (shared by run, rag run and report)."""
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="price model (YAML: usd_per_vcpu_hour, usd_per_gb_month_ram, usd_per_gb_month_disk, "
+        "usd_per_1m_embedding_tokens; keys not given keep the defaults)",
+    )
+    p.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one price, repeatable (e.g. usd_per_vcpu_hour=0.05)",
+    )
+
+
+def compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="a results file (.jsonl)")
+    p.add_argument("b", metavar="B", help="another results file of the same data set and metric")
+    p.add_argument(
+        "--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples per test (default 1000)"
+    )
 
 
 def datasets(p: argparse.ArgumentParser) -> None:
@@ -69,6 +104,17 @@ def report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", metavar="NAMES", help="only these stores (comma-separated)")
     p.add_argument("--dataset", metavar="TEXT", help="only data sets whose name contains TEXT")
     p.add_argument("--failed", action="store_true", help="list failed cells with their errors")
+    p.add_argument(
+        "--html", metavar="OUT", help="also write a self-contained HTML report (plots need vecbench[report])"
+    )
+    p.add_argument(
+        "--target-recall",
+        type=float,
+        default=0.95,
+        metavar="R",
+        help="recall@k target of the best-setting-per-store table (default 0.95)",
+    )
+    prices(p)
 
 
 def services(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("config", metavar="CONFIG", help="a rag YAML config")
     run.add_argument("--out", metavar="F", default=None, help="append records to this JSON Lines file")
     run.add_argument("--resume", action="store_true", help="skip cells already recorded ok in --out")
+    from vecbench.cli._args import prices
+
+    prices(run)
 
 
 def _fmt(value: Any, spec: str = "{:.4f}") -> str:
@@ -49,6 +52,7 @@ def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
         "ingest s",
         "p50 ms",
         "p99 ms",
+        "$/1M q",
     ):
         table.add_column(
             col,
@@ -79,6 +83,7 @@ def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
             _fmt(cost.get("ingest_s"), "{:.2f}"),
             _fmt(lat.get("p50_ms"), "{:.3f}"),
             _fmt(lat.get("p99_ms"), "{:.3f}"),
+            _fmt(cost.get("usd_per_1m_queries"), "{:.3g}"),
         )
     console.print(table)
     for r in records:
@@ -99,7 +104,13 @@ def main(args: argparse.Namespace) -> int:
     resume = bool(getattr(args, "resume", False))
     if resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
-    records = run_rag(args.config, out=args.out, progress=Progress(), resume=resume)
+    model = None
+    if getattr(args, "prices", None) or getattr(args, "price", None):
+        from vecbench.cli.run import prices_from_args
+        from vecbench.rag.config import load_rag_config
+
+        model = prices_from_args(args, load_rag_config(args.config).prices)
+    records = run_rag(args.config, out=args.out, progress=Progress(), resume=resume, prices=model)
     render(records)
     failed = sum(1 for r in records if r["status"] != "ok")
     # Like `vecbench run`: failed cells are results (recorded with their error), not a failed command.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -34,6 +35,16 @@ def parse_assignment(text: str, *, grid: bool) -> tuple[str, Any]:
     return key, _scalar(value.strip())
 
 
+def prices_from_args(args: argparse.Namespace, current: Any = None) -> Any:
+    """The PriceModel that ``--prices FILE`` (replacing ``current``, a config's ``prices``)
+    and then each ``--price KEY=VALUE`` describe."""
+    from vecbench.cost import PriceModel, resolve_prices
+
+    model = PriceModel.from_yaml(args.prices) if args.prices else resolve_prices(current)
+    pairs = dict(parse_assignment(p, grid=False) for p in args.price or [])
+    return model.with_overrides(pairs, where="--price") if pairs else model
+
+
 def _split(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
@@ -55,6 +66,13 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config = copy.deepcopy(default_config_dict())
     if args.k is not None:
         config["k"] = args.k
+    if getattr(args, "repeats", None) is not None:
+        config["repeats"] = args.repeats
+    base = Path(args.config).parent if args.config else None
+    if isinstance(config.get("prices"), str) and base is not None:
+        config["prices"] = str(base / config["prices"])  # relative to the config file, as in from_yaml
+    if getattr(args, "prices", None) or getattr(args, "price", None):
+        config["prices"] = prices_from_args(args, config.get("prices")).as_dict()
     if args.config:
         return config
     if not one_off:
@@ -118,6 +136,12 @@ def main(args: argparse.Namespace) -> int:
     from vecbench.summary import render_table, summary_rows
 
     config = config_from_args(args)
+    if getattr(args, "grid", None):
+        from vecbench.sweeps import apply_grid
+
+        if args.index or args.build or args.search:
+            raise ConfigError("--grid cannot be combined with --index/--build/--search")
+        config = apply_grid(config, args.grid)
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
     progress = Progress(enabled=False) if args.quiet else Progress()

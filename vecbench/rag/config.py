@@ -1,7 +1,7 @@
 """The YAML grid of a retrieval-harness run.
 
     dataset:
-      path: /data/cranfield            # a BEIR folder
+      path: /data/cranfield            # a BEIR folder, or beir:NAME (see below)
       split: test                      # qrels/<split>.tsv
       title: auto                      # auto | prepend | ignore
       max_queries: null
@@ -25,7 +25,13 @@
     k_chunks: 50
     span_k: 10
     batch_size: 64
-    price_per_1m_tokens: 0.02
+    prices: {usd_per_vcpu_hour: 0.04}  # or a price file's path (see vecbench.cost)
+    price_per_1m_tokens: 0.02          # the same as prices.usd_per_1m_embedding_tokens
+    ci_resamples: 1000                 # bootstrap resamples per confidence interval
+
+``path: beir:scifact`` (or just ``dataset: beir:scifact``) names a standard BEIR set from
+``datasets/beir.yaml``; it must have been fetched first (``vecbench datasets fetch
+scifact``): runs never download. Its split defaults to the one BEIR evaluates on.
 
 In ``params``, ``build`` and ``search`` a list is a grid axis (cartesian product); write
 ``[[a, b]]`` for a parameter whose one value is a list.
@@ -39,8 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vecbench.cost import PriceModel, resolve_prices
 from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.metrics import Metric
+from vecbench.rag.beir import beir_manifest, is_beir_name
 
 __all__ = [
     "RagConfig",
@@ -62,6 +70,8 @@ _TOP = {
     "span_k",
     "batch_size",
     "price_per_1m_tokens",
+    "prices",
+    "ci_resamples",
 }
 _RERANKERS = ("none", "embedding", "cross_encoder")
 
@@ -106,7 +116,9 @@ class RagConfig:
     k_chunks: int = 50
     span_k: int = 10
     batch_size: int = 64
-    price_per_1m_tokens: float = 0.0
+    price_per_1m_tokens: float = PriceModel.usd_per_1m_embedding_tokens
+    prices: PriceModel = field(default_factory=PriceModel)
+    ci_resamples: int = 1000
 
     def n_cells(self) -> int:
         per_store = sum(len(s.searches) for s in self.stores)
@@ -199,8 +211,12 @@ def _dataset(value: Any, base: Path | None) -> DatasetConfig:
     _check_keys(d, {"path", "split", "title", "max_queries", "concat"}, "dataset")
     path = d.get("path")
     if not isinstance(path, str) or not path:
-        raise ConfigError("dataset.path (a BEIR folder) is required")
-    if base is not None and not Path(path).is_absolute():
+        raise ConfigError("dataset.path (a BEIR folder, or beir:NAME) is required")
+    split = None if d.get("split") is None else str(d["split"])
+    if is_beir_name(path):
+        manifest, _ = beir_manifest(path)  # the name is checked now; fetched-ness when loading
+        split = split or manifest.split
+    elif base is not None and not Path(path).is_absolute():
         path = str(base / path)
     title = d.get("title", "auto")
     if title not in ("auto", "prepend", "ignore"):
@@ -215,7 +231,7 @@ def _dataset(value: Any, base: Path | None) -> DatasetConfig:
         _pos_int(concat.get("docs_per_doc"), "dataset.concat.docs_per_doc")
         if not isinstance(concat.get("seed", 0), int):
             raise ConfigError("dataset.concat.seed must be an integer")
-    return DatasetConfig(path, str(d.get("split", "test")), title, mq, concat)
+    return DatasetConfig(path, split or "test", title, mq, concat)
 
 
 def _stores(value: Any) -> list[StoreConfig]:
@@ -315,9 +331,17 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
         raise ConfigError(
             f"k {max(ks)} exceeds k_chunks {k_chunks}: at most k_chunks documents are retrieved"
         )
-    price = raw.get("price_per_1m_tokens", 0.0)
-    if not isinstance(price, (int, float)) or isinstance(price, bool) or price < 0:
-        raise ConfigError(f"price_per_1m_tokens must be a non-negative number, got {price!r}")
+    prices = resolve_prices(raw.get("prices"), base)
+    if "price_per_1m_tokens" in raw:
+        price = raw["price_per_1m_tokens"]
+        if not isinstance(price, (int, float)) or isinstance(price, bool) or price < 0:
+            raise ConfigError(f"price_per_1m_tokens must be a non-negative number, got {price!r}")
+        given = raw.get("prices") if isinstance(raw.get("prices"), Mapping) else {}
+        if "usd_per_1m_embedding_tokens" in given and given["usd_per_1m_embedding_tokens"] != price:
+            raise ConfigError(
+                "rag config: price_per_1m_tokens and prices.usd_per_1m_embedding_tokens differ; give one"
+            )
+        prices = prices.with_overrides({"usd_per_1m_embedding_tokens": price})
     return RagConfig(
         dataset=_dataset(raw["dataset"], base),
         chunkers=_components(raw["chunkers"], "chunkers", chunker_names()),
@@ -328,5 +352,7 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
         k_chunks=k_chunks,
         span_k=_pos_int(raw.get("span_k", 10), "span_k"),
         batch_size=_pos_int(raw.get("batch_size", 64), "batch_size"),
-        price_per_1m_tokens=float(price),
+        price_per_1m_tokens=prices.usd_per_1m_embedding_tokens,
+        prices=prices,
+        ci_resamples=_pos_int(raw.get("ci_resamples", 1000), "ci_resamples"),
     )

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from vecbench.cost import PriceModel, rag_cost, resolve_prices
 from vecbench.latency import LatencyStats
 from vecbench.progress import Progress
 from vecbench.rag.beir import RagDataset, load_beir
 from vecbench.rag.config import ComponentConfig, RagConfig, StoreConfig, load_rag_config
+from vecbench.rag.metrics import QualityReport
 from vecbench.rag.pipeline import (
     NULL,
     EmbeddedCorpus,
@@ -40,8 +43,9 @@ from vecbench.results import (
     public_config,
     validate_record,
 )
+from vecbench.stats import ci_section, mean_ci
 
-__all__ = ["run_rag", "load_dataset", "make_rag_record", "rag_cell_id"]
+__all__ = ["run_rag", "load_dataset", "make_rag_record", "rag_cell_id", "rag_ci"]
 
 
 def load_dataset(cfg: RagConfig) -> RagDataset:
@@ -112,6 +116,7 @@ def make_rag_record(
     cost: Mapping[str, Any] | None = None,
     latency: Mapping[str, Any] | None = None,
     footprint: Mapping[str, Any] | None = None,
+    ci: Mapping[str, Any] | None = None,
     error: BaseException | None = None,
     sidecar: str | None = None,
 ) -> dict[str, Any]:
@@ -141,12 +146,57 @@ def make_rag_record(
         "latency": None if failed or latency is None else dict(latency),
         "footprint": None if failed or footprint is None else dict(footprint),
         "counts": dict(counts),
+        "ci": None if failed or ci is None else dict(ci),
         "error": {"type": type(error).__name__, "message": str(error)} if failed else None,
         "sidecar": None if failed else sidecar,
     }
     out = _jsonable(rec)
     validate_record(out)
     return out
+
+
+def _cost(
+    cfg: RagConfig,
+    embedded: EmbeddedCorpus,
+    info: Mapping[str, Any],
+    query_tokens: int,
+    latencies_ns: Any,
+    footprint: Mapping[str, Any] | None,
+    machine: Mapping[str, Any],
+    store: StoreConfig,
+) -> dict[str, Any]:
+    """Counts and times (``cost_of``) plus the dollar figures at ``cfg.prices``."""
+    lat = LatencyStats.from_ns(latencies_ns).as_dict()
+    dollars = rag_cost(
+        latency=lat,
+        footprint=footprint,
+        machine=machine,
+        store_config=store.config,
+        ingest_s=info.get("ingest_s"),
+        embedding_tokens=embedded.tokens,
+        query_tokens=query_tokens,
+        prices=cfg.prices,
+    )
+    return {**cost_of(embedded, info, query_tokens, cfg.prices.usd_per_1m_embedding_tokens), **dollars}
+
+
+def rag_ci(report: QualityReport, latencies_ns: Any, ks: Sequence[int], resamples: int) -> dict[str, Any]:
+    """The ``ci`` section of a rag record: nDCG@10, MRR@10, recall@k and hit@k (per k, as
+    in ``quality``), p50 and p99 of the end-to-end query latency."""
+    per = report.per_query
+    section = ci_section(
+        per_query={
+            "ndcg_at_10": [q.ndcg_at_10 for q in per],
+            "mrr_at_10": [q.mrr_at_10 for q in per],
+        },
+        latencies_ns=latencies_ns,
+        latency_keys=("p50_ms", "p99_ms"),
+        repeats=1,
+        resamples=resamples,
+    )
+    for name in ("recall_at_k", "hit_at_k"):
+        section[name] = {str(k): mean_ci([getattr(q, name)[k] for q in per], resamples=resamples) for k in ks}
+    return section
 
 
 def _make_reranker(rc: ComponentConfig | None) -> Any:
@@ -171,16 +221,26 @@ def run_rag(
     progress: Progress = NULL,
     *,
     resume: bool = False,
+    prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
+    ci_resamples: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every cell of ``config``; returns the records (also appended to ``out`` if given).
 
     With ``resume``, cells already recorded ok in ``out`` are skipped (and not returned).
+    ``prices`` and ``ci_resamples``, when given, replace the config's.
     """
     from vecbench.provenance import machine_info, new_run_id, utc_now_iso, versions
     from vecbench.rag.components import resolve_chunker, resolve_embedder
     from vecbench.registry import get_store, store_class
 
     cfg = config if isinstance(config, RagConfig) else load_rag_config(config)
+    if prices is not None:
+        model = resolve_prices(prices)
+        cfg = replace(cfg, prices=model, price_per_1m_tokens=model.usd_per_1m_embedding_tokens)
+    if ci_resamples is not None:
+        from vecbench.harness import positive_int
+
+        cfg = replace(cfg, ci_resamples=positive_int(ci_resamples, "ci_resamples"))
     ds = load_dataset(cfg)
     writer = ResultsWriter(out) if out is not None else None
     done = completed_cells(out) if (resume and out is not None) else set()
@@ -296,7 +356,7 @@ def run_rag(
                                 key = id(r)
                                 if r is not None and key not in rerankers:
                                     rerankers[key] = _make_reranker(r)
-                                quality, lat, chunk_ids, _, q_tokens = query(
+                                report, lat, chunk_ids, _, q_tokens = query(
                                     ds,
                                     embedded,
                                     store,
@@ -319,10 +379,11 @@ def run_rag(
                                     r,
                                     store_desc=store.describe(),
                                     collection=name,
-                                    quality=quality.means,
-                                    cost=cost_of(embedded, info, q_tokens, cfg.price_per_1m_tokens),
+                                    quality=report.means,
+                                    cost=_cost(cfg, embedded, info, q_tokens, lat, footprint, machine, s),
                                     latency={**LatencyStats.from_ns(lat).as_dict(), "queries": int(lat.size)},
                                     footprint=footprint,
+                                    ci=rag_ci(report, lat, cfg.ks, cfg.ci_resamples),
                                     chunk_ids=chunk_ids,
                                     latencies_ns=lat,
                                 )
