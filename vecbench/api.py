@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from vecbench.config import RunConfig
+from vecbench.config import RunConfig, parse_load
 from vecbench.cost import PriceModel, resolve_prices
 from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, positive_int, run_index
@@ -52,6 +52,7 @@ def run(
     repeats: int | None = None,
     prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
     ci_resamples: int | None = None,
+    load: Any = None,
 ) -> list[CellResult]:
     """Run every data set x store x index x build x search cell of ``config``.
 
@@ -60,7 +61,8 @@ def run(
     sidecar of raw ids and latencies. With ``resume=True`` the results file must exist
     and cells already recorded as ok there are skipped (and not returned). Ground truth is
     computed once per data set. Failed cells are recorded and returned, not raised.
-    ``repeats``, ``prices`` and ``ci_resamples``, when given, replace the config's.
+    ``repeats``, ``prices``, ``ci_resamples`` and ``load`` (a ``vecbench.load.LoadPlan`` or
+    its mapping: a load test per cell), when given, replace the config's.
 
     >>> results = run("sweep.yaml", out="results/sweep.jsonl")  # doctest: +SKIP
     """
@@ -71,6 +73,8 @@ def run(
             overrides[name] = positive_int(value, name)
     if prices is not None:
         overrides["prices"] = resolve_prices(prices)
+    if load is not None:
+        overrides["load"] = parse_load(load)
     cfg = replace(cfg, **overrides)
     run_id = new_run_id()
     path = Path(out) if out is not None else (Path(cfg.out) if cfg.out else None)
@@ -118,6 +122,7 @@ def _run(
                             repeats=cfg.repeats,
                             prices=cfg.prices,
                             ci_resamples=cfg.ci_resamples,
+                            load=cfg.load,
                         )
                     )
     return results
@@ -138,6 +143,7 @@ def benchmark(
     repeats: int = 3,
     prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
     ci_resamples: int = 1000,
+    load: Any = None,
     progress: Progress = NULL,
 ) -> list[CellResult]:
     """Benchmark one data set on a few stores with one index grid; results in memory.
@@ -148,7 +154,8 @@ def benchmark(
     unless ``out`` is given. Each CellResult holds the record and the raw ids/latencies.
     ``repeats`` serial passes are timed per cell; ``prices`` (a PriceModel, a mapping of
     overrides or a price file) price the records' ``cost``; ``ci_resamples`` bootstrap
-    resamples make each confidence interval.
+    resamples make each confidence interval. ``load`` (a ``vecbench.load.LoadPlan`` or its
+    mapping) adds a closed-/open-loop load test to every cell.
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP
@@ -180,5 +187,7 @@ def benchmark(
     cfg = RunConfig.from_dict(config, source="benchmark()")
     if prices is not None:
         cfg = replace(cfg, prices=resolve_prices(prices))
+    if load is not None:
+        cfg = replace(cfg, load=parse_load(load))
     writer = ResultsWriter(out) if out is not None else None
     return _run(cfg, new_run_id(), writer, set(), progress)

@@ -5,6 +5,11 @@
     repeats: 3                        # serial search passes per cell (latency, QPS)
     ci_resamples: 1000                # bootstrap resamples per confidence interval
     prices: {usd_per_vcpu_hour: 0.04} # or a price file's path (see vecbench.cost)
+    load:                             # optional load test per cell (see vecbench.load.LoadPlan)
+      concurrency: [1, 2, 4, 8]       # closed loop: worker processes per level
+      rates: [500, 1000]              # open loop: arrivals per second
+      duration_s: 10
+      p99_target_ms: 5                # rate sweep: highest rate with p99 <= 5 ms
     datasets:
       - synthetic                     # a name, or {name, params}
       - {name: synthetic, params: {n: 20000, dim: 128, metric: cosine}}
@@ -59,6 +64,7 @@ TOP_LEVEL_KEYS = (
     "repeats",
     "prices",
     "ci_resamples",
+    "load",
 )
 _STORE_KEYS = ("config", "indexes")
 _INDEX_KEYS = ("type", "build", "search")
@@ -129,6 +135,7 @@ class RunConfig:
     repeats: int = 3
     prices: PriceModel = field(default_factory=PriceModel)
     ci_resamples: int = 1000
+    load: Any = None  # a vecbench.load.LoadPlan, or None: no load test
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -177,6 +184,10 @@ class RunConfig:
             prices = resolve_prices(data.get("prices"), base)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        try:
+            load = parse_load(data.get("load"))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: load: {exc}") from None
         return cls(
             datasets=_parse_datasets(data.get("datasets"), source),
             stores=_parse_stores(data.get("stores"), source),
@@ -188,6 +199,7 @@ class RunConfig:
             repeats=repeats,
             prices=prices,
             ci_resamples=resamples,
+            load=load,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,6 +223,8 @@ class RunConfig:
             "prices": self.prices.as_dict(),
             "ci_resamples": self.ci_resamples,
         }
+        if self.load is not None:
+            d["load"] = self.load.as_dict()
         if self.out is not None:
             d["out"] = self.out
         return d
@@ -422,3 +436,20 @@ def default_config() -> RunConfig:
     """The embedded default run: synthetic 20k x 128 (euclidean and cosine); bruteforce, FAISS
     (flat, HNSW, IVF-Flat), and Chroma and Qdrant's engine embedded (HNSW)."""
     return RunConfig.from_dict(default_config_dict(), source="default config")
+
+
+def parse_load(load: Any) -> Any:
+    """A ``vecbench.load.LoadPlan`` from a LoadPlan, a mapping of its fields, or None."""
+    if load is None:
+        return None
+    from vecbench.load import LoadPlan
+
+    if isinstance(load, LoadPlan):
+        return load
+    if not isinstance(load, Mapping):
+        raise ConfigError(f"expected a mapping of load settings, got {type(load).__name__}")
+    known = sorted(LoadPlan.__dataclass_fields__)
+    unknown = sorted(set(map(str, load)) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+    return LoadPlan(**{str(k): v for k, v in load.items()})

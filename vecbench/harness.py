@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.config import parse_load
 from vecbench.cost import PriceModel, vector_cost
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.errors import ConfigError
@@ -186,6 +187,7 @@ def run_index(
     repeats: int = 3,
     prices: PriceModel | None = None,
     ci_resamples: int = DEFAULT_RESAMPLES,
+    load: Any = None,
 ) -> list[CellResult]:
     """Build one index and run every search setting on it; one CellResult per cell run.
 
@@ -196,6 +198,9 @@ def run_index(
     Every cell run is written through ``writer`` (with a sidecar) when one is given.
     ``repeats`` serial passes are timed per cell; ``prices`` (default: ``PriceModel()``)
     price the cost section; ``ci_resamples`` bootstrap resamples make each interval.
+    ``load`` (a ``vecbench.load.LoadPlan`` or its mapping) adds a load test to every cell:
+    closed-loop levels and/or open-loop rates run by worker processes that attach the
+    collection (``Store.share``); its section is the record's ``load``.
     """
     k = check_k(k)
     repeats = positive_int(repeats, "repeats")
@@ -206,6 +211,7 @@ def run_index(
     skip = set(skip)
     ctx = _Context(dataset, store_name, store_config, index_type, k, run_id, writer)
     ctx.repeats, ctx.prices, ctx.ci_resamples = repeats, prices or PriceModel(), ci_resamples
+    ctx.load_plan = parse_load(load)
 
     # Cells are identified by the parameters as given: a store may treat a defaulted
     # parameter differently from the same value given explicitly (FAISS lowers a
@@ -251,7 +257,7 @@ def run_index(
             try:
                 ctx.timings = _build(store, spec, dataset, batch_size, ready_timeout_s, progress)
                 ctx.describe = _describe(store)
-                ctx.footprint = _footprint(store)
+                ctx.footprint = _with_service(_footprint(store), store_name, store_config)
                 for i, cell in todo:
                     if i in search_errors:
                         results.append(ctx.failed(cell, search_errors[i]))
@@ -361,6 +367,29 @@ def _describe(store: Any) -> dict[str, Any]:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
+def _with_service(
+    footprint: dict[str, Any] | None, store_name: str, config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The engine's own figures plus, for an engine ``vecbench services`` started here, its RSS."""
+    from vecbench.services.rss import service_footprint
+
+    out = (
+        dict(footprint)
+        if footprint
+        else {
+            "memory_bytes": None,
+            "disk_bytes": None,
+            "method": "the store reports no footprint",
+        }
+    )
+    try:
+        out["service"] = service_footprint(store_name, config)
+    except Exception as exc:  # a missing figure is not a failed benchmark
+        warnings.warn(f"{store_name}: reading the service's RSS failed: {exc}", stacklevel=3)
+        out["service"] = None
+    return out
+
+
 def _footprint(store: Any) -> dict[str, Any] | None:
     from vecbench.store import Footprint
 
@@ -400,7 +429,8 @@ class _Context:
         self.describe: dict[str, Any] = {}
         self.timings: dict[str, Any] | None = None
         self.footprint: dict[str, Any] | None = None
-        self.load: dict[str, Any] | None = None  # a load test's section, when one was run
+        self.load_plan: Any = None  # a vecbench.load.LoadPlan when a load test was asked for
+        self.handle: dict[str, Any] | None = None  # store.share(), made once per index
         self.repeats = 1
         self.prices = PriceModel()
         self.ci_resamples = DEFAULT_RESAMPLES
@@ -448,6 +478,38 @@ class _Context:
     def failed(self, cell: _Cell, exc: BaseException) -> CellResult:
         record = make_record(**self._common(cell), error=exc)
         return self._emit(CellResult(record), cell)
+
+    def _load(self, store: Any, cell: _Cell, queries: NDArray[np.float32]) -> dict[str, Any] | None:
+        """The load test of this cell (None when none was asked for).
+
+        A store that cannot share its collection with worker processes, or a load run that
+        breaks down, gives a section with ``error`` and no numbers; the serial figures of
+        the cell stand. ConfigError (a bad plan) and KeyboardInterrupt propagate.
+        """
+        if self.load_plan is None:
+            return None
+        from vecbench.load import measure_load
+
+        try:
+            if self.handle is None:
+                self.handle = store.share()
+            section = measure_load(
+                self.handle,
+                self.store_name,
+                self.store_config,
+                queries,
+                self.k,
+                cell.search_params,
+                self.load_plan,
+            )
+        except ConfigError:
+            raise
+        except Exception as exc:
+            return _load_failed(exc)
+        section = dict(section)
+        section.setdefault("plan", self.load_plan.as_dict())
+        section.setdefault("error", None)
+        return section
 
     def measure(
         self,
@@ -504,7 +566,7 @@ class _Context:
             "latency": LatencyStats.from_ns(latencies_ns.ravel()).as_dict(),
             "qps": {"serial": qps_from_latencies(latencies_ns), "batch": batch_qps},
             "footprint": self.footprint,
-            "load": self.load,
+            "load": self._load(store, cell, queries),
             "ci": ci_section(
                 per_query=per_query,
                 latencies_ns=latencies_ns,
@@ -515,6 +577,15 @@ class _Context:
         measured["cost"] = vector_cost({**common, **measured}, self.prices)
         record = make_record(**common, **measured, sidecar=sidecar)
         return self._emit(CellResult(record, None, ids, latencies_ns, batch_ids), cell)
+
+
+def _load_failed(exc: BaseException) -> dict[str, Any]:
+    return {
+        "closed_loop": None,
+        "open_loop": None,
+        "rate_sweep": None,
+        "error": {"type": type(exc).__name__, "message": str(exc)},
+    }
 
 
 def _check_same_counts(first: NDArray[np.int64], again: NDArray[np.int64], rep: int, cell: _Cell) -> None:
