@@ -7,7 +7,15 @@ from typing import Any
 
 from vecbench.errors import ConfigError
 
-__all__ = ["COLUMNS", "summary_row", "summary_rows", "sort_rows", "render_table"]
+__all__ = [
+    "COLUMNS",
+    "summary_row",
+    "summary_rows",
+    "sort_rows",
+    "render_table",
+    "load_rows",
+    "render_load_table",
+]
 
 # column key -> (header, format); numbers are kept at full precision in the rows and
 # only formatted for display.
@@ -135,5 +143,99 @@ def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, co
                 cells.append(f"[red]{value}[/red]")
             else:
                 cells.append(_with_ci(COLUMNS[col][1], value, row.get(CI_COLUMNS.get(col, ""))))
+        table.add_row(*cells)
+    console.print(table)
+
+
+LOAD_COLUMNS: dict[str, tuple[str, str]] = {
+    "store": ("store", "{}"),
+    "index": ("index", "{}"),
+    "params": ("params", "{}"),
+    "mode": ("load", "{}"),
+    "target_rate": ("target/s", "{:,.0f}"),
+    "qps": ("achieved QPS", "{:,.0f}"),
+    "p50_ms": ("p50 ms", "{:.3f}"),
+    "p95_ms": ("p95 ms", "{:.3f}"),
+    "p99_ms": ("p99 ms", "{:.3f}"),
+    "max_ms": ("max ms", "{:.3f}"),
+    "errors": ("errors", "{:,}"),
+    "client_cpu": ("client CPU", "{:.0%}"),
+    "status": ("status", "{}"),
+}
+
+
+def load_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per closed-loop level, open-loop rate and sweep result of every record's ``load``."""
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        load = record.get("load")
+        if not isinstance(load, Mapping):
+            continue
+        head = {
+            "store": _get(record, "store", "name"),
+            "index": _get(record, "index", "type"),
+            "params": _params_text(_get(record, "index", "params"), _get(record, "search", "params")),
+        }
+        if load.get("error"):
+            err = load["error"]
+            rows.append({**head, "mode": "-", "status": f"failed: {err.get('type')}: {err.get('message')}"})
+            continue
+        closed = load.get("closed_loop") or {}
+        for level in closed.get("levels") or []:
+            rows.append({**head, "mode": f"closed x{level.get('workers')}", **_load_figures(level)})
+        opened = load.get("open_loop") or {}
+        for rate in opened.get("rates") or []:
+            rows.append({**head, "mode": f"open {opened.get('arrival', '')}", **_load_figures(rate)})
+        sweep = load.get("rate_sweep") or {}
+        if sweep:
+            best = sweep.get("max_rate")
+            text = f"{best:,.0f}/s" if best is not None else "none"
+            rows.append(
+                {**head, "mode": f"sweep: max rate with p99 <= {sweep.get('p99_target_ms')} ms: {text}"}
+            )
+    return rows
+
+
+def _load_figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    status = row.get("status", "ok")
+    if status != "ok":
+        err = row.get("error") or {}
+        return {"status": f"failed: {err.get('type')}: {err.get('message')}"}
+    return {
+        "target_rate": row.get("target_rate"),
+        "qps": row.get("qps", row.get("achieved_rate")),
+        "p50_ms": row.get("p50_ms"),
+        "p95_ms": row.get("p95_ms"),
+        "p99_ms": row.get("p99_ms"),
+        "max_ms": row.get("max_ms"),
+        "errors": row.get("errors"),
+        "client_cpu": row.get("client_cpu_share"),
+        "status": "ok",
+    }
+
+
+def render_load_table(
+    rows: Sequence[Mapping[str, Any]], title: str | None = None, console: Any = None
+) -> None:
+    """Print load rows (``load_rows``) as a rich table; nothing when there are none."""
+    if not rows:
+        return
+    from rich.table import Table
+
+    console = console or stdout_console()
+    shown = [c for c in LOAD_COLUMNS if any(r.get(c) is not None for r in rows)]
+    table = Table(title=title, show_lines=False)
+    for col in shown:
+        table.add_column(LOAD_COLUMNS[col][0], justify="left" if LOAD_COLUMNS[col][1] == "{}" else "right")
+    for row in rows:
+        cells = []
+        for col in shown:
+            value = row.get(col)
+            if value is None:
+                cells.append("-")
+            elif col == "status" and value != "ok":
+                cells.append(f"[red]{value}[/red]")
+            else:
+                cells.append(LOAD_COLUMNS[col][1].format(value))
         table.add_row(*cells)
     console.print(table)

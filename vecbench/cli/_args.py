@@ -52,6 +52,26 @@ def run(p: argparse.ArgumentParser) -> None:
         "--repeats", type=int, metavar="R", help="serial search passes per cell (default 3, or the config's)"
     )
     prices(p)
+    load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
+    load.add_argument(
+        "--concurrency", metavar="N,N,...", help="closed-loop levels: worker processes, e.g. 1,2,4,8"
+    )
+    load.add_argument("--rate", metavar="R,R,...", help="open-loop arrival rates (requests/s), e.g. 500,1000")
+    load.add_argument(
+        "--arrival", choices=("poisson", "uniform"), help="open-loop arrivals (default poisson)"
+    )
+    load.add_argument(
+        "--duration", type=float, metavar="S", help="seconds measured per level/rate (default 10)"
+    )
+    load.add_argument(
+        "--load-warmup", type=float, metavar="S", help="unrecorded seconds before each (default 1)"
+    )
+    load.add_argument(
+        "--rate-workers", type=int, metavar="N", help="worker processes for open loop (default 8)"
+    )
+    load.add_argument(
+        "--p99-target", type=float, metavar="MS", help="rate sweep: highest rate whose p99 <= MS milliseconds"
+    )
 
 
 def prices(p: argparse.ArgumentParser) -> None:

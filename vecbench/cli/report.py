@@ -46,6 +46,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"FAILED {r['dataset']} {r['store']} {r['index']} {r['params']}: {r['error']}")
     elif failed:
         print(f"{len(failed)} failed cell(s); --failed lists their errors")
+    from vecbench.summary import load_rows, render_load_table
+
+    render_load_table(load_rows(_selected(records, args)), title="load tests")
     _print_best(_selected(records, args), args)
     if html_path is not None:
         print(f"HTML report: {html_path}")

@@ -73,6 +73,9 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config["prices"] = str(base / config["prices"])  # relative to the config file, as in from_yaml
     if getattr(args, "prices", None) or getattr(args, "price", None):
         config["prices"] = prices_from_args(args, config.get("prices")).as_dict()
+    load = load_from_args(args, config.get("load"))
+    if load is not None:
+        config["load"] = load
     if args.config:
         return config
     if not one_off:
@@ -104,6 +107,40 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _numbers(text: str, what: str, cast: Any) -> list[Any]:
+    values = []
+    for part in _split(text):
+        try:
+            values.append(cast(part))
+        except ValueError:
+            raise ConfigError(f"{what}: {part!r} is not a number") from None
+    if not values:
+        raise ConfigError(f"{what}: give at least one value")
+    return values
+
+
+def load_from_args(args: argparse.Namespace, current: Any = None) -> dict[str, Any] | None:
+    """The config's ``load`` mapping with the load-test flags applied (None: no load test)."""
+    flags = {
+        "concurrency": _numbers(args.concurrency, "--concurrency", int) if args.concurrency else None,
+        "rates": _numbers(args.rate, "--rate", float) if args.rate else None,
+        "arrival": args.arrival,
+        "duration_s": args.duration,
+        "warmup_s": args.load_warmup,
+        "rate_workers": args.rate_workers,
+        "p99_target_ms": args.p99_target,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    if not given:
+        return current
+    if current is not None and not isinstance(current, dict):
+        raise ConfigError("the config's load must be a mapping")
+    load = {**(current or {}), **given}
+    if not load.get("concurrency") and not load.get("rates"):
+        raise ConfigError("load-test flags need --concurrency and/or --rate")
+    return load
+
+
 def _installed_only(config: dict[str, Any]) -> dict[str, Any]:
     """The default run without the stores whose client is missing (named on stderr)."""
     from vecbench.registry import client_installed, store_class
@@ -133,7 +170,7 @@ def _default_synthetic_params(config: dict[str, Any]) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     from vecbench.api import run
     from vecbench.progress import Progress
-    from vecbench.summary import render_table, summary_rows
+    from vecbench.summary import load_rows, render_load_table, render_table, summary_rows
 
     config = config_from_args(args)
     if getattr(args, "grid", None):
@@ -149,6 +186,9 @@ def main(args: argparse.Namespace) -> int:
     records = [r.record for r in results]
     if not args.quiet:
         render_table(summary_rows(records), title="vecbench results")
+        render_load_table(
+            load_rows(records), title="load (worker processes; latency from scheduled send time in open loop)"
+        )
     out = results[0].results_path if results else args.out
     failed = sum(1 for r in records if r.get("status") != "ok")
     print(f"{len(records)} cell(s), {failed} failed; results: {out}")
