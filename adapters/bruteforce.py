@@ -107,14 +107,12 @@ class BruteForceStore(BaseStore):
         self._remove_shared()
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
-        self._refuse_if_attached("upsert")
         if self._metric is Metric.COSINE:
             vectors = normalize(vectors)
         self._table.upsert(ids, vectors)
         self._sqnorms = None
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
-        self._refuse_if_attached("delete")
         if self._table.delete(ids):
             self._sqnorms = None
 
@@ -185,13 +183,6 @@ class BruteForceStore(BaseStore):
     def _remove_shared(self) -> None:
         while self._share_dirs:
             shutil.rmtree(self._share_dirs.pop(), ignore_errors=True)
-
-    def _refuse_if_attached(self, what: str) -> None:
-        if self._attached:
-            raise StoreError(
-                f"bruteforce: cannot {what} through an attached store (it searches the owner's shared, "
-                "read-only copy); write through the store that created the collection"
-            )
 
     def _do_footprint(self) -> FootprintStats:
         extra = self._sqnorms.nbytes if self._sqnorms is not None else 0

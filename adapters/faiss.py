@@ -258,7 +258,6 @@ class FaissStore(BaseStore):
     # -- writes ----------------------------------------------------------------------------
 
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
-        self._refuse_if_attached("upsert")
         self._use_threads(self._threads)
         if self._spec_metric is Metric.COSINE:
             vectors = normalize(vectors)
@@ -279,7 +278,6 @@ class FaissStore(BaseStore):
             self._ids.assign(ids, np.zeros(ids.shape[0], dtype=np.int64))
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
-        self._refuse_if_attached("delete")
         if self._index is None:
             assert self._pending is not None
             self._pending.delete(ids)
@@ -478,7 +476,7 @@ class FaissStore(BaseStore):
             "training": dict(self._training),
             "identity": None,
         }
-        arrays = {"id_keys": self._ids._keys, "id_values": self._ids._values}
+        arrays: dict[str, Any] = {"id_keys": self._ids._keys, "id_values": self._ids._values}
         if self._index is not None:
             state["index_path"] = f"{folder}/index.faiss"
             self._client.write_index(self._index, state["index_path"])
@@ -526,13 +524,6 @@ class FaissStore(BaseStore):
     def _remove_shared(self) -> None:
         while self._share_dirs:
             shutil.rmtree(self._share_dirs.pop(), ignore_errors=True)
-
-    def _refuse_if_attached(self, what: str) -> None:
-        if self._attached:
-            raise StoreError(
-                f"faiss: cannot {what} through an attached store (it searches the owner's shared, "
-                "read-only copy); write through the store that created the collection"
-            )
 
     # -- reporting -------------------------------------------------------------------------
 
