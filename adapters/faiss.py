@@ -16,8 +16,9 @@ Where build time lands (the harness times upsert as ingest and wait_ready as bui
   upserted after that are added at once. ``search`` before the first ``wait_ready`` of a
   non-empty buffered collection raises StoreError.
 
-Ids: flat, IVF and SQ8 sit inside ``IndexIDMap2``; an upsert of a present id removes it
-and adds it again. HNSW cannot remove vectors, so for ``hnsw`` the adapter keeps the
+Ids: flat and SQ8 sit inside ``IndexIDMap2``; IVF indexes keep the external ids in their
+inverted lists themselves (an ``IndexIDMap`` around IVF breaks on removal: IVF does not
+renumber after ``remove_ids``). An upsert of a present id removes it and adds it again. HNSW cannot remove vectors, so for ``hnsw`` the adapter keeps the
 id <-> label map itself and a replaced or deleted vector becomes a tombstone, skipped at
 search time by an ``IDSelector`` (it still takes memory until the collection is rebuilt).
 
@@ -380,9 +381,9 @@ class FaissStore(BaseStore):
         if kind == "hnsw":
             return f"HNSW{p['m']},Flat"
         if kind == "ivf_flat":
-            return f"IDMap2,IVF{p['nlist']},Flat"
+            return f"IVF{p['nlist']},Flat"
         if kind == "ivf_pq":
-            return f"IDMap2,IVF{p['nlist']},PQ{p['m']}x{p['nbits']}"
+            return f"IVF{p['nlist']},PQ{p['m']}x{p['nbits']}"
         return "IDMap2,SQ8"
 
     def _build_index(self, factory: str) -> Any:
@@ -562,13 +563,15 @@ class FaissStore(BaseStore):
             "id_mapping": (
                 "adapter label map; replaced/deleted vectors are tombstones skipped by an IDSelector"
                 if self._kind == "hnsw"
+                else "IVF's own ids (upsert = remove_ids + add_with_ids)"
+                if self._kind in ("ivf_flat", "ivf_pq")
                 else "IndexIDMap2 (upsert = remove_ids + add_with_ids)"
             ),
         }
         if index is not None and hasattr(index, "index"):
             out["inner_index_class"] = type(faiss.downcast_index(index.index)).__name__
         elif index is not None:
-            out["inner_index_class"] = type(index).__name__
+            out["inner_index_class"] = type(faiss.downcast_index(index)).__name__
         if self._kind == "hnsw" and index is not None:
             out["search_params_in_effect"] = {"efSearch": int(index.hnsw.efSearch)}
             out["hnsw_efConstruction"] = int(index.hnsw.efConstruction)

@@ -76,8 +76,8 @@ def test_info() -> None:
     [
         ("flat", "IDMap2,Flat", "IndexFlat"),
         ("hnsw", "HNSW16,Flat", "IndexHNSWFlat"),
-        ("ivf_flat", "IDMap2,IVF5,Flat", "IndexIVFFlat"),
-        ("ivf_pq", "IDMap2,IVF5,PQ4x2", "IndexIVFPQ"),
+        ("ivf_flat", "IVF5,Flat", "IndexIVFFlat"),
+        ("ivf_pq", "IVF5,PQ4x2", "IndexIVFPQ"),
         ("sq8", "IDMap2,SQ8", "IndexScalarQuantizer"),
     ],
 )
@@ -286,3 +286,23 @@ def test_pickling() -> None:
     s = FaissStore({"seed": 1})
     with s, pytest.raises(StoreError, match="before __enter__"):
         pickle.dumps(s)
+
+
+@pytest.mark.parametrize("index_type", ["ivf_flat", "ivf_pq"])
+def test_ivf_replace_then_delete_keeps_ids_right(store: FaissStore, index_type: str) -> None:
+    """IVF keeps external ids itself: replacing and deleting must not corrupt the id map
+    (under IndexIDMap2, IVF's remove_ids left stale labels and a later delete aborted)."""
+    base, _ = _data(400)
+    ids = np.arange(400, dtype=np.int64) * 5 + 3
+    store.create(CollectionSpec("ivf", DIM, "euclidean", index_type, {"nlist": 4}))
+    store.upsert(ids, base)
+    store.wait_ready()
+    store.set_search_params({"nprobe": 4})
+    store.upsert(ids[:50], base[200:250])  # the first 50 ids now hold other vectors
+    store.delete(ids[50:100])
+    store.delete(ids[50:60])  # deleting again is a no-op
+    assert store.describe()["ntotal"] == 350
+    found = store.search(base[200], 10)
+    assert ids[0] in found[:2] and ids[200] in found[:2]  # same vector under two ids
+    gone = {int(i) for q in base[50:100] for i in store.search(q, 10)}
+    assert not gone & set(ids[50:100].tolist())
