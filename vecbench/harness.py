@@ -40,6 +40,7 @@ from vecbench.progress import NULL, Progress
 from vecbench.provenance import machine_info, utc_now_iso, versions
 from vecbench.quality import pad_ids, recall_at_k, returned_true_distances, tie_aware_recall_at_k
 from vecbench.results import ResultsWriter, cell_id, make_record, public_config
+from vecbench.services.rss import with_service
 from vecbench.stats import DEFAULT_RESAMPLES, ci_section
 from vecbench.validation import check_k
 
@@ -257,7 +258,7 @@ def run_index(
             try:
                 ctx.timings = _build(store, spec, dataset, batch_size, ready_timeout_s, progress)
                 ctx.describe = _describe(store)
-                ctx.footprint = _with_service(_footprint(store), store_name, store_config)
+                ctx.footprint = with_service(_footprint(store), store_name, store_config)
                 for i, cell in todo:
                     if i in search_errors:
                         results.append(ctx.failed(cell, search_errors[i]))
@@ -365,29 +366,6 @@ def _describe(store: Any) -> dict[str, Any]:
     except Exception as exc:
         warnings.warn(f"describe() failed: {exc}", stacklevel=3)
         return {"error": f"{type(exc).__name__}: {exc}"}
-
-
-def _with_service(
-    footprint: dict[str, Any] | None, store_name: str, config: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The engine's own figures plus, for an engine ``vecbench services`` started here, its RSS."""
-    from vecbench.services.rss import service_footprint
-
-    out = (
-        dict(footprint)
-        if footprint
-        else {
-            "memory_bytes": None,
-            "disk_bytes": None,
-            "method": "the store reports no footprint",
-        }
-    )
-    try:
-        out["service"] = service_footprint(store_name, config)
-    except Exception as exc:  # a missing figure is not a failed benchmark
-        warnings.warn(f"{store_name}: reading the service's RSS failed: {exc}", stacklevel=3)
-        out["service"] = None
-    return out
 
 
 def _footprint(store: Any) -> dict[str, Any] | None:

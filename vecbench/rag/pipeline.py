@@ -290,14 +290,19 @@ def query(
 
 def footprint_of(store: Any) -> dict[str, Any] | None:
     """The store's footprint when it can report one (a failure to report is not fatal)."""
+    from vecbench.services.rss import with_service
     from vecbench.store import Footprint
 
-    if not isinstance(store, Footprint):
-        return None
-    try:
-        return store.footprint().as_dict()
-    except Exception:  # noqa: BLE001 - a missing figure is not a failed benchmark
-        return None
+    own = None
+    if isinstance(store, Footprint):
+        try:
+            own = store.footprint().as_dict()
+        except Exception:  # noqa: BLE001 - a missing figure is not a failed benchmark
+            own = None
+    info = getattr(store, "info", None)
+    if info is None:
+        return own
+    return with_service(own, info.name, getattr(store, "_config", None))
 
 
 def cost_of(

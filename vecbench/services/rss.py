@@ -26,6 +26,7 @@ from vecbench.services import _proc
 from vecbench.services.base import Service, State
 
 __all__ = [
+    "with_service",
     "STORE_SERVICES",
     "local_service",
     "process_tree",
@@ -214,3 +215,30 @@ def service_footprint(store_name: str, store_config: Mapping[str, Any] | None) -
             "them, pss (smaps_rollup) splits them, so it counts them once"
         ),
     }
+
+
+def with_service(
+    footprint: Mapping[str, Any] | None, store_name: str, store_config: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A record's footprint: the engine's own figures plus ``service`` (``service_footprint``).
+
+    A store without figures of its own gets None sizes and says so in ``method``; a failure
+    to read the service is a missing figure (``service: None``), never a failed benchmark.
+    """
+    import warnings
+
+    out = (
+        dict(footprint)
+        if footprint
+        else {
+            "memory_bytes": None,
+            "disk_bytes": None,
+            "method": "the store reports no footprint",
+        }
+    )
+    try:
+        out["service"] = service_footprint(store_name, store_config)
+    except Exception as exc:  # noqa: BLE001 - a missing figure is not a failed benchmark
+        warnings.warn(f"{store_name}: reading the service's RSS failed: {exc}", stacklevel=2)
+        out["service"] = None
+    return out
