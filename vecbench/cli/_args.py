@@ -43,6 +43,12 @@ def run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="skip cells already complete in --out")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no table")
     p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report (needs vecbench[report]); the embedded "
+        "default writes <results>.html whenever matplotlib is installed",
+    )
+    p.add_argument(
         "--grid",
         metavar="NAME",
         help="replace every store's index grid by a packaged one: equal-effort (the same number of "

@@ -192,4 +192,24 @@ def main(args: argparse.Namespace) -> int:
     out = results[0].results_path if results else args.out
     failed = sum(1 for r in records if r.get("status") != "ok")
     print(f"{len(records)} cell(s), {failed} failed; results: {out}")
+    html = _html_path(args, out)
+    if html is not None:
+        from vecbench.report import write_html
+
+        print(f"HTML report: {write_html(records, html, results_path=out)}")
     return 0
+
+
+def _html_path(args: argparse.Namespace, out: Any) -> Path | None:
+    """``--html FILE``; for the embedded default, ``<results>.html`` when matplotlib is there."""
+    if getattr(args, "html", None):
+        return Path(args.html)
+    default_run = not any(
+        [args.config, args.stores, args.dataset, args.dataset_param, args.metric, args.index, args.grid]
+    )
+    if default_run and out is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is not None:
+            return Path(out).with_suffix(".html")
+    return None
