@@ -6,20 +6,24 @@ longer pieces again with the separators that remain. With the same parameters it
 same chunk texts as ``langchain_text_splitters.RecursiveCharacterTextSplitter`` (tested), and
 every chunk carries exact offsets into the input, tracked while splitting.
 
-Why it is faster: pieces are never materialised as strings. A split yields the boundary
-positions of its pieces (one C-level ``split`` plus ``accumulate`` over the part lengths),
-and in ``chars`` mode the greedy merge is done with ``bisect`` over those positions, so the
-work per chunk is a few binary searches rather than a Python step per piece.
+Why it is faster: pieces are never materialised as strings, and offsets are positions in
+the input from the start. With literal separators kept on the pieces and sizes in characters
+(the common case), a text is cut with ``find``/``rfind`` once per chunk rather than once per
+piece (``_recursive_scan``), and a long text level by level with numpy
+(``_recursive_arrays``). The other settings split into piece spans with one C-level
+``split`` and merge them with ``bisect`` (or with token counts).
 """
 
 from __future__ import annotations
 
+import gc
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import accumulate, compress, count
 from typing import Any, Literal
 
+from vecbench.chunking._recursive_scan import ScanConfig, scan
 from vecbench.chunking.base import Chunk, SizeUnit, Tokenizer
 from vecbench.errors import ConfigError
 
@@ -28,6 +32,10 @@ __all__ = ["DEFAULT_SEPARATORS", "RecursiveChunker"]
 DEFAULT_SEPARATORS: tuple[str, ...] = ("\n\n", "\n", " ", "")
 
 KeepSeparator = bool | Literal["start", "end"]
+
+# From this length on, texts are split level by level with numpy (``_recursive_arrays``):
+# below it, numpy's per-call overhead costs more than the Python steps it saves.
+_ARRAYS_MIN_CHARS = 100_000
 
 # A "split" is described by piece spans relative to the text being split:
 # (starts, ends), both sorted, pieces non-empty and non-overlapping.
@@ -96,8 +104,6 @@ class RecursiveChunker:
         self._mode: Literal["start", "end", "drop"] = (
             "drop" if keep_separator is False else ("end" if keep_separator == "end" else "start")
         )
-        # Chunks found by scanning the text: literal separators kept on pieces, sizes in chars.
-        self._scan = self._mode != "drop" and length_unit == "chars"
         # (literal or None, search pattern or None, split pattern or None) per separator.
         self._seps: list[tuple[str, re.Pattern[str] | None, re.Pattern[str] | None]] = []
         for sep in self.separators:
@@ -110,12 +116,23 @@ class RecursiveChunker:
             except re.error as err:
                 raise ConfigError(f"invalid separator regex {sep!r}: {err}") from err
             self._seps.append((sep, search, split if split.groups == 1 else None))
-        # Strings whose presence means two occurrences of a literal separator overlap
-        # ("\n\n\n" for "\n\n"): there find() and str.split() would cut differently.
-        self._overlap_witness: list[tuple[str, ...]] = [
-            tuple(sep + sep[b:] for b in range(1, len(sep)) if sep[:b] == sep[-b:]) if search is None else ()
-            for sep, search, _ in self._seps
-        ]
+        # Pieces that partition the text and sizes in chars: a text shorter than chunk_size
+        # is one chunk. With literal separators too, chunks are found by scanning.
+        self._partition = self._mode != "drop" and length_unit == "chars"
+        self._scan: ScanConfig | None = None
+        if self._partition and not self.is_separator_regex:
+            self._scan = ScanConfig(
+                separators=self.separators,
+                witnesses=tuple(
+                    tuple(sep + sep[b:] for b in range(1, len(sep)) if sep[:b] == sep[-b:])
+                    for sep in self.separators
+                ),
+                at_start=self._mode == "start",
+                chunk_size=chunk_size,
+                chunk_overlap=chunk_overlap,
+                strip_whitespace=self.strip_whitespace,
+                fallback=self._split_rec,
+            )
 
     @property
     def params(self) -> dict[str, Any]:
@@ -132,23 +149,70 @@ class RecursiveChunker:
 
     def chunk(self, text: str) -> list[Chunk]:
         """Split ``text``; every chunk has ``text[c.start:c.end] == c.text``."""
-        return [Chunk(t, s, s + len(t)) for t, s in self._split(text)]
+        if not isinstance(text, str):
+            raise ConfigError(f"text must be a str, got {type(text).__name__}")
+        n = len(text)
+        if self._partition and n < self.chunk_size:  # the pieces add up to one chunk
+            if not self.strip_whitespace:
+                return [Chunk(text, 0, n)] if n else []
+            left = text.lstrip()
+            stripped = left.rstrip()
+            return [Chunk(stripped, n - len(left), n - len(left) + len(stripped))] if stripped else []
+        if self._scan is not None and n >= _ARRAYS_MIN_CHARS:
+            return self._long_text(text, self._scan, records=True)
+        out: list[Chunk] = []
+        if self._scan is not None:
+            scan(self._scan, text, 0, n, 0, out)
+        elif text:
+            self._split_rec(text, 0, n, 0, out)
+        return out
 
     def split_text(self, text: str) -> list[str]:
         """The chunk texts only (what LangChain's ``split_text`` returns)."""
-        return [t for t, _ in self._split(text)]
+        if isinstance(text, str) and self._scan is not None and len(text) >= _ARRAYS_MIN_CHARS:
+            return self._long_text(text, self._scan, records=False)
+        return [c.text for c in self.chunk(text)]
 
-    # -- splitting -------------------------------------------------------------------------
+    def _long_text(self, text: str, cfg: ScanConfig, records: bool) -> list[Any]:
+        """A long text: spans level by level with numpy, regions of many small pieces scanned.
 
-    def _split(self, text: str) -> list[tuple[str, int]]:
-        if not isinstance(text, str):
-            raise ConfigError(f"text must be a str, got {type(text).__name__}")
-        out: list[tuple[str, int]] = []
-        if text:
-            self._split_rec(text, 0, len(text), 0, out)
-        return out
+        The cyclic GC is paused meanwhile: the output holds no cycles, and it has enough
+        objects that collections would walk over them again and again.
+        """
+        from vecbench.chunking._recursive_arrays import split_spans
 
-    def _split_rec(self, text: str, lo: int, hi: int, first_sep: int, out: list[tuple[str, int]]) -> None:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            starts, ends, regions = split_spans(
+                text,
+                self.separators,
+                cfg.at_start,
+                self.chunk_size,
+                self.chunk_overlap,
+                self.strip_whitespace,
+            )
+            texts = [text[s:e] for s, e in zip(starts, ends, strict=True)]
+            out: list[Any] = list(map(Chunk, texts, starts, ends)) if records else texts
+            if not regions:
+                return out
+            spliced: list[Any] = []
+            done = 0
+            for at, lo, hi, level in regions:
+                spliced += out[done:at]
+                found: list[Chunk] = []
+                scan(cfg, text, lo, hi, level, found)
+                spliced += found if records else [c.text for c in found]
+                done = at
+            spliced += out[done:]
+            return spliced
+        finally:
+            if enabled:
+                gc.enable()
+
+    # -- splitting into piece spans (regex separators, dropped separators, token sizes) ----
+
+    def _split_rec(self, text: str, lo: int, hi: int, first_sep: int, out: list[Chunk]) -> None:
         """Split ``text[lo:hi]`` with the separators from ``first_sep`` on; offsets stay absolute."""
         seps = self._seps
         chosen = len(seps) - 1
@@ -168,14 +232,6 @@ class RecursiveChunker:
             if found:
                 chosen, rest = i, i + 1
                 break
-        if (
-            self._scan
-            and seps[chosen][1] is None
-            and not any(text.find(w, lo, hi) >= 0 for w in self._overlap_witness[chosen])
-        ):
-            self._split_scan(text, lo, hi, chosen, rest, out)
-            return
-
         if sub is None:
             sub = text if lo == 0 and hi == len(text) else text[lo:hi]
         starts, ends = self._pieces(sub, chosen)
@@ -196,73 +252,14 @@ class RecursiveChunker:
         if run_start < len(starts):
             self._merge(sub, lo, starts, ends, lengths, run_start, len(starts), chosen, out)
 
-    def _long_piece(self, text: str, start: int, end: int, rest: int, out: list[tuple[str, int]]) -> None:
-        if rest < len(self._seps):
+    def _long_piece(self, text: str, start: int, end: int, rest: int, out: list[Chunk]) -> None:
+        if rest < len(self._seps) and self._scan is not None:
+            scan(self._scan, text, start, end, rest, out)
+        elif rest < len(self._seps):
             self._split_rec(text, start, end, rest, out)
         else:
             # No separator left: LangChain keeps the piece whole and unstripped.
-            out.append((text[start:end], start))
-
-    def _split_scan(
-        self, text: str, lo: int, hi: int, sep_index: int, rest: int, out: list[tuple[str, int]]
-    ) -> None:
-        """Split and merge in one pass that visits chunks, not pieces (literal separators, chars).
-
-        Piece boundaries are separator starts (keep "start") or ends (keep "end"); the greedy
-        merge only needs the last boundary within ``chunk_size`` of a chunk's start and the
-        first boundary after a position, which ``rfind``/``find`` give directly. The caller
-        made sure no two occurrences of the separator overlap in the window, so every
-        occurrence ``find`` sees is one ``str.split`` would cut at.
-        """
-        literal = self._seps[sep_index][0]
-        size, overlap = self.chunk_size, self.chunk_overlap
-        emit = self._emit
-        sep_len = len(literal)
-        find, rfind = text.find, text.rfind
-        at_start = self._mode == "start"
-
-        def next_boundary(x: int) -> int:
-            """The first boundary at or after ``x`` (lo < x)."""
-            if x >= hi or not sep_len:
-                return min(x, hi)
-            if at_start:
-                o = find(literal, x, hi)
-                return hi if o < 0 else o
-            o = find(literal, x - sep_len if x - sep_len > lo else lo, hi)
-            return hi if o < 0 else o + sep_len
-
-        def prev_boundary(y: int) -> int:
-            """The last boundary at or before ``y`` (lo < y)."""
-            if y >= hi or not sep_len:
-                return min(y, hi)
-            if at_start:
-                o = rfind(literal, lo, y + sep_len if y + sep_len < hi else hi)
-                return lo if o < 0 else o
-            o = rfind(literal, lo, y)
-            return lo if o < 0 else o + sep_len
-
-        p = lo
-        while p < hi:
-            q = next_boundary(p + 1)
-            if q - p >= size:
-                self._long_piece(text, p, q, rest, out)
-                p = q
-                continue
-            s = p  # a run of short pieces starts here
-            while True:
-                e = prev_boundary(s + size)
-                if e >= hi:
-                    emit(text, 0, s, hi, out)
-                    p = hi
-                    break
-                f = next_boundary(e + 1)
-                emit(text, 0, s, e, out)
-                if f - e >= size:  # a long piece ends the run
-                    p = e
-                    break
-                # The new chunk keeps the tail of this one: at most chunk_overlap long, and
-                # short enough for the next piece to fit (LangChain's popping, in one step).
-                s = min(e, next_boundary(max(e - overlap, f - size)))
+            out.append(Chunk(text[start:end], start, end))
 
     def _pieces(self, sub: str, sep_index: int) -> _Spans:
         """Spans of the pieces ``sub`` splits into on separator ``sep_index`` (empties dropped)."""
@@ -308,7 +305,7 @@ class RecursiveChunker:
         lo: int,
         hi: int,
         sep_index: int,
-        out: list[tuple[str, int]],
+        out: list[Chunk],
     ) -> None:
         """Greedy merge of pieces ``lo..hi-1`` (all shorter than chunk_size) with overlap."""
         if self.length_unit != "chars":
@@ -340,7 +337,7 @@ class RecursiveChunker:
         lo: int,
         hi: int,
         sep_index: int,
-        out: list[tuple[str, int]],
+        out: list[Chunk],
     ) -> None:
         """The same merge with token counts: piece counts add up, as LangChain sums them."""
         size, overlap = self.chunk_size, self.chunk_overlap
@@ -359,15 +356,16 @@ class RecursiveChunker:
             total += length + (sep_len if j > first else 0)
         self._emit(sub, base, starts[first], ends[hi - 1], out)
 
-    def _emit(self, sub: str, base: int, start: int, end: int, out: list[tuple[str, int]]) -> None:
+    def _emit(self, sub: str, base: int, start: int, end: int, out: list[Chunk]) -> None:
         piece = sub[start:end]
         if self.strip_whitespace:
             left = piece.lstrip()
             stripped = left.rstrip()
             if stripped:
-                out.append((stripped, base + start + len(piece) - len(left)))
+                first = base + start + len(piece) - len(left)
+                out.append(Chunk(stripped, first, first + len(stripped)))
         elif piece:
-            out.append((piece, base + start))
+            out.append(Chunk(piece, base + start, base + end))
 
 
 def _check_sizes(chunk_size: object, chunk_overlap: object) -> None:
