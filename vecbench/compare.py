@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vecbench.errors import ConfigError
+from vecbench.nested import dig
 from vecbench.results import cell_id, read_results, read_sidecar
 from vecbench.stats import DEFAULT_RESAMPLES, cis_overlap, paired_latency_diff_ci, paired_mean_diff_ci
 
@@ -80,37 +81,28 @@ class CellComparison:
         return [m.metric for m in self.metrics if m.significant]
 
 
-def _get(record: Mapping[str, Any] | None, *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def cell_key(record: Mapping[str, Any]) -> str:
     """The identity of a vector record's cell (the same inputs as ``results.cell_id``)."""
     return cell_id(
-        str(_get(record, "store", "name")),
-        _get(record, "store", "config") or {},
-        str(_get(record, "dataset", "checksum")),
-        str(_get(record, "dataset", "metric")),
-        str(_get(record, "index", "type")),
-        _get(record, "index", "params") or {},
-        _get(record, "search", "params") or {},
-        int(_get(record, "search", "k") or 0),
+        str(dig(record, "store", "name")),
+        dig(record, "store", "config") or {},
+        str(dig(record, "dataset", "checksum")),
+        str(dig(record, "dataset", "metric")),
+        str(dig(record, "index", "type")),
+        dig(record, "index", "params") or {},
+        dig(record, "search", "params") or {},
+        int(dig(record, "search", "k") or 0),
     )
 
 
 def _label(record: Mapping[str, Any]) -> str:
-    params = {**(_get(record, "index", "params") or {}), **(_get(record, "search", "params") or {})}
+    params = {**(dig(record, "index", "params") or {}), **(dig(record, "search", "params") or {})}
     text = " ".join(f"{k}={v}" for k, v in params.items())
     parts = [
-        f"{_get(record, 'store', 'name')}/{_get(record, 'index', 'type')}",
+        f"{dig(record, 'store', 'name')}/{dig(record, 'index', 'type')}",
         text,
-        f"k={_get(record, 'search', 'k')}",
-        f"on {_get(record, 'dataset', 'name')}",
+        f"k={dig(record, 'search', 'k')}",
+        f"on {dig(record, 'dataset', 'name')}",
     ]
     return " ".join(p for p in parts if p)
 
@@ -131,7 +123,7 @@ def _check_comparable(
             raise ConfigError(f"{name} holds no successful vector-search record to compare")
 
     def values(recs: Mapping[str, Mapping[str, Any]], *path: str) -> set[str]:
-        return {str(_get(r, *path)) for r in recs.values()}
+        return {str(dig(r, *path)) for r in recs.values()}
 
     metrics_a, metrics_b = values(a, "dataset", "metric"), values(b, "dataset", "metric")
     if not metrics_a & metrics_b:
@@ -146,8 +138,8 @@ def _check_comparable(
             f"{', '.join(sorted(values(a, 'dataset', 'name')))}, {names[1]} has "
             f"{', '.join(sorted(values(b, 'dataset', 'name')))} (checksums differ)"
         )
-    pairs_a = {(_get(r, "dataset", "checksum"), _get(r, "dataset", "metric")) for r in a.values()}
-    pairs_b = {(_get(r, "dataset", "checksum"), _get(r, "dataset", "metric")) for r in b.values()}
+    pairs_a = {(dig(r, "dataset", "checksum"), dig(r, "dataset", "metric")) for r in a.values()}
+    pairs_b = {(dig(r, "dataset", "checksum"), dig(r, "dataset", "metric")) for r in b.values()}
     if not pairs_a & pairs_b:
         raise ConfigError("cannot compare: the files share no data set with the same metric")
     if not a.keys() & b.keys():
@@ -176,8 +168,8 @@ def _compare_metric(
     seed: int,
 ) -> MetricComparison:
     section, key, ci_key = METRICS[metric]
-    a, b = _get(ra, section, key), _get(rb, section, key)
-    a_ci, b_ci = _get(ra, "ci", ci_key), _get(rb, "ci", ci_key)
+    a, b = dig(ra, section, key), dig(rb, section, key)
+    a_ci, b_ci = dig(ra, "ci", ci_key), dig(rb, "ci", ci_key)
     diff = None if a is None or b is None else b - a
     diff_ci = _paired(metric, sa, sb, resamples, seed)
     if diff_ci is not None:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from vecbench.errors import ConfigError
+from vecbench.nested import dig
 
 __all__ = [
     "PriceModel",
@@ -186,38 +187,29 @@ def resolve_prices(
     raise ConfigError(f"prices must be a mapping or a price file path, got {value!r}")
 
 
-def _get(record: Mapping[str, Any] | None, *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _machine_cores(record: Mapping[str, Any]) -> float | None:
-    cores = _get(record, "machine", "usable_cores") or _get(record, "machine", "logical_cores")
+    cores = dig(record, "machine", "usable_cores") or dig(record, "machine", "logical_cores")
     return float(cores) if cores else None
 
 
 def _config_int(record: Mapping[str, Any], key: str) -> float | None:
-    value = _get(record, "store", "config", key)
+    value = dig(record, "store", "config", key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return None
     return float(value)
 
 
 def _closed_loop_best(load: Any) -> Mapping[str, Any] | None:
-    levels = _get(load, "closed_loop", "levels") or []
+    levels = dig(load, "closed_loop", "levels") or []
     ok = [lv for lv in levels if lv.get("status", "ok") == "ok" and (lv.get("qps") or 0) > 0]
     return max(ok, key=lambda lv: lv["qps"]) if ok else None
 
 
 def _memory(footprint: Any) -> tuple[int | None, str | None]:
-    engine = _get(footprint, "memory_bytes")
+    engine = dig(footprint, "memory_bytes")
     if engine is not None:
         return int(engine), "engine"
-    rss = _get(footprint, "service", "rss_bytes")
+    rss = dig(footprint, "service", "rss_bytes")
     if rss is not None:
         return int(rss), "service_rss"
     return None, None
@@ -232,10 +224,10 @@ def vector_basis(record: Mapping[str, Any]) -> dict[str, Any]:
         workers = float(best.get("workers") or 1)
         cores = min(workers, machine_cores) if machine_cores else workers
     else:
-        qps, source = _get(record, "qps", "serial"), "serial"
+        qps, source = dig(record, "qps", "serial"), "serial"
         cores = _config_int(record, "search_threads") or 1.0
     memory, memory_source = _memory(record.get("footprint"))
-    ingest_s, build_s = _get(record, "timings", "ingest_s"), _get(record, "timings", "build_s")
+    ingest_s, build_s = dig(record, "timings", "ingest_s"), dig(record, "timings", "build_s")
     ingest_build = None if ingest_s is None else float(ingest_s) + float(build_s or 0.0)
     return {
         "qps": None if qps is None else float(qps),
@@ -243,7 +235,7 @@ def vector_basis(record: Mapping[str, Any]) -> dict[str, Any]:
         "cores": float(cores),
         "memory_bytes": memory,
         "memory_source": memory_source,
-        "disk_bytes": _get(record, "footprint", "disk_bytes"),
+        "disk_bytes": dig(record, "footprint", "disk_bytes"),
         "ingest_build_s": ingest_build,
         "build_cores": _config_int(record, "threads") or machine_cores,
         "embedding_tokens": None,
@@ -310,7 +302,7 @@ def rag_cost(
         "cores": 1.0,
         "memory_bytes": memory,
         "memory_source": memory_source,
-        "disk_bytes": _get(footprint, "disk_bytes"),
+        "disk_bytes": dig(footprint, "disk_bytes"),
         "ingest_build_s": None if ingest_s is None else float(ingest_s),
         "build_cores": _config_int(record, "threads") or _machine_cores(record),
         "embedding_tokens": int(embedding_tokens),
@@ -338,7 +330,7 @@ def reprice(record: Mapping[str, Any], prices: PriceModel) -> dict[str, Any]:
     if record.get("status") != "ok":
         return out
     cost = record.get("cost")
-    basis = _get(cost, "basis")
+    basis = dig(cost, "basis")
     if record.get("kind", "vector") == "rag":
         if basis is None:  # v1 rag record: only its token figures can be repriced
             if cost is not None and "tokens" in cost:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from vecbench.errors import ConfigError, UnknownNameError
+from vecbench.nested import dig
 
 __all__ = [
     "AXES",
@@ -45,22 +46,13 @@ AXES: dict[str, bool] = {
 _RECALL_KEYS = ("recall_at_k", "tie_aware_recall_at_k")
 
 
-def _get(record: Any, *path: str) -> Any:
-    value = record
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def params_text(params: Mapping[str, Any] | None) -> str:
     """``m=16 ef_search=64`` from a parameter mapping (None values left out)."""
     return " ".join(f"{k}={v}" for k, v in (params or {}).items() if v is not None)
 
 
 def _load_qps(record: Mapping[str, Any]) -> float | None:
-    levels = _get(record, "load", "closed_loop", "levels") or []
+    levels = dig(record, "load", "closed_loop", "levels") or []
     ok = [
         float(lv["qps"])
         for lv in levels
@@ -72,16 +64,16 @@ def _load_qps(record: Mapping[str, Any]) -> float | None:
 
 
 def _point(record: Mapping[str, Any], recall_key: str) -> dict[str, Any] | None:
-    recall = _get(record, "quality", recall_key)
+    recall = dig(record, "quality", recall_key)
     if not isinstance(recall, (int, float)):
         return None
-    build = _get(record, "index", "resolved_params") or _get(record, "index", "params") or {}
-    search = _get(record, "search", "resolved_params") or _get(record, "search", "params") or {}
-    store, index = _get(record, "store", "name"), _get(record, "index", "type")
+    build = dig(record, "index", "resolved_params") or dig(record, "index", "params") or {}
+    search = dig(record, "search", "resolved_params") or dig(record, "search", "params") or {}
+    store, index = dig(record, "store", "name"), dig(record, "index", "type")
     return {
-        "dataset": _get(record, "dataset", "name"),
-        "metric": _get(record, "dataset", "metric"),
-        "k": _get(record, "search", "k") or _get(record, "quality", "k"),
+        "dataset": dig(record, "dataset", "name"),
+        "metric": dig(record, "dataset", "metric"),
+        "k": dig(record, "search", "k") or dig(record, "quality", "k"),
         "store": store,
         "index": index,
         "label": f"{store}/{index}",
@@ -89,13 +81,13 @@ def _point(record: Mapping[str, Any], recall_key: str) -> dict[str, Any] | None:
         "search": dict(search),
         "params": " ".join(p for p in (params_text(build), params_text(search)) if p),
         "recall": float(recall),
-        "qps": _get(record, "qps", "serial"),
-        "batch_qps": _get(record, "qps", "batch"),
+        "qps": dig(record, "qps", "serial"),
+        "batch_qps": dig(record, "qps", "batch"),
         "load_qps": _load_qps(record),
-        "p50_ms": _get(record, "latency", "p50_ms"),
-        "p95_ms": _get(record, "latency", "p95_ms"),
-        "p99_ms": _get(record, "latency", "p99_ms"),
-        "usd_per_1m_queries": _get(record, "cost", "usd_per_1m_queries"),
+        "p50_ms": dig(record, "latency", "p50_ms"),
+        "p95_ms": dig(record, "latency", "p95_ms"),
+        "p99_ms": dig(record, "latency", "p99_ms"),
+        "usd_per_1m_queries": dig(record, "cost", "usd_per_1m_queries"),
         "cell_id": record.get("cell_id"),
         "record": record,
     }

@@ -275,7 +275,7 @@ def _require_known_index_type(index_type: str) -> None:
 def vb_store(request: pytest.FixtureRequest, vb_dataset: Dataset) -> Iterator[Store]:
     """A connected store with ``vb_dataset`` indexed and ready; dropped after the test."""
     from vecbench import registry
-    from vecbench.harness import _build, collection_name  # the harness's own timed build
+    from vecbench.harness import build_collection, collection_name  # the harness's own timed build
     from vecbench.progress import NULL
     from vecbench.spec import CollectionSpec
 
@@ -298,7 +298,7 @@ def vb_store(request: pytest.FixtureRequest, vb_dataset: Dataset) -> Iterator[St
     store = cls(config)
     with store:
         try:
-            timings = _build(store, spec, vb_dataset, 10_000, 600.0, NULL)
+            timings = build_collection(store, spec, vb_dataset, 10_000, 600.0, NULL)
             request.node.stash[_BUILT] = BuiltIndex(store, name, index_type, build, collection, timings)
             yield store
         finally:

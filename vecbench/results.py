@@ -6,7 +6,7 @@ file descriptor followed by ``fsync``, so a crash leaves either the whole record
 worst) a torn final line, which readers ignore and writers cut off.
 
 Per-query ids and latencies go to ``<results-stem>.sidecar/<cell_id>.npz`` next to the
-results file, written to a temporary file and renamed into place.
+results file (``vecbench.sidecar``; ``write_sidecar`` and ``read_sidecar`` are re-exported here).
 
     writer = ResultsWriter("out/run.jsonl")
     writer.append(record)
@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,8 +27,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from vecbench.atomic import fsync_dir
 from vecbench.errors import ConfigError, ResultsFormatError
 from vecbench.redact import public_config as _public_config
+from vecbench.sidecar import read_sidecar, sidecar_dir, write_sidecar
 
 __all__ = [
     "SCHEMA",
@@ -395,7 +395,7 @@ class ResultsWriter:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def write_sidecar(
         self,
@@ -407,19 +407,6 @@ class ResultsWriter:
     ) -> str:
         """Write this cell's raw arrays; returns the path to record, relative to the results folder."""
         return write_sidecar(self.path, cell, ids, latencies_ns, batch_ids, per_query)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read_results(path: str | Path) -> list[dict[str, Any]]:
@@ -463,70 +450,3 @@ def completed_cells(path: str | Path) -> set[str]:
     if not path.exists():
         return set()
     return {r["cell_id"] for r in read_results(path) if r.get("status") == "ok"}
-
-
-def sidecar_dir(results_path: str | Path) -> Path:
-    """``<folder>/<stem>.sidecar`` for results file ``<folder>/<stem>.jsonl``."""
-    p = Path(results_path)
-    return p.parent / f"{p.stem}.sidecar"
-
-
-def write_sidecar(
-    results_path: str | Path,
-    cell: str,
-    ids: NDArray[np.int64],
-    latencies_ns: NDArray[np.int64],
-    batch_ids: NDArray[np.int64] | None = None,
-    per_query: Mapping[str, ArrayLike] | None = None,
-) -> str:
-    """Save per-query ``ids`` (nq, k), ``latencies_ns`` and optional ``batch_ids``.
-
-    ``latencies_ns`` is (repeats, nq) for vector records (every serial pass; a v1 sidecar
-    and a rag sidecar hold one pass, (nq,)). ``per_query`` adds float arrays of one value
-    per query (e.g. ``recall_at_k``) under their names, so statistics such as paired
-    bootstrap tests can be recomputed without the data set.
-
-    Written to a temporary file in the sidecar folder, fsynced, then renamed over
-    ``<cell>.npz``. Returns the path relative to the results file's folder (what the
-    record's ``sidecar`` holds).
-    """
-    if not re.fullmatch(r"[0-9A-Za-z_-]+", cell):
-        raise ConfigError(f"invalid cell id for a file name: {cell!r}")
-    folder = sidecar_dir(results_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "ids": np.asarray(ids, dtype=np.int64),
-        "latencies_ns": np.asarray(latencies_ns, dtype=np.int64),
-    }
-    if batch_ids is not None:
-        arrays["batch_ids"] = np.asarray(batch_ids, dtype=np.int64)
-    for name, values in (per_query or {}).items():
-        if name in arrays or not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]*", name):
-            raise ConfigError(f"invalid per-query array name for a sidecar: {name!r}")
-        arrays[name] = np.asarray(values, dtype=np.float64)
-    target = folder / f"{cell}.npz"
-    fd, tmp = tempfile.mkstemp(prefix=f".{cell}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy stub quirk
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(folder)
-    return target.relative_to(Path(results_path).parent).as_posix()
-
-
-def read_sidecar(results_path: str | Path, record: Mapping[str, Any]) -> dict[str, NDArray[Any]]:
-    """The arrays of a record's sidecar: ``ids``, ``latencies_ns`` and maybe ``batch_ids``
-    and per-query figures (``recall_at_k``, ``tie_aware_recall_at_k``)."""
-    rel = record.get("sidecar")
-    if not rel:
-        raise ConfigError(f"record {record.get('cell_id')} has no sidecar")
-    with np.load(Path(results_path).parent / rel) as data:
-        return {name: data[name] for name in data.files}

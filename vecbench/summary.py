@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from vecbench.errors import ConfigError
+from vecbench.nested import dig
 
 __all__ = [
     "COLUMNS",
@@ -39,15 +40,6 @@ COLUMNS: dict[str, tuple[str, str]] = {
 CI_COLUMNS = {"recall": "recall_ci", "p99_ms": "p99_ci"}
 
 
-def _get(record: Mapping[str, Any], *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _params_text(build: Mapping[str, Any] | None, search: Mapping[str, Any] | None) -> str:
     parts = [f"{k}={v}" for k, v in (build or {}).items()]
     parts += [f"{k}={v}" for k, v in (search or {}).items()]
@@ -56,26 +48,26 @@ def _params_text(build: Mapping[str, Any] | None, search: Mapping[str, Any] | No
 
 def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """One flat row of the figures people compare first."""
-    k = _get(record, "search", "k") or _get(record, "quality", "k")
+    k = dig(record, "search", "k") or dig(record, "quality", "k")
     return {
-        "dataset": _get(record, "dataset", "name"),
-        "metric": _get(record, "dataset", "metric"),
-        "store": _get(record, "store", "name"),
-        "index": _get(record, "index", "type"),
-        "params": _params_text(_get(record, "index", "params"), _get(record, "search", "params")),
+        "dataset": dig(record, "dataset", "name"),
+        "metric": dig(record, "dataset", "metric"),
+        "store": dig(record, "store", "name"),
+        "index": dig(record, "index", "type"),
+        "params": _params_text(dig(record, "index", "params"), dig(record, "search", "params")),
         "k": k,
-        "recall": _get(record, "quality", "recall_at_k"),
-        "p50_ms": _get(record, "latency", "p50_ms"),
-        "p99_ms": _get(record, "latency", "p99_ms"),
-        "qps": _get(record, "qps", "serial"),
-        "batch_qps": _get(record, "qps", "batch"),
-        "ingest_s": _get(record, "timings", "ingest_s"),
-        "build_s": _get(record, "timings", "build_s"),
-        "usd_per_1m_queries": _get(record, "cost", "usd_per_1m_queries"),
-        "recall_ci": _get(record, "ci", "recall_at_k"),
-        "p99_ci": _get(record, "ci", "p99_ms"),
+        "recall": dig(record, "quality", "recall_at_k"),
+        "p50_ms": dig(record, "latency", "p50_ms"),
+        "p99_ms": dig(record, "latency", "p99_ms"),
+        "qps": dig(record, "qps", "serial"),
+        "batch_qps": dig(record, "qps", "batch"),
+        "ingest_s": dig(record, "timings", "ingest_s"),
+        "build_s": dig(record, "timings", "build_s"),
+        "usd_per_1m_queries": dig(record, "cost", "usd_per_1m_queries"),
+        "recall_ci": dig(record, "ci", "recall_at_k"),
+        "p99_ci": dig(record, "ci", "p99_ms"),
         "status": record.get("status"),
-        "error": _get(record, "error", "message"),
+        "error": dig(record, "error", "message"),
     }
 
 
@@ -120,19 +112,25 @@ def _with_ci(spec: str, value: Any, ci: Any) -> str:
     return text
 
 
-def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, console: Any = None) -> None:
-    """Print rows as a rich table on ``console`` (stdout by default)."""
+def _print_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, tuple[str, str]],
+    shown: Sequence[str],
+    title: str | None,
+    console: Any,
+    headers: Mapping[str, str] | None = None,
+    ci_columns: Mapping[str, str] | None = None,
+) -> None:
+    """Rows as a rich table of the ``shown`` columns: "-" for no value, a status other than
+    "ok" in red, a figure in its column's format (with its interval where ``ci_columns`` names
+    the row key holding one)."""
     from rich.table import Table
 
     console = console or stdout_console()
-    shown = [c for c in COLUMNS if c == "status" or any(r.get(c) is not None for r in rows)]
-    ks = {r.get("k") for r in rows if r.get("k")}
     table = Table(title=title, show_lines=False)
     for col in shown:
-        header = COLUMNS[col][0]
-        if col == "recall" and len(ks) == 1:
-            header = f"recall@{ks.pop()}"
-        table.add_column(header, justify="left" if COLUMNS[col][1] == "{}" else "right")
+        header = (headers or {}).get(col, columns[col][0])
+        table.add_column(header, justify="left" if columns[col][1] == "{}" else "right")
     for row in rows:
         cells = []
         for col in shown:
@@ -142,9 +140,18 @@ def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, co
             elif col == "status" and value != "ok":
                 cells.append(f"[red]{value}[/red]")
             else:
-                cells.append(_with_ci(COLUMNS[col][1], value, row.get(CI_COLUMNS.get(col, ""))))
+                ci = row.get(ci_columns[col]) if ci_columns and col in ci_columns else None
+                cells.append(_with_ci(columns[col][1], value, ci))
         table.add_row(*cells)
     console.print(table)
+
+
+def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None, console: Any = None) -> None:
+    """Print rows as a rich table on ``console`` (stdout by default)."""
+    shown = [c for c in COLUMNS if c == "status" or any(r.get(c) is not None for r in rows)]
+    ks = {r.get("k") for r in rows if r.get("k")}
+    headers = {"recall": f"recall@{ks.pop()}"} if len(ks) == 1 else {}
+    _print_table(rows, COLUMNS, shown, title, console, headers, CI_COLUMNS)
 
 
 LOAD_COLUMNS: dict[str, tuple[str, str]] = {
@@ -172,9 +179,9 @@ def load_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if not isinstance(load, Mapping):
             continue
         head = {
-            "store": _get(record, "store", "name"),
-            "index": _get(record, "index", "type"),
-            "params": _params_text(_get(record, "index", "params"), _get(record, "search", "params")),
+            "store": dig(record, "store", "name"),
+            "index": dig(record, "index", "type"),
+            "params": _params_text(dig(record, "index", "params"), dig(record, "search", "params")),
         }
         if load.get("error"):
             err = load["error"]
@@ -220,22 +227,5 @@ def render_load_table(
     """Print load rows (``load_rows``) as a rich table; nothing when there are none."""
     if not rows:
         return
-    from rich.table import Table
-
-    console = console or stdout_console()
     shown = [c for c in LOAD_COLUMNS if any(r.get(c) is not None for r in rows)]
-    table = Table(title=title, show_lines=False)
-    for col in shown:
-        table.add_column(LOAD_COLUMNS[col][0], justify="left" if LOAD_COLUMNS[col][1] == "{}" else "right")
-    for row in rows:
-        cells = []
-        for col in shown:
-            value = row.get(col)
-            if value is None:
-                cells.append("-")
-            elif col == "status" and value != "ok":
-                cells.append(f"[red]{value}[/red]")
-            else:
-                cells.append(LOAD_COLUMNS[col][1].format(value))
-        table.add_row(*cells)
-    console.print(table)
+    _print_table(rows, LOAD_COLUMNS, shown, title, console)

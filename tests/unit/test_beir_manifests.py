@@ -10,13 +10,11 @@ import io
 import json
 import re
 import stat
-import threading
-import urllib.request
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from http_helpers import FileServer, direct_opener
 
 from vecbench.datasets import catalog
 from vecbench.datasets.catalog import Manifest, get_manifest, list_manifests, parse_manifest
@@ -59,68 +57,15 @@ def beir_zip(name: str = "tiny", extra: dict[str, bytes] | None = None, symlink:
     return buf.getvalue()
 
 
-class Server:
-    """Serves ``files[path]`` with Range support; ``requests`` logs (path, Range header)."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                server.requests.append((self.path, rng))
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = int(rng.removeprefix("bytes=").split("-")[0]) if rng else 0
-                if start >= len(body) and rng:
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{len(body)}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if rng:
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                self.wfile.write(body[start:])
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def serve(self, path: str, body: bytes) -> str:
-        self.files[path] = body
-        return self.base + path
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    srv = Server()
-    yield srv
-    srv.close()
+    with FileServer() as srv:
+        yield srv
 
 
 @pytest.fixture
 def opener():
-    # No proxies: a proxy from the environment must never see these requests.
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return direct_opener()
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from http_helpers import FileServer, direct_opener
 
 from vecbench.datasets.catalog import Manifest
 from vecbench.datasets.fetch import fetch
@@ -20,64 +18,23 @@ SHA = hashlib.sha256(PAYLOAD).hexdigest()
 SIZE = len(PAYLOAD)
 
 
-class Server:
+class Server(FileServer):
+    """``PAYLOAD`` at ``url``."""
+
     def __init__(self) -> None:
-        self.payload = PAYLOAD
-        self.honor_range = True
-        self.requests: list[str | None] = []  # the Range header of each request
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                server.requests.append(rng)
-                if self.path != "/tiny.hdf5":
-                    self.send_error(404)
-                    return
-                body, start = server.payload, 0
-                if rng and server.honor_range:
-                    start = int(rng.removeprefix("bytes=").split("-")[0])
-                    if start >= len(body):
-                        self.send_response(416)
-                        self.send_header("Content-Range", f"bytes */{len(body)}")
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                chunk = body[start:]
-                self.send_header("Content-Length", str(len(chunk)))
-                self.end_headers()
-                self.wfile.write(chunk)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tiny.hdf5"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__()
+        self.url = self.serve("/tiny.hdf5", PAYLOAD)
 
 
 @pytest.fixture
 def server():
-    srv = Server()
-    yield srv
-    srv.close()
+    with Server() as srv:
+        yield srv
 
 
 @pytest.fixture
 def opener():
-    # No proxies: a proxy from the environment must never see (or reroute) these requests.
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return direct_opener()
 
 
 @pytest.fixture(autouse=True)
@@ -106,10 +63,10 @@ def test_download_verifies_and_replaces(server, opener, tmp_path):
     assert not path.with_name("tiny.hdf5.part").exists()
     info = json.loads(path.with_name("tiny.json").read_text())
     assert info["verified"] is True and info["sha256"] == SHA
-    assert server.requests == [None]
+    assert server.ranges == [None]
     # Present and verified: no second download.
     assert fetch(manifest(server.url), opener=opener) == path
-    assert server.requests == [None]
+    assert server.ranges == [None]
 
 
 def test_resume_sends_range_and_appends(server, opener, tmp_path):
@@ -118,7 +75,7 @@ def test_resume_sends_range_and_appends(server, opener, tmp_path):
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD[:40_000])
     path = fetch(manifest(server.url), opener=opener)
     assert path.read_bytes() == PAYLOAD
-    assert server.requests == ["bytes=40000-"]
+    assert server.ranges == ["bytes=40000-"]
 
 
 def test_server_ignoring_range_restarts(server, opener, tmp_path):
@@ -128,7 +85,7 @@ def test_server_ignoring_range_restarts(server, opener, tmp_path):
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD[:40_000])
     path = fetch(manifest(server.url), opener=opener)
     assert path.read_bytes() == PAYLOAD  # not 40,000 bytes duplicated in front
-    assert server.requests == ["bytes=40000-"]
+    assert server.ranges == ["bytes=40000-"]
 
 
 def test_complete_part_is_only_verified(server, opener, tmp_path):
@@ -136,7 +93,7 @@ def test_complete_part_is_only_verified(server, opener, tmp_path):
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD)
     assert fetch(manifest(server.url), opener=opener).read_bytes() == PAYLOAD
-    assert server.requests == []
+    assert server.ranges == []
     # Without a pinned size the server answers 416 to a range past the end.
     (folder / "tiny.hdf5").unlink()
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD)
@@ -156,7 +113,7 @@ def test_stale_part_is_retried_from_scratch(server, opener, tmp_path):
     (folder / "tiny.hdf5.part").write_bytes(b"x" * 1000)  # bytes of some other file
     path = fetch(manifest(server.url), opener=opener)
     assert path.read_bytes() == PAYLOAD
-    assert server.requests == ["bytes=1000-", None]
+    assert server.ranges == ["bytes=1000-", None]
 
 
 def test_unverified_manifest_records_and_prints_sha(server, opener, tmp_path, capsys):

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from vecbench.atomic import write_atomic
+from vecbench.nested import dig
 from vecbench.pareto import AXES, best_per_store, pareto_front, points
 from vecbench.report import tables
 
@@ -144,14 +144,11 @@ def _load_section(vector_ok: Sequence[Mapping[str, Any]]) -> str:
         return ""
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for r in with_load:
-        key = (str(tables.get_path(r, "dataset", "name")), str(tables.get_path(r, "dataset", "metric")))
+        key = (str(dig(r, "dataset", "name")), str(dig(r, "dataset", "metric")))
         groups.setdefault(key, []).append(r)
     parts = []
     for (dataset, metric), recs in sorted(groups.items()):
-        names = [
-            f"{tables.get_path(r, 'store', 'name')}/{tables.get_path(r, 'index', 'type')} {tables.cell_params(r)}"
-            for r in recs
-        ]
+        names = [f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')} {tables.cell_params(r)}" for r in recs]
         # one colour per cell here: two settings of one store are two curves
         run_colors = label_colors(names)
         runs = [(name, run_colors[name], r["load"]) for name, r in zip(names, recs, strict=True)]
@@ -164,9 +161,11 @@ def _load_section(vector_ok: Sequence[Mapping[str, Any]]) -> str:
 def _provenance(records: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for i, r in enumerate(records, start=1):
-        who = f"{tables.get_path(r, 'store', 'name')}/{tables.get_path(r, 'index', 'type')}"
+        who = f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}"
         what = tables.cell_params(r) if r.get("kind", "vector") == "vector" else tables.rag_setting(r)
-        summary = f"{i}. [{r.get('status')}] {r.get('kind', 'vector')} {tables.get_path(r, 'dataset', 'name')} {who} {what}"
+        summary = (
+            f"{i}. [{r.get('status')}] {r.get('kind', 'vector')} {dig(r, 'dataset', 'name')} {who} {what}"
+        )
         body = {k: v for k, v in r.items() if k not in _MEASURED}
         text = json.dumps(body, indent=2, sort_keys=False, default=str, ensure_ascii=False)
         parts.append(f"<details><summary>{_e(summary)}</summary><pre>{_e(text)}</pre></details>")
@@ -208,9 +207,7 @@ def render_html(
         from vecbench.report.plots import label_colors, require_matplotlib
 
         require_matplotlib()
-        labels = [
-            f"{tables.get_path(r, 'store', 'name')}/{tables.get_path(r, 'index', 'type')}" for r in vector_ok
-        ]
+        labels = [f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}" for r in vector_ok]
         colors = label_colors(labels)
         if pts:
             sections.append(("pareto", "Pareto fronts", _pareto_section(groups, colors, target_recall)))
@@ -274,18 +271,5 @@ def write_html(
     text = render_html(records, title=title, target_recall=target_recall, results_path=results_path)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(target, lambda f: f.write(text), text=True, mode=0o644)
     return target

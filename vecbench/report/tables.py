@@ -6,11 +6,11 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from vecbench.nested import dig
 from vecbench.pareto import params_text
 
 __all__ = [
     "fmt",
-    "get_path",
     "cell_params",
     "rag_setting",
     "html_table",
@@ -23,16 +23,6 @@ __all__ = [
 ]
 
 MIB = 1024 * 1024
-
-
-def get_path(record: Any, *path: str) -> Any:
-    """``record[a][b]...``, None where a level is missing or not a mapping."""
-    value = record
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
 
 
 def num(v: Any) -> bool:
@@ -66,7 +56,7 @@ def fmt(v: Any, kind: str = "") -> str:
 
 
 def _ci_text(record: Mapping[str, Any], key: str, kind: str) -> str:
-    ci = get_path(record, "ci", key)
+    ci = dig(record, "ci", key)
     if isinstance(ci, Sequence) and len(ci) == 2 and all(num(x) for x in ci):
         return f"[{fmt(ci[0], kind)}, {fmt(ci[1], kind)}]"
     return ""
@@ -108,13 +98,13 @@ def html_table(
 def _status(record: Mapping[str, Any]) -> Cell:
     if record.get("status") == "ok":
         return Cell("ok", cls="ok")
-    return Cell(f"failed: {get_path(record, 'error', 'type') or '?'}", cls="bad")
+    return Cell(f"failed: {dig(record, 'error', 'type') or '?'}", cls="bad")
 
 
 def cell_params(record: Mapping[str, Any]) -> str:
     """A vector record's build and search parameters as ``key=value`` text."""
-    build = get_path(record, "index", "resolved_params") or get_path(record, "index", "params") or {}
-    search = get_path(record, "search", "params") or {}
+    build = dig(record, "index", "resolved_params") or dig(record, "index", "params") or {}
+    search = dig(record, "search", "params") or {}
     return " ".join(p for p in (params_text(build), params_text(search)) if p)
 
 
@@ -128,30 +118,28 @@ def summary_table(records: Sequence[Mapping[str, Any]]) -> str:
     for r in records:
         rows.append(
             [
-                get_path(r, "dataset", "name"),
-                get_path(r, "dataset", "metric"),
-                get_path(r, "store", "name"),
-                get_path(r, "index", "type"),
+                dig(r, "dataset", "name"),
+                dig(r, "dataset", "metric"),
+                dig(r, "store", "name"),
+                dig(r, "index", "type"),
                 cell_params(r),
-                Cell(
-                    fmt(get_path(r, "quality", "recall_at_k"), "recall"), _ci_text(r, "recall_at_k", "recall")
-                ),
-                Cell(fmt(get_path(r, "latency", "p50_ms"), "ms"), _ci_text(r, "p50_ms", "ms")),
-                Cell(fmt(get_path(r, "latency", "p99_ms"), "ms"), _ci_text(r, "p99_ms", "ms")),
-                Cell(fmt(get_path(r, "qps", "serial"), "qps"), _ci_text(r, "qps", "qps")),
-                fmt(get_path(r, "qps", "batch"), "qps"),
-                fmt(get_path(r, "timings", "ingest_s"), "s"),
-                fmt(get_path(r, "timings", "build_s"), "s"),
-                fmt(get_path(r, "footprint", "memory_bytes"), "mib"),
-                fmt(get_path(r, "footprint", "service", "rss_bytes"), "mib"),
-                fmt(get_path(r, "cost", "usd_per_1m_queries"), "usd"),
+                Cell(fmt(dig(r, "quality", "recall_at_k"), "recall"), _ci_text(r, "recall_at_k", "recall")),
+                Cell(fmt(dig(r, "latency", "p50_ms"), "ms"), _ci_text(r, "p50_ms", "ms")),
+                Cell(fmt(dig(r, "latency", "p99_ms"), "ms"), _ci_text(r, "p99_ms", "ms")),
+                Cell(fmt(dig(r, "qps", "serial"), "qps"), _ci_text(r, "qps", "qps")),
+                fmt(dig(r, "qps", "batch"), "qps"),
+                fmt(dig(r, "timings", "ingest_s"), "s"),
+                fmt(dig(r, "timings", "build_s"), "s"),
+                fmt(dig(r, "footprint", "memory_bytes"), "mib"),
+                fmt(dig(r, "footprint", "service", "rss_bytes"), "mib"),
+                fmt(dig(r, "cost", "usd_per_1m_queries"), "usd"),
                 _status(r),
             ]
         )
-    ks = {get_path(r, "search", "k") or get_path(r, "quality", "k") for r in records} - {None}
+    ks = {dig(r, "search", "k") or dig(r, "quality", "k") for r in records} - {None}
     if len(ks) == 1:
         headers[5] = f"recall@{ks.pop()}"
-    levels = {get_path(r, "ci", "level") for r in records} - {None}
+    levels = {dig(r, "ci", "level") for r in records} - {None}
     caption = ""
     if levels:
         level = ", ".join(f"{100 * x:g}%" for x in sorted(levels) if num(x))
@@ -222,9 +210,9 @@ def cost_table(records: Sequence[Mapping[str, Any]]) -> str:
         rows.append(
             [
                 r.get("kind", "vector"),
-                get_path(r, "dataset", "name"),
-                get_path(r, "store", "name"),
-                get_path(r, "index", "type"),
+                dig(r, "dataset", "name"),
+                dig(r, "store", "name"),
+                dig(r, "index", "type"),
                 cell_params(r) if vector else rag_setting(r),
                 qps_basis,
                 fmt(basis.get("cores")),
@@ -246,13 +234,13 @@ def cost_table(records: Sequence[Mapping[str, Any]]) -> str:
 
 def rag_setting(r: Mapping[str, Any]) -> str:
     """A retrieval record's chunker | embedder | search | reranker as text."""
-    chunker = get_path(r, "chunker", "name") or "?"
-    cparams = params_text(get_path(r, "chunker", "params"))
-    parts = [f"{chunker} {cparams}".strip(), str(get_path(r, "embedder", "name") or "?")]
-    search = params_text(get_path(r, "search", "params"))
+    chunker = dig(r, "chunker", "name") or "?"
+    cparams = params_text(dig(r, "chunker", "params"))
+    parts = [f"{chunker} {cparams}".strip(), str(dig(r, "embedder", "name") or "?")]
+    search = params_text(dig(r, "search", "params"))
     if search:
         parts.append(search)
-    reranker = get_path(r, "reranker", "name")
+    reranker = dig(r, "reranker", "name")
     if reranker:
         parts.append(f"rerank {reranker}")
     return " | ".join(parts)
@@ -261,7 +249,7 @@ def rag_setting(r: Mapping[str, Any]) -> str:
 def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
     """Retrieval quality of ``rag`` records: nDCG@10, MRR@10, recall@k, span IoU, tokens, $."""
     ks = sorted(
-        {int(k) for r in records for k in (get_path(r, "quality", "recall_at_k") or {}) if str(k).isdigit()}
+        {int(k) for r in records for k in (dig(r, "quality", "recall_at_k") or {}) if str(k).isdigit()}
     )
     headers = ["chunker", "embedder", "store", "search", "reranker", "nDCG@10", "MRR@10"]
     headers += [f"recall@{k}" for k in ks]
@@ -274,11 +262,11 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
         usd = c.get("usd_embed_corpus", c.get("usd_embed"))
         rows.append(
             [
-                f"{get_path(r, 'chunker', 'name')} {params_text(get_path(r, 'chunker', 'params'))}".strip(),
-                get_path(r, "embedder", "name"),
-                f"{get_path(r, 'store', 'name')}/{get_path(r, 'index', 'type')}",
-                params_text(get_path(r, "search", "params")) or "-",
-                get_path(r, "reranker", "name") or "-",
+                f"{dig(r, 'chunker', 'name')} {params_text(dig(r, 'chunker', 'params'))}".strip(),
+                dig(r, "embedder", "name"),
+                f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}",
+                params_text(dig(r, "search", "params")) or "-",
+                dig(r, "reranker", "name") or "-",
                 Cell(fmt(q.get("ndcg_at_10"), "recall"), _ci_text(r, "ndcg_at_10", "recall")),
                 Cell(fmt(q.get("mrr_at_10"), "recall"), _ci_text(r, "mrr_at_10", "recall")),
                 *[fmt(rk.get(str(k)), "recall") for k in ks],
@@ -287,8 +275,8 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
                 fmt(c.get("chunks"), "int"),
                 fmt(c.get("tokens"), "int"),
                 fmt(usd, "usd"),
-                fmt(get_path(r, "latency", "p50_ms"), "ms"),
-                fmt(get_path(r, "latency", "p99_ms"), "ms"),
+                fmt(dig(r, "latency", "p50_ms"), "ms"),
+                fmt(dig(r, "latency", "p99_ms"), "ms"),
                 _status(r),
             ]
         )
@@ -296,10 +284,10 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _load_rows(r: Mapping[str, Any]) -> list[list[Any]]:
-    who = f"{get_path(r, 'store', 'name')}/{get_path(r, 'index', 'type')} {cell_params(r)}".strip()
+    who = f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')} {cell_params(r)}".strip()
     load = r.get("load") or {}
     rows: list[list[Any]] = []
-    for lv in get_path(load, "closed_loop", "levels") or []:
+    for lv in dig(load, "closed_loop", "levels") or []:
         rows.append([who, "closed loop", f"{lv.get('workers')} workers", *_level_cells(lv, lv.get("qps"))])
     open_loop = load.get("open_loop") or {}
     for rate in open_loop.get("rates") or []:
@@ -321,7 +309,7 @@ def _level_cells(lv: Mapping[str, Any], qps: Any) -> list[Any]:
     status = lv.get("status", "ok")
     errors = lv.get("errors")
     cls = "ok" if status == "ok" and not errors else "bad"
-    err = get_path(lv, "error", "message") or ""
+    err = dig(lv, "error", "message") or ""
     return [
         fmt(qps, "qps"),
         fmt(lv.get("p50_ms"), "ms"),
@@ -348,12 +336,12 @@ def failed_table(records: Sequence[Mapping[str, Any]]) -> str:
     rows = [
         [
             r.get("kind", "vector"),
-            get_path(r, "dataset", "name"),
-            get_path(r, "store", "name"),
-            get_path(r, "index", "type"),
+            dig(r, "dataset", "name"),
+            dig(r, "store", "name"),
+            dig(r, "index", "type"),
             cell_params(r) if r.get("kind", "vector") == "vector" else rag_setting(r),
-            Cell(get_path(r, "error", "type") or "?", cls="bad"),
-            Cell(get_path(r, "error", "message") or "", cls="wrap"),
+            Cell(dig(r, "error", "type") or "?", cls="bad"),
+            Cell(dig(r, "error", "message") or "", cls="wrap"),
         ]
         for r in records
         if r.get("status") != "ok"

@@ -227,7 +227,7 @@ def with_service(
     """
     import warnings
 
-    out = (
+    out: dict[str, Any] = (
         dict(footprint)
         if footprint
         else {

@@ -1,0 +1,130 @@
+"""The build phase of the vector harness: the collection spec, the timed create/ingest/build,
+what the store says it built (``describe``) and its footprint."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from vecbench.datasets.base import Dataset, GroundTruth
+from vecbench.errors import ConfigError
+from vecbench.progress import Progress
+from vecbench.results import public_config
+
+__all__ = [
+    "build_collection",
+    "collection_name",
+    "collection_spec",
+    "index_type_of",
+    "checked_ground_truth",
+    "describe_store",
+    "store_footprint",
+]
+
+
+def collection_name(*parts: Any) -> str:
+    """``vb_<12 hex>``: a valid identifier derived from the given parts."""
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+    return f"vb_{digest}"
+
+
+def index_type_of(store_name: str, index_type: str) -> Any:
+    from vecbench.errors import UnknownNameError
+    from vecbench.registry import store_class
+
+    types = store_class(store_name).info.index_types
+    if index_type not in types:
+        raise UnknownNameError(f"index type for store {store_name!r}", index_type, types)
+    return types[index_type]
+
+
+def checked_ground_truth(dataset: Dataset, k: int, gt: GroundTruth | None, progress: Progress) -> GroundTruth:
+    if gt is None:
+        from vecbench.groundtruth import ground_truth  # the file's own, the cache, or computed
+
+        gt = ground_truth(dataset, k, progress=progress)
+    if gt.k < k:
+        raise ConfigError(f"ground truth has {gt.k} neighbours per query, fewer than k={k}")
+    if gt.ids.shape[0] != dataset.nq:
+        raise ConfigError(f"ground truth covers {gt.ids.shape[0]} queries, the data set has {dataset.nq}")
+    return gt
+
+
+def collection_spec(
+    dataset: Dataset,
+    index_type: str,
+    build: Mapping[str, Any],
+    run_id: str,
+    store_name: str,
+    store_config: Mapping[str, Any],
+) -> Any:
+    from vecbench.spec import CollectionSpec
+
+    name = collection_name(
+        run_id,
+        store_name,
+        public_config(store_config),
+        dataset.checksum,
+        dataset.metric.value,
+        index_type,
+        sorted(build.items()),
+    )
+    return CollectionSpec(
+        name, dim=dataset.dim, metric=dataset.metric, index_type=index_type, index_params=build
+    )
+
+
+def build_collection(
+    store: Any, spec: Any, dataset: Dataset, batch_size: int, ready_timeout_s: float, progress: Progress
+) -> dict[str, float | None]:
+    """Create ``spec``'s collection, upsert ``dataset`` in batches, wait until it is searchable.
+
+    Returns the timings every record holds: ``create_s``, ``ingest_s`` (the store's upsert
+    calls only), ``build_s`` (``wait_ready``) and ``vectors_per_s``.
+
+        with get_store("faiss", {}) as store:
+            timings = build_collection(store, spec, dataset, 10_000, 600.0, NULL)
+    """
+    t0 = time.perf_counter()
+    store.create(spec, drop_old=True)
+    create_s = time.perf_counter() - t0
+    ingest_s = 0.0
+    with progress.task(f"ingest {spec.index_type}", total=dataset.n, unit="vec") as bar:
+        for ids, vectors in dataset.batches(batch_size):
+            t0 = time.perf_counter()
+            store.upsert(ids, vectors)
+            ingest_s += time.perf_counter() - t0  # batch slicing/copying is not the store's time
+            bar.advance(len(ids))
+    with progress.task(f"build {spec.index_type} (wait_ready)", total=None):
+        t0 = time.perf_counter()
+        store.wait_ready(ready_timeout_s)
+        build_s = time.perf_counter() - t0
+    return {
+        "create_s": create_s,
+        "ingest_s": ingest_s,
+        "build_s": build_s,
+        "vectors_per_s": dataset.n / ingest_s if ingest_s > 0 else None,
+    }
+
+
+def describe_store(store: Any) -> dict[str, Any]:
+    try:
+        return dict(store.describe())
+    except Exception as exc:
+        warnings.warn(f"describe() failed: {exc}", stacklevel=3)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def store_footprint(store: Any) -> dict[str, Any] | None:
+    from vecbench.store import Footprint
+
+    if not isinstance(store, Footprint):
+        return None
+    try:
+        return store.footprint().as_dict()
+    except Exception as exc:  # a missing figure is not a failed benchmark
+        warnings.warn(f"footprint() failed: {exc}", stacklevel=3)
+        return None

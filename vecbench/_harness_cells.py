@@ -1,0 +1,228 @@
+"""The cells of the vector harness: ``CellResult``, and the records of one index setting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.cost import PriceModel
+from vecbench.datasets.base import Dataset
+from vecbench.errors import ConfigError
+from vecbench.nested import dig
+from vecbench.provenance import machine_info, utc_now_iso, versions
+from vecbench.results import ResultsWriter, cell_id, make_record, public_config
+from vecbench.stats import DEFAULT_RESAMPLES
+
+__all__ = ["CellResult", "Cell", "CellContext"]
+
+
+@dataclass
+class CellResult:
+    """One benchmark cell: its record (as written) plus, when measured, the raw arrays.
+
+    ``ids`` (nq, k, from the first serial pass) and ``latencies_ns`` (repeats, nq) are kept
+    in memory even when no results file is written; ``batch_ids`` only for stores with
+    batch search.
+    """
+
+    record: dict[str, Any]
+    results_path: Path | None = None
+    ids: NDArray[np.int64] | None = field(default=None, repr=False)
+    latencies_ns: NDArray[np.int64] | None = field(default=None, repr=False)
+    batch_ids: NDArray[np.int64] | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.record["status"] == "ok"
+
+    @property
+    def cell_id(self) -> str:
+        return str(self.record["cell_id"])
+
+    @property
+    def store(self) -> str:
+        return str(self.record["store"]["name"])
+
+    @property
+    def index_type(self) -> str:
+        return str(self.record["index"]["type"])
+
+    @property
+    def build_params(self) -> dict[str, Any]:
+        return dict(self.record["index"]["params"])
+
+    @property
+    def search_params(self) -> dict[str, Any]:
+        return dict(self.record["search"]["params"])
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        return self.record["error"]
+
+    @property
+    def recall(self) -> float | None:
+        """Mean recall@k by id (None for a failed cell)."""
+        return dig(self.record, "quality", "recall_at_k")
+
+    @property
+    def tie_aware_recall(self) -> float | None:
+        return dig(self.record, "quality", "tie_aware_recall_at_k")
+
+    @property
+    def p50_ms(self) -> float | None:
+        return dig(self.record, "latency", "p50_ms")
+
+    @property
+    def p99_ms(self) -> float | None:
+        return dig(self.record, "latency", "p99_ms")
+
+    @property
+    def qps(self) -> float | None:
+        """Serial queries per second."""
+        return dig(self.record, "qps", "serial")
+
+    @property
+    def batch_qps(self) -> float | None:
+        return dig(self.record, "qps", "batch")
+
+    def __repr__(self) -> str:
+        head = f"{self.store}/{self.index_type} {self.build_params} {self.search_params}"
+        if not self.ok:
+            err = self.error or {}
+            return f"CellResult({head}: failed {err.get('type')}: {err.get('message')})"
+        return f"CellResult({head}: recall={self.recall:.4f} p99_ms={self.p99_ms:.3f} qps={self.qps:.1f})"
+
+
+@dataclass
+class Cell:
+    """One search setting of the grid: its params as given and as resolved, and whether its
+    record has been made."""
+
+    search_params: dict[str, Any]
+    cell_id: str
+    resolved: dict[str, Any] | None = None
+    done: bool = False
+
+
+class CellContext:
+    """What every record of one index setting shares, and how to make its records."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        store_name: str,
+        store_config: dict[str, Any],
+        index_type: str,
+        k: int,
+        run_id: str,
+        writer: ResultsWriter | None,
+    ) -> None:
+        self.dataset = dataset
+        self.store_name = store_name
+        self.store_config = store_config
+        self.index_type = index_type
+        self.k = k
+        self.run_id = run_id
+        self.writer = writer
+        self.versions = versions()
+        self.machine = machine_info()
+        self.build: dict[str, Any] = {}
+        self.resolved_build: dict[str, Any] | None = None
+        self.describe: dict[str, Any] = {}
+        self.timings: dict[str, Any] | None = None
+        self.footprint: dict[str, Any] | None = None
+        self.load_plan: Any = None  # a vecbench.load.LoadPlan when a load test was asked for
+        self.handle: dict[str, Any] | None = None  # store.share(), made once per index
+        self.repeats = 1
+        self.prices = PriceModel()
+        self.ci_resamples = DEFAULT_RESAMPLES
+
+    def cell_id(self, search_params: Mapping[str, Any]) -> str:
+        return cell_id(
+            self.store_name,
+            self.store_config,
+            self.dataset.checksum,
+            self.dataset.metric.value,
+            self.index_type,
+            self.build,
+            search_params,
+            self.k,
+        )
+
+    def common(self, cell: Cell) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "cell_id": cell.cell_id,
+            "created_at": utc_now_iso(),
+            "versions": self.versions,
+            "machine": self.machine,
+            "store": {
+                "name": self.store_name,
+                "config": public_config(self.store_config),
+                "describe": self.describe,
+            },
+            "dataset": self.dataset.describe(),
+            "index": {
+                "type": self.index_type,
+                "params": dict(self.build),
+                "resolved_params": self.resolved_build,
+            },
+            "search": {"params": dict(cell.search_params), "k": self.k, "resolved_params": cell.resolved},
+        }
+
+    def emit(self, result: CellResult, cell: Cell) -> CellResult:
+        if self.writer is not None:
+            self.writer.append(result.record)
+            result.results_path = self.writer.path
+        cell.done = True
+        return result
+
+    def failed(self, cell: Cell, exc: BaseException) -> CellResult:
+        record = make_record(**self.common(cell), error=exc)
+        return self.emit(CellResult(record), cell)
+
+    def load_section(self, store: Any, cell: Cell, queries: NDArray[np.float32]) -> dict[str, Any] | None:
+        """The load test of this cell (None when none was asked for).
+
+        A store that cannot share its collection with worker processes, or a load run that
+        breaks down, gives a section with ``error`` and no numbers; the serial figures of
+        the cell stand. ConfigError (a bad plan) and KeyboardInterrupt propagate.
+        """
+        if self.load_plan is None:
+            return None
+        from vecbench.load import measure_load
+
+        try:
+            if self.handle is None:
+                self.handle = store.share()
+            section = measure_load(
+                self.handle,
+                self.store_name,
+                self.store_config,
+                queries,
+                self.k,
+                cell.search_params,
+                self.load_plan,
+            )
+        except ConfigError:
+            raise
+        except Exception as exc:
+            return _load_failed(exc)
+        section = dict(section)
+        section.setdefault("plan", self.load_plan.as_dict())
+        section.setdefault("error", None)
+        return section
+
+
+def _load_failed(exc: BaseException) -> dict[str, Any]:
+    return {
+        "closed_loop": None,
+        "open_loop": None,
+        "rate_sweep": None,
+        "error": {"type": type(exc).__name__, "message": str(exc)},
+    }
