@@ -81,22 +81,28 @@ class CellComparison:
         return [m.metric for m in self.metrics if m.significant]
 
 
+def _params(record: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """A section's parameters resolved against the store's defaults (as given if not recorded),
+    so a run that names a default value explicitly meets the run that left it out."""
+    return dict(dig(record, section, "resolved_params") or dig(record, section, "params") or {})
+
+
 def cell_key(record: Mapping[str, Any]) -> str:
-    """The identity of a vector record's cell (the same inputs as ``results.cell_id``)."""
+    """The identity of a vector record's cell: ``results.cell_id`` of its resolved parameters."""
     return cell_id(
         str(dig(record, "store", "name")),
         dig(record, "store", "config") or {},
         str(dig(record, "dataset", "checksum")),
         str(dig(record, "dataset", "metric")),
         str(dig(record, "index", "type")),
-        dig(record, "index", "params") or {},
-        dig(record, "search", "params") or {},
+        _params(record, "index"),
+        _params(record, "search"),
         int(dig(record, "search", "k") or 0),
     )
 
 
 def _label(record: Mapping[str, Any]) -> str:
-    params = {**(dig(record, "index", "params") or {}), **(dig(record, "search", "params") or {})}
+    params = {**_params(record, "index"), **_params(record, "search")}
     text = " ".join(f"{k}={v}" for k, v in params.items())
     parts = [
         f"{dig(record, 'store', 'name')}/{dig(record, 'index', 'type')}",

@@ -170,3 +170,26 @@ def test_real_runs_compare(tmp_path):
     for cell in cells:
         recall = cell.metrics[0]
         assert recall.method == "paired bootstrap" and recall.diff == 0.0 and recall.significant is False
+
+
+def test_explicit_default_params_meet_omitted_ones(tmp_path):
+    """``--build m=16`` (the default) and no --build are the same cell for compare."""
+    pytest.importorskip("faiss")
+    from vecbench.api import benchmark
+
+    params = {"n": 500, "dim": 8, "nq": 20, "seed": 2}
+    for name, build in (("x", {}), ("y", {"m": 16, "ef_construction": 200})):
+        benchmark(
+            "synthetic",
+            ["faiss"],
+            index="hnsw",
+            build=build,
+            search={"ef_search": 32},
+            k=5,
+            dataset_params=params,
+            out=tmp_path / f"{name}.jsonl",
+            repeats=1,
+            ci_resamples=50,
+        )
+    (cell,) = compare_files(tmp_path / "x.jsonl", tmp_path / "y.jsonl", resamples=50)
+    assert "m=16" in cell.label
