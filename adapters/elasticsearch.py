@@ -42,14 +42,15 @@ checks the document count.
         store.search(query, k=10)
 
 The request bodies are built by pure functions (``mapping_body``, ``knn_query_body``,
-``bulk_actions``, ``ids_from_hits``) that tests check without a server.
+``bulk_actions``, ``ids_from_hits``, in ``_elasticsearch_bodies``, re-exported here) that
+tests check without a server.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -59,16 +60,39 @@ from vecbench.deps import import_optional
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
-    InvalidParameterError,
-    InvalidVectorError,
     NotReadyError,
     StoreError,
 )
 from vecbench.metrics import Metric
-from vecbench.spec import CollectionSpec, IndexType
+from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
 
-from ._base import BaseStore, check_int_param
+from ._base import BaseStore
+from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S as DEFAULT_REQUEST_TIMEOUT_S
+from ._elasticsearch_bodies import (
+    INDEX_TYPES,
+    METRIC_MAPPING,
+    SIMILARITY,
+    VECTOR_FIELD,
+    bulk_actions,
+    check_build_params,
+    check_config,
+    check_search_params,
+    client_kwargs,
+    delete_actions,
+    effective_num_candidates,
+    footprint_from_stats,
+    ids_from_hits,
+    index_details,
+    knn_query_body,
+    mapping_body,
+    public_url,
+    refusal_hint,
+    refuse_zero_vectors,
+    versions,
+)
+from ._elasticsearch_bodies import MAX_DIMS as MAX_DIMS
+from ._elasticsearch_bodies import MAX_NUM_CANDIDATES as MAX_NUM_CANDIDATES
 
 __all__ = [
     "ElasticsearchStore",
@@ -81,149 +105,9 @@ __all__ = [
 ]
 
 ENV_VAR = "VECBENCH_ES_URL"
-VECTOR_FIELD = "embedding"
-MAX_NUM_CANDIDATES = 10_000  # ES's limit on num_candidates (and on k)
-MAX_DIMS = 4096
 DEFAULT_BULK_CHUNK = 500
-DEFAULT_REQUEST_TIMEOUT_S = 60.0
 COMPOSE_HINT = "docker compose --profile elasticsearch up -d --wait"
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
-
-SIMILARITY = {Metric.EUCLIDEAN: "l2_norm", Metric.COSINE: "cosine", Metric.IP: "max_inner_product"}
-_METRIC_MAPPING = {
-    Metric.EUCLIDEAN: "euclidean -> similarity l2_norm",
-    Metric.COSINE: "cosine -> similarity cosine (zero vectors refused)",
-    Metric.IP: "ip -> similarity max_inner_product (dot_product needs unit vectors)",
-}
-
-_HNSW_BUILD = {"m": 16, "ef_construction": 100}
-_INDEX_TYPES = {
-    "hnsw": IndexType(
-        "hnsw",
-        build=dict(_HNSW_BUILD),
-        search={"num_candidates": 100},
-        description="dense_vector index_options hnsw (float32 graph)",
-    ),
-    "int8_hnsw": IndexType(
-        "int8_hnsw",
-        build={**_HNSW_BUILD, "confidence_interval": None},
-        search={"num_candidates": 100},
-        description="dense_vector index_options int8_hnsw (int8 scalar-quantized graph)",
-    ),
-    "flat": IndexType("flat", exact=True, description="dense_vector index_options flat: exact scan"),
-    "int8_flat": IndexType(
-        "int8_flat",
-        build={"confidence_interval": None},
-        search={"num_candidates": 100},
-        description="dense_vector index_options int8_flat: scan of int8-quantized vectors",
-    ),
-}
-
-
-# -- pure request builders (no server) ---------------------------------------------------------
-
-
-def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, Any]:
-    """``settings`` and ``mappings`` for ``indices.create`` of ``spec``.
-
-    >>> body = mapping_body(CollectionSpec("b", 4, "ip", "flat"), {})
-    >>> body["mappings"]["properties"]["embedding"]
-    {'type': 'dense_vector', 'dims': 4, 'element_type': 'float', 'index': True, 'similarity': 'max_inner_product', 'index_options': {'type': 'flat'}}
-    """
-    kind = spec.index_type
-    if kind not in _INDEX_TYPES:
-        raise ConfigError(f"elasticsearch has no index type {kind!r}")
-    options: dict[str, Any] = {"type": kind}
-    if kind in ("hnsw", "int8_hnsw"):
-        options["m"] = int(params["m"])
-        options["ef_construction"] = int(params["ef_construction"])
-    if kind.startswith("int8_") and params.get("confidence_interval") is not None:
-        options["confidence_interval"] = float(params["confidence_interval"])
-    return {
-        "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1"},
-        "mappings": {
-            "dynamic": "strict",
-            # The vectors live in the vector index; a second copy in _source only costs disk.
-            "_source": {"excludes": [VECTOR_FIELD]},
-            "properties": {
-                VECTOR_FIELD: {
-                    "type": "dense_vector",
-                    "dims": spec.dim,
-                    "element_type": "float",
-                    "index": True,
-                    "similarity": SIMILARITY[spec.metric],
-                    "index_options": options,
-                }
-            },
-        },
-    }
-
-
-def effective_num_candidates(k: int, num_candidates: int | None) -> tuple[int, bool]:
-    """``(num_candidates to send, whether it was raised to k)``; None means k (exact scan)."""
-    if k > MAX_NUM_CANDIDATES:
-        raise InvalidParameterError(f"elasticsearch kNN k must be <= {MAX_NUM_CANDIDATES}, got {k}")
-    if num_candidates is None:
-        return k, False
-    if num_candidates < k:
-        return k, True
-    return int(num_candidates), False
-
-
-def knn_query_body(vector: NDArray[np.float32], k: int, num_candidates: int) -> dict[str, Any]:
-    """A ``_search`` body for the k nearest documents, ids only.
-
-    >>> knn_query_body(np.array([1, 0], dtype=np.float32), 2, 10)
-    {'knn': {'field': 'embedding', 'query_vector': [1.0, 0.0], 'k': 2, 'num_candidates': 10}, 'size': 2, '_source': False}
-    """
-    return {
-        "knn": {
-            "field": VECTOR_FIELD,
-            "query_vector": vector.tolist(),
-            "k": k,
-            "num_candidates": num_candidates,
-        },
-        "size": k,
-        "_source": False,
-    }
-
-
-def bulk_actions(
-    index: str, ids: NDArray[np.int64], vectors: NDArray[np.float32]
-) -> Iterator[dict[str, Any]]:
-    """``index`` bulk operations (replace by ``_id``), one per vector."""
-    rows = vectors.tolist()
-    for i, vid in enumerate(ids.tolist()):
-        yield {"_op_type": "index", "_index": index, "_id": str(vid), "_source": {VECTOR_FIELD: rows[i]}}
-
-
-def delete_actions(index: str, ids: NDArray[np.int64]) -> Iterator[dict[str, Any]]:
-    for vid in ids.tolist():
-        yield {"_op_type": "delete", "_index": index, "_id": str(vid)}
-
-
-def ids_from_hits(response: Mapping[str, Any]) -> list[int]:
-    """The int ids of a search response's hits, in order (a filtered empty response has no 'hits')."""
-    hits = (response.get("hits") or {}).get("hits") or []
-    try:
-        return [int(h["_id"]) for h in hits]
-    except (KeyError, ValueError) as exc:
-        raise StoreError(f"elasticsearch: a hit without an integer _id ({exc})") from exc
-
-
-def _public_url(url: str) -> str:
-    from vecbench.results import public_config
-
-    return str(public_config({"url": url})["url"])
-
-
-def _dig(obj: Any, *path: str) -> Any:
-    obj = getattr(obj, "body", obj)  # the client's ObjectApiResponse wraps a dict
-    for key in path:
-        if not isinstance(obj, Mapping) or key not in obj:
-            return None
-        obj = obj[key]
-    return obj
 
 
 class ElasticsearchStore(BaseStore):
@@ -242,7 +126,7 @@ class ElasticsearchStore(BaseStore):
         engine="elasticsearch",
         extra="elasticsearch",
         client_modules=("elasticsearch",),
-        index_types=_INDEX_TYPES,
+        index_types=INDEX_TYPES,
         embedded=False,
         description="Elasticsearch dense_vector kNN (Lucene HNSW, int8 HNSW, flat, int8 flat).",
         config_keys={
@@ -277,51 +161,13 @@ class ElasticsearchStore(BaseStore):
     # -- config and params -----------------------------------------------------------------
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        url = config.get("url")
-        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
-            raise ConfigError(f"elasticsearch url must be http:// or https://, got {_public_url(str(url))!r}")
-        if config.get("api_key") is not None and config.get("basic_auth") is not None:
-            raise ConfigError("elasticsearch: give api_key or basic_auth, not both")
-        auth = config.get("basic_auth")
-        if auth is not None:
-            ok = (isinstance(auth, str) and ":" in auth) or (
-                isinstance(auth, (list, tuple)) and len(auth) == 2 and all(isinstance(a, str) for a in auth)
-            )
-            if not ok:
-                raise ConfigError("elasticsearch basic_auth must be 'user:password' or [user, password]")
-        if "bulk_chunk" in config:
-            check_int_param("bulk_chunk", config["bulk_chunk"], minimum=1)
-        timeout = config.get("request_timeout_s")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
-            raise ConfigError(f"request_timeout_s must be a positive number, got {timeout!r}")
-        for key in ("verify_certs", "force_merge"):
-            if key in config and not isinstance(config[key], bool):
-                raise ConfigError(f"elasticsearch {key} must be true or false, got {config[key]!r}")
-        return config
+        return check_config(config)
 
     def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
-        if spec.name.startswith("_"):
-            raise ConfigError(f"elasticsearch index names cannot start with '_': {spec.name!r}")
-        if spec.dim > MAX_DIMS:
-            raise InvalidParameterError(
-                f"elasticsearch dense_vector dims must be <= {MAX_DIMS}, got {spec.dim}"
-            )
-        if "m" in params:
-            check_int_param("m", params["m"], minimum=2, maximum=512)
-            check_int_param("ef_construction", params["ef_construction"], minimum=1)
-        ci = params.get("confidence_interval")
-        if ci is not None and (
-            isinstance(ci, bool) or not isinstance(ci, (int, float)) or not (ci == 0 or 0.9 <= ci <= 1.0)
-        ):
-            raise InvalidParameterError(f"confidence_interval must be 0 or in [0.9, 1.0], got {ci!r}")
-        return params
+        return check_build_params(spec, params)
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        if "num_candidates" in params:
-            check_int_param("num_candidates", params["num_candidates"], minimum=1, maximum=MAX_NUM_CANDIDATES)
-        return params
+        return check_search_params(params)
 
     @property
     def url(self) -> str:
@@ -337,18 +183,9 @@ class ElasticsearchStore(BaseStore):
         transport = import_optional("elastic_transport", "elasticsearch")
         helpers = import_optional("elasticsearch.helpers", "elasticsearch")
         url = self.url
-        where = _public_url(url)
-        kwargs: dict[str, Any] = {
-            "request_timeout": float(self._config.get("request_timeout_s", DEFAULT_REQUEST_TIMEOUT_S)),
-            "verify_certs": bool(self._config.get("verify_certs", True)),
-        }
-        if self._config.get("api_key") is not None:
-            kwargs["api_key"] = self._config["api_key"]
-        auth = self._config.get("basic_auth")
-        if auth is not None:
-            kwargs["basic_auth"] = tuple(auth.split(":", 1)) if isinstance(auth, str) else tuple(auth)
+        where = public_url(url)
         try:
-            client = es.Elasticsearch(url, **kwargs)
+            client = es.Elasticsearch(url, **client_kwargs(self._config))
         except ValueError as exc:
             raise ConfigError(f"elasticsearch: bad url {where!r}: {exc}") from exc
         client_version = es.__versionstr__
@@ -365,22 +202,9 @@ class ElasticsearchStore(BaseStore):
             raise StoreError(f"{where} is not an Elasticsearch server: {exc}") from exc
         except es.ApiError as exc:
             client.close()
-            hint = ""
-            if exc.status_code == 400 or "media_type" in str(exc):
-                hint = (
-                    f"; elasticsearch-py {client_version} speaks only to Elasticsearch "
-                    f"{client_version.split('.')[0]}.x: match the client and server majors"
-                )
-            elif exc.status_code in (401, 403):
-                hint = "; check api_key / basic_auth"
+            hint = refusal_hint(exc.status_code, str(exc), client_version)
             raise StoreError(f"elasticsearch at {where} refused the connection: {exc}{hint}") from exc
-        version = server.get("version", {})
-        self._versions = {
-            "server_version": version.get("number"),
-            "lucene_version": version.get("lucene_version"),
-            "build_flavor": version.get("build_flavor"),
-            "client_version": client_version,
-        }
+        self._versions = versions(server, client_version)
         self._es, self._module, self._helpers, self._transport = client, es, helpers, transport
 
     def _disconnect(self) -> None:
@@ -396,7 +220,7 @@ class ElasticsearchStore(BaseStore):
             if self._client.indices.exists(index=name):
                 if not self._drop_old:
                     raise CollectionExistsError(
-                        f"elasticsearch index {name!r} already exists on {_public_url(self.url)}; "
+                        f"elasticsearch index {name!r} already exists on {public_url(self.url)}; "
                         "pass drop_old=True to replace it"
                     )
                 self._client.indices.delete(index=name)
@@ -423,7 +247,7 @@ class ElasticsearchStore(BaseStore):
         with self._errors("check index"):
             exists = self._client.indices.exists(index=name)
         if not exists:
-            raise StoreError(f"elasticsearch index {name!r} does not exist on {_public_url(self.url)}")
+            raise StoreError(f"elasticsearch index {name!r} does not exist on {public_url(self.url)}")
         self._clear_collection_state()
         # _owns_index stays False: drop() leaves the owner's index alone.
         self._index_name, self._count = name, int(state.get("count") or 0)
@@ -436,11 +260,7 @@ class ElasticsearchStore(BaseStore):
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
         spec = self._require_collection()
         if spec.metric is Metric.COSINE:
-            zero = ~np.any(vectors != 0, axis=1)
-            if zero.any():
-                raise InvalidVectorError(
-                    f"cosine: {int(zero.sum())} zero vector(s) (Elasticsearch refuses them), ids {ids[zero][:5].tolist()}"
-                )
+            refuse_zero_vectors(ids, vectors)
         created = 0
         try:
             with self._errors("bulk index"):
@@ -551,29 +371,14 @@ class ElasticsearchStore(BaseStore):
     def _do_footprint(self) -> FootprintStats:
         with self._errors("index stats"):
             stats = self._client.indices.stats(index=self._index_name)
-        primaries = _dig(stats, "_all", "primaries") or {}
-        disk = _dig(primaries, "store", "size_in_bytes")
-        off_heap = _dig(primaries, "dense_vector", "off_heap", "total_size_bytes")
-        method = "_stats primaries store.size_in_bytes (disk)"
-        if off_heap is not None:
-            method += (
-                " + dense_vector.off_heap.total_size_bytes (memory: vectors, quantized vectors and graph "
-                "that kNN search wants in the page cache; ES >= 9.1)"
-            )
-        else:
-            method += "; memory not reported (dense_vector off-heap stats need ES >= 9.1)"
-        return FootprintStats(
-            memory_bytes=int(off_heap) if off_heap is not None else None,
-            disk_bytes=int(disk) if disk is not None else None,
-            method=method,
-        )
+        return footprint_from_stats(stats)
 
     def _do_describe(self) -> dict[str, Any]:
         spec = self._require_collection()
         out: dict[str, Any] = {
             **self._versions,
             "engine_version": self._versions.get("server_version"),
-            "metric_mapping": _METRIC_MAPPING[spec.metric],
+            "metric_mapping": METRIC_MAPPING[spec.metric],
             "similarity": SIMILARITY[spec.metric],
             "index_name": self._index_name,
             "vector_field": VECTOR_FIELD,
@@ -593,14 +398,7 @@ class ElasticsearchStore(BaseStore):
                 mapping = self._client.indices.get_mapping(index=self._index_name)
                 settings = self._client.indices.get_settings(index=self._index_name)
                 stats = self._client.indices.stats(index=self._index_name, metric=["docs", "segments"])
-            out["mapping"] = _dig(mapping, self._index_name, "mappings", "properties", VECTOR_FIELD)
-            index_settings = _dig(settings, self._index_name, "settings", "index") or {}
-            out["settings"] = {
-                k: index_settings.get(k)
-                for k in ("number_of_shards", "number_of_replicas", "refresh_interval")
-            }
-            out["segments"] = _dig(stats, "_all", "primaries", "segments", "count")
-            out["docs"] = _dig(stats, "_all", "primaries", "docs", "count")
+            out.update(index_details(self._index_name, mapping, settings, stats))
         return out
 
     # -- small helpers -------------------------------------------------------------------------
@@ -640,7 +438,7 @@ class _TranslateErrors:
         if transport is not None:
             known += (transport.TransportError,)
         if known and isinstance(exc, known):
-            where = _public_url(self.store.url)
+            where = public_url(self.store.url)
             detail = str(exc)
             errors = getattr(exc, "errors", None)
             if errors:

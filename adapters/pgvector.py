@@ -44,8 +44,6 @@ Leaving the ``with`` block drops the table created in it, like every vecbench st
 from __future__ import annotations
 
 import os
-import re
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
@@ -58,110 +56,32 @@ from vecbench.deps import import_optional
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
-    InvalidParameterError,
     InvalidVectorError,
     NotReadyError,
     StoreError,
 )
-from vecbench.metrics import Metric
 from vecbench.redact import redact_text
-from vecbench.spec import CollectionSpec, IndexType, check_identifier
+from vecbench.spec import CollectionSpec, check_identifier
 from vecbench.store import FootprintStats, StoreInfo
 
-from ._base import BaseStore, check_int_param
+from . import _pgvector_sql as pgsql
+from ._base import BaseStore
+from ._pgvector_sql import CONNECT_TIMEOUT_S as CONNECT_TIMEOUT_S
+from ._pgvector_sql import COPY_PIECE_BYTES as COPY_PIECE_BYTES
+from ._pgvector_sql import MAX_DIM as MAX_DIM
+from ._pgvector_sql import MAX_EF_SEARCH, copy_payload
+from ._pgvector_sql import MAX_INDEX_DIM as MAX_INDEX_DIM
+from ._pgvector_sql import SERVICE_HINT as SERVICE_HINT
 
 __all__ = ["PgVectorStore", "DSN_ENV", "copy_payload", "redact_dsn"]
 
 DSN_ENV = "VECBENCH_PG_DSN"
-SERVICE_HINT = "start one with `vecbench services up pgvector` (it prints VECBENCH_PG_DSN)"
-CONNECT_TIMEOUT_S = 10
-# Rows per piece of the COPY stream handed to psycopg (the stream itself is one COPY).
-COPY_PIECE_BYTES = 8 << 20
-# pgvector limits: column dims, and dims an hnsw/ivfflat index accepts per type.
-MAX_DIM = 16000
-MAX_INDEX_DIM = {"vector": 2000, "halfvec": 4000}
 HALF_MAX = 65504.0  # largest finite float16
-MAX_EF_SEARCH = 1000
-
-_INDEX_TYPES = {
-    "flat": IndexType(
-        "flat", exact=True, description="no index: exact sequential scan with ORDER BY ... LIMIT"
-    ),
-    "hnsw": IndexType(
-        "hnsw",
-        build={"m": 16, "ef_construction": 64},
-        search={"ef_search": 40},
-        description="pgvector HNSW (built in wait_ready); search sets hnsw.ef_search",
-    ),
-    "ivfflat": IndexType(
-        "ivfflat",
-        build={"lists": 100},
-        search={"probes": 1},
-        description="pgvector IVFFlat (k-means lists built in wait_ready); search sets ivfflat.probes",
-    ),
-}
-
-# metric -> (operator, operator-class suffix)
-_OPS = {
-    Metric.EUCLIDEAN: ("<->", "l2_ops"),
-    Metric.COSINE: ("<=>", "cosine_ops"),
-    Metric.IP: ("<#>", "ip_ops"),
-}
-_SEARCH_GUC = {"hnsw": ("ef_search", "hnsw.ef_search"), "ivfflat": ("probes", "ivfflat.probes")}
-_MEM = re.compile(r"^\s*\d+\s*(kB|MB|GB|TB)?\s*$")
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-_COPY_TRAILER = b"\xff\xff"
 
 
 def redact_dsn(dsn: str) -> str:
     """``dsn`` with any password (URI userinfo, ``password=`` key or query parameter) as ``***``."""
     return redact_text(dsn)
-
-
-def _copy_dtype(dim: int, half: bool) -> np.dtype:
-    # One binary COPY tuple: field count, then (length, value) for id and embedding; the
-    # vector/halfvec binary value is uint16 dim, uint16 unused, then big-endian elements.
-    return np.dtype(
-        [
-            ("nfields", ">i2"),
-            ("id_len", ">i4"),
-            ("id", ">i8"),
-            ("vec_len", ">i4"),
-            ("dim", ">u2"),
-            ("unused", ">u2"),
-            ("vec", ">f2" if half else ">f4", (dim,)),
-        ]
-    )
-
-
-def copy_payload(
-    ids: NDArray[np.int64],
-    vectors: NDArray[np.float32],
-    *,
-    half: bool = False,
-    piece_bytes: int = COPY_PIECE_BYTES,
-) -> Iterator[bytes]:
-    """The PostgreSQL binary COPY stream of ``(id bigint, embedding vector|halfvec)`` rows, in pieces.
-
-    Header first, trailer last; each piece holds whole rows. Encoded with numpy, so the cost
-    is a few memory passes, not a Python call per row.
-    """
-    n, dim = vectors.shape
-    dt = _copy_dtype(dim, half)
-    rows_per_piece = max(1, piece_bytes // dt.itemsize)
-    yield _COPY_HEADER
-    for start in range(0, n, rows_per_piece):
-        stop = min(n, start + rows_per_piece)
-        rec = np.empty(stop - start, dtype=dt)
-        rec["nfields"] = 2
-        rec["id_len"] = 8
-        rec["id"] = ids[start:stop]
-        rec["vec_len"] = 4 + dt["vec"].itemsize
-        rec["dim"] = dim
-        rec["unused"] = 0
-        rec["vec"] = vectors[start:stop]
-        yield rec.tobytes()
-    yield _COPY_TRAILER
 
 
 class PgVectorStore(BaseStore):
@@ -178,7 +98,7 @@ class PgVectorStore(BaseStore):
         engine="postgresql+pgvector",
         extra="pgvector",
         client_modules=("psycopg", "pgvector"),
-        index_types=_INDEX_TYPES,
+        index_types=pgsql.INDEX_TYPES,
         embedded=False,
         description="PostgreSQL + pgvector over psycopg 3: exact scan, HNSW, IVFFlat; binary COPY ingest.",
         config_keys={
@@ -218,46 +138,13 @@ class PgVectorStore(BaseStore):
     # -- config and params ---------------------------------------------------------------
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        if "dsn" in config and not (isinstance(config["dsn"], str) and config["dsn"].strip()):
-            raise ConfigError("pgvector dsn must be a non-empty string")
-        config["schema"] = check_identifier(config.get("schema", "public"), "schema name")
-        if not isinstance(config.get("halfvec", False), bool):
-            raise ConfigError(f"pgvector halfvec must be true or false, got {config['halfvec']!r}")
-        mem = config.get("maintenance_work_mem")
-        if mem is not None:
-            if isinstance(mem, bool) or not isinstance(mem, (str, int)) or not _MEM.match(str(mem)):
-                raise ConfigError(
-                    f"maintenance_work_mem must look like '512MB' (kB, MB, GB, TB), got {mem!r}"
-                )
-            config["maintenance_work_mem"] = str(mem).replace(" ", "")
-        if config.get("max_parallel_maintenance_workers") is not None:
-            check_int_param(
-                "max_parallel_maintenance_workers", config["max_parallel_maintenance_workers"], minimum=0
-            )
-        return config
+        return pgsql.check_config(config)
 
     def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
-        if spec.dim > MAX_DIM:
-            raise InvalidParameterError(f"pgvector columns hold at most {MAX_DIM} dimensions, got {spec.dim}")
-        if spec.index_type != "flat" and spec.dim > MAX_INDEX_DIM[self._vector_type]:
-            raise InvalidParameterError(
-                f"pgvector {spec.index_type} indexes {self._vector_type} of at most "
-                f"{MAX_INDEX_DIM[self._vector_type]} dimensions, got {spec.dim}"
-                + ("; try config halfvec=true" if self._vector_type == "vector" and spec.dim <= 4000 else "")
-            )
-        if spec.index_type == "hnsw":
-            m = check_int_param("m", params["m"], minimum=2, maximum=100)
-            check_int_param("ef_construction", params["ef_construction"], minimum=max(4, 2 * m), maximum=1000)
-        elif spec.index_type == "ivfflat":
-            check_int_param("lists", params["lists"], minimum=1, maximum=32768)
-        return params
+        return pgsql.check_build_params(spec, params, self._vector_type)
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        if "ef_search" in params:
-            check_int_param("ef_search", params["ef_search"], minimum=1, maximum=MAX_EF_SEARCH)
-        if "probes" in params:
-            check_int_param("probes", params["probes"], minimum=1)
-        return params
+        return pgsql.check_search_params(params)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -267,50 +154,12 @@ class PgVectorStore(BaseStore):
         dsn = self._config.get("dsn") or os.environ.get(DSN_ENV)
         if not dsn:
             raise ConfigError(f"pgvector needs a server: set config 'dsn' or ${DSN_ENV}; {SERVICE_HINT}")
-        try:
-            params = pg.conninfo.conninfo_to_dict(dsn)
-        except pg.Error:
-            raise ConfigError(
-                f"pgvector dsn {redact_dsn(dsn)!r} is not a valid libpq URI or key=value string"
-            ) from None
-        host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
-        port = params.get("port") or os.environ.get("PGPORT") or "5432"
-        self._where = f"{host}:{port}"
-        password = str(params.get("password") or "")
-        extra = {} if "connect_timeout" in params else {"connect_timeout": CONNECT_TIMEOUT_S}
-        try:
-            conn = pg.connect(dsn, autocommit=True, **extra)
-        except pg.Error as exc:
-            detail = " ".join(str(exc).split())
-            if password:
-                detail = detail.replace(password, "***")
-            # from None: the original error can carry the connection string.
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {self._where} (database {params.get('dbname', '?')!r}): "
-                f"{detail}; is the server running and are the credentials right? {SERVICE_HINT}"
-            ) from None
-        try:
-            self._ensure_extension(pg, conn)
-            pgv.register_vector(conn)
-        except BaseException:
-            conn.close()
-            raise
+        params, self._where = pgsql.parse_dsn(pg, dsn)
+        conn = pgsql.connect(pg, pgv, dsn, params, self._where)
         self._pg, self._conn = pg, conn
         self._cursor = conn.cursor(binary=True)  # reused by every search
         if self._config.get("halfvec", False):
             self._half_vector = import_optional("pgvector", "pgvector").HalfVector
-
-    def _ensure_extension(self, pg: ModuleType, conn: Any) -> None:
-        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
-            return
-        try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        except pg.Error as exc:
-            raise StoreError(
-                f"the pgvector extension is not installed in database {conn.info.dbname!r} at {self._where} "
-                f"and could not be created ({' '.join(str(exc).split())}); run CREATE EXTENSION vector "
-                f"as a superuser, or {SERVICE_HINT}"
-            ) from None
 
     def _disconnect(self) -> None:
         if self._conn is not None:
@@ -327,9 +176,7 @@ class PgVectorStore(BaseStore):
         self._clear_table_state()
         sql, schema = self._sql, self._config["schema"]
         with self._errors(f"creating table {schema}.{spec.name}"), self._conn.transaction():
-            exists = self._conn.execute(
-                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, spec.name)
-            ).fetchone()
+            exists = pgsql.table_exists(self._conn, schema, spec.name)
             if exists and not self._drop_old:
                 raise CollectionExistsError(
                     f"table {schema}.{spec.name} already exists in PostgreSQL at {self._where}; "
@@ -337,13 +184,7 @@ class PgVectorStore(BaseStore):
                 )
             if exists:
                 self._conn.execute(sql.SQL("DROP TABLE {}").format(self._table))
-            if not self._conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
-                self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            self._conn.execute(
-                sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, embedding {}({}))").format(
-                    self._table, sql.SQL(self._vector_type), sql.Literal(spec.dim)
-                )
-            )
+            pgsql.create_table(self._conn, sql, self._table, schema, self._vector_type, spec.dim)
 
     def _do_drop(self) -> None:
         try:
@@ -370,16 +211,9 @@ class PgVectorStore(BaseStore):
         self._clear_table_state()  # also forgets the search settings SET on this connection
         schema = self._config["schema"]
         with self._errors(f"attaching to table {schema}.{spec.name}"):
-            if not self._conn.execute(
-                "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, spec.name)
-            ).fetchone():
+            if not pgsql.table_exists(self._conn, schema, spec.name):
                 raise StoreError(f"table {schema}.{spec.name} does not exist in PostgreSQL at {self._where}")
-            self._index_built = bool(
-                self._conn.execute(
-                    "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
-                    (schema, self._index_name),
-                ).fetchone()
-            )
+            self._index_built = pgsql.index_exists(self._conn, schema, self._index_name)
         # BaseStore.attach then calls _apply_search_params: hnsw.ef_search / ivfflat.probes
         # are per connection, so they are SET on this one.
 
@@ -398,33 +232,13 @@ class PgVectorStore(BaseStore):
             self._copy_or_merge(ids, vectors, half)
 
     def _copy_or_merge(self, ids: NDArray[np.int64], vectors: NDArray[np.float32], half: bool) -> None:
-        pg, sql = self._client, self._sql
-        copy_into = sql.SQL("COPY {} (id, embedding) FROM STDIN WITH (FORMAT BINARY)")
         try:
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                with cur.copy(copy_into.format(self._table)) as copy:
-                    for piece in copy_payload(ids, vectors, half=half):
-                        copy.write(piece)
+            pgsql.copy_rows(self._conn, self._sql, self._table, ids, vectors, half)
             self._ingest["direct_copy_batches"] += 1
             return
-        except pg.errors.UniqueViolation:
+        except self._client.errors.UniqueViolation:
             pass  # some ids are present already: merge this batch instead (rolled back above)
-        stage = sql.Identifier("vecbench_upsert_stage")
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-                    stage, self._table
-                )
-            )
-            with cur.copy(copy_into.format(stage)) as copy:
-                for piece in copy_payload(ids, vectors, half=half):
-                    copy.write(piece)
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {} (id, embedding) SELECT id, embedding FROM {} "
-                    "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"
-                ).format(self._table, stage)
-            )
+        pgsql.merge_rows(self._conn, self._sql, self._table, ids, vectors, half)
         self._ingest["merged_batches"] += 1
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
@@ -445,55 +259,39 @@ class PgVectorStore(BaseStore):
     def _build_and_analyze(self, timeout_s: float) -> None:
         kind = self._require_collection().index_type
         conn, sql = self._conn, self._sql
-        conn.execute(
-            "SELECT set_config('statement_timeout', %s, false)", (f"{max(1, int(timeout_s * 1000))}ms",)
-        )
-        try:
-            if kind != "flat" and not self._index_built:
-                has_rows = conn.execute(
-                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(self._table)
-                ).fetchone()[0]
-                if has_rows:
-                    self._build_index(kind)
-            conn.execute(sql.SQL("ANALYZE {}").format(self._table))
-        except self._client.errors.QueryCanceled as exc:
-            raise NotReadyError(
-                f"pgvector {kind} index on {self._spec_name} not ready within {timeout_s:g} s (statement_timeout)"
-            ) from exc
-        finally:
-            conn.execute("SELECT set_config('statement_timeout', '0', false)")
+        with pgsql.statement_timeout(conn, timeout_s):
+            try:
+                if kind != "flat" and not self._index_built:
+                    if pgsql.scalar(conn, sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(self._table)):
+                        self._build_index(kind)
+                conn.execute(sql.SQL("ANALYZE {}").format(self._table))
+            except self._client.errors.QueryCanceled as exc:
+                raise NotReadyError(
+                    f"pgvector {kind} index on {self._spec_name} not ready within {timeout_s:g} s (statement_timeout)"
+                ) from exc
 
     def _build_index(self, kind: str) -> None:
-        conn, sql = self._conn, self._sql
-        for guc in ("maintenance_work_mem", "max_parallel_maintenance_workers"):
-            if self._config.get(guc) is not None:
-                conn.execute("SELECT set_config(%s, %s, false)", (guc, str(self._config[guc])))
-        options = sql.SQL(", ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(int(v)))
-            for k, v in self._build_params.items()
+        self._build_s = pgsql.create_index(
+            self._conn,
+            self._sql,
+            index_name=self._index_name,
+            table=self._table,
+            kind=kind,
+            opclass=self._opclass,
+            options=self._build_params,
+            config=self._config,
         )
-        t0 = time.perf_counter()
-        conn.execute(
-            sql.SQL("CREATE INDEX {} ON {} USING {} (embedding {}) WITH ({})").format(
-                sql.Identifier(self._index_name),
-                self._table,
-                sql.SQL(kind),
-                sql.SQL(self._opclass),
-                options,
-            )
-        )
-        self._build_s = time.perf_counter() - t0
         self._index_built = True
 
     # -- search ----------------------------------------------------------------------------
 
     def _apply_search_params(self) -> None:
         kind = self._require_collection().index_type
-        if kind in _SEARCH_GUC:
-            self._set_search_guc(kind, int(self._search_params[_SEARCH_GUC[kind][0]]))
+        if kind in pgsql.SEARCH_GUC:
+            self._set_search_guc(kind, int(self._search_params[pgsql.SEARCH_GUC[kind][0]]))
 
     def _set_search_guc(self, kind: str, value: int) -> None:
-        guc = _SEARCH_GUC[kind][1]
+        guc = pgsql.SEARCH_GUC[kind][1]
         if self._session.get(guc) != value:
             with self._errors(f"SET {guc}"):
                 self._conn.execute("SELECT set_config(%s, %s, false)", (guc, str(value)))
@@ -512,14 +310,8 @@ class PgVectorStore(BaseStore):
     def _statement(self, k: int) -> str:
         stmt = self._stmts.get(k)
         if stmt is None:
-            op, _ = _OPS[self._require_collection().metric]
-            # k is a validated int rendered as a literal: a LIMIT parameter would let a generic
-            # plan guess the row count, and the statement is prepared once per k anyway.
-            stmt = (
-                self._sql.SQL("SELECT id FROM {} ORDER BY embedding {} %b LIMIT {}")
-                .format(self._table, self._sql.SQL(op), self._sql.Literal(k))
-                .as_string(self._conn)
-            )
+            op, _ = pgsql.OPS[self._require_collection().metric]
+            stmt = pgsql.search_statement(self._conn, self._sql, self._table, op, k)
             self._stmts[k] = stmt
         return stmt
 
@@ -567,13 +359,8 @@ class PgVectorStore(BaseStore):
         spec = self._require_collection()
         k = check_k(k)
         stmt = self._statement(k)
-        with self._conn.cursor() as cur:
-            if generic:
-                cur.execute("EXPLAIN (GENERIC_PLAN, FORMAT JSON) " + stmt.replace("%b", "$1"))
-            else:
-                q = as_query(query, spec.dim)
-                cur.execute("EXPLAIN (FORMAT JSON) " + stmt, (self._query_param(q),))
-            return dict(cur.fetchone()[0][0]["Plan"])
+        param = None if generic else self._query_param(as_query(query, spec.dim))
+        return pgsql.explain_plan(self._conn, stmt, param, generic=generic)
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -586,15 +373,10 @@ class PgVectorStore(BaseStore):
 
     def _sizes(self) -> tuple[int, int, int | None]:
         """Table with all its indexes and TOAST, heap alone, and the vector index (None if unbuilt)."""
-        row = self._conn.execute(
-            "SELECT pg_total_relation_size(c.oid), pg_relation_size(c.oid), "
-            "(SELECT pg_relation_size(i.oid) FROM pg_class i WHERE i.relnamespace = n.oid AND i.relname = %s) "
-            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-            (self._index_name, self._config["schema"], self._spec_name),
-        ).fetchone()
-        if row is None:
+        sizes = pgsql.relation_sizes(self._conn, self._config["schema"], self._spec_name, self._index_name)
+        if sizes is None:
             raise StoreError(f"table {self._config['schema']}.{self._spec_name} is gone from {self._where}")
-        return int(row[0]), int(row[1]), (None if row[2] is None else int(row[2]))
+        return sizes
 
     def _do_describe(self) -> dict[str, Any]:
         with self._errors("describe"):
@@ -603,48 +385,31 @@ class PgVectorStore(BaseStore):
     def _describe(self) -> dict[str, Any]:
         conn, schema, name = self._conn, self._config["schema"], self._spec_name
         spec = self._require_collection()
-        op, _ = _OPS[spec.metric]
+        op, _ = pgsql.OPS[spec.metric]
         setting = "SELECT current_setting(%s, true)"
-        index = conn.execute(
-            "SELECT i.indexname, i.indexdef, c.reloptions, am.amname FROM pg_indexes i "
-            "JOIN pg_namespace n ON n.nspname = i.schemaname "
-            "JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = n.oid "
-            "JOIN pg_am am ON am.oid = c.relam WHERE i.schemaname = %s AND i.indexname = %s",
-            (schema, self._index_name),
-        ).fetchone()
+        index = pgsql.built_index(conn, schema, self._index_name)
         total, heap, index_bytes = self._sizes()
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
+        server_version = pgsql.scalar(conn, "SHOW server_version")
         out: dict[str, Any] = {
             "engine_version": server_version,
             "server_version": server_version,
-            "pgvector_version": conn.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-            ).fetchone()[0],
+            "pgvector_version": pgsql.scalar(
+                conn, "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            ),
             "client_version": self._client.__version__,
             "server": self._where,
             "table": f"{schema}.{name}",
             "vector_type": self._vector_type,
             "metric_mapping": {"operator": op, "opclass": self._opclass},
-            "index_built": None
-            if index is None
-            else {
-                "name": index[0],
-                "type": index[3],
-                "definition": index[1],
-                "reloptions": list(index[2] or []),
-            },
+            "index_built": index,
             "index_build_s": self._build_s,
-            "row_count": conn.execute(
-                self._sql.SQL("SELECT count(*) FROM {}").format(self._table)
-            ).fetchone()[0],
+            "row_count": pgsql.scalar(conn, self._sql.SQL("SELECT count(*) FROM {}").format(self._table)),
             "search_settings_in_effect": {
-                "hnsw.ef_search": conn.execute(setting, ("hnsw.ef_search",)).fetchone()[0],
-                "ivfflat.probes": conn.execute(setting, ("ivfflat.probes",)).fetchone()[0],
+                "hnsw.ef_search": pgsql.scalar(conn, setting, ("hnsw.ef_search",)),
+                "ivfflat.probes": pgsql.scalar(conn, setting, ("ivfflat.probes",)),
             },
-            "maintenance_work_mem": conn.execute("SHOW maintenance_work_mem").fetchone()[0],
-            "max_parallel_maintenance_workers": conn.execute(
-                "SHOW max_parallel_maintenance_workers"
-            ).fetchone()[0],
+            "maintenance_work_mem": pgsql.scalar(conn, "SHOW maintenance_work_mem"),
+            "max_parallel_maintenance_workers": pgsql.scalar(conn, "SHOW max_parallel_maintenance_workers"),
             "disk_bytes": {"total": total, "table": heap, "vector_index": index_bytes},
             "ingest": dict(
                 self._ingest, method="binary COPY; merge via staging + ON CONFLICT when ids exist"
@@ -675,7 +440,7 @@ class PgVectorStore(BaseStore):
 
     @property
     def _opclass(self) -> str:
-        return f"{self._vector_type}_{_OPS[self._require_collection().metric][1]}"
+        return f"{self._vector_type}_{pgsql.OPS[self._require_collection().metric][1]}"
 
     @property
     def _spec_name(self) -> str:
