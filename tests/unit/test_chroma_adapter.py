@@ -199,8 +199,8 @@ def test_ef_search_changes_recall(store: Any, mode: str) -> None:
     assert d["ef_search_in_effect"] == 400 and d["hnsw_configuration"]["ef_search"] == 400
     assert d["count"] == 5000
     assert d["ef_search_rebuilds"] == (2 if mode == "http" else 0)
-    # Nothing lost on the way: every vector is still there, once.
-    assert store.search(base[0], 10)[0] == ids[0]
+    # Nothing lost on the way: every vector is still there, once. (Not checked by searching
+    # base vectors for themselves: on this deliberately poor M=4 graph ~30% miss at top 1.)
     # (read back with get: a k=all search on an M=4 graph does not reach every node)
     stored = ids_from_chroma(store._coll.get(include=[])["ids"])
     assert np.array_equal(np.sort(stored), np.sort(ids))
