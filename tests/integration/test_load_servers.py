@@ -62,10 +62,11 @@ def test_closed_and_open_loop_against_a_server(
     for level in section["closed_loop"]["levels"]:
         assert level["status"] == "ok", level["error"]
         assert level["queries"] > 0 and level["errors"] == 0
-        assert level["qps"] > 0 and 0 < level["client_cpu_share"] <= 1
+        share = level["client_cpu_share"]  # of the machine's cores
+        assert level["qps"] and 0 < share <= 1  # measured (a figure, not None or zero)
     (row,) = section["open_loop"]["rates"]
     assert row["status"] == "ok", row["error"]
     due = arrival_schedule(50, plan.duration_s, "uniform", plan.seed, warmup_s=plan.warmup_s)
     scheduled = int((due >= plan.warmup_s * 1e9).sum())
     assert row["sent"] == row["completed"] == scheduled == 40
-    assert row["errors"] == 0 and row["p99_ms"] > 0
+    assert row["errors"] == 0 and row["p99_ms"]  # measured

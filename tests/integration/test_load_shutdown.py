@@ -111,17 +111,25 @@ def test_a_hung_request_fails_its_level_at_the_deadline_and_is_killed(handle: An
     queries = np.random.default_rng(1).normal(size=(20, DIM)).astype(np.float32)
     plan = LoadPlan(concurrency=(2, 1), duration_s=0.5, warmup_s=0.1, request_timeout_s=1.0)
     before = _children(os.getpid())
-    t0 = time.monotonic()
-    levels = measure_load(handle, "bruteforce", {}, queries, K, {}, plan, store_factory=HangsInWorkerOne)[
-        "closed_loop"
-    ]["levels"]
-    elapsed = time.monotonic() - t0
+
+    def waited_for_it(signum: int, frame: Any) -> None:
+        raise AssertionError("measure_load waited for the hung worker instead of killing it")
+
+    # A guard against a hang, not a timing claim: the worker sleeps HANG_S (an hour).
+    previous = signal.signal(signal.SIGALRM, waited_for_it)
+    signal.alarm(int(HANG_S / 10))
+    try:
+        levels = measure_load(handle, "bruteforce", {}, queries, K, {}, plan, store_factory=HangsInWorkerOne)[
+            "closed_loop"
+        ]["levels"]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     hung, after = levels
     assert hung["status"] == "failed" and hung["error"]["type"] == "TimeoutError"
     assert "worker(s) 1 did not finish" in hung["error"]["message"]
     assert hung["qps"] is None
     assert after["status"] == "ok" and after["queries"] > 0  # the next level still ran
-    assert elapsed < HANG_S / 10  # the hung worker was killed, not waited for
     workers = {p for p in _children(os.getpid()) - before if _is_worker(p)}
     assert _wait_gone(workers, 10) == set()
 
@@ -177,16 +185,13 @@ def test_ctrl_c_stops_every_worker_and_reraises(double: str, to_group: bool) -> 
             os.killpg(proc.pid, signal.SIGINT)
         else:
             os.kill(proc.pid, signal.SIGINT)
-        t0 = time.monotonic()
-        out, err = proc.communicate(timeout=60)
-        elapsed = time.monotonic() - t0
+        out, err = proc.communicate(timeout=30)  # a hang raises TimeoutExpired
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert "loading" in out and "finished" not in out
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
-    assert elapsed < 30
     # Workers ignore SIGINT themselves: none printed a traceback of its own.
     assert err.count("Traceback") == 1
     assert _wait_gone(descendants, 10) == set()

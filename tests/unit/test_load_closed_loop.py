@@ -79,9 +79,11 @@ def test_every_level_is_measured(name: str, index_type: str, data: tuple[np.ndar
             assert level["status"] == "ok", level["error"]
             assert level["error"] is None
             assert level["queries"] > 0 and level["errors"] == 0 and level["error_types"] == {}
-            assert level["qps"] > 0
-            assert 0 < level["p50_ms"] <= level["p95_ms"] <= level["p99_ms"] <= level["max_ms"]
-            assert level["client_cpu_s"] > 0 and 0 < level["client_cpu_share"] <= 1
+            assert level["qps"]  # measured (a figure, not None or zero)
+            percentiles = [level[p] for p in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
+            assert all(percentiles) and percentiles == sorted(percentiles)  # consistent, not a speed
+            share = level["client_cpu_share"]  # of the machine's cores
+            assert level["client_cpu_s"] and 0 < share <= 1
         assert store.search(queries[0], K).shape == (K,)  # the owner's collection is untouched
 
 
