@@ -1,7 +1,7 @@
 """What the embedded stores share: lifecycle and state checks, input validation, id tables.
 
 ``BaseStore`` implements the public ``Store`` methods once: it checks the store is connected
-and a collection exists, validates every input with ``vecbench.validation`` (typed errors,
+and a collection exists, validates every input with ``vecbench.util.validation`` (typed errors,
 never asserts), and hands clean arrays to a few ``_do_*`` hooks a subclass fills in.
 
 Ids are non-negative int64: ``-1`` pads batch results (and is FAISS's "no result"), so a
@@ -25,10 +25,10 @@ from vecbench.errors import (
     StoreError,
 )
 from vecbench.metrics import Metric
-from vecbench.redact import public_config
+from vecbench.results.redact import public_config
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
-from vecbench.validation import as_ids, as_query, as_vectors, check_k
+from vecbench.util.validation import as_ids, as_query, as_vectors, check_k
 
 __all__ = ["BaseStore", "IdIndex", "VectorTable", "check_int_param"]
 

@@ -18,10 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
+from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, IdIndex, check_int_param
 

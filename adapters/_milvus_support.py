@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from vecbench.errors import ConfigError, StoreError
 from vecbench.metrics import Metric
-from vecbench.redact import redact_text
+from vecbench.results.redact import redact_text
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats
 

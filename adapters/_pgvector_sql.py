@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from vecbench.errors import ConfigError, InvalidParameterError, StoreError
 from vecbench.metrics import Metric
-from vecbench.redact import redact_text
+from vecbench.results.redact import redact_text
 from vecbench.spec import CollectionSpec, IndexType, check_identifier
 
 from ._base import check_int_param

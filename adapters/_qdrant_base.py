@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -26,6 +25,7 @@ from vecbench.errors import (
     StoreError,
 )
 from vecbench.metrics import Metric
+from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
 

@@ -52,9 +52,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from vecbench.deps import import_optional
 from vecbench.errors import CapabilityError, ConfigError, StoreError
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.deps import import_optional
 
 from ._chroma_base import INDEX_TYPES, ChromaBase, ids_from_chroma, ids_to_chroma
 from ._chroma_base import READY_POLL_MAX_S as READY_POLL_MAX_S

@@ -56,7 +56,6 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -66,6 +65,7 @@ from vecbench.errors import (
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.deps import import_optional
 
 from ._base import BaseStore
 from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S as DEFAULT_REQUEST_TIMEOUT_S

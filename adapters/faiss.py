@@ -44,11 +44,11 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import InvalidParameterError, StoreError
 from vecbench.metrics import Metric, normalize
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, IdIndex, VectorTable, auto_pq_m, check_int_param, check_pq_m
 

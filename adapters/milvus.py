@@ -54,7 +54,6 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -62,9 +61,10 @@ from vecbench.errors import (
     NotReadyError,
     StoreError,
 )
-from vecbench.redact import redact_text
+from vecbench.results.redact import redact_text
 from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.deps import import_optional
 
 from . import _milvus_support as support
 from ._base import BaseStore

@@ -52,7 +52,6 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -60,9 +59,10 @@ from vecbench.errors import (
     NotReadyError,
     StoreError,
 )
-from vecbench.redact import redact_text
+from vecbench.results.redact import redact_text
 from vecbench.spec import CollectionSpec, check_identifier
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.deps import import_optional
 
 from . import _pgvector_sql as pgsql
 from ._base import BaseStore
@@ -354,7 +354,7 @@ class PgVectorStore(BaseStore):
         ``generic=True`` shows the generic plan a prepared statement may switch to after a
         few executions (``EXPLAIN (GENERIC_PLAN)``, PostgreSQL 16+), with ``$1`` unbound.
         """
-        from vecbench.validation import as_query, check_k
+        from vecbench.util.validation import as_query, check_k
 
         spec = self._require_collection()
         k = check_k(k)

@@ -42,11 +42,11 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from vecbench.datasets import load
-from vecbench.groundtruth import default_block_size, exact_knn
+from vecbench.measures.groundtruth import default_block_size, exact_knn
 
 N, DIM, NQ, K = 100_000, 128, 1_000, 10
 ROUNDS = 5
@@ -47,7 +47,7 @@ _PEAK_SCRIPT = textwrap.dedent(
     ds = load("synthetic", n=n, dim=dim, nq=nq, seed=0)
     base, queries = np.ascontiguousarray(ds.base), ds.queries
     import faiss
-    from vecbench.groundtruth import exact_knn
+    from vecbench.measures.groundtruth import exact_knn
     faiss.knn(queries[:2], base[:1000], k)  # load and warm the libraries first
     page = resource.getpagesize()
     with open("/proc/self/statm") as fh:

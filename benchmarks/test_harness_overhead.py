@@ -31,7 +31,7 @@ import pytest
 
 from vecbench.datasets import load
 from vecbench.harness import timed_serial_search
-from vecbench.latency import qps_from_latencies
+from vecbench.measures.latency import qps_from_latencies
 from vecbench.registry import get_store
 from vecbench.spec import CollectionSpec
 

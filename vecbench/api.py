@@ -11,17 +11,17 @@ for r in results:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from vecbench.config import RunConfig, parse_load
-from vecbench.cost import PriceModel, resolve_prices
+from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
-from vecbench.harness import CellResult, positive_int, run_index
-from vecbench.progress import NULL, Progress
-from vecbench.provenance import new_run_id
+from vecbench.harness import CellResult, run_index
+from vecbench.harness.cells import IndexSetting
+from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
+from vecbench.results.provenance import new_run_id
+from vecbench.util.progress import NULL, Progress
 
 __all__ = ["run", "benchmark", "default_results_path"]
 
@@ -66,16 +66,12 @@ def run(
 
     >>> results = run("sweep.yaml", out="results/sweep.jsonl")  # doctest: +SKIP
     """
-    cfg = _as_config(config)
-    overrides: dict[str, Any] = {}
-    for name, value in (("repeats", repeats), ("ci_resamples", ci_resamples)):
-        if value is not None:
-            overrides[name] = positive_int(value, name)
-    if prices is not None:
-        overrides["prices"] = resolve_prices(prices)
-    if load is not None:
-        overrides["load"] = parse_load(load)
-    cfg = replace(cfg, **overrides)
+    cfg = _as_config(config).with_settings(
+        repeats=repeats,
+        ci_resamples=ci_resamples,
+        prices=resolve_prices(prices) if prices is not None else None,
+        load=load,
+    )
     run_id = new_run_id()
     path = Path(out) if out is not None else (Path(cfg.out) if cfg.out else None)
     if resume:
@@ -92,7 +88,7 @@ def _run(
     cfg: RunConfig, run_id: str, writer: ResultsWriter | None, skip: set[str], progress: Progress
 ) -> list[CellResult]:
     from vecbench.datasets import load
-    from vecbench.groundtruth import ground_truth
+    from vecbench.measures.groundtruth import ground_truth
 
     results: list[CellResult] = []
     for entry in cfg.datasets:
@@ -102,27 +98,17 @@ def _run(
             for index in store.indexes:
                 search_grid = index.search_settings()
                 for build in index.build_settings():
+                    setting = IndexSetting(store.name, index.type, build, search_grid, store.config)
                     results.extend(
                         run_index(
                             dataset,
-                            store.name,
-                            store.config,
-                            index.type,
-                            build,
-                            search_grid,
-                            k=cfg.k,
-                            gt=gt,
-                            writer=writer,
+                            setting,
+                            cfg.settings,
                             run_id=run_id,
+                            writer=writer,
                             skip=skip,
-                            warmup=cfg.warmup,
-                            batch_size=cfg.batch_size,
+                            gt=gt,
                             progress=progress,
-                            ready_timeout_s=cfg.ready_timeout_s,
-                            repeats=cfg.repeats,
-                            prices=cfg.prices,
-                            ci_resamples=cfg.ci_resamples,
-                            load=cfg.load,
                         )
                     )
     return results
@@ -135,16 +121,11 @@ def benchmark(
     index: str | None = None,
     build: Mapping[str, Any] | None = None,
     search: Mapping[str, Any] | None = None,
-    k: int = 10,
-    out: str | Path | None = None,
     dataset_params: Mapping[str, Any] | None = None,
     store_config: Mapping[str, Mapping[str, Any]] | None = None,
-    warmup: int = 10,
-    repeats: int = 3,
-    prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
-    ci_resamples: int = 1000,
-    load: Any = None,
+    out: str | Path | None = None,
     progress: Progress = NULL,
+    **settings: Any,
 ) -> list[CellResult]:
     """Benchmark one data set on a few stores with one index grid; results in memory.
 
@@ -152,16 +133,19 @@ def benchmark(
     with defaults); ``build`` and ``search`` map parameter names to a value or a list of
     values (a grid). ``store_config`` maps a store name to its config. Nothing is written
     unless ``out`` is given. Each CellResult holds the record and the raw ids/latencies.
-    ``repeats`` serial passes are timed per cell; ``prices`` (a PriceModel, a mapping of
-    overrides or a price file) price the records' ``cost``; ``ci_resamples`` bootstrap
-    resamples make each confidence interval. ``load`` (a ``vecbench.load.LoadPlan`` or its
-    mapping) adds a closed-/open-loop load test to every cell.
+    ``settings`` are ``vecbench.config.Settings`` fields: ``k`` (default 10), ``warmup``,
+    ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
+    overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
+    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries`` ...
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP
     >>> rs[0].recall  # doctest: +SKIP
     1.0
     """
+    unknown = sorted(set(settings) - set(SETTINGS_KEYS))
+    if unknown:
+        raise ConfigError(f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}")
     names = [stores] if isinstance(stores, str) else list(stores)
     if not names:
         raise ConfigError("benchmark() needs at least one store")
@@ -172,10 +156,7 @@ def benchmark(
     if unknown_cfg:
         raise ConfigError(f"store_config names store(s) not benchmarked: {', '.join(unknown_cfg)}")
     config: dict[str, Any] = {
-        "k": k,
-        "warmup": warmup,
-        "repeats": repeats,
-        "ci_resamples": ci_resamples,
+        **settings,
         "datasets": [{"name": dataset, "params": dict(dataset_params or {})}],
         "stores": {},
     }
@@ -185,9 +166,5 @@ def benchmark(
             entry["indexes"] = [{"type": index, "build": dict(build or {}), "search": dict(search or {})}]
         config["stores"][name] = entry
     cfg = RunConfig.from_dict(config, source="benchmark()")
-    if prices is not None:
-        cfg = replace(cfg, prices=resolve_prices(prices))
-    if load is not None:
-        cfg = replace(cfg, load=parse_load(load))
     writer = ResultsWriter(out) if out is not None else None
     return _run(cfg, new_run_id(), writer, set(), progress)

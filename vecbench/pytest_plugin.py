@@ -275,8 +275,8 @@ def _require_known_index_type(index_type: str) -> None:
 def vb_store(request: pytest.FixtureRequest, vb_dataset: Dataset) -> Iterator[Store]:
     """A connected store with ``vb_dataset`` indexed and ready; dropped after the test."""
     from vecbench import registry
+    from vecbench.config.settings import Settings
     from vecbench.harness import build_collection, collection_name  # the harness's own timed build
-    from vecbench.progress import NULL
     from vecbench.spec import CollectionSpec
 
     name = getattr(request, "param", None) or (_selected_stores(request.config) or [DEFAULT_STORE])[0]
@@ -298,7 +298,7 @@ def vb_store(request: pytest.FixtureRequest, vb_dataset: Dataset) -> Iterator[St
     store = cls(config)
     with store:
         try:
-            timings = build_collection(store, spec, vb_dataset, 10_000, 600.0, NULL)
+            timings, _ = build_collection(store, spec, vb_dataset, Settings())
             request.node.stash[_BUILT] = BuiltIndex(store, name, index_type, build, collection, timings)
             yield store
         finally:
@@ -315,7 +315,7 @@ def vb_index_info(request: pytest.FixtureRequest, vb_store: Any) -> BuiltIndex:
 
 
 def _truth(cache: dict[tuple[str, str, int], Any], dataset: Any, k: int) -> Any:
-    from vecbench.groundtruth import ground_truth
+    from vecbench.measures.groundtruth import ground_truth
 
     key = (dataset.checksum, dataset.metric.value, k)
     if key not in cache:
@@ -328,34 +328,30 @@ def search_benchmark(
     benchmark: Any,
     store: Any,
     dataset: Any,
+    settings: Any = None,
     *,
-    k: int = 10,
     search_params: Mapping[str, Any] | None = None,
-    rounds: int = 3,
-    warmup: int = 10,
-    index_type: str | None = None,
-    build_params: Mapping[str, Any] | None = None,
-    timings: Mapping[str, float | None] | None = None,
+    built: BuiltIndex | None = None,
     gt: Any = None,
 ) -> SearchResult:
-    """Time ``rounds`` serial passes over every query in ``benchmark.pedantic``; recall from ids.
+    """Time ``settings.repeats`` serial passes over every query in ``benchmark.pedantic``.
 
-    Latency percentiles are over every query of every round; recall@k (by id and tie-aware,
-    against exact ground truth) is of the last round. Everything lands in
-    ``benchmark.extra_info``.
+    The passes go through the harness's measuring core (``vecbench.harness.measure``), so
+    they are timed and scored as ``vecbench run`` does: latency percentiles over every query
+    of every pass, recall@k (by id and tie-aware, against exact ground truth) of the
+    **first** pass. Everything lands in ``benchmark.extra_info``. ``built`` (what
+    ``vb_store`` built) adds index type, build parameters and build timings.
     """
     import numpy as np
 
+    from vecbench.config.settings import Settings
     from vecbench.errors import ConfigError
-    from vecbench.groundtruth import ground_truth
-    from vecbench.harness import timed_serial_search
-    from vecbench.latency import LatencyStats, qps_from_latencies
-    from vecbench.quality import pad_ids, recall_at_k, returned_true_distances, tie_aware_recall_at_k
-    from vecbench.validation import check_k
+    from vecbench.harness.measure import Passes, score_ids, timed_serial_search, warm_up
+    from vecbench.measures.groundtruth import ground_truth
+    from vecbench.measures.latency import LatencyStats, qps_from_latencies
 
-    k = check_k(k)
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ConfigError(f"rounds must be a positive integer, got {rounds!r}")
+    settings = settings if settings is not None else Settings()
+    k = settings.k
     if not hasattr(benchmark, "pedantic"):
         raise ConfigError(
             f"vb_search needs pytest-benchmark's `benchmark` fixture, got {type(benchmark).__name__}"
@@ -363,38 +359,35 @@ def search_benchmark(
     params = dict(search_params or {})
     store.set_search_params(params)
     queries = np.ascontiguousarray(dataset.queries, dtype=np.float32)
-    for q in queries[: min(warmup, len(queries))]:
-        store.search(q, k)
-    passes: list[tuple[list[Any], Any]] = []
+    warm_up(store.search, queries, k, settings.warmup)
+    passes = Passes()
 
     def one_pass() -> None:
-        passes.append(timed_serial_search(store.search, queries, k))
+        passes.add(lambda: timed_serial_search(store.search, queries, k), settings.disturbed_retries)
 
-    benchmark.pedantic(one_pass, rounds=rounds, iterations=1)
-    latencies_ns = np.concatenate([lat for _, lat in passes])
-    ids = pad_ids(passes[-1][0], k)
+    benchmark.pedantic(one_pass, rounds=settings.repeats, iterations=1)
+    latencies_ns = passes.latencies_ns.ravel()
+    ids = passes.first_ids(k)
     gt = gt if gt is not None else ground_truth(dataset, k)
-    recall = recall_at_k(ids, gt.ids[:, :k], k)
-    got_d = returned_true_distances(dataset.base, dataset.queries, ids, dataset.metric, k)
-    tie_recall = tie_aware_recall_at_k(ids, got_d, gt.distances[:, :k], k)
+    per_query = score_ids(ids, dataset, gt, k)
     stats = LatencyStats.from_ns(latencies_ns)
     result = SearchResult(
         store=store.info.name,
-        index_type=index_type,
-        build_params=dict(build_params or {}),
+        index_type=built.index_type if built else None,
+        build_params=dict(built.build_params) if built else {},
         search_params=params,
         k=k,
-        recall_at_k=float(recall.mean()),
-        tie_aware_recall_at_k=float(tie_recall.mean()),
+        recall_at_k=float(per_query["recall_at_k"].mean()),
+        tie_aware_recall_at_k=float(per_query["tie_aware_recall_at_k"].mean()),
         p50_ms=stats.p50_ms,
         p95_ms=stats.p95_ms,
         p99_ms=stats.p99_ms,
         max_ms=stats.max_ms,
-        qps=qps_from_latencies(latencies_ns),
-        rounds=len(passes),
+        qps=qps_from_latencies(passes.latencies_ns),
+        rounds=passes.count,
         queries=int(len(queries)),
         dataset=dataset.describe(),
-        timings=dict(timings or {}),
+        timings=dict(built.timings) if built else {},
         ids=ids,
         latencies_ns=latencies_ns,
     )
@@ -418,19 +411,22 @@ def vb_search(request: pytest.FixtureRequest) -> Any:
         rounds: int = 3,
         warmup: int = 10,
     ) -> SearchResult:
+        from vecbench.config.settings import Settings
+        from vecbench.errors import ConfigError
+
+        try:
+            settings = Settings(k=k, repeats=rounds, warmup=warmup)
+        except ConfigError as exc:  # name the fixture's own argument
+            raise ConfigError(str(exc).replace("repeats", "rounds")) from None
         built = request.node.stash.get(_BUILT, None)
         mine = built is not None and built.store is store
         return search_benchmark(
             benchmark,
             store,
             dataset,
-            k=k,
+            settings,
             search_params=search_params,
-            rounds=rounds,
-            warmup=warmup,
-            index_type=built.index_type if mine else None,
-            build_params=built.build_params if mine else None,
-            timings=built.timings if mine else None,
+            built=built if mine else None,
             gt=_truth(cache, dataset, k),
         )
 

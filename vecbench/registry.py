@@ -18,21 +18,12 @@ __all__ = ["store_names", "store_class", "get_store", "client_installed", "GROUP
 
 GROUPS = {"store": "vecbench.stores", "chunker": "vecbench.chunkers", "embedder": "vecbench.embedders"}
 
-# Built-in stores, used when the distribution's entry points are not installed
-# (running from a source tree); installed entry points take precedence and add to these.
-_BUILTIN_STORES = {
-    "bruteforce": "vecbench.adapters.bruteforce:BruteForceStore",
-    "faiss": "vecbench.adapters.faiss:FaissStore",
-}
-
 
 @cache
 def _entry_points(group: str) -> dict[str, EntryPoint]:
-    found = {ep.name: ep for ep in entry_points(group=group)}
-    if group == GROUPS["store"]:
-        for name, target in _BUILTIN_STORES.items():
-            found.setdefault(name, EntryPoint(name=name, value=target, group=group))
-    return found
+    # vecbench.adapters exists only in an installed vecbench (adapters/ is mapped onto it
+    # at install time), so the entry points are the one source of stores.
+    return {ep.name: ep for ep in entry_points(group=group)}
 
 
 def store_names() -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from vecbench.errors import ConfigError, InvalidParameterError, UnknownNameError
 from vecbench.metrics import Metric
+from vecbench.util.validation import is_int
 
 __all__ = ["CollectionSpec", "IndexType", "check_identifier"]
 
@@ -78,7 +79,7 @@ class CollectionSpec:
 
     def __post_init__(self) -> None:
         check_identifier(self.name)
-        if not isinstance(self.dim, int) or isinstance(self.dim, bool) or self.dim <= 0:
+        if not is_int(self.dim) or self.dim <= 0:
             raise ConfigError(f"dim must be a positive integer, got {self.dim!r}")
         object.__setattr__(self, "metric", Metric.parse(self.metric))
         object.__setattr__(self, "index_params", dict(self.index_params))

@@ -76,7 +76,7 @@ def test_vb_store_builds_searches_and_drops(pytester: pytest.Pytester) -> None:
         import numpy as np
         import pytest
         from vecbench.errors import StoreError
-        from vecbench.groundtruth import exact_knn
+        from vecbench.measures.groundtruth import exact_knn
 
         USED = []
 

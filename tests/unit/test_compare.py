@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from vecbench.compare import cell_key, compare_files, compare_records
+from vecbench.analysis.compare import cell_key, compare_files, compare_records
 from vecbench.errors import ConfigError, ResultsFormatError
+from vecbench.measures.stats import ci_section
 from vecbench.results import ResultsWriter, make_record
-from vecbench.stats import ci_section
 
 NQ = 200
 

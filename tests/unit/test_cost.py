@@ -1,7 +1,7 @@
 import pytest
 
-from vecbench.cost import PRICE_KEYS, PriceModel, reprice, resolve_prices, vector_basis, vector_cost
 from vecbench.errors import ConfigError
+from vecbench.measures.cost import PRICE_KEYS, PriceModel, reprice, resolve_prices, vector_basis, vector_cost
 
 GIB = 1 << 30
 

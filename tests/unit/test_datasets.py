@@ -107,7 +107,7 @@ def test_hdf5_without_neighbors_and_chunked(tmp_path):
 
 def test_hdf5_stored_truth_uses_vecbench_conventions(tmp_path):
     # ann-benchmarks stores angular as 1 - cos and euclidean as L2: what verify expects.
-    from vecbench.groundtruth import exact_knn, verify
+    from vecbench.measures.groundtruth import exact_knn, verify
 
     train, test = vectors(300), vectors(6, seed=2)
     for distance, metric in (("angular", "cosine"), ("euclidean", "euclidean")):
@@ -187,7 +187,7 @@ def write_vecs(path, array):
 
 
 def test_fvecs_round_trip_with_ivecs_groundtruth(tmp_path):
-    from vecbench.groundtruth import exact_knn
+    from vecbench.measures.groundtruth import exact_knn
 
     base, queries = vectors(120), vectors(4, seed=5)
     gt = exact_knn(base, queries, 7, "euclidean")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vecbench import groundtruth
 from vecbench.datasets import Dataset, GroundTruth, load
 from vecbench.errors import ConfigError, DatasetError
-from vecbench.groundtruth import exact_knn, ground_truth, verify
+from vecbench.measures import groundtruth
+from vecbench.measures.groundtruth import exact_knn, ground_truth, verify
 
 METRICS = ["euclidean", "cosine", "ip"]
 

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from vecbench.api import benchmark, run
+from vecbench.config import Settings
 from vecbench.datasets import load
 from vecbench.errors import ConfigError, MissingDependencyError
-from vecbench.groundtruth import ground_truth
 from vecbench.harness import CellResult, collection_name, run_index, timed_serial_search
+from vecbench.harness.cells import IndexSetting
+from vecbench.measures.groundtruth import ground_truth
 from vecbench.results import MEASURED, RECORD_KEYS, ResultsWriter, completed_cells, read_results, read_sidecar
 
 pytest.importorskip("faiss")
@@ -78,15 +80,10 @@ def test_grid_bad_search_value_fails_only_that_cell(tmp_path, dataset):
     grid = [{"ef_search": 32}, {"ef_search": 0}, {"ef_search": 64}]
     results = run_index(
         dataset,
-        "faiss",
-        {},
-        "hnsw",
-        {"m": 8, "ef_construction": 40},
-        grid,
-        k=5,
+        IndexSetting("faiss", "hnsw", {"m": 8, "ef_construction": 40}, grid),
+        Settings(k=5, warmup=2),
         writer=writer,
         run_id="t",
-        warmup=2,
     )
     assert [r.ok for r in results] == [True, False, True]
     bad = results[1]
@@ -120,11 +117,13 @@ def test_dimension_mismatch_and_unknown_index_recorded(tmp_path, dataset):
     # ground truth of another data set: the wrong number of queries fails the cells
     other = load("synthetic", n=100, dim=8, nq=7, seed=2)
     gt_other = ground_truth(other, 5)
-    r1 = run_index(dataset, "bruteforce", {}, "flat", {}, None, k=5, gt=gt_other, run_id="t")
+    r1 = run_index(dataset, IndexSetting("bruteforce", "flat"), Settings(k=5), gt=gt_other, run_id="t")
     assert [r.ok for r in r1] == [False] and r1[0].error["type"] == "ConfigError"
-    r2 = run_index(dataset, "faiss", {}, "nosuch", {}, [{}], k=5, run_id="t")
+    r2 = run_index(dataset, IndexSetting("faiss", "nosuch"), Settings(k=5), run_id="t")
     assert not r2[0].ok and r2[0].error["type"] == "UnknownNameError" and "hnsw" in r2[0].error["message"]
-    r3 = run_index(dataset, "faiss", {"threads": 0}, "flat", {}, [{}], k=5, run_id="t")
+    r3 = run_index(
+        dataset, IndexSetting("faiss", "flat", store_config={"threads": 0}), Settings(k=5), run_id="t"
+    )
     assert not r3[0].ok and "threads" in r3[0].error["message"]
 
 
@@ -166,17 +165,20 @@ def test_resume_skips_completed_cells(tmp_path):
 def test_all_cells_skipped_does_not_build(dataset, monkeypatch):
     import vecbench.registry as registry
 
-    first = run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="t")
+    first = run_index(dataset, IndexSetting("bruteforce", "flat"), Settings(k=5), run_id="t")
     monkeypatch.setattr(registry, "get_store", lambda *a, **kw: pytest.fail("store built for skipped cells"))
     assert (
-        run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="u", skip={first[0].cell_id}) == []
+        run_index(
+            dataset, IndexSetting("bruteforce", "flat"), Settings(k=5), run_id="u", skip={first[0].cell_id}
+        )
+        == []
     )
 
 
 def test_cell_ids_stable_across_runs(dataset):
-    a = run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="a")
-    b = run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="b")
-    c = run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=3, run_id="b")
+    a = run_index(dataset, IndexSetting("bruteforce", "flat"), Settings(k=5), run_id="a")
+    b = run_index(dataset, IndexSetting("bruteforce", "flat"), Settings(k=5), run_id="b")
+    c = run_index(dataset, IndexSetting("bruteforce", "flat"), Settings(k=3), run_id="b")
     assert a[0].cell_id == b[0].cell_id != c[0].cell_id
 
 
@@ -198,21 +200,13 @@ def test_benchmark_in_memory(tmp_path, monkeypatch):
 
 
 def test_repeats_prices_and_resamples_pass_through(tmp_path, dataset):
-    from vecbench.cost import PriceModel
+    from vecbench.measures.cost import PriceModel
 
     rs = run_index(
         dataset,
-        "bruteforce",
-        {},
-        "flat",
-        {},
-        [{}],
-        k=5,
+        IndexSetting("bruteforce", "flat"),
+        Settings(k=5, warmup=0, repeats=2, prices=PriceModel(usd_per_vcpu_hour=3600.0), ci_resamples=50),
         run_id="t",
-        warmup=0,
-        repeats=2,
-        prices=PriceModel(usd_per_vcpu_hour=3600.0),
-        ci_resamples=50,
     )
     rec = rs[0].record
     assert rs[0].latencies_ns.shape == (2, PARAMS["nq"])
@@ -248,7 +242,7 @@ def test_bad_repeats_and_prices_refused(key, value, needle):
 
 
 def test_repeated_pass_with_other_counts_warns(dataset, monkeypatch):
-    import vecbench.harness as harness
+    import vecbench.harness.measure as harness
 
     real = harness.timed_serial_search
     calls = []
@@ -262,7 +256,9 @@ def test_repeated_pass_with_other_counts_warns(dataset, monkeypatch):
 
     monkeypatch.setattr(harness, "timed_serial_search", flaky)
     with pytest.warns(UserWarning, match="pass 2 returned another number of ids than pass 1 for 1 query"):
-        rs = run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="t", warmup=0, repeats=2)
+        rs = run_index(
+            dataset, IndexSetting("bruteforce", "flat"), Settings(k=5, warmup=0, repeats=2), run_id="t"
+        )
     assert rs[0].ok and rs[0].recall == 1.0  # recall is the first pass's
 
 
@@ -283,11 +279,11 @@ def test_timed_serial_search_and_collection_name():
 
 
 def test_keyboard_interrupt_not_swallowed(dataset, monkeypatch):
-    import vecbench.harness as harness
+    import vecbench.harness.measure as harness
 
     def interrupt(*a, **kw):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(harness, "timed_serial_search", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run_index(dataset, "bruteforce", {}, "flat", {}, [{}], k=5, run_id="t")
+        run_index(dataset, IndexSetting("bruteforce", "flat"), Settings(k=5), run_id="t")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vecbench.errors import ConfigError
-from vecbench.latency import LatencyStats, qps_from_elapsed, qps_from_latencies
+from vecbench.measures.latency import LatencyStats, qps_from_elapsed, qps_from_latencies
 
 KEYS = ["p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms", "mean_ms"]
 

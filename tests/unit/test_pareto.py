@@ -1,4 +1,4 @@
-"""Pareto fronts and the best setting per store (vecbench.pareto)."""
+"""Pareto fronts and the best setting per store (vecbench.analysis.pareto)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vecbench.analysis.pareto import AXES, best_per_store, pareto_front, pareto_fronts, points
 from vecbench.errors import ConfigError, UnknownNameError
-from vecbench.pareto import AXES, best_per_store, pareto_front, pareto_fronts, points
 
 
 def rec(

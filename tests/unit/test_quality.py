@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from vecbench.errors import ConfigError
+from vecbench.measures.quality import pad_ids, recall_at_k, returned_true_distances, tie_aware_recall_at_k
 from vecbench.metrics import pairwise_distances
-from vecbench.quality import pad_ids, recall_at_k, returned_true_distances, tie_aware_recall_at_k
 
 TRUE_IDS = np.array([[0, 1, 2, 3], [4, 5, 6, 7]], dtype=np.int64)
 

@@ -6,7 +6,7 @@ from vecbench.chunking.base import Chunk
 from vecbench.errors import ConfigError, DimensionMismatchError
 from vecbench.rag.beir import load_beir
 from vecbench.rag.concat import concat_documents
-from vecbench.rag.pipeline import chunk_corpus, embed_corpus, run_pipeline
+from vecbench.rag.pipeline import RetrievalPlan, chunk_corpus, embed_corpus, run_pipeline
 from vecbench.rag.rerank import Candidate, EmbeddingReranker, Reranker
 from vecbench.registry import client_installed, get_store, store_class
 
@@ -28,7 +28,7 @@ def flat(m):
 
 def _run(name, ds, emb, embedded, **kw):
     with get_store(name) as store:
-        return run_pipeline(ds, WholeDocChunker(), emb, store, embedded=embedded, ks=KS, **kw)
+        return run_pipeline(ds, WholeDocChunker(), emb, store, RetrievalPlan(ks=KS, **kw), embedded=embedded)
 
 
 @needs_cranfield
@@ -76,9 +76,8 @@ def test_price_and_usage_without_cranfield(tmp_path):
     ds = load_beir(write_beir(tmp_path, corpus, queries, ["1\tc\t1"]))
     emb = HashingEmbedder(64)
     with get_store("bruteforce") as store:
-        r = run_pipeline(
-            ds, WholeDocChunker(), emb, store, k_chunks=3, ks=(1, 3), span_k=1, price_per_1m_tokens=2.0
-        )
+        plan = RetrievalPlan(k_chunks=3, ks=(1, 3), span_k=1, price_per_1m_tokens=2.0)
+        r = run_pipeline(ds, WholeDocChunker(), emb, store, plan)
     assert r.ranked_docs["1"][0] == "c" and list(r.ranked_docs) == ["1"]  # only judged queries
     assert r.quality.means["ndcg_at_10"] == 1.0 and r.quality.means["span_iou"] == 1.0
     assert r.cost["tokens"] == 10 and r.cost["usd_embed"] == pytest.approx(10 * 2.0 / 1e6)
@@ -103,7 +102,7 @@ def test_concat_long_documents_with_paragraph_chunks(cranfield):
     ds, emb, _ = cranfield
     long_ds, _ = concat_documents(ds, docs_per_doc=10, seed=0)
     with get_store("bruteforce") as store:
-        r = run_pipeline(long_ds, _Paragraphs(), emb, store, ks=(1, 10), k_chunks=50)
+        r = run_pipeline(long_ds, _Paragraphs(), emb, store, RetrievalPlan(ks=(1, 10), k_chunks=50))
     q = r.quality.means
     assert r.cost["chunks"] > 1400 and q["ndcg_at_10"] > 0.1
     assert 0 < q["span_precision"] < 1 and 0 < q["span_iou"] < 1

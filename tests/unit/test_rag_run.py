@@ -89,7 +89,7 @@ def test_run_writes_rag_records(tiny, tmp_path, hashing):
 
 
 def test_rag_records_carry_ci_and_dollar_cost(tiny, tmp_path, hashing):
-    from vecbench.cost import PriceModel, reprice
+    from vecbench.measures.cost import PriceModel, reprice
 
     cfg = config(tiny, ci_resamples=200, prices={"usd_per_vcpu_hour": 3600.0})
     rec = run_rag(cfg)[0]

@@ -49,7 +49,7 @@ def _record(cell="c1", error=None, **measured):
 def test_record_has_exactly_the_schema_keys():
     rec = _record()
     assert tuple(rec) == RECORD_KEYS
-    assert rec["schema"] == "vecbench.result" and rec["schema_version"] == 2 and rec["kind"] == "vector"
+    assert rec["schema"] == "vecbench.result" and rec["schema_version"] == 3 and rec["kind"] == "vector"
     assert rec["load"] is None and rec["cost"] is None and rec["ci"] is None
     assert rec["status"] == "ok" and rec["error"] is None
 
@@ -145,7 +145,7 @@ def test_unknown_schema_version_refused(tmp_path):
     path = tmp_path / "run.jsonl"
     rec = dict(_record("a"), schema_version=99)
     path.write_text(json.dumps(rec) + "\n")
-    with pytest.raises(ResultsFormatError, match="unknown schema version 99; this vecbench reads 1-2"):
+    with pytest.raises(ResultsFormatError, match="unknown schema version 99; this vecbench reads 1-3"):
         read_results(path)
     with pytest.raises(ResultsFormatError, match="schema version"):
         ResultsWriter(path)
@@ -156,8 +156,19 @@ def test_unknown_schema_version_refused(tmp_path):
 
 
 def _as_v1(rec):
-    dropped = ("load", "cost", "ci") if rec["kind"] == "vector" else ("ci",)
+    dropped = ("load", "cost", "ci", "machine_load") if rec["kind"] == "vector" else ("ci", "machine_load")
     return {**{k: v for k, v in rec.items() if k not in dropped}, "schema_version": 1}
+
+
+def _as_v2(rec):
+    return {**{k: v for k, v in rec.items() if k != "machine_load"}, "schema_version": 2}
+
+
+def test_version_2_records_get_machine_load_as_null(tmp_path):
+    path = tmp_path / "v2.jsonl"
+    path.write_text(json.dumps(_as_v2(_record("a"))) + "\n")
+    (rec,) = read_results(path)
+    assert tuple(rec) == RECORD_KEYS and rec["schema_version"] == 3 and rec["machine_load"] is None
 
 
 def test_version_1_records_are_upgraded_on_read(tmp_path):
@@ -166,7 +177,7 @@ def test_version_1_records_are_upgraded_on_read(tmp_path):
     path.write_text(json.dumps(v1) + "\n" + json.dumps(_as_v1(_record("b", error=ValueError("x")))) + "\n")
     recs = read_results(path)
     assert [tuple(r) for r in recs] == [RECORD_KEYS, RECORD_KEYS]
-    assert all(r["schema_version"] == 2 and r["load"] is r["cost"] is r["ci"] is None for r in recs)
+    assert all(r["schema_version"] == 3 and r["load"] is r["cost"] is r["ci"] is None for r in recs)
     assert recs[0]["quality"] == v1["quality"]
     for r in recs:
         validate_record(r)
@@ -181,7 +192,7 @@ def test_upgrade_of_a_rag_record():
     v1 = _as_v1(rec)
     assert "ci" not in v1
     up = upgrade_record(v1)
-    assert tuple(up) == RAG_RECORD_KEYS and up["ci"] is None and up["schema_version"] == 2
+    assert tuple(up) == RAG_RECORD_KEYS and up["ci"] is None and up["schema_version"] == 3
 
 
 def test_new_sections_are_null_in_a_failed_record():

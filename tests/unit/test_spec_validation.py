@@ -11,7 +11,7 @@ from vecbench.errors import (
 )
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
-from vecbench.validation import as_ids, as_query, as_vectors, check_k
+from vecbench.util.validation import as_ids, as_query, as_vectors, check_k
 
 HNSW = IndexType("hnsw", build={"m": 16, "ef_construction": 200}, search={"ef_search": 64})
 TYPES = {"hnsw": HNSW, "flat": IndexType("flat", exact=True, metrics=(Metric.EUCLIDEAN,))}

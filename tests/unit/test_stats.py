@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from vecbench.errors import ConfigError
-from vecbench.stats import (
+from vecbench.measures.stats import (
     ci_section,
     cis_overlap,
     latency_cis,

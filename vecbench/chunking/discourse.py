@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from vecbench.chunking.base import Chunk, SizeUnit, Tokenizer
 from vecbench.chunking.simple import split_sentences
 from vecbench.errors import ConfigError
+from vecbench.util.validation import is_int
 
 __all__ = [
     "ConnectiveDetector",
@@ -164,7 +165,7 @@ def make_sizer(unit: SizeUnit, tokenizer: Tokenizer | None) -> SizeFn:
 
 
 def check_max_size(max_chars: object) -> int:
-    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+    if not is_int(max_chars) or max_chars < 1:
         raise ConfigError(f"max_chars must be a positive integer, got {max_chars!r}")
     return max_chars
 

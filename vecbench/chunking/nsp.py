@@ -34,9 +34,9 @@ from vecbench.chunking.discourse import (
     sized_units,
     unit_spans,
 )
-from vecbench.deps import import_optional
 from vecbench.embedding.base import Embedder
 from vecbench.errors import ConfigError
+from vecbench.util.deps import import_optional
 
 __all__ = [
     "AdjacencyHead",

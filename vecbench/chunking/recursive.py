@@ -26,6 +26,7 @@ from typing import Any, Literal
 from vecbench.chunking._recursive_scan import ScanConfig, scan
 from vecbench.chunking.base import Chunk, SizeUnit, Tokenizer
 from vecbench.errors import ConfigError
+from vecbench.util.validation import is_int
 
 __all__ = ["DEFAULT_SEPARATORS", "RecursiveChunker"]
 
@@ -369,9 +370,9 @@ class RecursiveChunker:
 
 
 def _check_sizes(chunk_size: object, chunk_overlap: object) -> None:
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size <= 0:
+    if not is_int(chunk_size) or chunk_size <= 0:
         raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if not isinstance(chunk_overlap, int) or isinstance(chunk_overlap, bool) or chunk_overlap < 0:
+    if not is_int(chunk_overlap) or chunk_overlap < 0:
         raise ConfigError(f"chunk_overlap must be a non-negative integer, got {chunk_overlap!r}")
     if chunk_overlap >= chunk_size:
         raise ConfigError(f"chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})")

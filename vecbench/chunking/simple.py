@@ -11,6 +11,7 @@ from typing import Any
 from vecbench.chunking.base import Chunk, SizeUnit
 from vecbench.chunking.tokenizers import OffsetTokenizer, WordTokenizer
 from vecbench.errors import ConfigError
+from vecbench.util.validation import is_int
 
 __all__ = ["ABBREVIATIONS", "FixedSizeChunker", "SentenceChunker", "split_sentences"]
 
@@ -107,7 +108,7 @@ def _check_text(text: object) -> None:
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
 

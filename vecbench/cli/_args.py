@@ -156,6 +156,13 @@ def chunk(p: argparse.ArgumentParser) -> None:
 
 
 def rag(p: argparse.ArgumentParser) -> None:
-    from vecbench.cli.rag import add_arguments
-
-    add_arguments(p)
+    sub = p.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
+    run = sub.add_parser(
+        "run",
+        help="run a YAML grid of chunkers x embedders x stores x rerankers",
+        description="run a YAML grid of chunkers x embedders x stores x rerankers",
+    )
+    run.add_argument("config", metavar="CONFIG", help="a rag YAML config")
+    run.add_argument("--out", metavar="F", default=None, help="append records to this JSON Lines file")
+    run.add_argument("--resume", action="store_true", help="skip cells already recorded ok in --out")
+    prices(run)

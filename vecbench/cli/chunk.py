@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vecbench.cli.run import parse_assignment
+    from vecbench.cli._common import parse_assignment
     from vecbench.rag.components import resolve_chunker
 
     path = Path(args.file)

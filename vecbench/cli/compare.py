@@ -1,6 +1,6 @@
 """``vecbench compare A.jsonl B.jsonl``: each cell present in both files, its recall@k, p50,
 p99 and QPS in A and in B with 95% intervals, and whether each difference is significant
-(see ``vecbench.compare`` for the tests used)."""
+(see ``vecbench.analysis.compare`` for the tests used)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def _verdict(significant: bool | None, method: str) -> str:
 def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from vecbench.compare import cell_key, compare_records
+    from vecbench.analysis.compare import cell_key, compare_records
+    from vecbench.analysis.summary import stdout_console
     from vecbench.results import read_results
-    from vecbench.summary import stdout_console
 
     records_a, records_b = read_results(args.a), read_results(args.b)
     cells = compare_records(records_a, records_b, path_a=args.a, path_b=args.b, resamples=args.resamples)

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from vecbench.progress import Progress
+from vecbench.util.progress import Progress
 
 
 def main(args: argparse.Namespace) -> int:
@@ -20,8 +20,8 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "list":
         from rich.table import Table
 
-        from vecbench.paths import cache_dir
-        from vecbench.summary import stdout_console
+        from vecbench.analysis.summary import stdout_console
+        from vecbench.util.paths import cache_dir
 
         root = cache_dir()
         table = Table(title="data sets (vecbench datasets fetch NAME)")
@@ -62,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
         info["ground_truth_k"] = dataset.ground_truth.k if dataset.ground_truth is not None else None
         print(json.dumps(info, indent=2, default=str))
         return 0
-    from vecbench.groundtruth import verify
+    from vecbench.measures.groundtruth import verify
 
     report = verify(dataset, sample=args.sample)
     print(json.dumps(report, indent=2, default=str))
@@ -82,7 +82,7 @@ def _beir_manifest(name: str) -> Any:
 
 def _beir_action(action: str, manifest: Any) -> int:
     from vecbench.datasets.fetch import FETCH_RECORD, verify_fetched
-    from vecbench.paths import cache_dir
+    from vecbench.util.paths import cache_dir
 
     if action == "verify":
         report = verify_fetched(manifest)

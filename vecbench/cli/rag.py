@@ -8,21 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
-    run = sub.add_parser(
-        "run",
-        help="run a YAML grid of chunkers x embedders x stores x rerankers",
-        description="run a YAML grid of chunkers x embedders x stores x rerankers",
-    )
-    run.add_argument("config", metavar="CONFIG", help="a rag YAML config")
-    run.add_argument("--out", metavar="F", default=None, help="append records to this JSON Lines file")
-    run.add_argument("--resume", action="store_true", help="skip cells already recorded ok in --out")
-    from vecbench.cli._args import prices
-
-    prices(run)
-
-
 def _fmt(value: Any, spec: str = "{:.4f}") -> str:
     return "-" if value is None else spec.format(value)
 
@@ -31,7 +16,7 @@ def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
     """Print rag records as a rich table."""
     from rich.table import Table
 
-    from vecbench.summary import stdout_console
+    from vecbench.analysis.summary import stdout_console
 
     console = console or stdout_console()
     table = Table(title="vecbench rag")
@@ -98,15 +83,15 @@ def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from vecbench.errors import ConfigError
-    from vecbench.progress import Progress
     from vecbench.rag.run import run_rag
+    from vecbench.util.progress import Progress
 
     resume = bool(getattr(args, "resume", False))
     if resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
     model = None
     if getattr(args, "prices", None) or getattr(args, "price", None):
-        from vecbench.cli.run import prices_from_args
+        from vecbench.cli._common import prices_from_args
         from vecbench.rag.config import load_rag_config
 
         model = prices_from_args(args, load_rag_config(args.config).prices)

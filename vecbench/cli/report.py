@@ -6,19 +6,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from vecbench.analysis.summary import render_table, sort_rows, summary_rows
 from vecbench.results import read_results
-from vecbench.summary import render_table, sort_rows, summary_rows
 
 
 def main(args: argparse.Namespace) -> int:
     records = read_results(args.results)
     if getattr(args, "prices", None) or getattr(args, "price", None):
-        from vecbench.cli.run import prices_from_args
-        from vecbench.cost import reprice
+        from vecbench.cli._common import prices_from_args
+        from vecbench.measures.cost import reprice
 
         prices = prices_from_args(args)
         records = [reprice(r, prices) for r in records]
-    from vecbench.pareto import check_target_recall
+    from vecbench.analysis.pareto import check_target_recall
 
     check_target_recall(getattr(args, "target_recall", 0.95))  # before any output
     html_path = _write_html(records, args) if getattr(args, "html", None) else None
@@ -46,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"FAILED {r['dataset']} {r['store']} {r['index']} {r['params']}: {r['error']}")
     elif failed:
         print(f"{len(failed)} failed cell(s); --failed lists their errors")
-    from vecbench.summary import load_rows, render_load_table
+    from vecbench.analysis.summary import load_rows, render_load_table
 
     render_load_table(load_rows(_selected(records, args)), title="load tests")
     _print_best(_selected(records, args), args)
@@ -74,7 +74,7 @@ def _write_html(records: list[dict[str, Any]], args: argparse.Namespace) -> Any:
 
 
 def _print_best(records: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    from vecbench.pareto import best_per_store
+    from vecbench.analysis.pareto import best_per_store
 
     target = getattr(args, "target_recall", 0.95)
     rows = best_per_store(records, target, by="p99_ms")

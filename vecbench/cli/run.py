@@ -9,40 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from vecbench.cli._common import parse_assignment, prices_from_args
 from vecbench.errors import ConfigError
-
-
-def _scalar(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
-def parse_assignment(text: str, *, grid: bool) -> tuple[str, Any]:
-    """``key=value`` (or ``key=v1,v2`` for a grid) with YAML scalars: ``m=16,32`` -> ("m", [16, 32])."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"expected KEY=VALUE, got {text!r}")
-    if grid:
-        values = [_scalar(v.strip()) for v in value.split(",") if v.strip()]
-        if not values:
-            raise ConfigError(f"no value given for {key!r}")
-        return key, values if len(values) > 1 else values[0]
-    return key, _scalar(value.strip())
-
-
-def prices_from_args(args: argparse.Namespace, current: Any = None) -> Any:
-    """The PriceModel that ``--prices FILE`` (replacing ``current``, a config's ``prices``)
-    and then each ``--price KEY=VALUE`` describe."""
-    from vecbench.cost import PriceModel, resolve_prices
-
-    model = PriceModel.from_yaml(args.prices) if args.prices else resolve_prices(current)
-    pairs = dict(parse_assignment(p, grid=False) for p in args.price or [])
-    return model.with_overrides(pairs, where="--price") if pairs else model
 
 
 def _split(text: str | None) -> list[str]:
@@ -168,9 +136,9 @@ def _default_synthetic_params(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from vecbench.analysis.summary import load_rows, render_load_table, render_table, summary_rows
     from vecbench.api import run
-    from vecbench.progress import Progress
-    from vecbench.summary import load_rows, render_load_table, render_table, summary_rows
+    from vecbench.util.progress import Progress
 
     config = config_from_args(args)
     if getattr(args, "grid", None):

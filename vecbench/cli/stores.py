@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    from vecbench.summary import stdout_console
+    from vecbench.analysis.summary import stdout_console
 
     table = Table(title="vecbench stores")
     for col in ("store", "engine", "server?", "client", "install", "index types (build; search)", "metrics"):

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from vecbench.errors import DatasetError
-from vecbench.progress import NULL, Progress
+from vecbench.util.progress import NULL, Progress
 
 __all__ = ["unpack_zip", "hash_tree", "SKIPPED_PREFIXES"]
 

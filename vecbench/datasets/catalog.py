@@ -45,6 +45,7 @@ import yaml
 
 from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.metrics import Metric
+from vecbench.util.validation import is_int
 
 __all__ = [
     "Manifest",
@@ -149,7 +150,7 @@ def _line(node: yaml.Node | None) -> str:
 
 
 def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return is_int(value) and value > 0
 
 
 def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
@@ -277,7 +278,7 @@ def get_manifest(name: str, folder: Path | None = None) -> Manifest:
 def cached_path(name: str) -> Path:
     """Where ``fetch`` puts data set ``name``: ``$VECBENCH_CACHE/datasets/<name><suffix>``
     for a vector set, the folder ``$VECBENCH_CACHE/datasets/beir/<name>`` for a BEIR set."""
-    from vecbench.paths import cache_dir
+    from vecbench.util.paths import cache_dir
 
     return get_manifest(name).local_path(cache_dir())
 
@@ -285,7 +286,7 @@ def cached_path(name: str) -> Path:
 def is_cached(name: str) -> bool:
     """Whether data set ``name`` has been fetched (``fetch`` verified it then; a BEIR folder
     appears in one rename, only once fully unpacked)."""
-    from vecbench.paths import cache_dir
+    from vecbench.util.paths import cache_dir
 
     manifest = get_manifest(name)
     path = manifest.local_path(cache_dir())

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vecbench.errors import ConfigError
-from vecbench.paths import cache_dir
+from vecbench.util.paths import cache_dir
 
 __all__ = [
     "ALGORITHMS",

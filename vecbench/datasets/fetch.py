@@ -37,8 +37,8 @@ from vecbench._version import __version__
 from vecbench.datasets.catalog import Manifest, get_manifest
 from vecbench.datasets.checksums import ALGORITHMS, file_digest, new_hashers, remember_digest
 from vecbench.errors import ChecksumMismatchError, DatasetError
-from vecbench.paths import cache_dir
-from vecbench.progress import NULL, Progress
+from vecbench.util.paths import cache_dir
+from vecbench.util.progress import NULL, Progress
 
 __all__ = ["fetch", "verify_fetched", "TIMEOUT_S", "FETCH_RECORD"]
 

@@ -33,7 +33,8 @@ from vecbench.errors import (
     UnknownNameError,
 )
 from vecbench.metrics import Metric
-from vecbench.paths import cache_dir
+from vecbench.util.paths import cache_dir
+from vecbench.util.validation import is_int
 
 __all__ = ["load", "load_synthetic", "load_hdf5", "load_vecs", "load_npy", "SYNTHETIC_DEFAULTS"]
 
@@ -112,7 +113,7 @@ def load_synthetic(**params: Any) -> Dataset:
 
     Queries are fresh draws from the same mixture (not copies of base points). Base,
     queries and centres use independent streams of the seed, so changing ``nq`` leaves the
-    base unchanged. Exact ground truth is left to ``vecbench.groundtruth`` (lazy, cached).
+    base unchanged. Exact ground truth is left to ``vecbench.measures.groundtruth`` (lazy, cached).
     """
     unknown = sorted(set(params) - set(SYNTHETIC_DEFAULTS))
     if unknown:
@@ -122,10 +123,10 @@ def load_synthetic(**params: Any) -> Dataset:
     p = {**SYNTHETIC_DEFAULTS, **params}
     for key in ("n", "dim", "nq", "clusters"):
         value = p[key]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        if not is_int(value) or value <= 0:
             raise ConfigError(f"synthetic data set: {key} must be a positive integer, got {value!r}")
         p[key] = int(value)
-    if isinstance(p["seed"], bool) or not isinstance(p["seed"], (int, np.integer)) or p["seed"] < 0:
+    if not is_int(p["seed"]) or p["seed"] < 0:
         raise ConfigError(f"synthetic data set: seed must be a non-negative integer, got {p['seed']!r}")
     p["seed"] = int(p["seed"])
     try:
@@ -229,7 +230,7 @@ def load_hdf5(
     distances are kept as they are: ann-benchmarks computes angular distance as scipy's
     cosine distance (1 - cos) and euclidean as L2, which are vecbench's conventions. For
     inner-product files the stored truth is dropped (its sign convention is not
-    documented) and recomputed on demand by ``vecbench.groundtruth``.
+    documented) and recomputed on demand by ``vecbench.measures.groundtruth``.
     """
     import h5py
 
@@ -400,7 +401,7 @@ def _file_dataset(
     gt = None
     gt_path = Path(groundtruth) if groundtruth is not None else None
     if gt_path is not None:
-        from vecbench.groundtruth import distances_for_ids
+        from vecbench.measures.groundtruth import distances_for_ids
 
         ids = _ids_file(_require_file(gt_path, "ground truth"), q.shape[0], base.shape[0])
         gt = GroundTruth(ids=ids, distances=distances_for_ids(base, q, ids, metric))

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from vecbench.embedding.base import Embedder, TokenUsage
 from vecbench.errors import DimensionMismatchError
-from vecbench.paths import cache_dir
+from vecbench.util.paths import cache_dir
 
 __all__ = ["EmbeddingCache", "CacheStats"]
 

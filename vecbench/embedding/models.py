@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from vecbench.deps import import_optional
+from vecbench.util.deps import import_optional
 
 __all__ = [
     "MINILM_ID",

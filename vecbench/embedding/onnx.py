@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.embedding.base import TokenUsage
 from vecbench.embedding.models import (
     minilm_int8_onnx_path,
@@ -20,6 +19,7 @@ from vecbench.embedding.models import (
     weights_sha256,
 )
 from vecbench.errors import ConfigError
+from vecbench.util.deps import import_optional
 
 __all__ = ["OnnxEmbedder"]
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.deps import import_optional
 from vecbench.embedding.base import TokenUsage
 from vecbench.embedding.models import MINILM_ID, minilm_path, weights_sha256
+from vecbench.util.deps import import_optional
 
 __all__ = ["SentenceTransformerEmbedder"]
 

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.atomic import fsync_dir
-from vecbench.deps import import_optional
 from vecbench.embedding.base import TokenUsage
 from vecbench.embedding.models import MINILM_ID, minilm_path, weights_sha256
 from vecbench.errors import ConfigError, MissingDependencyError
-from vecbench.paths import cache_dir
+from vecbench.util.atomic import fsync_dir
+from vecbench.util.deps import import_optional
+from vecbench.util.paths import cache_dir
+from vecbench.util.validation import is_int
 
 __all__ = ["Model2VecEmbedder", "distilled_minilm_path", "distill_minilm", "DISTILL_MODULES"]
 
@@ -36,7 +37,7 @@ MINILM_DIM = 384
 
 
 def _check_pca_dims(pca_dims: int) -> int:
-    if isinstance(pca_dims, bool) or not isinstance(pca_dims, int) or not 1 <= pca_dims <= MINILM_DIM:
+    if not is_int(pca_dims) or not 1 <= pca_dims <= MINILM_DIM:
         raise ConfigError(
             f"pca_dims must be an integer in 1..{MINILM_DIM} ({MINILM_ID} is {MINILM_DIM}-d), got {pca_dims!r}"
         )

@@ -19,7 +19,7 @@ from vecbench.load.schedule import OPEN_LOOP_STREAM, arrival_schedule, query_ord
 from vecbench.load.summary import closed_row, failed_closed_row, failed_rate_row, open_row
 from vecbench.load.sweep import rate_sweep
 from vecbench.load.worker import ClosedJob, OpenJob, Target
-from vecbench.validation import as_vectors, check_k
+from vecbench.util.validation import as_vectors, check_k
 
 __all__ = ["measure_load", "LoadRunner"]
 

@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from vecbench.errors import ConfigError
+from vecbench.util.validation import is_int, is_number
 
 __all__ = ["LoadPlan", "ARRIVALS", "MAX_WORKERS", "MAX_SCHEDULED"]
 
@@ -73,7 +72,7 @@ class LoadPlan:
             if target <= 0:
                 raise ConfigError(f"p99_target_ms must be > 0, got {self.p99_target_ms!r}")
             object.__setattr__(self, "p99_target_ms", target)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
         for name in ("request_timeout_s", "setup_timeout_s"):
             value = _number(getattr(self, name), name)
@@ -81,7 +80,7 @@ class LoadPlan:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
             object.__setattr__(self, name, value)
         tries = self.sweep_max_tries
-        if isinstance(tries, bool) or not isinstance(tries, int) or not 1 <= tries <= 100:
+        if not is_int(tries) or not 1 <= tries <= 100:
             raise ConfigError(f"sweep_max_tries must be an integer in [1, 100], got {tries!r}")
         share = _number(self.sweep_min_achieved, "sweep_min_achieved")
         if not 0 < share <= 1:
@@ -138,14 +137,14 @@ def _seq(value: Any, name: str) -> tuple[Any, ...]:
 
 
 def _number(value: Any, name: str) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = is_number(value)
     if not ok or not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
 def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not is_int(value) or value <= 0:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     if value > MAX_WORKERS:
         raise ConfigError(f"{name} {value} is more than {MAX_WORKERS} worker processes")

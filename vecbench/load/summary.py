@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vecbench.latency import LatencyStats
+from vecbench.measures.latency import LatencyStats
 
 __all__ = ["closed_row", "open_row", "failed_closed_row", "failed_rate_row", "machine_cores"]
 

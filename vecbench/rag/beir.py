@@ -204,7 +204,7 @@ def beir_manifest(spec: str) -> tuple[Manifest, str | None]:
 def resolve_beir(spec: str) -> Path:
     """The local folder of ``beir:NAME`` (``$VECBENCH_CACHE/datasets/beir/NAME``); a
     DatasetError saying to run ``vecbench datasets fetch NAME`` when it is not there."""
-    from vecbench.paths import cache_dir
+    from vecbench.util.paths import cache_dir
 
     manifest, subset = beir_manifest(spec)
     root = manifest.local_path(cache_dir())

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from vecbench.errors import ConfigError
 from vecbench.rag.beir import DatasetCounts, Document, RagDataset, Span
+from vecbench.util.validation import is_int
 
 __all__ = ["ConcatMap", "concat_documents", "SEPARATOR"]
 
@@ -41,9 +42,9 @@ def concat_documents(
     spans are the relevant originals' spans, with their own grades. Judgments naming unknown
     documents stay as they were (counted, never retrievable).
     """
-    if not isinstance(docs_per_doc, int) or isinstance(docs_per_doc, bool) or docs_per_doc < 1:
+    if not is_int(docs_per_doc) or docs_per_doc < 1:
         raise ConfigError(f"concat docs_per_doc must be a positive integer, got {docs_per_doc!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
+    if not is_int(seed):
         raise ConfigError(f"concat seed must be an integer, got {seed!r}")
     order = list(ds.docs)
     random.Random(seed).shuffle(order)

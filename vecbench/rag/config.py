@@ -25,7 +25,7 @@
     k_chunks: 50
     span_k: 10
     batch_size: 64
-    prices: {usd_per_vcpu_hour: 0.04}  # or a price file's path (see vecbench.cost)
+    prices: {usd_per_vcpu_hour: 0.04}  # or a price file's path (see vecbench.measures.cost)
     price_per_1m_tokens: 0.02          # the same as prices.usd_per_1m_embedding_tokens
     ci_resamples: 1000                 # bootstrap resamples per confidence interval
 
@@ -45,10 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vecbench.cost import PriceModel, resolve_prices
 from vecbench.errors import ConfigError, UnknownNameError
+from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.metrics import Metric
 from vecbench.rag.beir import beir_manifest, is_beir_name
+from vecbench.util.validation import is_int, is_number
 
 __all__ = [
     "RagConfig",
@@ -174,7 +175,7 @@ def _list(value: Any, where: str, allow_empty: bool = False) -> list[Any]:
 
 
 def _pos_int(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not is_int(value) or value < 1:
         raise ConfigError(f"{where} must be a positive integer, got {value!r}")
     return value
 
@@ -334,7 +335,7 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
     prices = resolve_prices(raw.get("prices"), base)
     if "price_per_1m_tokens" in raw:
         price = raw["price_per_1m_tokens"]
-        if not isinstance(price, (int, float)) or isinstance(price, bool) or price < 0:
+        if not is_number(price) or price < 0:
             raise ConfigError(f"price_per_1m_tokens must be a non-negative number, got {price!r}")
         given = raw.get("prices") if isinstance(raw.get("prices"), Mapping) else {}
         if "usd_per_1m_embedding_tokens" in given and given["usd_per_1m_embedding_tokens"] != price:

@@ -1,37 +1,45 @@
 """The retrieval pipeline: chunk, embed, ingest into a store, query, rerank, evaluate.
 
 Stages are separate so a sweep can chunk and embed a corpus once and index it in many
-stores; ``run_pipeline`` does all of them for one configuration:
+stores; ``run_pipeline`` does all of them for one configuration. Ingest and the timed
+queries go through the harness's measuring core (``vecbench.harness``): the same timed
+build, the same timed passes under the machine-load probe, the same footprint.
 
-    ds = load_beir("/data/cranfield")
+    ds = load_beir("cranfield")
     with get_store("faiss") as store:
-        result = run_pipeline(ds, chunker, embedder, store, k_chunks=50)
+        result = run_pipeline(ds, chunker, embedder, store, RetrievalPlan(k_chunks=50))
     result.quality.means["ndcg_at_10"], result.cost, result.latency.p99_ms
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.config.settings import Settings
 from vecbench.errors import ConfigError, DimensionMismatchError, InvalidVectorError
-from vecbench.latency import LatencyStats
+from vecbench.harness.build import build_collection, collection_name
+from vecbench.harness.measure import Passes, timed_calls
+from vecbench.measures.footprint import collection_footprint
+from vecbench.measures.latency import LatencyStats
 from vecbench.metrics import Metric
-from vecbench.progress import Progress
 from vecbench.rag.beir import RagDataset
 from vecbench.rag.metrics import QualityReport, evaluate_query, summarize
 from vecbench.rag.rerank import Candidate, DocChunk, Reranker
 from vecbench.spec import CollectionSpec
+from vecbench.util.progress import NULL, Progress
+from vecbench.util.validation import positive_int
 
 __all__ = [
     "ChunkedCorpus",
     "EmbeddedCorpus",
+    "RetrievalPlan",
+    "QueryOutcome",
     "RagResult",
     "chunk_corpus",
     "embed_corpus",
@@ -41,7 +49,41 @@ __all__ = [
     "check_query_embedder",
 ]
 
-NULL = Progress(enabled=False)
+
+@dataclass(frozen=True)
+class RetrievalPlan:
+    """How one configuration indexes and queries: metric, index type and parameters, the
+    ks scored, chunks fetched per query, chunks scored for spans, embedding batch size and
+    the embedding price; checked when made.
+
+    >>> RetrievalPlan(index_type="hnsw", build={"m": 16}, ks=(1, 10)).k_chunks
+    50
+    """
+
+    metric: str | Metric = "cosine"
+    index_type: str = "flat"
+    build: Mapping[str, Any] = field(default_factory=dict)
+    search: Mapping[str, Any] = field(default_factory=dict)
+    ks: Sequence[int] = (1, 5, 10, 20)
+    k_chunks: int = 50
+    span_k: int = 10
+    batch_size: int = 64
+    price_per_1m_tokens: float = 0.0
+    settings: Settings = field(default_factory=Settings)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", Metric.parse(self.metric))
+        object.__setattr__(self, "build", dict(self.build or {}))
+        object.__setattr__(self, "search", dict(self.search or {}))
+        if not self.ks:
+            raise ConfigError("k_chunks, span_k and every k must be positive")
+        for name, value in (
+            ("k_chunks", self.k_chunks),
+            ("span_k", self.span_k),
+            ("batch_size", self.batch_size),
+        ):
+            positive_int(value, name)
+        object.__setattr__(self, "ks", tuple(positive_int(k, "every k") for k in self.ks))
 
 
 @dataclass
@@ -65,6 +107,18 @@ class EmbeddedCorpus:
     tokens: int
     embed_s: float
 
+    @property
+    def n(self) -> int:
+        return len(self.chunked.chunks)
+
+    def batches(self, batch_size: int) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32], list[dict]]]:
+        """(ids, vectors, payloads) in order; chunk i has id i and payload doc_id, start, end."""
+        chunks = self.chunked.chunks
+        for i in range(0, self.n, batch_size):
+            j = min(self.n, i + batch_size)
+            payloads = [{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in chunks[i:j]]
+            yield np.arange(i, j, dtype=np.int64), self.vectors[i:j], payloads
+
 
 @dataclass
 class RagResult:
@@ -79,6 +133,7 @@ class RagResult:
     footprint: dict[str, Any] | None
     store: dict[str, Any]
     index: dict[str, Any] = field(default_factory=dict)
+    machine_load: dict[str, Any] | None = None
 
 
 def chunk_corpus(ds: RagDataset, chunker: Any, progress: Progress = NULL) -> ChunkedCorpus:
@@ -159,50 +214,35 @@ def check_query_embedder(embedded: EmbeddedCorpus, query_embedder: Any) -> None:
     _check_identity(embedded.embedder_name, embedded.dim, query_embedder)
 
 
-def collection_name(*parts: Any) -> str:
-    return "vbrag_" + hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
-
-
 def ingest(
     store: Any,
     embedded: EmbeddedCorpus,
-    *,
-    metric: str | Metric = "cosine",
-    index_type: str = "flat",
-    build: Mapping[str, Any] | None = None,
+    plan: RetrievalPlan,
     collection: str | None = None,
-    batch_size: int = 1000,
-    wait_timeout_s: float = 600.0,
     progress: Progress = NULL,
 ) -> dict[str, Any]:
     """Create the collection, upsert every chunk (payload: doc_id, start, end), wait until
-    searchable. Returns ``{"collection", "ingest_s", "wait_ready_s"}``."""
+    searchable: the harness's timed build. Returns ``{"collection", "ingest_s" (upsert +
+    wait_ready), "upsert_s", "wait_ready_s", "machine_load"}``."""
     spec = CollectionSpec(
         collection
-        or collection_name(embedded.embedder_name, embedded.chunked.chunker, index_type, dict(build or {})),
+        or collection_name(
+            "rag", embedded.embedder_name, embedded.chunked.chunker, plan.index_type, plan.build
+        ),
         dim=embedded.dim,
-        metric=Metric.parse(metric),
-        index_type=index_type,
-        index_params=dict(build or {}),
+        metric=plan.metric,
+        index_type=plan.index_type,
+        index_params=dict(plan.build),
     )
-    store.create(spec, drop_old=True)
-    chunks = embedded.chunked.chunks
-    n = len(chunks)
-    t0 = time.perf_counter_ns()
-    with progress.task("ingest", total=n, unit="chunk") as bar:
-        for i in range(0, n, batch_size):
-            j = min(n, i + batch_size)
-            payloads = [{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in chunks[i:j]]
-            store.upsert(np.arange(i, j, dtype=np.int64), embedded.vectors[i:j], payloads)
-            bar.advance(j - i)
-    t1 = time.perf_counter_ns()
-    store.wait_ready(timeout_s=wait_timeout_s)
-    t2 = time.perf_counter_ns()
+    settings = plan.settings.replace(batch_size=1000)
+    timings, load = build_collection(store, spec, embedded, settings, progress)
+    upsert_s, wait_s = float(timings["ingest_s"] or 0), float(timings["build_s"] or 0)
     return {
         "collection": spec.name,
-        "ingest_s": (t2 - t0) / 1e9,
-        "upsert_s": (t1 - t0) / 1e9,
-        "wait_ready_s": (t2 - t1) / 1e9,
+        "ingest_s": upsert_s + wait_s,
+        "upsert_s": upsert_s,
+        "wait_ready_s": wait_s,
+        "machine_load": load,
     }
 
 
@@ -229,80 +269,94 @@ def aggregate_documents(candidates: Sequence[Candidate]) -> list[str]:
     return list(seen)
 
 
+@dataclass
+class QueryOutcome:
+    """What answering every judged query gave: quality, end-to-end latencies, the chunk ids
+    (nq, k_chunks, padded with -1), ranked documents per query, query tokens, machine load."""
+
+    quality: QualityReport
+    latencies_ns: NDArray[np.int64]
+    chunk_ids: NDArray[np.int64]
+    ranked: dict[str, list[str]]
+    query_tokens: int
+    machine_load: dict[str, Any]
+
+
 def query(
     ds: RagDataset,
     embedded: EmbeddedCorpus,
     store: Any,
     query_embedder: Any,
-    *,
-    metric: str | Metric = "cosine",
-    search: Mapping[str, Any] | None = None,
-    k_chunks: int = 50,
-    ks: Sequence[int] = (1, 5, 10, 20),
-    span_k: int = 10,
+    plan: RetrievalPlan,
     reranker: Reranker | None = None,
     progress: Progress = NULL,
-) -> tuple[QualityReport, NDArray[np.int64], NDArray[np.int64], dict[str, list[str]], int]:
-    """Answer every judged query one at a time, timing embed + search + rerank + aggregation.
+) -> QueryOutcome:
+    """Answer every judged query one at a time in one timed pass of the measuring core,
+    timing embed + search + score + rerank + aggregation per query; then score the pass.
 
-    Returns (quality, latencies_ns, chunk ids (nq, k_chunks) padded with -1, ranked docs per
-    query, query tokens). Span metrics use the top ``span_k`` chunks after reranking.
+    Span metrics use the top ``plan.span_k`` chunks after reranking.
     """
     check_query_embedder(embedded, query_embedder)
-    metric = Metric.parse(metric)
-    if k_chunks < 1 or span_k < 1 or not ks or min(ks) < 1:
-        raise ConfigError("k_chunks, span_k and every k must be positive")
-    store.set_search_params(dict(search or {}))
+    store.set_search_params(dict(plan.search))
     qids = ds.evaluated_queries()
     if not qids:
         raise ConfigError(f"data set {ds.name!r} has no query with a positive judgment")
     chunks = embedded.chunked.chunks
-    latencies = np.empty(len(qids), dtype=np.int64)
-    chunk_ids = np.full((len(qids), k_chunks), -1, dtype=np.int64)
+    tokens: list[int] = []
+
+    def answer(qid: str) -> list[Candidate]:
+        qv = _check_vectors(query_embedder.embed([ds.queries[qid]]), 1, query_embedder)[0]
+        ids = np.asarray(store.search(qv, plan.k_chunks), dtype=np.int64)
+        ids = ids[ids >= 0]
+        scores = _scores(embedded.vectors, ids, qv, plan.metric)
+        cands = [Candidate(int(i), chunks[int(i)], float(s)) for i, s in zip(ids, scores, strict=True)]
+        return reranker.rerank(ds.queries[qid], cands) if reranker is not None else cands
+
+    def one_pass() -> tuple[list[Any], NDArray[np.int64]]:
+        before = query_embedder.usage.tokens
+        with progress.task("query", total=len(qids), unit="q"):
+            got = timed_calls(answer, qids)
+        tokens.append(query_embedder.usage.tokens - before)
+        return got
+
+    passes = Passes.run(one_pass, repeats=1, retries=plan.settings.disturbed_retries)
+    return _evaluate(ds, qids, passes, tokens[-1], query_embedder, plan)
+
+
+def _evaluate(
+    ds: RagDataset, qids: list[str], passes: Passes, q_tokens: int, query_embedder: Any, plan: RetrievalPlan
+) -> QueryOutcome:
+    """Quality of the first pass's ranked candidates against the judgments."""
+    chunk_ids = np.full((len(qids), plan.k_chunks), -1, dtype=np.int64)
     ranked: dict[str, list[str]] = {}
     per_query = []
-    tokens_before = query_embedder.usage.tokens
-    clock = time.perf_counter_ns
-    with progress.task("query", total=len(qids), unit="q") as bar:
-        for qi, qid in enumerate(qids):
-            text = ds.queries[qid]
-            t0 = clock()
-            qv = _check_vectors(query_embedder.embed([text]), 1, query_embedder)[0]
-            ids = np.asarray(store.search(qv, k_chunks), dtype=np.int64)
-            ids = ids[ids >= 0]
-            scores = _scores(embedded.vectors, ids, qv, metric)
-            cands = [Candidate(int(i), chunks[int(i)], float(s)) for i, s in zip(ids, scores, strict=True)]
-            if reranker is not None:
-                cands = reranker.rerank(text, cands)
-            docs = aggregate_documents(cands)
-            latencies[qi] = clock() - t0
-            chunk_ids[qi, : len(cands)] = [c.id for c in cands[:k_chunks]]
-            ranked[qid] = docs
-            retrieved = [(c.doc_id, c.chunk.start, c.chunk.end) for c in cands[:span_k]]
-            relevant = [(s.doc_id, s.start, s.end) for s, _g in ds.spans.get(qid, [])]
-            per_query.append(evaluate_query(qid, docs, ds.qrels.get(qid, {}), ks, retrieved, relevant))
-            bar.advance()
-    q_tokens = query_embedder.usage.tokens - tokens_before
-    if q_tokens == 0:
+    for qi, (qid, cands) in enumerate(zip(qids, passes.first or [], strict=True)):
+        docs = aggregate_documents(cands)
+        chunk_ids[qi, : min(len(cands), plan.k_chunks)] = [c.id for c in cands[: plan.k_chunks]]
+        ranked[qid] = docs
+        retrieved = [(c.doc_id, c.chunk.start, c.chunk.end) for c in cands[: plan.span_k]]
+        relevant = [(s.doc_id, s.start, s.end) for s, _g in ds.spans.get(qid, [])]
+        per_query.append(evaluate_query(qid, docs, ds.qrels.get(qid, {}), plan.ks, retrieved, relevant))
+    if q_tokens == 0:  # an embedder that does not keep usage: count with its tokenizer
         q_tokens = sum(query_embedder.count_tokens(ds.queries[q]) for q in qids)
-    return summarize(per_query, ks), latencies, chunk_ids, ranked, int(q_tokens)
+    return QueryOutcome(
+        summarize(per_query, plan.ks),
+        passes.latencies_ns[0],
+        chunk_ids,
+        ranked,
+        int(q_tokens),
+        passes.machine_load(),
+    )
 
 
 def footprint_of(store: Any) -> dict[str, Any] | None:
-    """The store's footprint when it can report one (a failure to report is not fatal)."""
-    from vecbench.services.rss import with_service
-    from vecbench.store import Footprint
-
-    own = None
-    if isinstance(store, Footprint):
-        try:
-            own = store.footprint().as_dict()
-        except Exception:  # noqa: BLE001 - a missing figure is not a failed benchmark
-            own = None
+    """The record's footprint of ``store``'s collection (``vecbench.measures.footprint``)."""
     info = getattr(store, "info", None)
     if info is None:
-        return own
-    return with_service(own, info.name, getattr(store, "_config", None))
+        from vecbench.measures.footprint import store_footprint
+
+        return store_footprint(store)
+    return collection_footprint(store, info.name, getattr(store, "_config", None))
 
 
 def cost_of(
@@ -330,68 +384,48 @@ def run_pipeline(
     chunker: Any,
     embedder: Any,
     store: Any,
+    plan: RetrievalPlan | None = None,
     *,
     query_embedder: Any = None,
-    metric: str | Metric = "cosine",
-    index_type: str = "flat",
-    build: Mapping[str, Any] | None = None,
-    search: Mapping[str, Any] | None = None,
-    k_chunks: int = 50,
-    ks: Sequence[int] = (1, 5, 10, 20),
-    span_k: int = 10,
     reranker: Reranker | None = None,
-    batch_size: int = 64,
-    price_per_1m_tokens: float = 0.0,
     embedded: EmbeddedCorpus | None = None,
-    drop: bool = True,
     progress: Progress = NULL,
 ) -> RagResult:
-    """Everything for one configuration, on a connected ``store`` (entered by the caller).
+    """Everything for one configuration, on a connected ``store`` (entered by the caller);
+    the collection is dropped at the end.
 
     ``query_embedder`` defaults to ``embedder``; a different name raises ConfigError, a
     different dimension DimensionMismatchError (checked before any work). Pass
     ``embedded`` to reuse a corpus already chunked and embedded with these components.
     """
+    plan = plan or RetrievalPlan()
     _check_identity(embedder.name, int(embedder.dim), query_embedder or embedder)
     if embedded is None:
-        embedded = embed_corpus(chunk_corpus(ds, chunker, progress), embedder, batch_size, progress)
+        embedded = embed_corpus(chunk_corpus(ds, chunker, progress), embedder, plan.batch_size, progress)
     elif embedded.embedder_name != embedder.name:
         raise ConfigError(f"embedded corpus is from {embedded.embedder_name!r}, not {embedder.name!r}")
-    metric = Metric.parse(metric)
-    info = ingest(store, embedded, metric=metric, index_type=index_type, build=build, progress=progress)
+    info = ingest(store, embedded, plan, progress=progress)
     try:
-        quality, lat, chunk_ids, ranked, q_tokens = query(
-            ds,
-            embedded,
-            store,
-            query_embedder or embedder,
-            metric=metric,
-            search=search,
-            k_chunks=k_chunks,
-            ks=ks,
-            span_k=span_k,
-            reranker=reranker,
-            progress=progress,
-        )
+        out = query(ds, embedded, store, query_embedder or embedder, plan, reranker, progress)
         footprint = footprint_of(store)
         described = dict(store.describe())
     finally:
-        if drop:
-            store.drop()
+        store.drop()
     return RagResult(
-        quality=quality,
-        cost=cost_of(embedded, info, q_tokens, price_per_1m_tokens),
-        latency=LatencyStats.from_ns(lat),
-        latencies_ns=lat,
-        chunk_ids=chunk_ids,
-        ranked_docs=ranked,
+        quality=out.quality,
+        cost=cost_of(embedded, info, out.query_tokens, plan.price_per_1m_tokens),
+        latency=LatencyStats.from_ns(out.latencies_ns),
+        latencies_ns=out.latencies_ns,
+        chunk_ids=out.chunk_ids,
+        ranked_docs=out.ranked,
         footprint=footprint,
         store=described,
         index={
             "collection": info["collection"],
-            "type": index_type,
-            "metric": metric.value,
-            "build": dict(build or {}),
-            "search": dict(search or {}),
+            "type": plan.index_type,
+            "metric": plan.metric.value,
+            "build": dict(plan.build),
+            "search": dict(plan.search),
         },
+        machine_load={"build": info["machine_load"], "search": out.machine_load},
     )

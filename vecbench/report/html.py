@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vecbench.atomic import write_atomic
-from vecbench.nested import dig
-from vecbench.pareto import AXES, best_per_store, pareto_front, points
+from vecbench.analysis.pareto import AXES, best_per_store, pareto_front, points
 from vecbench.report import tables
+from vecbench.util.atomic import write_atomic
+from vecbench.util.nested import dig
 
 __all__ = ["render_html", "write_html"]
 
@@ -181,7 +181,7 @@ def render_html(
 ) -> str:
     """The page as a string (see ``write_html``)."""
     from vecbench._version import __version__
-    from vecbench.provenance import utc_now_iso
+    from vecbench.results.provenance import utc_now_iso
 
     records = list(records)
     best_p99 = best_per_store(records, target_recall, by="p99_ms")  # also checks the target

@@ -6,8 +6,9 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from vecbench.nested import dig
-from vecbench.pareto import params_text
+from vecbench.analysis.pareto import params_text
+from vecbench.util.nested import dig
+from vecbench.util.validation import is_number
 
 __all__ = [
     "fmt",
@@ -27,7 +28,7 @@ MIB = 1024 * 1024
 
 def num(v: Any) -> bool:
     """Whether ``v`` is a number (bool is not)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return is_number(v)
 
 
 def fmt(v: Any, kind: str = "") -> str:
@@ -152,7 +153,7 @@ _BY_HEADERS = {"p99_ms": "p99 ms", "p95_ms": "p95 ms", "p50_ms": "p50 ms", "qps"
 
 
 def best_table(rows: Sequence[Mapping[str, Any]], by: str) -> str:
-    """Rows of ``vecbench.pareto.best_per_store``: the ``by`` column, then p99, QPS and $."""
+    """Rows of ``vecbench.analysis.pareto.best_per_store``: the ``by`` column, then p99, QPS and $."""
     shown = [by] + [c for c in ("p99_ms", "qps", "usd_per_1m_queries") if c != by]
     headers = ["dataset", "metric", "k", "store", "index", "setting", "recall"]
     headers += [_BY_HEADERS.get(c, c) for c in shown] + ["reached"]

@@ -13,10 +13,10 @@ __all__ = ["render_best"]
 def render_best(
     rows: Sequence[Mapping[str, Any]], *, target_recall: float, by: str = "p99_ms", console: Any = None
 ) -> None:
-    """Print rows of ``vecbench.pareto.best_per_store`` as a rich table."""
+    """Print rows of ``vecbench.analysis.pareto.best_per_store`` as a rich table."""
     from rich.table import Table
 
-    from vecbench.summary import stdout_console
+    from vecbench.analysis.summary import stdout_console
 
     console = console or stdout_console()
     table = Table(

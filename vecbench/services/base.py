@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vecbench.errors import ConfigError, MissingDependencyError
-from vecbench.paths import cache_dir
+from vecbench.util.paths import cache_dir
 
 INSTALL_SCRIPT = "scripts/install-engines.sh"
 

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from vecbench.errors import StoreError
-from vecbench.paths import cache_dir
 from vecbench.services._proc import resp_command
 from vecbench.services.base import INSTALL_SCRIPT, EngineNotInstalledError, Launch, Note, Service, State
+from vecbench.util.paths import cache_dir
 
 LIB_DIR_VAR = "VECBENCH_NATIVE_LIB_DIR"
 MODULES = ("redisearch.so", "rejson.so")  # vector search + JSON documents; no gears/timeseries/bloom

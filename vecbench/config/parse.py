@@ -17,7 +17,6 @@ __all__ = [
     "IndexGrid",
     "StoreEntry",
     "DatasetEntry",
-    "non_negative_int",
     "parse_datasets",
     "parse_stores",
 ]
@@ -69,12 +68,6 @@ class StoreEntry:
 class DatasetEntry:
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
-
-
-def non_negative_int(value: Any, name: str, source: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{source}: {name} must be a non-negative integer, got {value!r}")
-    return value
 
 
 def parse_datasets(value: Any, source: str) -> tuple[DatasetEntry, ...]:

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import ConfigError, DimensionMismatchError, DuplicateIdError, InvalidVectorError
 
-__all__ = ["as_vectors", "as_query", "as_ids", "check_k"]
+__all__ = ["as_vectors", "as_query", "as_ids", "check_k", "is_int", "positive_int", "non_negative_int", "positive_number", "is_number"]
 
 
 def as_vectors(vectors: ArrayLike, dim: int | None = None, *, what: str = "vectors") -> NDArray[np.float32]:
@@ -65,8 +65,37 @@ def as_ids(ids: ArrayLike, n: int | None = None) -> NDArray[np.int64]:
     return arr
 
 
+def is_int(value: object) -> bool:
+    """True for an integer (Python or numpy), False for a bool, a float or anything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """True for a real number (int or float, numpy's too), False for a bool or anything else."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def positive_int(value: object, name: str) -> int:
+    """``value`` as an int if it is a positive integer (not a bool), else ConfigError."""
+    if not is_int(value) or value < 1:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def non_negative_int(value: object, name: str) -> int:
+    """``value`` as an int if it is an integer >= 0 (not a bool), else ConfigError."""
+    if not is_int(value) or value < 0:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def positive_number(value: object, name: str) -> float:
+    """``value`` as a float if it is a finite number > 0 (not a bool), else ConfigError."""
+    if not is_number(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type,operator]
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
+
+
 def check_k(k: object) -> int:
     """k as a positive int."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ConfigError(f"k must be a positive integer, got {k!r}")
-    return int(k)
+    return positive_int(k, "k")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,15 +10,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.cost import PriceModel
+from vecbench.config.settings import Settings
 from vecbench.datasets.base import Dataset
 from vecbench.errors import ConfigError
-from vecbench.nested import dig
-from vecbench.provenance import machine_info, utc_now_iso, versions
 from vecbench.results import ResultsWriter, cell_id, make_record, public_config
-from vecbench.stats import DEFAULT_RESAMPLES
+from vecbench.results.provenance import machine_info, utc_now_iso, versions
+from vecbench.util.nested import dig
 
-__all__ = ["CellResult", "Cell", "CellContext"]
+__all__ = ["CellResult", "Cell", "CellContext", "IndexSetting"]
 
 
 @dataclass
@@ -109,38 +108,59 @@ class Cell:
     done: bool = False
 
 
+@dataclass(frozen=True)
+class IndexSetting:
+    """One index to build and the search settings to run on it.
+
+    ``build`` and each search setting are parameters as given (a cell's id is made of
+    them); ``search_grid`` is already expanded (``[{}]``: the index type's defaults).
+
+    >>> IndexSetting("faiss", "hnsw", {"m": 16}, [{"ef_search": 32}, {"ef_search": 64}])
+    IndexSetting(store='faiss', index_type='hnsw', build={'m': 16}, search_grid=({'ef_search': 32}, {'ef_search': 64}), store_config={})
+    """
+
+    store: str
+    index_type: str
+    build: Mapping[str, Any] = field(default_factory=dict)
+    search_grid: Sequence[Mapping[str, Any]] = ({},)
+    store_config: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grid = tuple(dict(s) for s in (self.search_grid or ())) or ({},)
+        object.__setattr__(self, "search_grid", grid)
+        object.__setattr__(self, "build", dict(self.build or {}))
+        object.__setattr__(self, "store_config", dict(self.store_config or {}))
+
+
 class CellContext:
     """What every record of one index setting shares, and how to make its records."""
 
     def __init__(
         self,
         dataset: Dataset,
-        store_name: str,
-        store_config: dict[str, Any],
-        index_type: str,
-        k: int,
+        index: IndexSetting,
+        settings: Settings,
         run_id: str,
         writer: ResultsWriter | None,
     ) -> None:
         self.dataset = dataset
-        self.store_name = store_name
-        self.store_config = store_config
-        self.index_type = index_type
-        self.k = k
+        self.index = index
+        self.settings = settings
+        self.store_name = index.store
+        self.store_config = dict(index.store_config)
+        self.index_type = index.index_type
+        self.k = settings.k
         self.run_id = run_id
         self.writer = writer
         self.versions = versions()
         self.machine = machine_info()
-        self.build: dict[str, Any] = {}
+        self.build: dict[str, Any] = dict(index.build)
         self.resolved_build: dict[str, Any] | None = None
         self.describe: dict[str, Any] = {}
         self.timings: dict[str, Any] | None = None
+        self.build_load: dict[str, Any] | None = None
         self.footprint: dict[str, Any] | None = None
-        self.load_plan: Any = None  # a vecbench.load.LoadPlan when a load test was asked for
         self.handle: dict[str, Any] | None = None  # store.share(), made once per index
-        self.repeats = 1
-        self.prices = PriceModel()
-        self.ci_resamples = DEFAULT_RESAMPLES
 
     def cell_id(self, search_params: Mapping[str, Any]) -> str:
         return cell_id(
@@ -193,7 +213,7 @@ class CellContext:
         breaks down, gives a section with ``error`` and no numbers; the serial figures of
         the cell stand. ConfigError (a bad plan) and KeyboardInterrupt propagate.
         """
-        if self.load_plan is None:
+        if self.settings.load is None:
             return None
         from vecbench.load import measure_load
 
@@ -207,14 +227,14 @@ class CellContext:
                 queries,
                 self.k,
                 cell.search_params,
-                self.load_plan,
+                self.settings.load,
             )
         except ConfigError:
             raise
         except Exception as exc:
             return _load_failed(exc)
         section = dict(section)
-        section.setdefault("plan", self.load_plan.as_dict())
+        section.setdefault("plan", self.settings.load.as_dict())
         section.setdefault("error", None)
         return section
 

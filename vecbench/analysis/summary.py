@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from vecbench.errors import ConfigError
-from vecbench.nested import dig
+from vecbench.util.nested import dig
 
 __all__ = [
     "COLUMNS",

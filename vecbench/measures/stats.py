@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import ConfigError
+from vecbench.util.validation import is_int
 
 __all__ = [
     "LEVEL",
@@ -48,7 +49,7 @@ _BLOCK_ELEMENTS = 1 << 22  # float64 values materialised per block of resamples
 
 
 def _check(resamples: int, level: float) -> None:
-    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
+    if not is_int(resamples) or resamples < 1:
         raise ConfigError(f"resamples must be a positive integer, got {resamples!r}")
     if not 0.0 < level < 1.0:
         raise ConfigError(f"level must be between 0 and 1, got {level!r}")

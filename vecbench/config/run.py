@@ -4,7 +4,7 @@
     out: results/sweep.jsonl          # optional
     repeats: 3                        # serial search passes per cell (latency, QPS)
     ci_resamples: 1000                # bootstrap resamples per confidence interval
-    prices: {usd_per_vcpu_hour: 0.04} # or a price file's path (see vecbench.cost)
+    prices: {usd_per_vcpu_hour: 0.04} # or a price file's path (see vecbench.measures.cost)
     load:                             # optional load test per cell (see vecbench.load.LoadPlan)
       concurrency: [1, 2, 4, 8]       # closed loop: worker processes per level
       rates: [500, 1000]              # open loop: arrivals per second
@@ -29,6 +29,7 @@ every index type it declares, with default parameters.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,18 +37,16 @@ from typing import Any
 
 import yaml
 
-from vecbench._config_parse import (
+from vecbench.config.parse import (
     DatasetEntry,
     IndexGrid,
     StoreEntry,
     expand_grid,
-    non_negative_int,
     parse_datasets,
     parse_stores,
 )
-from vecbench.cost import PriceModel, resolve_prices
+from vecbench.config.settings import SETTINGS_KEYS, Settings, _parse_load
 from vecbench.errors import ConfigError
-from vecbench.validation import check_k
 
 __all__ = [
     "RunConfig",
@@ -60,19 +59,7 @@ __all__ = [
     "default_config",
 ]
 
-TOP_LEVEL_KEYS = (
-    "k",
-    "out",
-    "datasets",
-    "stores",
-    "warmup",
-    "ready_timeout_s",
-    "batch_size",
-    "repeats",
-    "prices",
-    "ci_resamples",
-    "load",
-)
+TOP_LEVEL_KEYS = ("k", "out", "datasets", "stores", *(k for k in SETTINGS_KEYS if k != "k"))
 
 
 @dataclass(frozen=True)
@@ -87,15 +74,22 @@ class RunConfig:
 
     datasets: tuple[DatasetEntry, ...]
     stores: tuple[StoreEntry, ...]
-    k: int = 10
     out: str | None = None
-    warmup: int = 10
-    ready_timeout_s: float = 600.0
-    batch_size: int = 10_000
-    repeats: int = 3
-    prices: PriceModel = field(default_factory=PriceModel)
-    ci_resamples: int = 1000
-    load: Any = None  # a vecbench.load.LoadPlan, or None: no load test
+    settings: Settings = field(default_factory=Settings)
+
+    # The settings read through the config, as a sweep file names them.
+    k = property(lambda self: self.settings.k)
+    warmup = property(lambda self: self.settings.warmup)
+    ready_timeout_s = property(lambda self: self.settings.ready_timeout_s)
+    batch_size = property(lambda self: self.settings.batch_size)
+    repeats = property(lambda self: self.settings.repeats)
+    prices = property(lambda self: self.settings.prices)
+    ci_resamples = property(lambda self: self.settings.ci_resamples)
+    load = property(lambda self: self.settings.load)
+
+    def with_settings(self, **changes: Any) -> RunConfig:
+        """A copy whose settings take ``changes`` (None values ignored), validated."""
+        return dataclasses.replace(self, settings=self.settings.replace(**changes))
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunConfig:
@@ -120,52 +114,21 @@ class RunConfig:
                 f"{source}: unknown top-level key(s) {', '.join(map(str, unknown))}; "
                 f"valid: {', '.join(TOP_LEVEL_KEYS)}"
             )
-        k = data.get("k", 10)
-        try:
-            k = check_k(k)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
         out = data.get("out")
         if out is not None and not isinstance(out, (str, Path)):
             raise ConfigError(f"{source}: out must be a file path, got {out!r}")
-        warmup = non_negative_int(data.get("warmup", 10), "warmup", source)
-        batch_size = non_negative_int(data.get("batch_size", 10_000), "batch_size", source)
-        if batch_size == 0:
-            raise ConfigError(f"{source}: batch_size must be positive")
-        ready = data.get("ready_timeout_s", 600.0)
-        if isinstance(ready, bool) or not isinstance(ready, (int, float)) or ready <= 0:
-            raise ConfigError(f"{source}: ready_timeout_s must be a positive number, got {ready!r}")
-        repeats = non_negative_int(data.get("repeats", 3), "repeats", source)
-        resamples = non_negative_int(data.get("ci_resamples", 1000), "ci_resamples", source)
-        for name, value in (("repeats", repeats), ("ci_resamples", resamples)):
-            if value == 0:
-                raise ConfigError(f"{source}: {name} must be a positive integer, got 0")
-        try:
-            prices = resolve_prices(data.get("prices"), base)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-        try:
-            load = parse_load(data.get("load"))
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: load: {exc}") from None
+        settings = Settings.from_mapping(data, source=source, base=base)
         return cls(
             datasets=parse_datasets(data.get("datasets"), source),
             stores=parse_stores(data.get("stores"), source),
-            k=k,
             out=str(out) if out is not None else None,
-            warmup=warmup,
-            ready_timeout_s=float(ready),
-            batch_size=batch_size,
-            repeats=repeats,
-            prices=prices,
-            ci_resamples=resamples,
-            load=load,
+            settings=settings,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping form (round-trips through ``from_dict``)."""
         d: dict[str, Any] = {
-            "k": self.k,
+            **self.settings.as_dict(),
             "datasets": [{"name": ds.name, "params": dict(ds.params)} for ds in self.datasets],
             "stores": {
                 s.name: {
@@ -176,15 +139,7 @@ class RunConfig:
                 }
                 for s in self.stores
             },
-            "warmup": self.warmup,
-            "ready_timeout_s": self.ready_timeout_s,
-            "batch_size": self.batch_size,
-            "repeats": self.repeats,
-            "prices": self.prices.as_dict(),
-            "ci_resamples": self.ci_resamples,
         }
-        if self.load is not None:
-            d["load"] = self.load.as_dict()
         if self.out is not None:
             d["out"] = self.out
         return d
@@ -285,16 +240,4 @@ def default_config() -> RunConfig:
 
 def parse_load(load: Any) -> Any:
     """A ``vecbench.load.LoadPlan`` from a LoadPlan, a mapping of its fields, or None."""
-    if load is None:
-        return None
-    from vecbench.load import LoadPlan
-
-    if isinstance(load, LoadPlan):
-        return load
-    if not isinstance(load, Mapping):
-        raise ConfigError(f"expected a mapping of load settings, got {type(load).__name__}")
-    known = sorted(LoadPlan.__dataclass_fields__)
-    unknown = sorted(set(map(str, load)) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(known)}")
-    return LoadPlan(**{str(k): v for k, v in load.items()})
+    return _parse_load(load)

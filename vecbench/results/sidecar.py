@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vecbench.atomic import fsync_dir, write_atomic
+from vecbench.util.atomic import fsync_dir, write_atomic
 from vecbench.errors import ConfigError
 
 __all__ = ["sidecar_dir", "write_sidecar", "read_sidecar"]

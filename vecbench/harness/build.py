@@ -9,10 +9,12 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from vecbench.config.settings import Settings
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.errors import ConfigError
-from vecbench.progress import Progress
+from vecbench.measures.disturbance import LoadProbe
 from vecbench.results import public_config
+from vecbench.util.progress import NULL, Progress
 
 __all__ = [
     "build_collection",
@@ -21,7 +23,6 @@ __all__ = [
     "index_type_of",
     "checked_ground_truth",
     "describe_store",
-    "store_footprint",
 ]
 
 
@@ -43,7 +44,7 @@ def index_type_of(store_name: str, index_type: str) -> Any:
 
 def checked_ground_truth(dataset: Dataset, k: int, gt: GroundTruth | None, progress: Progress) -> GroundTruth:
     if gt is None:
-        from vecbench.groundtruth import ground_truth  # the file's own, the cache, or computed
+        from vecbench.measures.groundtruth import ground_truth  # the file's own, the cache, or computed
 
         gt = ground_truth(dataset, k, progress=progress)
     if gt.k < k:
@@ -78,36 +79,42 @@ def collection_spec(
 
 
 def build_collection(
-    store: Any, spec: Any, dataset: Dataset, batch_size: int, ready_timeout_s: float, progress: Progress
-) -> dict[str, float | None]:
-    """Create ``spec``'s collection, upsert ``dataset`` in batches, wait until it is searchable.
+    store: Any, spec: Any, source: Any, settings: Settings, progress: Progress = NULL
+) -> tuple[dict[str, float | None], dict[str, Any] | None]:
+    """Create ``spec``'s collection, upsert ``source`` in batches, wait until it is searchable.
 
-    Returns the timings every record holds: ``create_s``, ``ingest_s`` (the store's upsert
-    calls only), ``build_s`` (``wait_ready``) and ``vectors_per_s``.
+    ``source`` is a ``Dataset`` or anything with ``n`` and ``batches(batch_size)`` yielding
+    ``(ids, vectors)`` or ``(ids, vectors, payloads)`` (the retrieval harness's chunks).
+    Returns the timings every record holds, ``create_s``, ``ingest_s`` (the store's upsert
+    calls only), ``build_s`` (``wait_ready``, bounded by ``settings.ready_timeout_s``) and
+    ``vectors_per_s``, and what the machine-load probe saw during ingest and build.
 
         with get_store("faiss", {}) as store:
-            timings = build_collection(store, spec, dataset, 10_000, 600.0, NULL)
+            timings, load = build_collection(store, spec, dataset, Settings())
     """
+    probe = LoadProbe()
+    probe.start()
     t0 = time.perf_counter()
     store.create(spec, drop_old=True)
     create_s = time.perf_counter() - t0
     ingest_s = 0.0
-    with progress.task(f"ingest {spec.index_type}", total=dataset.n, unit="vec") as bar:
-        for ids, vectors in dataset.batches(batch_size):
+    with progress.task(f"ingest {spec.index_type}", total=source.n, unit="vec") as bar:
+        for batch in source.batches(settings.batch_size):
             t0 = time.perf_counter()
-            store.upsert(ids, vectors)
+            store.upsert(*batch)
             ingest_s += time.perf_counter() - t0  # batch slicing/copying is not the store's time
-            bar.advance(len(ids))
+            bar.advance(len(batch[0]))
     with progress.task(f"build {spec.index_type} (wait_ready)", total=None):
         t0 = time.perf_counter()
-        store.wait_ready(ready_timeout_s)
+        store.wait_ready(settings.ready_timeout_s)
         build_s = time.perf_counter() - t0
-    return {
+    timings = {
         "create_s": create_s,
         "ingest_s": ingest_s,
         "build_s": build_s,
-        "vectors_per_s": dataset.n / ingest_s if ingest_s > 0 else None,
+        "vectors_per_s": source.n / ingest_s if ingest_s > 0 else None,
     }
+    return timings, probe.stop().as_dict()
 
 
 def describe_store(store: Any) -> dict[str, Any]:
@@ -116,15 +123,3 @@ def describe_store(store: Any) -> dict[str, Any]:
     except Exception as exc:
         warnings.warn(f"describe() failed: {exc}", stacklevel=3)
         return {"error": f"{type(exc).__name__}: {exc}"}
-
-
-def store_footprint(store: Any) -> dict[str, Any] | None:
-    from vecbench.store import Footprint
-
-    if not isinstance(store, Footprint):
-        return None
-    try:
-        return store.footprint().as_dict()
-    except Exception as exc:  # a missing figure is not a failed benchmark
-        warnings.warn(f"footprint() failed: {exc}", stacklevel=3)
-        return None

@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import ConfigError
 from vecbench.metrics import Metric, distances_to
-from vecbench.validation import check_k
+from vecbench.util.validation import check_k
 
 __all__ = ["recall_at_k", "tie_aware_recall_at_k", "returned_true_distances", "pad_ids"]
 

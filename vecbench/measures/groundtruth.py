@@ -1,6 +1,6 @@
 """Exact k nearest neighbours by blocked brute force, cached on disk, and checks of stored truth.
 
-    from vecbench.groundtruth import exact_knn, ground_truth
+    from vecbench.measures.groundtruth import exact_knn, ground_truth
     gt = exact_knn(base, queries, k=10, metric="cosine")
     gt = ground_truth(dataset, k=10)   # the file's own truth, the cache, or computed once
 
@@ -23,9 +23,9 @@ from numpy.typing import NDArray
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.errors import ConfigError, DatasetError
 from vecbench.metrics import Metric
-from vecbench.paths import cache_dir
-from vecbench.progress import NULL, Progress
-from vecbench.validation import as_vectors, check_k
+from vecbench.util.paths import cache_dir
+from vecbench.util.progress import NULL, Progress
+from vecbench.util.validation import as_vectors, check_k, is_int
 
 __all__ = ["exact_knn", "ground_truth", "verify", "default_block_size", "MEMORY_BUDGET_BYTES"]
 
@@ -198,7 +198,7 @@ def exact_knn(
         raise ConfigError("use_faiss=True but faiss is not installed; pip install 'vecbench[faiss]'")
     if block_size is None:
         block_size = default_block_size(n, dim, nq, use_faiss=faiss is not None)
-    elif isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size <= 0:
+    elif not is_int(block_size) or block_size <= 0:
         raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
     block_size = int(block_size)
 

@@ -1,0 +1,1 @@
+"""What is read out of results files: summaries, Pareto fronts, and comparisons of runs."""

@@ -1,0 +1,144 @@
+"""What every cell of a run shares: k, warm-up, passes, batch size, timeouts, prices,
+bootstrap resamples, the load plan and how disturbed passes are handled.
+
+Built and validated once (from a run config, ``vecbench.benchmark()``'s arguments or the
+CLI's flags) and passed whole to the harnesses; nothing downstream checks these again.
+
+    settings = Settings(k=10, repeats=5)
+    settings = Settings.from_mapping({"k": 10, "prices": "prices.yaml"}, source="sweep.yaml")
+    faster = settings.replace(repeats=1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vecbench.errors import ConfigError
+from vecbench.measures.cost import PriceModel, resolve_prices
+from vecbench.measures.stats import DEFAULT_RESAMPLES
+from vecbench.util.validation import check_k, non_negative_int, positive_int, positive_number
+
+__all__ = ["Settings", "SETTINGS_KEYS"]
+
+# The run config's top-level keys that are settings (the others say what to run).
+SETTINGS_KEYS = (
+    "k",
+    "warmup",
+    "ready_timeout_s",
+    "batch_size",
+    "repeats",
+    "prices",
+    "ci_resamples",
+    "load",
+    "disturbed_retries",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How cells are measured; validated when made.
+
+    - ``k``: neighbours asked per query (recall@k);
+    - ``warmup``: untimed queries before each timed pass of a cell;
+    - ``repeats``: timed serial passes per cell; quality is scored on the first, latency
+      and serial QPS pool every pass; passes of the cells of one index are interleaved
+      (pass 1 of every cell, then pass 2 ...), so a slow period of the machine hits every
+      cell alike instead of one;
+    - ``batch_size``: vectors per upsert call while ingesting;
+    - ``ready_timeout_s``: bound on ``wait_ready`` (the index build);
+    - ``prices``: the ``PriceModel`` of the cost section;
+    - ``ci_resamples``: bootstrap resamples per confidence interval;
+    - ``load``: a ``vecbench.load.LoadPlan`` (a load test per cell), or None;
+    - ``disturbed_retries``: how many times a timed pass during which other processes
+      loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
+      first pass whatever happened. The record says which figures were taken on a
+      disturbed machine either way.
+    """
+
+    k: int = 10
+    warmup: int = 10
+    repeats: int = 3
+    batch_size: int = 10_000
+    ready_timeout_s: float = 600.0
+    prices: PriceModel = field(default_factory=PriceModel)
+    ci_resamples: int = DEFAULT_RESAMPLES
+    load: Any = None
+    disturbed_retries: int = 2
+
+    def __post_init__(self) -> None:
+        checked = {
+            "k": check_k(self.k),
+            "warmup": non_negative_int(self.warmup, "warmup"),
+            "repeats": positive_int(self.repeats, "repeats"),
+            "batch_size": positive_int(self.batch_size, "batch_size"),
+            "ready_timeout_s": positive_number(self.ready_timeout_s, "ready_timeout_s"),
+            "ci_resamples": positive_int(self.ci_resamples, "ci_resamples"),
+            "disturbed_retries": non_negative_int(self.disturbed_retries, "disturbed_retries"),
+            "prices": self.prices if isinstance(self.prices, PriceModel) else resolve_prices(self.prices),
+            "load": _parse_load(self.load),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_mapping(
+        cls, data: Mapping[str, Any], *, source: str = "config", base: Path | None = None
+    ) -> Settings:
+        """The settings among a run config's top-level keys (others are ignored here).
+
+        A relative price file path is taken relative to ``base`` (the config's folder).
+        Errors name ``source``.
+        """
+        given = {k: data[k] for k in SETTINGS_KEYS if k in data}
+        try:
+            if "prices" in given:
+                given["prices"] = resolve_prices(given["prices"], base)
+            if "load" in given:
+                try:
+                    given["load"] = _parse_load(given["load"])
+                except ConfigError as exc:
+                    raise ConfigError(f"load: {exc}") from None
+            return cls(**given)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (validated like a new one); None values are ignored."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        """The mapping form a run config holds (round-trips through ``from_mapping``)."""
+        out: dict[str, Any] = {
+            "k": self.k,
+            "warmup": self.warmup,
+            "ready_timeout_s": self.ready_timeout_s,
+            "batch_size": self.batch_size,
+            "repeats": self.repeats,
+            "prices": self.prices.as_dict(),
+            "ci_resamples": self.ci_resamples,
+            "disturbed_retries": self.disturbed_retries,
+        }
+        if self.load is not None:
+            out["load"] = self.load.as_dict()
+        return out
+
+
+def _parse_load(load: Any) -> Any:
+    """A ``vecbench.load.LoadPlan`` from a LoadPlan, a mapping of its fields, or None."""
+    if load is None:
+        return None
+    from vecbench.load import LoadPlan
+
+    if isinstance(load, LoadPlan):
+        return load
+    if not isinstance(load, Mapping):
+        raise ConfigError(f"expected a mapping of load settings, got {type(load).__name__}")
+    known = sorted(LoadPlan.__dataclass_fields__)
+    unknown = sorted(set(map(str, load)) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+    return LoadPlan(**{str(k): v for k, v in load.items()})
