@@ -142,8 +142,8 @@ def test_refusals(pair, tmp_path):
     with pytest.raises(ConfigError, match="no successful vector-search record"):
         compare_files(a, empty)
     future = tmp_path / "future.jsonl"
-    future.write_text(json.dumps({**_read(a)[0], "schema_version": 3}) + "\n")
-    with pytest.raises(ResultsFormatError, match="unknown schema version 3; this vecbench reads 1-2"):
+    future.write_text(json.dumps({**_read(a)[0], "schema_version": 99}) + "\n")
+    with pytest.raises(ResultsFormatError, match="unknown schema version 99; this vecbench reads 1-3"):
         compare_files(a, future)
 
 

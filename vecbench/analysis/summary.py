@@ -12,6 +12,7 @@ __all__ = [
     "COLUMNS",
     "summary_row",
     "summary_rows",
+    "disturbed_note",
     "sort_rows",
     "render_table",
     "load_rows",
@@ -34,6 +35,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "ingest_s": ("ingest s", "{:.2f}"),
     "build_s": ("build s", "{:.2f}"),
     "usd_per_1m_queries": ("$/1M q", "{:.3g}"),
+    "machine": ("machine", "{}"),
     "status": ("status", "{}"),
 }
 # column -> its row key holding a 95% interval, shown as "value [lo, hi]"
@@ -66,9 +68,17 @@ def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "usd_per_1m_queries": dig(record, "cost", "usd_per_1m_queries"),
         "recall_ci": dig(record, "ci", "recall_at_k"),
         "p99_ci": dig(record, "ci", "p99_ms"),
+        "machine": disturbed_note(record),
         "status": record.get("status"),
         "error": dig(record, "error", "message"),
     }
+
+
+def disturbed_note(record: Mapping[str, Any]) -> str | None:
+    """``busy: latency, qps.serial`` when figures of the record were measured while other
+    processes loaded the machine (``machine_load.disturbed_figures``), else None."""
+    figures = dig(record, "machine_load", "disturbed_figures")
+    return f"busy: {', '.join(figures)}" if figures else None
 
 
 def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -12,4 +12,11 @@ from vecbench.harness.cells import CellResult, IndexSetting
 from vecbench.harness.measure import timed_serial_search
 from vecbench.harness.vector import run_index
 
-__all__ = ["CellResult", "IndexSetting", "run_index", "timed_serial_search", "collection_name", "build_collection"]
+__all__ = [
+    "CellResult",
+    "IndexSetting",
+    "run_index",
+    "timed_serial_search",
+    "collection_name",
+    "build_collection",
+]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vecbench.config.settings import Settings
@@ -79,7 +79,12 @@ def collection_spec(
 
 
 def build_collection(
-    store: Any, spec: Any, source: Any, settings: Settings, progress: Progress = NULL
+    store: Any,
+    spec: Any,
+    source: Any,
+    settings: Settings,
+    progress: Progress = NULL,
+    exclude_pids: Sequence[int] = (),
 ) -> tuple[dict[str, float | None], dict[str, Any] | None]:
     """Create ``spec``'s collection, upsert ``source`` in batches, wait until it is searchable.
 
@@ -87,12 +92,13 @@ def build_collection(
     ``(ids, vectors)`` or ``(ids, vectors, payloads)`` (the retrieval harness's chunks).
     Returns the timings every record holds, ``create_s``, ``ingest_s`` (the store's upsert
     calls only), ``build_s`` (``wait_ready``, bounded by ``settings.ready_timeout_s``) and
-    ``vectors_per_s``, and what the machine-load probe saw during ingest and build.
+    ``vectors_per_s``, and what the machine-load probe saw during ingest and build
+    (``exclude_pids``: the server's processes, see ``workload_pids``).
 
         with get_store("faiss", {}) as store:
             timings, load = build_collection(store, spec, dataset, Settings())
     """
-    probe = LoadProbe()
+    probe = LoadProbe(exclude_pids=exclude_pids)
     probe.start()
     t0 = time.perf_counter()
     store.create(spec, drop_old=True)
@@ -115,6 +121,25 @@ def build_collection(
         "vectors_per_s": source.n / ingest_s if ingest_s > 0 else None,
     }
     return timings, probe.stop().as_dict()
+
+
+def workload_pids(store: Any, store_name: str, store_config: Mapping[str, Any]) -> list[int] | None:
+    """Processes whose CPU is the store's own work, for the machine-load probe to leave out.
+
+    An embedded store works inside this process: nothing to leave out (``[]``). A server
+    started by ``vecbench services`` on this machine: its pid (the probe adds descendants).
+    Any other server (docker compose, a remote host) is None: its CPU on this machine, if
+    any, cannot be told apart from a disturbance, so disturbed passes are not run again.
+    """
+    if getattr(getattr(store, "info", None), "embedded", False):
+        return []
+    from vecbench.services.rss import service_pid
+
+    try:
+        pid = service_pid(store_name, store_config)
+    except Exception:  # noqa: BLE001 - no attribution is a weaker record, not a failure
+        pid = None
+    return None if pid is None else [pid]
 
 
 def describe_store(store: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ __all__ = [
     "warm_up",
     "Passes",
     "batch_pass",
+    "machine_load_section",
     "score_ids",
     "quality_section",
 ]
@@ -107,7 +108,7 @@ class Passes:
     first: list[Any] | None = None
     latencies: list[NDArray[np.int64]] = field(default_factory=list)
     loads: list[PassLoad] = field(default_factory=list)
-    retried: int = 0
+    discarded: list[PassLoad] = field(default_factory=list)
 
     @classmethod
     def run(cls, one_pass: PassFn, repeats: int, retries: int, exclude_pids: Iterable[int] = ()) -> Passes:
@@ -119,16 +120,20 @@ class Passes:
 
     def add(self, one_pass: PassFn, retries: int, exclude_pids: Iterable[int] = ()) -> list[Any]:
         """Run one timed pass under the load probe, again (at most ``retries`` more times)
-        while the machine was disturbed; keep the last try. Returns its results."""
+        while the machine was disturbed; keep the last try. Returns its results.
+
+        ``exclude_pids``: processes whose CPU is part of the workload (the server being
+        measured, with its descendants), not a disturbance.
+        """
         probe = LoadProbe(exclude_pids=exclude_pids)
         for attempt in range(retries + 1):
             probe.start()
             results, latencies_ns = one_pass()
             load = probe.stop()
-            self.loads.append(load)
             if not load.disturbed or attempt == retries:
                 break
-            self.retried += 1
+            self.discarded.append(load)
+        self.loads.append(load)
         if self.first is None:
             self.first = results
         self.latencies.append(latencies_ns)
@@ -165,8 +170,32 @@ class Passes:
             )
 
     def machine_load(self) -> dict[str, Any]:
-        """The record's account of the machine's other load during these passes."""
-        return {**summarize(self.loads), "retried_passes": self.retried}
+        """The record's account of the machine's other load during the kept passes
+        (``disturbed``: how many of them were disturbed all the same), and the passes run
+        again because the machine was disturbed (``discarded``)."""
+        return {**summarize(self.loads), "discarded": [p.as_dict() for p in self.discarded]}
+
+
+def machine_load_section(
+    build: Mapping[str, Any] | None, passes: Passes, exclude_pids: Sequence[int], retries: int
+) -> dict[str, Any]:
+    """The record's ``machine_load``: the other processes' load during ingest and build
+    (``build``) and during the kept search passes (``search``), which figures were taken on
+    a disturbed machine (``disturbed_figures``), and what was left out as the store's own.
+    """
+    search = passes.machine_load()
+    figures = []
+    if build and build.get("disturbed"):
+        figures += ["timings"]
+    if search.get("disturbed"):
+        figures += ["latency", "qps.serial"]
+    return {
+        "build": dict(build) if build else None,
+        "search": search,
+        "disturbed_figures": figures,
+        "excluded_pids": list(exclude_pids),
+        "retries": retries,
+    }
 
 
 def batch_pass(

@@ -38,9 +38,17 @@ from vecbench.harness.build import (
     collection_spec,
     describe_store,
     index_type_of,
+    workload_pids,
 )
 from vecbench.harness.cells import Cell, CellContext, CellResult, IndexSetting
-from vecbench.harness.measure import Passes, batch_pass, quality_section, score_ids, warm_up
+from vecbench.harness.measure import (
+    Passes,
+    batch_pass,
+    machine_load_section,
+    quality_section,
+    score_ids,
+    warm_up,
+)
 from vecbench.measures.cost import vector_cost
 from vecbench.measures.footprint import collection_footprint
 from vecbench.measures.latency import LatencyStats, qps_from_latencies
@@ -141,8 +149,12 @@ def _build_and_search(
         spec = collection_spec(
             ctx.dataset, ctx.index_type, ctx.build, ctx.run_id, ctx.store_name, ctx.store_config
         )
+        pids = workload_pids(store, ctx.store_name, ctx.store_config)
+        ctx.exclude_pids, ctx.retries = pids or [], ctx.settings.disturbed_retries if pids is not None else 0
         try:
-            ctx.timings, ctx.build_load = build_collection(store, spec, ctx.dataset, ctx.settings, progress)
+            ctx.timings, ctx.build_load = build_collection(
+                store, spec, ctx.dataset, ctx.settings, progress, ctx.exclude_pids
+            )
             ctx.describe = describe_store(store)
             ctx.footprint = collection_footprint(store, ctx.store_name, ctx.store_config)
             for cell in todo:
@@ -193,7 +205,9 @@ def _interleaved_passes(
                     warm_up(store.search, queries, s.k, s.warmup)
                     mine = passes[id(cell)]
                     got = mine.add(
-                        lambda: measure.timed_serial_search(store.search, queries, s.k), s.disturbed_retries
+                        lambda: measure.timed_serial_search(store.search, queries, s.k),
+                        ctx.retries,
+                        ctx.exclude_pids,
                     )
                     if mine.count > 1:
                         mine.check_same_counts(got, s.k, _short(cell.search_params))
@@ -227,7 +241,7 @@ def _record(
         "ci": ci_section(
             per_query=per_query, latencies_ns=latencies_ns, repeats=passes.count, resamples=s.ci_resamples
         ),
-        "machine_load": {"build": ctx.build_load, "search": passes.machine_load()},
+        "machine_load": machine_load_section(ctx.build_load, passes, ctx.exclude_pids, ctx.retries),
     }
     measured["cost"] = vector_cost({**common, **measured}, s.prices)
     record = make_record(**common, **measured, sidecar=sidecar)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from vecbench.analysis.pareto import params_text
+from vecbench.analysis.summary import disturbed_note
 from vecbench.util.nested import dig
 from vecbench.util.validation import is_number
 
@@ -98,6 +99,9 @@ def html_table(
 
 def _status(record: Mapping[str, Any]) -> Cell:
     if record.get("status") == "ok":
+        busy = disturbed_note(record)
+        if busy:  # measured, but while other processes loaded the machine
+            return Cell(f"ok ({busy})", "figures taken while other processes used the CPU", "bad")
         return Cell("ok", cls="ok")
     return Cell(f"failed: {dig(record, 'error', 'type') or '?'}", cls="bad")
 

@@ -217,6 +217,13 @@ def service_footprint(store_name: str, store_config: Mapping[str, Any] | None) -
     }
 
 
+def service_pid(store_name: str, store_config: Mapping[str, Any] | None) -> int | None:
+    """The pid of the engine serving this store when ``vecbench services`` started it on this
+    machine (its process tree is the server's), else None."""
+    found = local_service(store_name, store_config)
+    return None if found is None else found[1].pid
+
+
 def with_service(
     footprint: Mapping[str, Any] | None, store_name: str, store_config: Mapping[str, Any] | None
 ) -> dict[str, Any]:
