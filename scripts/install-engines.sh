@@ -12,14 +12,18 @@
 #
 # Usage: scripts/install-engines.sh [ENGINE...]     (default: chroma milvus pgvector redis)
 #   VENV=path   the venv to install into (default: .venv of this repository; must exist)
-#   DEBIAN_MIRROR=url   where libssl1.1 comes from (default http://deb.debian.org/debian)
+#   DEBIAN_MIRROR=url   where libssl1.1 comes from (default: the first Debian archive in this
+#                       machine's apt sources; see scripts/apt-sources.sh)
+#   DEBIAN_SECURITY_MIRROR=url   its security archive (default: the apt sources' *-security
+#                       entry, else next to the mirror: .../debian-security)
 # Idempotent: rerunning installs only what is missing.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VENV:-$repo/.venv}"
 py="$venv/bin/python"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# shellcheck source=scripts/apt-sources.sh
+. "$repo/scripts/apt-sources.sh"
 
 say() { echo "install-engines: $*" >&2; }
 fail() { echo "install-engines: error: $*" >&2; exit 2; }
@@ -63,12 +67,16 @@ if [ "$need_redis" = 1 ]; then
       || fail "apt-get/dpkg-deb not found: on a non-Debian system install OpenSSL 1.1 (libssl.so.1.1) and put its directory in VECBENCH_NATIVE_LIB_DIR"
     keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     [ -r "$keyring" ] || fail "$keyring missing (apt-get install debian-archive-keyring)"
+    found="$(debian_mirrors)" \
+      || fail "no Debian mirror to fetch libssl1.1 from (see above); set DEBIAN_MIRROR=url"
+    read -r mirror security_mirror <<<"$found"
+    say "Debian mirror $mirror, security archive $security_mirror"
     arch="$(dpkg --print-architecture)"
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
     mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/x"
     cat > "$work/sources.list" <<EOF
-deb [signed-by=$keyring] ${mirror%/debian}/debian-security bullseye-security main
+deb [signed-by=$keyring] $security_mirror bullseye-security main
 deb [signed-by=$keyring] $mirror bullseye main
 EOF
     # A private sources list, lists and cache: nothing in /etc/apt or /var/lib/apt changes.

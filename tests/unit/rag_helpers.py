@@ -1,27 +1,35 @@
 """Test helpers for the retrieval-harness tests (no tests here): a whole-document chunker,
-a deterministic bag-of-words hashing embedder, and the Cranfield location."""
+a deterministic bag-of-words hashing embedder, and the packaged Cranfield collection."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from vecbench.chunking.base import Chunk
 from vecbench.embedding.base import TokenUsage
 
-CRANFIELD = Path("/work/shared/data/cranfield")
+CRANFIELD = "beir:cranfield"
+"""Shipped with vecbench (datasets/cranfield): 1,400 documents, 225 queries, always there."""
 
-needs_cranfield = pytest.mark.skipif(
-    not (CRANFIELD / "corpus.jsonl").is_file(),
-    reason=f"Cranfield (BEIR layout) not found at {CRANFIELD}",
-)
+
+def cranfield_texts(limit: int | None = None) -> list[str]:
+    """The first ``limit`` Cranfield documents' ``text`` fields as stored (titles not added)."""
+    return list(_cranfield_texts()[:limit])
+
+
+@functools.cache
+def _cranfield_texts() -> tuple[str, ...]:
+    from vecbench.rag.beir import load_beir
+
+    return tuple(d.text for d in load_beir(CRANFIELD, title="ignore").docs.values())
+
 
 _WORD = re.compile(r"[a-z0-9]+")
 

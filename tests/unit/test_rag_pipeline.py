@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from rag_helpers import CRANFIELD, HashingEmbedder, WholeDocChunker, needs_cranfield
+from rag_helpers import CRANFIELD, HashingEmbedder, WholeDocChunker
 
 from vecbench.chunking.base import Chunk
 from vecbench.errors import ConfigError, DimensionMismatchError
@@ -15,8 +15,6 @@ KS = (1, 5, 10, 20, 50)
 
 @pytest.fixture(scope="module")
 def cranfield():
-    if not (CRANFIELD / "corpus.jsonl").is_file():
-        pytest.skip(f"Cranfield (BEIR layout) not found at {CRANFIELD}")
     ds = load_beir(CRANFIELD)
     emb = HashingEmbedder(4096)
     return ds, emb, embed_corpus(chunk_corpus(ds, WholeDocChunker()), emb)
@@ -31,7 +29,6 @@ def _run(name, ds, emb, embedded, **kw):
         return run_pipeline(ds, WholeDocChunker(), emb, store, RetrievalPlan(ks=KS, **kw), embedded=embedded)
 
 
-@needs_cranfield
 def test_bruteforce_on_cranfield_whole_documents(cranfield):
     ds, emb, embedded = cranfield
     r = _run("bruteforce", ds, emb, embedded)
@@ -46,7 +43,6 @@ def test_bruteforce_on_cranfield_whole_documents(cranfield):
     assert r.chunk_ids.shape == (225, 50) and (r.chunk_ids >= 0).all()
 
 
-@needs_cranfield
 def test_faiss_flat_gives_identical_results(cranfield):
     if not client_installed(store_class("faiss")):
         pytest.skip("faiss not installed")
@@ -97,7 +93,6 @@ class _Paragraphs:
         return out
 
 
-@needs_cranfield
 def test_concat_long_documents_with_paragraph_chunks(cranfield):
     ds, emb, _ = cranfield
     long_ds, _ = concat_documents(ds, docs_per_doc=10, seed=0)
@@ -156,7 +151,6 @@ def test_embedding_reranker_reorders():
     assert rr.rerank("x", []) == []
 
 
-@needs_cranfield
 def test_pipeline_with_reranker(cranfield):
     ds, emb, embedded = cranfield
     r = _run("bruteforce", ds, emb, embedded, reranker=EmbeddingReranker(HashingEmbedder(8192)))

@@ -1,7 +1,7 @@
 import argparse
 
 import pytest
-from rag_helpers import CRANFIELD, HashingEmbedder, needs_cranfield
+from rag_helpers import CRANFIELD, HashingEmbedder
 from test_rag_beir import write_beir
 
 from vecbench.errors import ConfigError, UnknownNameError
@@ -237,10 +237,9 @@ def test_whole_chunker_and_resolvers():
         components.resolve_chunker("nope")
 
 
-@needs_cranfield
 def test_run_on_cranfield(tmp_path, hashing):
     cfg = {
-        "dataset": {"path": str(CRANFIELD), "max_queries": 50},
+        "dataset": {"path": CRANFIELD, "max_queries": 50},
         "chunkers": ["whole"],
         "embedders": [{"name": "hashing", "params": {"dim": 2048}}],
         "stores": ["bruteforce"],

@@ -3,6 +3,7 @@
 Vector sets (ann-benchmarks HDF5) and text sets (BEIR zips, kind ``text/beir``) share the
 commands: ``fetch scifact`` downloads, checks the md5 and unpacks; ``info scifact`` prints
 the manifest and where the set lives; ``verify scifact`` re-hashes the unpacked files.
+A set shipped with vecbench (``cranfield``) is listed as packaged and needs no fetch.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def main(args: argparse.Namespace) -> int:
         for m in catalog.list_manifests():
             n, nq = (m.docs, m.queries) if m.is_beir else (m.n, m.nq)
             local = m.local_path(root)
+            if m.packaged:
+                size, cached = f"{_folder_bytes(local) / 1e6:,.1f} MB", "packaged"
+            else:
+                size = (
+                    f"{m.size / 1e6:,.0f} MB"
+                    if m.size
+                    else (f"~{m.approx_size_mb:,.0f} MB" if m.approx_size_mb else "?")
+                )
+                cached = "yes" if (local.is_dir() if m.is_beir else local.is_file()) else "no"
             table.add_row(
                 m.name,
                 m.kind,
@@ -38,10 +48,8 @@ def main(args: argparse.Namespace) -> int:
                 str(m.dim) if m.dim is not None else "-",
                 f"{n:,}" if n else "?",
                 f"{nq:,}" + (f" ({m.split})" if m.is_beir else "") if nq else "?",
-                f"{m.size / 1e6:,.0f} MB"
-                if m.size
-                else (f"~{m.approx_size_mb:,.0f} MB" if m.approx_size_mb else "?"),
-                "yes" if (local.is_dir() if m.is_beir else local.is_file()) else "no",
+                size,
+                cached,
             )
         stdout_console().print(table)
         return 0
@@ -67,6 +75,10 @@ def main(args: argparse.Namespace) -> int:
     report = verify(dataset, sample=args.sample)
     print(json.dumps(report, indent=2, default=str))
     return 0 if report.get("ok") else 1
+
+
+def _folder_bytes(folder: Any) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _beir_manifest(name: str) -> Any:
@@ -105,7 +117,11 @@ def _beir_action(action: str, manifest: Any) -> int:
         "path": str(path),
         "use_as": f"beir:{manifest.name}" + (f"/{manifest.subsets[0]}" if manifest.subsets else ""),
     }
-    if path.is_dir():
+    if manifest.packaged:
+        info["packaged"] = True
+        for key in ("url", "md5", "approx_size_mb", "fetched"):
+            del info[key]
+    elif path.is_dir():
         try:
             record = json.loads((path / FETCH_RECORD).read_text(encoding="utf-8"))
             info["fetch"] = {k: record.get(k) for k in ("status", "md5", "sha256", "size", "fetched_at")}

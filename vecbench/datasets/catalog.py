@@ -28,10 +28,23 @@ to ``$VECBENCH_CACHE/datasets/beir/<name>/``:
 
 Either format takes ``sha256``, ``md5``, ``size``, ``approx_size_mb`` and ``description``.
 
+A text set shipped with vecbench (``datasets/cranfield.yaml``) names a folder next to its
+manifest instead of a url; it is used in place, never fetched or cached:
+
+    - name: cranfield
+      path: cranfield         # relative to the manifest's folder; BEIR layout, *.gz allowed
+      sha256: 554b...         # of corpus, queries and qrels as read (decompressed), in that order
+      docs: 1400
+      queries: 225
+      split: test
+      format: beir-packaged
+
     >>> get_manifest("glove-25-angular").metric
     <Metric.COSINE: 'cosine'>
     >>> get_manifest("scifact").kind
     'text/beir'
+    >>> get_manifest("cranfield").packaged
+    True
 """
 
 from __future__ import annotations
@@ -59,19 +72,21 @@ __all__ = [
     "is_cached",
 ]
 
-FORMATS = {"ann-benchmarks-hdf5": ".hdf5", "beir-zip": ".zip"}
-"""Known file formats and the suffix the fetched file gets."""
+FORMATS = {"ann-benchmarks-hdf5": ".hdf5", "beir-zip": ".zip", "beir-packaged": ""}
+"""Known file formats and the suffix the fetched file gets (none for a packaged folder)."""
 
-KINDS = {"ann-benchmarks-hdf5": "vector", "beir-zip": "text/beir"}
+KINDS = {"ann-benchmarks-hdf5": "vector", "beir-zip": "text/beir", "beir-packaged": "text/beir"}
 """What each format holds: vectors with ground truth, or a text collection with qrels."""
 
 _REQUIRED = {
     "ann-benchmarks-hdf5": ("name", "url", "dim", "n", "nq", "metric", "format"),
     "beir-zip": ("name", "url", "docs", "queries", "split", "format"),
+    "beir-packaged": ("name", "path", "sha256", "docs", "queries", "split", "format"),
 }
 _OPTIONAL = {
     "ann-benchmarks-hdf5": ("sha256", "md5", "size", "approx_size_mb", "description"),
     "beir-zip": ("sha256", "md5", "size", "approx_size_mb", "description", "subsets"),
+    "beir-packaged": ("approx_size_mb", "description"),
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _DIGEST = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "md5": re.compile(r"^[0-9a-f]{32}$")}
@@ -79,14 +94,17 @@ _DIGEST = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "md5": re.compile(r"^[0-9a-f
 
 @dataclass(frozen=True)
 class Manifest:
-    """One fetchable data set. ``sha256``/``md5``/``size`` are None when not pinned (unverified).
+    """One data set known by name. ``sha256``/``md5``/``size`` are None when not pinned (unverified).
 
     Vector sets fill ``dim``, ``n``, ``nq`` and ``metric``; BEIR sets fill ``docs``,
-    ``queries``, ``split`` and, for a collection of collections, ``subsets``.
+    ``queries``, ``split`` and, for a collection of collections, ``subsets``. A set shipped
+    with vecbench has no ``url`` but a ``folder`` (absolute, inside the installed package);
+    its ``sha256`` is of the collection's files as read, decompressed, in the order corpus,
+    queries, qrels (what ``RagDataset.checksum`` reports).
     """
 
     name: str
-    url: str
+    url: str = ""
     dim: int | None = None
     n: int | None = None
     nq: int | None = None
@@ -101,6 +119,7 @@ class Manifest:
     queries: int | None = None
     split: str | None = None
     subsets: tuple[str, ...] = ()
+    folder: Path | None = None
 
     @property
     def filename(self) -> str:
@@ -114,7 +133,13 @@ class Manifest:
 
     @property
     def is_beir(self) -> bool:
-        return self.format == "beir-zip"
+        """A text collection in BEIR layout, fetched or packaged."""
+        return self.kind == "text/beir"
+
+    @property
+    def packaged(self) -> bool:
+        """Shipped inside vecbench: used in place, nothing to fetch."""
+        return self.format == "beir-packaged"
 
     @property
     def verified(self) -> bool:
@@ -123,7 +148,10 @@ class Manifest:
 
     def local_path(self, cache: Path) -> Path:
         """Where ``fetch`` puts this set under cache root ``cache``: the file for a vector
-        set (``datasets/<name>.hdf5``), the unpacked folder for a BEIR set (``datasets/beir/<name>``)."""
+        set (``datasets/<name>.hdf5``), the unpacked folder for a BEIR set (``datasets/beir/<name>``).
+        A packaged set lives in the package, whatever the cache."""
+        if self.folder is not None:
+            return self.folder
         if self.is_beir:
             return cache / "datasets" / "beir" / self.name
         return cache / "datasets" / self.filename
@@ -131,15 +159,17 @@ class Manifest:
 
 def manifest_dir() -> Path:
     """The folder of manifest YAML files (package data, or the source tree when editable)."""
-    try:
-        from importlib.resources import files
+    # The installed folder has no __init__.py: a namespace package, for which
+    # importlib.resources.files() gives a MultiplexedPath whose str() is not a path.
+    import importlib
 
-        folder = files("vecbench.datasets.manifests")
-        path = Path(str(folder))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError, ValueError):
-        pass
+    try:
+        package = importlib.import_module("vecbench.datasets.manifests")
+    except ImportError:
+        package = None
+    for entry in getattr(package, "__path__", ()):
+        if any(Path(entry).glob("*.yaml")):
+            return Path(entry)
     import vecbench
 
     return Path(vecbench.__file__).resolve().parent.parent / "datasets"
@@ -153,7 +183,7 @@ def _positive_int(value: Any) -> bool:
     return is_int(value) and value > 0
 
 
-def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
+def _entry(raw: Any, node: yaml.Node | None, where: str, base: Path | None) -> Manifest:
     at = f"{where}{_line(node)}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{at}: a manifest entry must be a mapping, got {type(raw).__name__}")
@@ -170,8 +200,8 @@ def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
     name = raw["name"]
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"{at}: name must be lower-case letters, digits, '.', '_' or '-', got {name!r}")
-    url = raw["url"]
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    url = raw.get("url", "")
+    if "url" in required and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         raise ConfigError(f"{at}: {name}: url must be http(s), got {url!r}")
     counts = ("dim", "n", "nq") if fmt == "ann-benchmarks-hdf5" else ("docs", "queries")
     for key in counts:
@@ -197,7 +227,11 @@ def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
         "approx_size_mb": raw.get("approx_size_mb"),
         "description": str(raw.get("description") or ""),
     }
-    if fmt == "beir-zip":
+    if fmt == "beir-packaged":
+        common["folder"] = _packaged_folder(raw["path"], base, f"{at}: {name}")
+        if raw["sha256"] is None:
+            raise ConfigError(f"{at}: {name}: a packaged set pins its sha256")
+    if fmt in ("beir-zip", "beir-packaged"):
         split = raw["split"]
         if not isinstance(split, str) or not _NAME.match(split):
             raise ConfigError(f"{at}: {name}: split must be a qrels file name like test, got {split!r}")
@@ -216,8 +250,19 @@ def _entry(raw: Any, node: yaml.Node | None, where: str) -> Manifest:
     return Manifest(dim=raw["dim"], n=raw["n"], nq=raw["nq"], metric=metric, **common)
 
 
-def parse_manifest(text: str, source: str = "<manifest>") -> list[Manifest]:
-    """Manifests in one YAML document; any problem raises ConfigError naming the line."""
+def _packaged_folder(path: Any, base: Path | None, at: str) -> Path:
+    """``path`` of a packaged set: a plain relative folder name, resolved against ``base``."""
+    rel = Path(path) if isinstance(path, str) and path else None
+    if rel is None or rel.is_absolute() or ".." in rel.parts:
+        raise ConfigError(f"{at}: path must be a folder relative to the manifest's folder, got {path!r}")
+    return (manifest_dir() if base is None else base) / rel
+
+
+def parse_manifest(text: str, source: str = "<manifest>", base: Path | None = None) -> list[Manifest]:
+    """Manifests in one YAML document; any problem raises ConfigError naming the line.
+
+    ``base`` is the folder a packaged set's ``path`` is relative to (default: the
+    manifest folder)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -239,7 +284,7 @@ def parse_manifest(text: str, source: str = "<manifest>") -> list[Manifest]:
     out: list[Manifest] = []
     seen: set[str] = set()
     for raw, node in zip(entries, nodes, strict=False):
-        manifest = _entry(raw, node, source)
+        manifest = _entry(raw, node, source, base)
         if manifest.name in seen:
             raise ConfigError(f"{source}{_line(node)}: duplicate data set name {manifest.name!r}")
         seen.add(manifest.name)
@@ -260,7 +305,7 @@ def list_manifests(folder: Path | None = None) -> list[Manifest]:
     folder = manifest_dir() if folder is None else Path(folder)
     out: dict[str, Manifest] = {}
     for path in sorted(folder.glob("*.yaml")):
-        for manifest in parse_manifest(path.read_text(encoding="utf-8"), source=str(path)):
+        for manifest in parse_manifest(path.read_text(encoding="utf-8"), source=str(path), base=folder):
             if manifest.name in out:
                 raise ConfigError(f"{path}: data set {manifest.name!r} is defined in two manifest files")
             out[manifest.name] = manifest
@@ -284,8 +329,8 @@ def cached_path(name: str) -> Path:
 
 
 def is_cached(name: str) -> bool:
-    """Whether data set ``name`` has been fetched (``fetch`` verified it then; a BEIR folder
-    appears in one rename, only once fully unpacked)."""
+    """Whether data set ``name`` is on disk: fetched (``fetch`` verified it then; a BEIR
+    folder appears in one rename, only once fully unpacked), or packaged."""
     from vecbench.util.paths import cache_dir
 
     manifest = get_manifest(name)

@@ -224,10 +224,13 @@ def fetch(
     ``cache`` overrides the cache root (default ``$VECBENCH_CACHE``); ``opener`` is an
     ``urllib.request.OpenerDirector`` (or a callable like ``urlopen``) used for requests.
     A file already present is returned without downloading once its checksum matches; a
-    BEIR folder already present is returned as is (``verify_fetched`` re-checks it).
+    BEIR folder already present is returned as is (``verify_fetched`` re-checks it). A set
+    packaged with vecbench is returned where it is: there is nothing to download.
     """
     manifest = name if isinstance(name, Manifest) else get_manifest(name)
     root = Path(cache).expanduser() if cache is not None else cache_dir()
+    if manifest.packaged:
+        return manifest.local_path(root)
     if manifest.is_beir:
         return _fetch_beir(manifest, root, progress, opener)
     dest = manifest.local_path(root)
@@ -320,7 +323,8 @@ def _fetch_beir(manifest: Manifest, root: Path, progress: Progress, opener: Any)
 
 
 def verify_fetched(name: str | Manifest, *, cache: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Re-hash an unpacked BEIR folder against what ``fetch`` recorded when unpacking it.
+    """Re-hash an unpacked BEIR folder against what ``fetch`` recorded when unpacking it
+    (a packaged set: its collection checksum against the manifest's sha256).
 
     Returns ``{"name", "path", "ok", "files", "missing", "changed", "status"}``;
     DatasetError when the set is not fetched or has no record (a folder put there by hand).
@@ -334,6 +338,8 @@ def verify_fetched(name: str | Manifest, *, cache: str | os.PathLike[str] | None
         raise DatasetError(
             f"{manifest.name}: verify_fetched checks BEIR folders; use `vecbench datasets verify`"
         )
+    if manifest.packaged:
+        return _verify_packaged(manifest, target)
     if not target.is_dir():
         raise DatasetError(
             f"BEIR data set {manifest.name!r} is not fetched (looked for {target}); "
@@ -358,4 +364,22 @@ def verify_fetched(name: str | Manifest, *, cache: str | os.PathLike[str] | None
         "missing": missing,
         "changed": changed,
         "status": record.get("status"),
+    }
+
+
+def _verify_packaged(manifest: Manifest, target: Path) -> dict[str, Any]:
+    from vecbench.rag.beir import load_beir
+
+    # A missing file is a DatasetError from the loader, naming it.
+    checksum = load_beir(target, split=manifest.split, title="ignore").checksum
+    ok = checksum == manifest.sha256
+    return {
+        "name": manifest.name,
+        "path": str(target),
+        "ok": ok,
+        "files": 3,  # corpus, queries, qrels/<split>: hashed together, as read
+        "missing": [],
+        "changed": [] if ok else ["corpus+queries+qrels"],
+        "sha256": checksum,
+        "status": "packaged",
     }

@@ -4,6 +4,9 @@
     queries.jsonl      {"_id", "text"} per line
     qrels/<split>.tsv  query-id, corpus-id, score (header line optional)
 
+Any of the three may be gzipped instead (``corpus.jsonl.gz``); the checksum is of the
+decompressed bytes, so a set reads the same, checksum included, either way.
+
 Nothing is dropped silently: queries without a positive judgment, judgments naming a
 document or query that is not in the files, and empty documents are counted in
 ``RagDataset.counts`` (and end up in every result record).
@@ -15,19 +18,23 @@ A standard BEIR set fetched with ``vecbench datasets fetch NAME`` is named ``bei
 (``beir:cqadupstack/android`` for one forum of cqadupstack): it resolves to the unpacked
 folder in the cache, and its qrels split defaults to the one BEIR evaluates on (test;
 dev for msmarco). Nothing is downloaded here: an unfetched set is a DatasetError naming
-the fetch command.
+the fetch command. A set shipped with vecbench (``beir:cranfield``) resolves to its
+folder in the package and needs no fetch.
 
     ds = load_beir("beir:scifact")
+    ds = load_beir("beir:cranfield")   # packaged: 1,400 documents, 225 queries
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from vecbench.errors import ConfigError, DatasetError, EmptyDatasetError, UnknownNameError
 
@@ -121,20 +128,36 @@ class RagDataset:
         }
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, decoded line) for each non-blank line; bad bytes raise DatasetError."""
+def _open(path: Path) -> IO[bytes]:
+    """``path`` for reading bytes, decompressed when it ends in .gz."""
     try:
-        f = open(path, "rb")
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DatasetError(f"{path}:{lineno}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
-            if line.strip():
-                yield lineno, line
+
+
+def _member(root: Path, rel: str) -> Path:
+    """``root/rel``, or ``root/rel.gz`` when only the gzipped file is there."""
+    plain = root / rel
+    packed = root / f"{rel}.gz"
+    return packed if not plain.is_file() and packed.is_file() else plain
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, decoded line) for each non-blank line; bad bytes raise DatasetError."""
+    with _open(path) as f:
+        try:
+            for lineno, raw in enumerate(f, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DatasetError(
+                        f"{path}:{lineno}: not UTF-8 (byte {exc.start}: {exc.reason})"
+                    ) from None
+                if line.strip():
+                    yield lineno, line
+        except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated .gz
+            raise DatasetError(f"cannot read {path}: {exc}") from exc
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -161,11 +184,15 @@ def _doc_text(title: str, text: str, mode: TitleMode) -> str:
 
 
 def _sha256(paths: list[Path]) -> str:
+    """Of the files' bytes as read (decompressed), one after the other."""
     h = hashlib.sha256()
     for p in paths:
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        with _open(p) as f:
+            try:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise DatasetError(f"cannot read {p}: {exc}") from exc
     return h.hexdigest()
 
 
@@ -202,12 +229,18 @@ def beir_manifest(spec: str) -> tuple[Manifest, str | None]:
 
 
 def resolve_beir(spec: str) -> Path:
-    """The local folder of ``beir:NAME`` (``$VECBENCH_CACHE/datasets/beir/NAME``); a
-    DatasetError saying to run ``vecbench datasets fetch NAME`` when it is not there."""
+    """The local folder of ``beir:NAME`` (``$VECBENCH_CACHE/datasets/beir/NAME``, or the
+    package's own folder for a packaged set); a DatasetError saying to run ``vecbench
+    datasets fetch NAME`` when it is not there."""
     from vecbench.util.paths import cache_dir
 
     manifest, subset = beir_manifest(spec)
     root = manifest.local_path(cache_dir())
+    if manifest.packaged and not root.is_dir():
+        raise DatasetError(
+            f"packaged data set {manifest.name!r} is missing from the installation (looked for "
+            f"{root}); reinstall vecbench"
+        )
     if not root.is_dir():
         raise DatasetError(
             f"BEIR data set {manifest.name!r} is not fetched (looked for {root}); "
@@ -240,13 +273,13 @@ def load_beir(
     if title not in ("auto", "prepend", "ignore"):
         raise DatasetError(f"title must be auto, prepend or ignore, got {title!r}")
     corpus_path, queries_path, qrels_path = (
-        root / "corpus.jsonl",
-        root / "queries.jsonl",
-        root / "qrels" / f"{split}.tsv",
+        _member(root, "corpus.jsonl"),
+        _member(root, "queries.jsonl"),
+        _member(root, f"qrels/{split}.tsv"),
     )
     for p in (corpus_path, queries_path, qrels_path):
         if not p.is_file():
-            raise DatasetError(f"BEIR data set {root}: missing {p.relative_to(root)}")
+            raise DatasetError(f"BEIR data set {root}: missing {p.relative_to(root)} (or {p.name}.gz)")
     counts = DatasetCounts()
 
     docs: dict[str, Document] = {}

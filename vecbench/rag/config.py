@@ -32,6 +32,7 @@
 ``path: beir:scifact`` (or just ``dataset: beir:scifact``) names a standard BEIR set from
 ``datasets/beir.yaml``; it must have been fetched first (``vecbench datasets fetch
 scifact``): runs never download. Its split defaults to the one BEIR evaluates on.
+``beir:cranfield`` is shipped with vecbench (``datasets/cranfield.yaml``): no fetch.
 
 In ``params``, ``build`` and ``search`` a list is a grid axis (cartesian product); write
 ``[[a, b]]`` for a parameter whose one value is a list.
