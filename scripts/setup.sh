@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Creates .venv (if absent) and installs vecbench into it, editable, with the extras given
-# as arguments (default: faiss). Idempotent: rerunning only installs what changed.
+# as arguments (default: faiss). Idempotent and offline when nothing changed: a stamp in
+# .venv records pyproject.toml's hash, the extras and the torch pin of the last install that
+# succeeded, and a rerun with the same three touches no package index (pip would otherwise
+# fetch the build backend again to rebuild the editable wheel). Remove .venv/.vecbench-setup
+# (or set VECBENCH_SETUP_FORCE=1) to reinstall anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${*:-faiss}"
@@ -14,10 +18,27 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 2; }
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
+torch_pin="${VECBENCH_TORCH_VERSION:-2.13.0}"
+stamp=.venv/.vecbench-setup
+want="pyproject=$(sha256sum pyproject.toml | cut -c1-16) extras=$(tr ',' '\n' <<<"$extras" | sort -u | paste -sd, -) torch=$torch_pin"
+have="$(cat "$stamp" 2>/dev/null || true)"
+case "$have" in
+  # An install with the test or all extra holds every other extra too.
+  *" extras=all torch=$torch_pin"|*" extras=test torch=$torch_pin")
+    [ "${have%% *}" = "${want%% *}" ] && have="$want" ;;
+esac
+if [ "${VECBENCH_SETUP_FORCE:-0}" != 1 ] && [ "$have" = "$want" ] \
+   && .venv/bin/python -c "import vecbench" 2>/dev/null; then
+  echo "setup: .venv is up to date ($want)" >&2
+  exit 0
+fi
+rm -f "$stamp"
 case ",${extras}," in
   *,test,*|*,embed,*|*,all,*)
-    # sentence-transformers needs torch: take the CPU build pinned here (on this project's
-    # machines it lies on disk; an unpinned torch would pull a multi-GB CUDA build).
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==${VECBENCH_TORCH_VERSION:-2.13.0}" ;;
+    # sentence-transformers needs torch. The pin keeps every machine on one version; PyPI's
+    # default Linux wheel (several GB with its CUDA libraries) runs on the CPU here, and pip's
+    # cache makes a second venv on the same machine download nothing.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==$torch_pin" ;;
 esac
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
+echo "$want" > "$stamp"

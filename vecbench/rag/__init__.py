@@ -5,7 +5,7 @@ recall/precision/IoU), cost (chunks and tokens embedded, embedding and ingest ti
 end-to-end query latency. Submodules import nothing heavy:
 
     from vecbench.rag.beir import load_beir
-    from vecbench.rag.pipeline import RagPipeline
+    from vecbench.rag.pipeline import RetrievalPlan, run_pipeline
     from vecbench.rag.run import run_rag
 """
 
