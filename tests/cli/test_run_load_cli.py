@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -75,12 +74,11 @@ def test_bad_load_flags_exit_2_with_one_line(vb, flags: list[str], message: str)
     assert "Traceback" not in proc.stderr
 
 
-def test_store_that_cannot_share_records_the_reason_not_numbers(tmp_path: Path):
+def test_store_that_cannot_share_records_the_reason_not_numbers(vb_cache: Path):
     """The serial figures stand; the load section says why no worker could attach."""
     import vecbench
 
     pytest.importorskip("qdrant_edge")
-    os.environ.setdefault("VECBENCH_CACHE", str(tmp_path / "cache"))
     (result,) = vecbench.benchmark(
         "synthetic",
         ["qdrant-edge"],

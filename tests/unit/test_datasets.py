@@ -20,10 +20,7 @@ from vecbench.errors import (
 )
 from vecbench.metrics import Metric
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 def vectors(n, dim=8, seed=0):

@@ -13,9 +13,7 @@ from vecbench.groundtruth import exact_knn, ground_truth, verify
 METRICS = ["euclidean", "cosine", "ip"]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 def reference(base, queries, k, metric):

@@ -64,11 +64,11 @@ def server() -> Iterator[tuple[subprocess.Popen[str], int, int]]:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+def cache(vb_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The private cache (where the service state files go), no engine address from outside."""
     for var in ("VECBENCH_CHROMA_URL", "VECBENCH_MILVUS_URI", "VECBENCH_PG_DSN", "VECBENCH_REDIS_URL"):
         monkeypatch.delenv(var, raising=False)
-    return tmp_path / "cache"
+    return vb_cache
 
 
 def _record(name: str, pid: int, port: int) -> State:
