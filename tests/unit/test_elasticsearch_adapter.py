@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import pickle
 import socket
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
@@ -30,7 +28,6 @@ from vecbench.adapters.elasticsearch import (
 from vecbench.errors import (
     ConfigError,
     InvalidParameterError,
-    MissingDependencyError,
     StoreError,
 )
 from vecbench.spec import CollectionSpec
@@ -124,22 +121,6 @@ def test_ids_from_hits() -> None:
 
 
 # -- config and connection, no server ------------------------------------------------------------
-
-
-def test_importing_the_adapter_does_not_import_elasticsearch() -> None:
-    code = (
-        "import sys, vecbench.registry as r\n"
-        "cls = r.store_class('elasticsearch'); r.get_store('elasticsearch', {'url': 'http://127.0.0.1:1'})\n"
-        "assert cls.info.index_types and not cls.info.embedded\n"
-        "assert 'elasticsearch' not in sys.modules and 'elastic_transport' not in sys.modules\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_missing_client_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "elasticsearch", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[elasticsearch\]"):
-        ElasticsearchStore({"url": "http://127.0.0.1:1"}).__enter__()
 
 
 def test_info() -> None:

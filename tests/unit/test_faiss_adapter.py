@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from vecbench.adapters.faiss import FaissStore, auto_pq_m
-from vecbench.errors import ConfigError, InvalidParameterError, MissingDependencyError, StoreError
+from vecbench.errors import ConfigError, InvalidParameterError, StoreError
 from vecbench.spec import CollectionSpec
 
 faiss = pytest.importorskip("faiss")
@@ -37,22 +35,6 @@ def _exact(queries: np.ndarray, base: np.ndarray, k: int) -> np.ndarray:
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)]))
-
-
-def test_importing_the_adapter_does_not_import_faiss() -> None:
-    code = (
-        "import sys, vecbench, vecbench.adapters.faiss, vecbench.registry as r\n"
-        "cls = r.store_class('faiss'); r.get_store('faiss', {'threads': 1})\n"
-        "assert cls.info.index_types\n"
-        "assert 'faiss' not in sys.modules, 'faiss imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_missing_faiss_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "faiss", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[faiss\]"):
-        FaissStore().__enter__()
 
 
 def test_info() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pickle
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from vecbench.adapters.milvus import (
     batch_rows,
     default_pq_m,
 )
-from vecbench.errors import ConfigError, InvalidParameterError, MissingDependencyError, StoreError
+from vecbench.errors import ConfigError, InvalidParameterError, StoreError
 from vecbench.spec import CollectionSpec
 from vecbench.store import BatchSearch, Deletable, Footprint, Store
 
@@ -61,22 +59,6 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def test_importing_the_adapter_does_not_import_pymilvus() -> None:
-    code = (
-        "import sys, vecbench.adapters.milvus, vecbench.registry as r\n"
-        "cls = r.store_class('milvus'); r.get_store('milvus', {'uri': 'http://x:1'})\n"
-        "assert cls.info.index_types\n"
-        "assert 'pymilvus' not in sys.modules, 'pymilvus imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_missing_pymilvus_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "pymilvus", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[milvus\]"):
-        MilvusStore({"uri": URI}).__enter__()
 
 
 def test_info() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pickle
 import socket
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,26 +13,10 @@ import numpy as np
 import pytest
 
 from vecbench.adapters.pgvector import DSN_ENV, PgVectorStore, copy_payload, redact_dsn
-from vecbench.errors import ConfigError, InvalidParameterError, MissingDependencyError, StoreError
+from vecbench.errors import ConfigError, InvalidParameterError, StoreError
 from vecbench.spec import CollectionSpec
 
 INJECTION = 'x"; DROP TABLE t; --'
-
-
-def test_importing_the_adapter_does_not_import_psycopg() -> None:
-    code = (
-        "import sys, vecbench.registry as r\n"
-        "cls = r.store_class('pgvector'); r.get_store('pgvector', {'dsn': 'postgresql://u:pw@h/db'})\n"
-        "assert cls.info.index_types\n"
-        "assert 'psycopg' not in sys.modules and 'pgvector' not in sys.modules, 'client imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_missing_psycopg_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[pgvector\]"):
-        PgVectorStore({"dsn": "postgresql://u@127.0.0.1:1/db"}).__enter__()
 
 
 def test_info() -> None:

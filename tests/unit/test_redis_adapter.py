@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import pickle
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -27,7 +25,6 @@ from vecbench.adapters.redis import (
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
-    MissingDependencyError,
     NotReadyError,
     StoreError,
 )
@@ -44,22 +41,6 @@ def _closed_port() -> int:
 
 
 # -- no server -----------------------------------------------------------------------------------
-
-
-def test_importing_the_adapter_does_not_import_redis() -> None:
-    code = (
-        "import sys, vecbench.registry as r\n"
-        "cls = r.store_class('redis'); r.get_store('redis', {'url': 'redis://127.0.0.1:1'})\n"
-        "assert cls.info.index_types and not cls.info.embedded\n"
-        "assert 'redis' not in sys.modules, 'redis imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_missing_client_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "redis", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[redis\]"):
-        RedisStore({"url": "redis://127.0.0.1:1"}).__enter__()
 
 
 def test_info() -> None:
