@@ -24,18 +24,21 @@ class Adapter:
     # Modules that loading the adapter must not import; the first is the client whose
     # absence __enter__ must report.
     clients: tuple[str, ...]
-    # No I/O in constructors: an address nothing listens on is fine.
     config: dict[str, Any] = field(default_factory=dict)
 
 
+NOWHERE = "http://127.0.0.1:1"  # constructors do no I/O; nothing listens there anyway
+
 ADAPTERS = [
-    Adapter("chroma", "chroma", False, ("chromadb",), {"url": "http://127.0.0.1:1"}),
+    Adapter("chroma", "chroma", False, ("chromadb",), {"url": NOWHERE}),
     Adapter("chroma-embedded", "chroma", True, ("chromadb",)),
-    Adapter("elasticsearch", "elasticsearch", False, ("elasticsearch", "elastic_transport"), {"url": "http://127.0.0.1:1"}),
+    Adapter(
+        "elasticsearch", "elasticsearch", False, ("elasticsearch", "elastic_transport"), {"url": NOWHERE}
+    ),
     Adapter("faiss", "faiss", True, ("faiss",), {"threads": 1}),
-    Adapter("milvus", "milvus", False, ("pymilvus",), {"uri": "http://127.0.0.1:1"}),
-    Adapter("pgvector", "pgvector", False, ("psycopg", "pgvector"), {"dsn": "postgresql://u:pw@127.0.0.1:1/db"}),
-    Adapter("qdrant", "qdrant", False, ("qdrant_client", "qdrant_edge"), {"url": "http://127.0.0.1:1"}),
+    Adapter("milvus", "milvus", False, ("pymilvus",), {"uri": NOWHERE}),
+    Adapter("pgvector", "pgvector", False, ("psycopg", "pgvector"), {"dsn": "postgresql://u@127.0.0.1:1/db"}),
+    Adapter("qdrant", "qdrant", False, ("qdrant_client", "qdrant_edge"), {"url": NOWHERE}),
     Adapter("qdrant-local", "qdrant", True, ("qdrant_client", "qdrant_edge")),
     Adapter("qdrant-edge", "qdrant", True, ("qdrant_edge", "qdrant_client")),
     Adapter("redis", "redis", False, ("redis",), {"url": "redis://127.0.0.1:1"}),

@@ -18,6 +18,8 @@ import pytest
 
 from vecbench.adapters.chroma import ChromaEmbeddedStore, ChromaStore, ids_from_chroma, ids_to_chroma
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
+from vecbench.groundtruth import exact_knn
+from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 from vecbench.store import BatchSearch, Deletable, Footprint, Store
 
@@ -138,15 +140,6 @@ def _data(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.n
     return ids, base, queries
 
 
-def _recall(store: Any, ids: np.ndarray, base: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
-    d = ((queries[:, None, :] - base[None, :, :]) ** 2).sum(-1)
-    truth = ids[np.argsort(d, axis=1)[:, :k]]
-    got = store.search_batch(queries, k)
-    return float(
-        np.mean([len(set(t) & set(g)) / k for t, g in zip(truth.tolist(), got.tolist(), strict=True)])
-    )
-
-
 def test_collection_name_chroma_refuses(store: Any) -> None:
     for name in ("ab", "x_"):
         with pytest.raises(ConfigError, match="not valid in Chroma"):
@@ -179,13 +172,14 @@ def test_describe_contents(store: Any, mode: str) -> None:
 def test_ef_search_changes_recall(store: Any, mode: str) -> None:
     # Small graph (M=4, efC=16) on 5000 x 64 Gaussian data: ef_search matters a lot there.
     ids, base, queries = _data(5000, 64)
+    truth = ids[exact_knn(base, queries, 10, "euclidean").ids]
     store.create(CollectionSpec("unit_ef", 64, "l2", "hnsw", {"ef_construction": 16, "max_neighbors": 4}))
     store.upsert(ids, base)
     store.wait_ready(timeout_s=60)
     store.set_search_params({"ef_search": 1})
-    low = _recall(store, ids, base, queries)
+    low = recall_at_k(store.search_batch(queries, 10), truth, 10).mean()
     store.set_search_params({"ef_search": 400})
-    high = _recall(store, ids, base, queries)
+    high = recall_at_k(store.search_batch(queries, 10), truth, 10).mean()
     assert high > low + 0.3, (low, high)
     d = store.describe()
     assert d["ef_search_in_effect"] == 400 and d["hnsw_configuration"]["ef_search"] == 400
@@ -200,14 +194,15 @@ def test_ef_search_changes_recall(store: Any, mode: str) -> None:
 
 def test_ef_search_before_first_write_needs_no_rebuild(store: Any) -> None:
     ids, base, queries = _data(3000, 64, seed=2)
+    truth = ids[exact_knn(base, queries, 10, "euclidean").ids]
     store.create(CollectionSpec("unit_ef0", 64, "l2", "hnsw", {"ef_construction": 16, "max_neighbors": 4}))
     store.set_search_params({"ef_search": 1})
     store.upsert(ids, base)
     store.wait_ready(timeout_s=60)
-    low = _recall(store, ids, base, queries)
+    low = recall_at_k(store.search_batch(queries, 10), truth, 10).mean()
     assert store.describe()["ef_search_rebuilds"] == 0
     store.set_search_params({"ef_search": 300})
-    assert _recall(store, ids, base, queries) > low + 0.3
+    assert recall_at_k(store.search_batch(queries, 10), truth, 10).mean() > low + 0.3
 
 
 def test_payloads_and_replace(store: Any) -> None:
