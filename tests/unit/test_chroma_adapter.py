@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,11 +108,8 @@ def test_server_config_keys_redactable() -> None:
     assert "s3cret" not in shown
 
 
-def test_unreachable_server_names_url_and_service() -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+def test_unreachable_server_names_url_and_service(closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
     store = ChromaStore({"url": url})
     with pytest.raises(StoreError) as err:
         store.__enter__()

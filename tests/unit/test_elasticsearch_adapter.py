@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import socket
 from typing import Any
 
 import numpy as np
@@ -33,12 +32,6 @@ from vecbench.errors import (
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("elasticsearch")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- pure builders -------------------------------------------------------------------------------
@@ -165,8 +158,8 @@ def test_missing_url_says_how_to_get_a_server(monkeypatch: pytest.MonkeyPatch) -
         ElasticsearchStore().__enter__()
 
 
-def test_unreachable_url_names_it_without_the_password() -> None:
-    port = _closed_port()
+def test_unreachable_url_names_it_without_the_password(closed_port: int) -> None:
+    port = closed_port
     store = ElasticsearchStore({"url": f"http://elastic:s3cret@127.0.0.1:{port}", "request_timeout_s": 2})
     with pytest.raises(StoreError) as err:
         store.__enter__()

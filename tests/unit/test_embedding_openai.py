@@ -122,13 +122,8 @@ def test_no_retry_on_client_error(server: Server, monkeypatch: pytest.MonkeyPatc
     assert "wrong" not in str(info.value)
 
 
-def test_connection_errors_are_retried_then_raised() -> None:
-    import socket
-
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    e = OpenAIEmbedder(f"http://127.0.0.1:{port}/v1", "m", max_retries=2, backoff_s=0.001)
+def test_connection_errors_are_retried_then_raised(closed_port: int) -> None:
+    e = OpenAIEmbedder(f"http://127.0.0.1:{closed_port}/v1", "m", max_retries=2, backoff_s=0.001)
     with pytest.raises(EmbeddingAPIError, match="3 attempt"):
         e.embed(["a"])
     assert e.retries == 2

@@ -5,7 +5,6 @@ error. Behaviour against a real server is in tests/integration/test_milvus.py.""
 from __future__ import annotations
 
 import pickle
-import socket
 
 import numpy as np
 import pytest
@@ -53,12 +52,6 @@ def _offline(spec: CollectionSpec) -> OfflineMilvusStore:
     store.__enter__()
     store.create(spec)
     return store
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_info() -> None:
@@ -139,9 +132,9 @@ def test_missing_uri(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("from_env", [False, True])
-def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, from_env: bool) -> None:
+def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, from_env: bool, closed_port: int) -> None:
     pytest.importorskip("pymilvus")
-    uri = f"http://127.0.0.1:{_closed_port()}"
+    uri = f"http://127.0.0.1:{closed_port}"
     if from_env:
         monkeypatch.setenv(URI_ENV, uri)
         store = MilvusStore({"timeout_s": 5})

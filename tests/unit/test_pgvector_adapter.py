@@ -4,7 +4,6 @@ stream encoding, DSN redaction, and the unreachable-server message."""
 from __future__ import annotations
 
 import pickle
-import socket
 import struct
 from collections.abc import Iterator
 from typing import Any
@@ -204,15 +203,9 @@ def test_pickles_before_enter() -> None:
     assert clone._config == store._config
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def test_unreachable_server_names_host_port_not_password() -> None:
+def test_unreachable_server_names_host_port_not_password(closed_port: int) -> None:
     pytest.importorskip("psycopg")
-    port = _closed_port()
+    port = closed_port
     store = PgVectorStore({"dsn": f"postgresql://vecbench:hunter2secret@127.0.0.1:{port}/vecbench"})
     with pytest.raises(StoreError) as err:
         store.__enter__()

@@ -5,7 +5,6 @@ checks, lazy import, the unreachable-URL error, and local mode end to end."""
 from __future__ import annotations
 
 import pickle
-import socket
 from typing import Any
 
 import numpy as np
@@ -171,14 +170,8 @@ def test_bad_search_params(params: dict[str, Any]) -> None:
         store.set_search_params(params)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_unreachable_url_names_it() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+def test_unreachable_url_names_it(closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
     store = QdrantStore({"url": url, "timeout_s": 2})
     with pytest.raises(StoreError) as err:
         store.__enter__()

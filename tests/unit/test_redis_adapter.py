@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,12 +33,6 @@ from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_REDIS_URL")
 live = pytest.mark.skipif(not URL, reason="needs a Redis Stack server: set VECBENCH_REDIS_URL")
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- no server -----------------------------------------------------------------------------------
@@ -124,8 +117,8 @@ def test_missing_url_says_how_to_get_a_server(monkeypatch: pytest.MonkeyPatch) -
         RedisStore().__enter__()
 
 
-def test_unreachable_url_names_it_without_the_password() -> None:
-    port = _closed_port()
+def test_unreachable_url_names_it_without_the_password(closed_port: int) -> None:
+    port = closed_port
     store = RedisStore({"url": f"redis://bench:hunter2@127.0.0.1:{port}/0", "socket_timeout_s": 2})
     with pytest.raises(StoreError) as err:
         store.__enter__()
