@@ -159,12 +159,12 @@ def test_missing_url_says_how_to_get_a_server(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_unreachable_url_names_it_without_the_password(closed_port: int) -> None:
-    port = closed_port
-    store = ElasticsearchStore({"url": f"http://elastic:s3cret@127.0.0.1:{port}", "request_timeout_s": 2})
+    url = f"http://elastic:s3cret@127.0.0.1:{closed_port}"
+    store = ElasticsearchStore({"url": url, "request_timeout_s": 2})
     with pytest.raises(StoreError) as err:
         store.__enter__()
     message = str(err.value)
-    assert f"127.0.0.1:{port}" in message and "s3cret" not in message
+    assert f"127.0.0.1:{closed_port}" in message and "s3cret" not in message
     assert "docker compose --profile elasticsearch" in message
 
 

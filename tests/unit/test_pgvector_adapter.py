@@ -205,12 +205,11 @@ def test_pickles_before_enter() -> None:
 
 def test_unreachable_server_names_host_port_not_password(closed_port: int) -> None:
     pytest.importorskip("psycopg")
-    port = closed_port
-    store = PgVectorStore({"dsn": f"postgresql://vecbench:hunter2secret@127.0.0.1:{port}/vecbench"})
+    store = PgVectorStore({"dsn": f"postgresql://vecbench:hunter2secret@127.0.0.1:{closed_port}/vecbench"})
     with pytest.raises(StoreError) as err:
         store.__enter__()
     message = str(err.value)
-    assert f"127.0.0.1:{port}" in message
+    assert f"127.0.0.1:{closed_port}" in message
     assert "vecbench services up pgvector" in message
     assert "hunter2secret" not in message
     assert err.value.__cause__ is None and err.value.__suppress_context__

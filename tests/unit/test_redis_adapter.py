@@ -118,12 +118,11 @@ def test_missing_url_says_how_to_get_a_server(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_unreachable_url_names_it_without_the_password(closed_port: int) -> None:
-    port = closed_port
-    store = RedisStore({"url": f"redis://bench:hunter2@127.0.0.1:{port}/0", "socket_timeout_s": 2})
+    store = RedisStore({"url": f"redis://bench:hunter2@127.0.0.1:{closed_port}/0", "socket_timeout_s": 2})
     with pytest.raises(StoreError) as err:
         store.__enter__()
     message = str(err.value)
-    assert f"127.0.0.1:{port}" in message
+    assert f"127.0.0.1:{closed_port}" in message
     assert "hunter2" not in message
     assert "vecbench services up redis" in message
 
