@@ -41,9 +41,9 @@ def manifest(url, sha256=SHA, size=SIZE):
     )
 
 
-def test_download_verifies_and_replaces(file_server, url, opener, tmp_path):
+def test_download_verifies_and_replaces(file_server, url, opener, vb_cache):
     path = fetch(manifest(url), opener=opener)
-    assert path == tmp_path / "cache" / "datasets" / "tiny.hdf5"
+    assert path == vb_cache / "datasets" / "tiny.hdf5"
     assert path.read_bytes() == PAYLOAD
     assert not path.with_name("tiny.hdf5.part").exists()
     info = json.loads(path.with_name("tiny.json").read_text())
@@ -54,8 +54,8 @@ def test_download_verifies_and_replaces(file_server, url, opener, tmp_path):
     assert file_server.ranges == [None]
 
 
-def test_resume_sends_range_and_appends(file_server, url, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_resume_sends_range_and_appends(file_server, url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD[:40_000])
     path = fetch(manifest(url), opener=opener)
@@ -63,9 +63,9 @@ def test_resume_sends_range_and_appends(file_server, url, opener, tmp_path):
     assert file_server.ranges == ["bytes=40000-"]
 
 
-def test_server_ignoring_range_restarts(file_server, url, opener, tmp_path):
+def test_server_ignoring_range_restarts(file_server, url, opener, vb_cache):
     file_server.honor_range = False
-    folder = tmp_path / "cache" / "datasets"
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD[:40_000])
     path = fetch(manifest(url), opener=opener)
@@ -73,8 +73,8 @@ def test_server_ignoring_range_restarts(file_server, url, opener, tmp_path):
     assert file_server.ranges == ["bytes=40000-"]
 
 
-def test_complete_part_is_only_verified(file_server, url, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_complete_part_is_only_verified(file_server, url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD)
     assert fetch(manifest(url), opener=opener).read_bytes() == PAYLOAD
@@ -85,15 +85,15 @@ def test_complete_part_is_only_verified(file_server, url, opener, tmp_path):
     assert fetch(manifest(url, size=None), opener=opener).read_bytes() == PAYLOAD
 
 
-def test_checksum_mismatch_deletes_part(url, opener, tmp_path):
+def test_checksum_mismatch_deletes_part(url, opener, vb_cache):
     with pytest.raises(ChecksumMismatchError):
         fetch(manifest(url, sha256="0" * 64), opener=opener)
-    folder = tmp_path / "cache" / "datasets"
+    folder = vb_cache / "datasets"
     assert not (folder / "tiny.hdf5.part").exists() and not (folder / "tiny.hdf5").exists()
 
 
-def test_stale_part_is_retried_from_scratch(file_server, url, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_stale_part_is_retried_from_scratch(file_server, url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(b"x" * 1000)  # bytes of some other file
     path = fetch(manifest(url), opener=opener)
@@ -109,8 +109,8 @@ def test_unverified_manifest_records_and_prints_sha(url, opener, tmp_path, capsy
     assert SHA in capsys.readouterr().err
 
 
-def test_present_file_with_wrong_sha_raises(url, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_present_file_with_wrong_sha_raises(url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatchError, match="delete"):
