@@ -9,9 +9,9 @@ import pytest
 
 
 @pytest.fixture
-def vb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Run the vecbench CLI in a subprocess, in tmp_path, with a private cache."""
-    env = {**os.environ, "VECBENCH_CACHE": str(tmp_path / "cache"), "VECBENCH_PROGRESS": "0"}
+def vb(tmp_path: Path, vb_cache: Path):
+    """Run the vecbench CLI in a subprocess, in tmp_path, with a private cache (``vb_cache``)."""
+    env = dict(os.environ)  # vb_cache has set VECBENCH_CACHE and VECBENCH_PROGRESS
 
     def run(*args: str, check: bool | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(

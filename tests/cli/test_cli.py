@@ -7,17 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line_error
 
 SMALL = ["--dataset-param", "n=2000", "--dataset-param", "dim=16", "--dataset-param", "nq=20"]
-
-
-def _one_line_error(proc, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_help_and_version(vb):
@@ -78,38 +70,42 @@ def test_run_grid_from_flags(vb, tmp_path: Path):
 )
 def test_bad_input_is_one_line_exit_2(vb, tmp_path: Path, args, needles):
     proc = vb(*args)
-    _one_line_error(proc, *needles)
+    one_line_error(proc, *needles)
     assert not (tmp_path / "vecbench-results").exists() or not any((tmp_path / "vecbench-results").iterdir())
 
 
 def test_malformed_yaml_names_the_line(vb, tmp_path: Path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("k: 10\nstores:\n  faiss: {indexes: [\n    - type: hnsw\n")
-    _one_line_error(vb("run", "--config", str(cfg)), "line")
+    one_line_error(vb("run", "--config", str(cfg)), "line")
 
 
 def test_report_refuses_a_foreign_file(vb, tmp_path: Path):
     other = tmp_path / "other.jsonl"
     other.write_text('{"hello": "world"}\n')
-    _one_line_error(vb("report", str(other)), "not a vecbench results file")
+    one_line_error(vb("report", str(other)), "not a vecbench results file")
 
 
-def test_bad_vectors_in_a_dataset_file(vb, tmp_path: Path):
-    base = np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32)
+def _with_nan(base: np.ndarray) -> np.ndarray:
     base[5, 3] = np.nan
+    return base
+
+
+@pytest.mark.parametrize(
+    ("base", "queries", "needle"),
+    [
+        (_with_nan(np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32)), (5, 8), "NaN"),
+        (np.ones((100, 8), dtype=np.float32), (5, 9), "dimension"),  # base and queries disagree
+        (np.ones((0, 8), dtype=np.float32), (5, 8), "no base vectors"),
+    ],
+    ids=["nan-in-base", "dimension-mismatch", "empty-base"],
+)
+def test_bad_npy_dataset_is_one_line_exit_2(vb, tmp_path: Path, base: np.ndarray, queries: tuple, needle: str):
     np.save(tmp_path / "base.npy", base)
-    np.save(tmp_path / "q.npy", base[:5] * 0 + 1)
+    np.save(tmp_path / "q.npy", np.ones(queries, dtype=np.float32))
     proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
               "--stores", "bruteforce")
-    _one_line_error(proc, "NaN")
-
-
-def test_dimension_mismatch_between_base_and_queries(vb, tmp_path: Path):
-    np.save(tmp_path / "base.npy", np.ones((100, 8), dtype=np.float32))
-    np.save(tmp_path / "q.npy", np.ones((5, 9), dtype=np.float32))
-    proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
-              "--stores", "bruteforce")
-    _one_line_error(proc, "dimension")
+    one_line_error(proc, needle)
 
 
 def test_incomplete_hdf5(vb, tmp_path: Path):
@@ -117,7 +113,7 @@ def test_incomplete_hdf5(vb, tmp_path: Path):
 
     with h5py.File(tmp_path / "part.hdf5", "w") as f:
         f.create_dataset("train", data=np.ones((10, 4), dtype=np.float32))
-    _one_line_error(vb("run", "--dataset", str(tmp_path / "part.hdf5"), "--stores", "bruteforce"), "test")
+    one_line_error(vb("run", "--dataset", str(tmp_path / "part.hdf5"), "--stores", "bruteforce"), "test")
 
 
 def test_debug_shows_traceback(vb):
@@ -137,16 +133,8 @@ def test_datasets_list_and_info(vb, tmp_path: Path):
         f.create_dataset("test", data=np.random.default_rng(2).normal(size=(4, 6)).astype(np.float32))
     info = json.loads(vb("datasets", "info", str(tmp_path / "small-angular.hdf5"), check=True).stdout)
     assert (info["n"], info["nq"], info["dim"], info["metric"]) == (50, 4, 6, "cosine")
-    _one_line_error(vb("datasets", "fetch", "nosuch"), "unknown dataset")
-    _one_line_error(vb("datasets", "info", "glove-25-angular"), "vecbench datasets fetch glove-25-angular")
-
-
-def test_empty_dataset(vb, tmp_path: Path):
-    np.save(tmp_path / "base.npy", np.ones((0, 8), dtype=np.float32))
-    np.save(tmp_path / "q.npy", np.ones((5, 8), dtype=np.float32))
-    proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
-              "--stores", "bruteforce")
-    _one_line_error(proc, "no base vectors")
+    one_line_error(vb("datasets", "fetch", "nosuch"), "unknown dataset")
+    one_line_error(vb("datasets", "info", "glove-25-angular"), "vecbench datasets fetch glove-25-angular")
 
 
 def test_default_run_writes_results_and_reaches_recall(vb, tmp_path: Path):

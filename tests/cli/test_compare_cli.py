@@ -5,15 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cli_helpers import one_line_error
+
 SMALL = ["--dataset-param", "n=1500", "--dataset-param", "dim=8", "--dataset-param", "nq=25"]
-
-
-def _one_line_error(proc, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def _run(vb, out: Path, *extra: str, metric: str = "cosine"):
@@ -64,29 +58,29 @@ def test_compare_refusals(vb, tmp_path: Path):
     a, e = tmp_path / "a.jsonl", tmp_path / "e.jsonl"
     _run(vb, a)
     _run(vb, e, metric="euclidean")
-    _one_line_error(vb("compare", str(a), str(e)), "different metrics", "cosine", "euclidean")
+    one_line_error(vb("compare", str(a), str(e)), "different metrics", "cosine", "euclidean")
     future = tmp_path / "future.jsonl"
     rec = json.loads(a.read_text().splitlines()[0])
     future.write_text(json.dumps({**rec, "schema_version": 7}) + "\n")
-    _one_line_error(vb("compare", str(a), str(future)), "unknown schema version 7", "1-2")
-    _one_line_error(vb("compare", str(a), str(tmp_path / "nope.jsonl")), "nope.jsonl")
+    one_line_error(vb("compare", str(a), str(future)), "unknown schema version 7", "1-2")
+    one_line_error(vb("compare", str(a), str(tmp_path / "nope.jsonl")), "nope.jsonl")
 
 
 def test_bad_prices_and_repeats(vb, tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("usd_per_vcpu_hour: -2\nusd_per_tpu_hour: 1\n")
-    _one_line_error(
+    one_line_error(
         vb("run", *SMALL, "--stores", "faiss", "--prices", str(bad)), "unknown price key(s) usd_per_tpu_hour"
     )
     bad.write_text("usd_per_vcpu_hour: -2\n")
-    _one_line_error(vb("run", *SMALL, "--stores", "faiss", "--prices", str(bad)), "usd_per_vcpu_hour=-2")
-    _one_line_error(
+    one_line_error(vb("run", *SMALL, "--stores", "faiss", "--prices", str(bad)), "usd_per_vcpu_hour=-2")
+    one_line_error(
         vb("run", *SMALL, "--stores", "faiss", "--price", "usd_per_vcpu_hour=free"),
         "usd_per_vcpu_hour='free'",
     )
-    _one_line_error(
+    one_line_error(
         vb("run", *SMALL, "--stores", "faiss", "--repeats", "0"), "repeats must be a positive integer"
     )
     out = tmp_path / "r.jsonl"
     _run(vb, out)
-    _one_line_error(vb("report", str(out), "--prices", str(bad)), "usd_per_vcpu_hour=-2")
+    one_line_error(vb("report", str(out), "--prices", str(bad)), "usd_per_vcpu_hour=-2")

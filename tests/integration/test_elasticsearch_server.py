@@ -14,6 +14,8 @@ import pytest
 
 from vecbench.adapters.elasticsearch import ElasticsearchStore
 from vecbench.errors import CollectionExistsError
+from vecbench.groundtruth import exact_knn
+from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_ES_URL")
@@ -30,18 +32,6 @@ pytest.importorskip("elasticsearch")
 DIM, N, K = 16, 500, 10
 
 
-def _exact(queries: np.ndarray, base: np.ndarray, metric: str) -> np.ndarray:
-    if metric == "euclidean":
-        d = ((queries[:, None, :] - base[None, :, :]) ** 2).sum(-1)
-    elif metric == "cosine":
-        qn = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-        bn = base / np.linalg.norm(base, axis=1, keepdims=True)
-        d = -(qn @ bn.T)
-    else:
-        d = -(queries @ base.T)
-    return np.argsort(d, axis=1)[:, :K]
-
-
 @pytest.mark.parametrize("metric", ["euclidean", "cosine", "ip"])
 @pytest.mark.parametrize("index_type", ["hnsw", "int8_hnsw", "flat", "int8_flat"])
 def test_round_trip(index_type: str, metric: str) -> None:
@@ -49,7 +39,7 @@ def test_round_trip(index_type: str, metric: str) -> None:
     base = rng.normal(size=(N, DIM)).astype(np.float32)
     queries = rng.normal(size=(20, DIM)).astype(np.float32)
     ids = rng.choice(2**62, size=N, replace=False).astype(np.int64)
-    truth = ids[_exact(queries, base, metric)]
+    truth = ids[exact_knn(base, queries, K, metric).ids]
     with ElasticsearchStore({"url": URL, "bulk_chunk": 128}) as store:
         spec = CollectionSpec("vb_it_es", DIM, metric, index_type)
         store.create(spec, drop_old=True)
@@ -60,7 +50,7 @@ def test_round_trip(index_type: str, metric: str) -> None:
         if index_type != "flat":
             store.set_search_params({"num_candidates": 200})
         found = store.search_batch(queries, K)
-        recall = np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)])
+        recall = recall_at_k(found, truth, K).mean()
         floor = 1.0 if index_type == "flat" else (0.9 if index_type == "hnsw" else 0.7)
         assert recall >= floor, f"{index_type}/{metric}: recall@10 {recall:.3f} < {floor}"
         for q, row in zip(queries[:3], found[:3], strict=True):

@@ -18,6 +18,8 @@ import pytest
 
 from vecbench.adapters.milvus import MAX_TOPK, URI_ENV, MilvusStore
 from vecbench.errors import CollectionExistsError, InvalidParameterError
+from vecbench.groundtruth import exact_knn
+from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("pymilvus")
@@ -45,8 +47,7 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     base = rng.normal(size=(N, DIM)).astype(np.float32)  # no clusters: approximate search shows
     queries = rng.normal(size=(NQ, DIM)).astype(np.float32)
     ids = rng.choice(2**50, size=N, replace=False).astype(np.int64)
-    d = ((queries[:, None, :] - base[None, :, :]) ** 2).sum(-1)
-    truth = ids[np.argsort(d, axis=1)[:, :K]]
+    truth = ids[exact_knn(base, queries, K, "euclidean").ids]
     return base, queries, ids, truth
 
 
@@ -56,12 +57,6 @@ def store() -> Iterator[MilvusStore]:
     # tick (~200 ms per search on a default server); the tests here make many searches.
     with MilvusStore({"uri": URI, "consistency_level": "Session"}) as s:
         yield s
-
-
-def _recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(
-        np.mean([len(set(f.tolist()) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)])
-    )
 
 
 def test_index_is_built_and_loaded(store: MilvusStore, data) -> None:
@@ -79,7 +74,7 @@ def test_index_is_built_and_loaded(store: MilvusStore, data) -> None:
     loaded = info["loaded_segments"]
     assert loaded["rows"] == N and loaded["rows_with_index"] == N
     assert info["server_version"] and info["client_version"]
-    assert _recall(store.search_batch(queries, K), truth) > 0.9
+    assert recall_at_k(store.search_batch(queries, K), truth, K).mean() > 0.9
 
 
 def test_hnsw_ef_search_changes_recall(store: MilvusStore, data) -> None:
@@ -91,7 +86,7 @@ def test_hnsw_ef_search_changes_recall(store: MilvusStore, data) -> None:
     recalls = {}
     for ef in (1, 200):  # ef 1 is sent as ef = k = 10
         store.set_search_params({"ef_search": ef})
-        recalls[ef] = _recall(store.search_batch(queries, K), truth)
+        recalls[ef] = recall_at_k(store.search_batch(queries, K), truth, K).mean()
     assert recalls[200] > recalls[1] + 0.2, recalls
 
 
@@ -102,14 +97,14 @@ def test_reload_after_build_on_a_loaded_collection(store: MilvusStore, data) -> 
     store.create(CollectionSpec(_name("reload"), DIM, "euclidean", "ivf_flat", {"nlist": 64}))
     store.upsert(ids, base)
     early = store.search_batch(queries, K)  # loads the collection now, before any index
-    assert _recall(early, truth) > 0.95  # growing segment: brute force
+    assert recall_at_k(early, truth, K).mean() > 0.95  # growing segment: brute force
     assert store.describe()["loaded_segments"]["rows_with_index"] == 0
     store.wait_ready(timeout_s=120)
     assert store.describe()["loaded_segments"]["rows_with_index"] == N
     store.set_search_params({"nprobe": 1})
-    low = _recall(store.search_batch(queries, K), truth)
+    low = recall_at_k(store.search_batch(queries, K), truth, K).mean()
     store.set_search_params({"nprobe": 64})
-    full = _recall(store.search_batch(queries, K), truth)
+    full = recall_at_k(store.search_batch(queries, K), truth, K).mean()
     assert full == 1.0 and low < 0.7, (low, full)
 
 

@@ -17,6 +17,7 @@ import pytest
 from vecbench.adapters.pgvector import DSN_ENV, PgVectorStore
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric, distances_to
+from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 pytestmark = pytest.mark.slow
@@ -48,11 +49,6 @@ IDS = np.arange(BASE.shape[0], dtype=np.int64) * 7 + 3  # not row numbers
 
 def _truth(metric: Metric, k: int = K) -> np.ndarray:
     return np.stack([IDS[np.argsort(distances_to(q, BASE, metric), kind="stable")[:k]] for q in QUERIES])
-
-
-def _recall(store: PgVectorStore, truth: np.ndarray) -> float:
-    found = store.search_batch(QUERIES, truth.shape[1])
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)]))
 
 
 @pytest.fixture
@@ -132,7 +128,7 @@ def test_flat_is_an_exact_scan_without_index() -> None:
         plan = store.explain(QUERIES[0], K)
         assert not _index_scans(plan), plan
         assert store.describe()["index_built"] is None
-        assert _recall(store, _truth(Metric.EUCLIDEAN)) == 1.0
+        assert recall_at_k(store.search_batch(QUERIES, K), _truth(Metric.EUCLIDEAN), K).mean() == 1.0
 
 
 # -- identifiers ---------------------------------------------------------------------------------
@@ -239,7 +235,8 @@ def test_halfvec_mode(index_type: str, raw: Any) -> None:
         assert store.describe()["vector_type"] == "halfvec"
         if index_type == "hnsw":  # a wide beam: what is checked is float16 storage, not HNSW's misses
             store.set_search_params({"ef_search": 200})
-        assert _recall(store, _truth(Metric.COSINE)) >= 0.95  # float16 rounding only reorders near ties
+        found = store.search_batch(QUERIES, K)  # float16 rounding only reorders near ties:
+        assert recall_at_k(found, _truth(Metric.COSINE), K).mean() >= 0.95
         with pytest.raises(Exception, match="halfvec"):
             store.upsert(np.array([1], dtype=np.int64), np.full((1, DIM), 1e6, dtype=np.float32))
     with PgVectorStore({"dsn": DSN}) as store:
@@ -261,7 +258,7 @@ def test_ivfflat_probes_change_recall(raw: Any) -> None:
         for probes in (1, 4, 50):
             store.set_search_params({"probes": probes})
             assert store.describe()["search_settings_in_effect"]["ivfflat.probes"] == str(probes)
-            recalls[probes] = _recall(store, truth)
+            recalls[probes] = recall_at_k(store.search_batch(QUERIES, K), truth, K).mean()
         print(f"\nivfflat lists=50 recall@10 by probes: {recalls}")
         assert recalls[1] < recalls[4] <= recalls[50]
         assert recalls[50] == 1.0  # every list probed: exact
@@ -274,7 +271,7 @@ def test_hnsw_ef_search_changes_recall() -> None:
         recalls = {}
         for ef in (10, 40, 400):
             store.set_search_params({"ef_search": ef})
-            recalls[ef] = _recall(store, truth)
+            recalls[ef] = recall_at_k(store.search_batch(QUERIES, K), truth, K).mean()
         print(f"\nhnsw m=4 ef_construction=8 recall@10 by ef_search: {recalls}")
         # A deliberately weak graph, so that the knob has room to show (0.55 / 0.76 / 0.88 here).
         assert recalls[10] < recalls[40] < recalls[400]

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from vecbench.errors import CollectionExistsError
+from vecbench.groundtruth import exact_knn
+from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_QDRANT_URL")
@@ -38,21 +40,12 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return base, queries, ids
 
 
-def _truth(base: np.ndarray, queries: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    d = ((queries[:, None, :] - base[None, :, :]) ** 2).sum(-1)
-    return ids[np.argsort(d, axis=1)[:, :K]]
-
-
-def _recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)]))
-
-
 @pytest.mark.parametrize("quantization", [None, "scalar"])
 def test_hnsw_round_trip(data, quantization) -> None:
     from vecbench.adapters.qdrant import QdrantStore
 
     base, queries, ids = data
-    truth = _truth(base, queries, ids)
+    truth = ids[exact_knn(base, queries, K, "euclidean").ids]
     with QdrantStore({"url": URL, "upload_parallel": 2}) as store:
         spec = CollectionSpec("vecbench_it", DIM, "l2", "hnsw", {"quantization": quantization})
         store.create(spec, drop_old=True)
@@ -70,9 +63,9 @@ def test_hnsw_round_trip(data, quantization) -> None:
         assert info["server_version"]
         assert (info["quantization"] is not None) == (quantization is not None)
         store.set_search_params({"hnsw_ef": 256})
-        assert _recall(store.search_batch(queries, K), truth) >= 0.9
+        assert recall_at_k(store.search_batch(queries, K), truth, K).mean() >= 0.9
         singles = np.stack([store.search(q, K) for q in queries])
-        assert _recall(singles, truth) >= 0.9
+        assert recall_at_k(singles, truth, K).mean() >= 0.9
         fp = store.footprint()
         assert fp.method
         store.delete(ids[:10])
@@ -88,5 +81,6 @@ def test_flat_is_exact(data) -> None:
         store.create(CollectionSpec("vecbench_it_flat", DIM, "l2", "flat"), drop_old=True)
         store.upsert(ids, base)
         store.wait_ready(timeout_s=120)
-        assert _recall(store.search_batch(queries, K), _truth(base, queries, ids)) == 1.0
+        truth = ids[exact_knn(base, queries, K, "euclidean").ids]
+        assert recall_at_k(store.search_batch(queries, K), truth, K).mean() == 1.0
         assert store.describe()["indexed_vectors_count"] == 0

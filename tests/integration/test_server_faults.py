@@ -34,9 +34,8 @@ def _kill_after_first_record(out: Path, pid: int, deadline_s: float = 120.0) -> 
     return thread
 
 
-def test_server_killed_mid_run(tmp_path, monkeypatch):
+def test_server_killed_mid_run(tmp_path, monkeypatch, vb_cache):
     pytest.importorskip("redis")
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
     svc = get_service("redis")
     try:
         svc.check_installed()

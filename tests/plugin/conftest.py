@@ -7,11 +7,11 @@ get it, through its ``pytest11`` entry point (so vecbench must be installed, as 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _own_cache(vb_cache: Path) -> None:
     """Keep ground truth and data caches of the inner runs out of the developer's cache."""
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path_factory.mktemp("vb-cache")))
-    monkeypatch.setenv("VECBENCH_PROGRESS", "0")

@@ -35,9 +35,8 @@ def test_readme_example_runs_under_pytest_with_benchmark_json(tmp_path: Path) ->
     pytest.importorskip("faiss")
     pytest.importorskip("pytest_benchmark")
     (tmp_path / "test_my_index.py").write_text(readme_example(), encoding="utf-8")
+    # The private cache of conftest's _own_cache (VECBENCH_CACHE, VECBENCH_PROGRESS) comes along.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env["VECBENCH_CACHE"] = str(tmp_path / "cache")
-    env["VECBENCH_PROGRESS"] = "0"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-json=bench.json"],
         cwd=tmp_path,

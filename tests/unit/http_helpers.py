@@ -1,4 +1,4 @@
-"""A local HTTP file server for download tests: 127.0.0.1 only, Range support, request log.
+"""Local HTTP servers for tests: 127.0.0.1 only, served from a background thread.
 
 from http_helpers import FileServer
 
@@ -6,12 +6,17 @@ srv = FileServer()
 url = srv.serve("/tiny.hdf5", payload)
 ...
 srv.close()
+
+``FileServer`` (files, Range support, request log) serves the download tests; a test with a
+handler of its own starts it with ``serve_in_background``. The ``file_server`` and
+``opener`` fixtures (conftest.py) wrap ``FileServer`` and ``direct_opener``.
 """
 
 from __future__ import annotations
 
 import threading
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -19,6 +24,20 @@ def direct_opener() -> urllib.request.OpenerDirector:
     """An opener without proxies: a proxy from the environment must never see (or reroute)
     requests to the test server."""
     return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def serve_in_background(httpd: ThreadingHTTPServer) -> Callable[[], None]:
+    """Serve ``httpd`` from a daemon thread; returns the function that stops it and closes
+    its socket (safe to call twice)."""
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+    return stop
 
 
 class FileServer:
@@ -65,10 +84,7 @@ class FileServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self._stop = serve_in_background(self.httpd)
 
     def serve(self, path: str, body: bytes) -> str:
         """Serve ``body`` at ``path``; returns its URL."""
@@ -81,8 +97,7 @@ class FileServer:
         return [rng for _, rng in self.requests]
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._stop()
 
     def __enter__(self) -> FileServer:
         return self

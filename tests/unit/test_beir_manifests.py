@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from http_helpers import FileServer, direct_opener
 
 from vecbench.datasets import catalog
 from vecbench.datasets.catalog import Manifest, get_manifest, list_manifests, parse_manifest
@@ -58,21 +57,7 @@ def beir_zip(name: str = "tiny", extra: dict[str, bytes] | None = None, symlink:
     return buf.getvalue()
 
 
-@pytest.fixture
-def server():
-    with FileServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def opener():
-    return direct_opener()
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("VECBENCH_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 def md5(data: bytes) -> str:
@@ -85,20 +70,20 @@ def manifest(url: str, md5_hex: str | None, name: str = "tiny", **extra) -> Mani
     )
 
 
-def beir_folder(tmp_path: Path) -> Path:
-    return tmp_path / "cache" / "datasets" / "beir"
+def beir_folder(cache: Path) -> Path:
+    return cache / "datasets" / "beir"
 
 
-def leftovers(tmp_path: Path) -> list[str]:
-    folder = beir_folder(tmp_path)
+def leftovers(cache: Path) -> list[str]:
+    folder = beir_folder(cache)
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 @pytest.fixture
-def tiny_manifests(tmp_path, monkeypatch, server):
+def tiny_manifests(tmp_path, monkeypatch, file_server):
     """A manifest folder holding one BEIR set, 'tiny', served by the local server."""
     data = beir_zip()
-    url = server.serve("/tiny.zip", data)
+    url = file_server.serve("/tiny.zip", data)
     folder = tmp_path / "manifests"
     folder.mkdir()
     (folder / "beir.yaml").write_text(
@@ -116,10 +101,10 @@ def tiny_manifests(tmp_path, monkeypatch, server):
 # --------------------------------------------------------------------------- fetch
 
 
-def test_fetch_checks_md5_unpacks_atomically_and_loads(server, opener, tmp_path):
+def test_fetch_checks_md5_unpacks_atomically_and_loads(file_server, opener, vb_cache):
     data = beir_zip()
-    path = fetch(manifest(server.serve("/tiny.zip", data), md5(data)), opener=opener)
-    assert path == beir_folder(tmp_path) / "tiny"
+    path = fetch(manifest(file_server.serve("/tiny.zip", data), md5(data)), opener=opener)
+    assert path == beir_folder(vb_cache) / "tiny"
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()) == [
         FETCH_RECORD,
         "corpus.jsonl",
@@ -127,7 +112,7 @@ def test_fetch_checks_md5_unpacks_atomically_and_loads(server, opener, tmp_path)
         "qrels/test.tsv",
         "queries.jsonl",
     ]
-    assert leftovers(tmp_path) == ["tiny"]  # no zip, part or temporary folder left
+    assert leftovers(vb_cache) == ["tiny"]  # no zip, part or temporary folder left
     record = json.loads((path / FETCH_RECORD).read_text())
     assert record["status"] == "verified" and record["md5"] == md5(data) and record["size"] == len(data)
     assert record["files"]["qrels/test.tsv"]["sha256"] == hashlib.sha256(QRELS["test"].encode()).hexdigest()
@@ -137,16 +122,16 @@ def test_fetch_checks_md5_unpacks_atomically_and_loads(server, opener, tmp_path)
     assert ds.qrels["q2"] == {"d2": 2}
 
     # Present: returned without a second request.
-    assert fetch(manifest(server.base + "/tiny.zip", md5(data)), opener=opener) == path
-    assert server.requests == [("/tiny.zip", None)]
-    assert verify_fetched(manifest(server.base + "/tiny.zip", md5(data)))["ok"] is True
+    assert fetch(manifest(file_server.base + "/tiny.zip", md5(data)), opener=opener) == path
+    assert file_server.requests == [("/tiny.zip", None)]
+    assert verify_fetched(manifest(file_server.base + "/tiny.zip", md5(data)))["ok"] is True
 
 
-def test_md5_mismatch_raises_and_leaves_nothing(server, opener, tmp_path):
-    url = server.serve("/tiny.zip", beir_zip())
+def test_md5_mismatch_raises_and_leaves_nothing(file_server, opener, vb_cache):
+    url = file_server.serve("/tiny.zip", beir_zip())
     with pytest.raises(ChecksumMismatchError, match="md5"):
         fetch(manifest(url, "0" * 32), opener=opener)
-    assert leftovers(tmp_path) == []
+    assert leftovers(vb_cache) == []
 
 
 @pytest.mark.parametrize(
@@ -159,58 +144,58 @@ def test_md5_mismatch_raises_and_leaves_nothing(server, opener, tmp_path):
     ],
     ids=["dotdot", "absolute", "backslash", "symlink"],
 )
-def test_unsafe_archive_is_refused_before_writing(server, opener, tmp_path, bad):
+def test_unsafe_archive_is_refused_before_writing(file_server, opener, tmp_path, vb_cache, bad):
     data = beir_zip(**bad)
     with pytest.raises(DatasetError, match="refusing member"):
-        fetch(manifest(server.serve("/tiny.zip", data), md5(data)), opener=opener)
-    assert leftovers(tmp_path) == []
-    assert not (tmp_path / "cache" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+        fetch(manifest(file_server.serve("/tiny.zip", data), md5(data)), opener=opener)
+    assert leftovers(vb_cache) == []
+    assert not (vb_cache / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
 
 
-def test_archive_without_beir_layout_is_refused(server, opener, tmp_path):
+def test_archive_without_beir_layout_is_refused(file_server, opener, vb_cache):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("tiny/corpus.jsonl", json.dumps(CORPUS[0]) + "\n")
     data = buf.getvalue()
     with pytest.raises(DatasetError, match=r"qrels/test\.tsv"):
-        fetch(manifest(server.serve("/tiny.zip", data), md5(data)), opener=opener)
-    assert leftovers(tmp_path) == []
+        fetch(manifest(file_server.serve("/tiny.zip", data), md5(data)), opener=opener)
+    assert leftovers(vb_cache) == []
 
 
-def test_resume_sends_range_and_still_checks_md5(server, opener, tmp_path):
+def test_resume_sends_range_and_still_checks_md5(file_server, opener, vb_cache):
     data = beir_zip()
-    url = server.serve("/tiny.zip", data)
-    folder = beir_folder(tmp_path)
+    url = file_server.serve("/tiny.zip", data)
+    folder = beir_folder(vb_cache)
     folder.mkdir(parents=True)
     cut = len(data) // 2
     (folder / "tiny.zip.part").write_bytes(data[:cut])
     path = fetch(manifest(url, md5(data)), opener=opener)
-    assert server.requests == [("/tiny.zip", f"bytes={cut}-")]
+    assert file_server.requests == [("/tiny.zip", f"bytes={cut}-")]
     assert load_beir(path).counts.docs == 3
 
 
-def test_kept_archive_is_reused_when_it_checks_out(server, opener, tmp_path):
+def test_kept_archive_is_reused_when_it_checks_out(file_server, opener, vb_cache):
     data = beir_zip()
-    folder = beir_folder(tmp_path)
+    folder = beir_folder(vb_cache)
     folder.mkdir(parents=True)
     (folder / "tiny.zip").write_bytes(data)  # as left by a fetch whose unpacking failed
-    path = fetch(manifest(server.base + "/tiny.zip", md5(data)), opener=opener)
-    assert server.requests == [] and load_beir(path).counts.docs == 3
-    assert leftovers(tmp_path) == ["tiny"]
+    path = fetch(manifest(file_server.base + "/tiny.zip", md5(data)), opener=opener)
+    assert file_server.requests == [] and load_beir(path).counts.docs == 3
+    assert leftovers(vb_cache) == ["tiny"]
 
 
-def test_unverified_prints_and_records_digests(server, opener, tmp_path, capsys):
+def test_unverified_prints_and_records_digests(file_server, opener, tmp_path, capsys):
     data = beir_zip()
-    path = fetch(manifest(server.serve("/tiny.zip", data), None), opener=opener)
+    path = fetch(manifest(file_server.serve("/tiny.zip", data), None), opener=opener)
     record = json.loads((path / FETCH_RECORD).read_text())
     assert record["status"] == "unverified" and record["md5"] == md5(data)
     err = capsys.readouterr().err
     assert md5(data) in err and hashlib.sha256(data).hexdigest() in err
 
 
-def test_verify_fetched_reports_changed_and_missing_files(server, opener, tmp_path):
+def test_verify_fetched_reports_changed_and_missing_files(file_server, opener, tmp_path):
     data = beir_zip()
-    m = manifest(server.serve("/tiny.zip", data), md5(data))
+    m = manifest(file_server.serve("/tiny.zip", data), md5(data))
     path = fetch(m, opener=opener)
     (path / "qrels" / "test.tsv").write_text("q1\td3\t1\n")
     (path / "queries.jsonl").unlink()
@@ -346,12 +331,12 @@ def test_malformed_beir_entries_are_config_errors():
         parse_manifest(ok.replace("beir-zip", "tarball"))
 
 
-def test_md5_is_a_recorded_digest_too(tmp_path):
+def test_md5_is_a_recorded_digest_too(tmp_path, vb_cache):
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc")
     assert file_md5(path) == "900150983cd24fb0d6963f7d28e17f72"
     assert file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    (entry,) = (tmp_path / "cache" / "checksums").glob("*.json")
+    (entry,) = (vb_cache / "checksums").glob("*.json")
     assert {"md5", "sha256"} <= set(json.loads(entry.read_text()))
 
 

@@ -1,4 +1,5 @@
 import pytest
+from chunk_helpers import check_disjoint_spans
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,13 +14,6 @@ from vecbench.chunking.discourse import (
     unit_spans,
 )
 from vecbench.errors import ConfigError
-
-
-def _check(text, chunks, max_size):
-    for c in chunks:
-        assert text[c.start : c.end] == c.text
-        assert len(c.text) <= max_size
-    assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:], strict=False))
 
 
 def test_is_a_chunker_with_name_and_params():
@@ -89,7 +83,7 @@ def test_satellites_merge_multinuclear_and_unrelated_cut():
         "Propellers are different. On the other hand, rotors behave alike."
     )
     chunks = DiscourseChunker(max_chars=1000).chunk(text)
-    _check(text, chunks, 1000)
+    check_disjoint_spans(text, chunks, 1000)
     assert [c.meta["relations"] for c in chunks] == [["example"], ["explanation"], [], []]
     assert [c.meta["units"] for c in chunks] == [2, 2, 1, 1]
     assert chunks[0].text == "Wings stall at high angles. For example, a flat plate stalls at 10 degrees."
@@ -105,14 +99,14 @@ def test_min_strength_drops_anaphoric_joins():
 def test_merging_stops_at_the_size_limit():
     text = "A long first sentence here. Because of this, more. Because of that, more still."
     chunks = DiscourseChunker(max_chars=50).chunk(text)
-    _check(text, chunks, 50)
+    check_disjoint_spans(text, chunks, 50)
     assert [c.meta["units"] for c in chunks] == [2, 1]
 
 
 def test_oversized_units_are_split_at_words_then_characters():
     text = "word " * 30 + "x" * 45 + ". Short."
     chunks = DiscourseChunker(max_chars=20).chunk(text)
-    _check(text, chunks, 20)
+    check_disjoint_spans(text, chunks, 20)
     assert chunks[0].text == "word word word word"
     assert fit_spans("abcdefgh", (0, 8), len, 3) == [(0, 3), (3, 6), (6, 8)]
 
@@ -185,7 +179,7 @@ _pieces = st.one_of(
 @given(st.lists(_pieces, max_size=25).map("".join), st.integers(1, 120))
 def test_offsets_exact_and_no_chunk_over_max(text, max_chars):
     chunks = DiscourseChunker(max_chars=max_chars).chunk(text)
-    _check(text, chunks, max_chars)
+    check_disjoint_spans(text, chunks, max_chars)
     # Every non-space character lands in some chunk.
     covered = sum(len(c.text) - sum(ch.isspace() for ch in c.text) for c in chunks)
     assert covered == sum(not ch.isspace() for ch in text)

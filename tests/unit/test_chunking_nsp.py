@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+from chunk_helpers import check_disjoint_spans
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rag_helpers import cranfield_texts
@@ -71,13 +72,6 @@ class BagOfLettersEmbedder:
         return len(text.split())
 
 
-def _check(text, chunks, max_size):
-    for c in chunks:
-        assert text[c.start : c.end] == c.text
-        assert len(c.text) <= max_size
-    assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:], strict=False))
-
-
 def test_is_a_chunker_with_name_and_params():
     chunker = NSPChunker(0.7, max_chars=400, scorer=HashScorer())
     assert isinstance(chunker, Chunker)
@@ -89,7 +83,7 @@ def test_is_a_chunker_with_name_and_params():
 def test_merges_while_score_reaches_threshold_and_records_scores():
     text = "One here. Two here. Three here. Four here."
     chunks = NSPChunker(0.5, scorer=FixedScorer([0.9, 0.2, 0.5])).chunk(text)
-    _check(text, chunks, 1500)
+    check_disjoint_spans(text, chunks, 1500)
     assert [c.text for c in chunks] == ["One here. Two here.", "Three here. Four here."]
     assert chunks[0].meta == {"join_scores": [0.9], "cut_score": 0.2, "units": 2, "scorer": "fixed"}
     assert chunks[1].meta["join_scores"] == [0.5] and chunks[1].meta["cut_score"] is None
@@ -98,14 +92,14 @@ def test_merges_while_score_reaches_threshold_and_records_scores():
 def test_size_limit_cuts_even_high_scores():
     text = "Aaaa aaaa. Bbbb bbbb. Cccc cccc."
     chunks = NSPChunker(0.0, max_chars=21, scorer=FixedScorer([1.0, 1.0])).chunk(text)
-    _check(text, chunks, 21)
+    check_disjoint_spans(text, chunks, 21)
     assert [c.meta["units"] for c in chunks] == [2, 1]
 
 
 def test_paragraph_segments_and_oversized_paragraphs_fall_back_to_sentences():
     text = "Para one. Still one.\n\nPara two is much longer. It has two sentences."
     chunks = NSPChunker(2.0, max_chars=30, scorer=HashScorer(), segment="paragraph").chunk(text)
-    _check(text, chunks, 30)
+    check_disjoint_spans(text, chunks, 30)
     assert [c.text for c in chunks] == ["Para one. Still one.", "Para two is much longer.", "It has two sentences."]
 
 
@@ -189,7 +183,7 @@ def test_adjacency_head_learns_and_scores_pairs():
     assert adjacency_auc(docs[:15], emb, n_pairs=50) > 0.9  # an embedder means its cosine
     text = docs[0] + "\n\n" + docs[1]
     chunks = NSPChunker(0.5, max_chars=400, scorer=head).chunk(text)
-    _check(text, chunks, 400)
+    check_disjoint_spans(text, chunks, 400)
     assert chunks[0].meta["scorer"] == "adjacency-head(bag-of-letters)"
 
 
@@ -231,7 +225,7 @@ def test_bert_nsp_scorer_end_to_end_on_tiny_random_model(tmp_path, offline):
     text = "the wing stalls. for example, lift rises.\n\nthe drag rises. the flow stalls. " + "wing " * 80 + "."
     chunker = NSPChunker(0.5, max_chars=120, scorer=scorer)
     chunks = chunker.chunk(text)
-    _check(text, chunks, 120)
+    check_disjoint_spans(text, chunks, 120)
     assert all(c.meta["scorer"] == "bert-nsp (untrained)" for c in chunks)
     assert chunker.params["scorer"] == "bert-nsp (untrained)"
     scores = scorer.score(["the wing.", "lift"], ["drag.", "flow rises"])
@@ -271,7 +265,7 @@ _pieces = st.one_of(
 )
 def test_offsets_exact_and_no_chunk_over_max(text, max_chars, threshold, segment):
     chunks = NSPChunker(threshold, max_chars=max_chars, scorer=HashScorer(), segment=segment).chunk(text)
-    _check(text, chunks, max_chars)
+    check_disjoint_spans(text, chunks, max_chars)
     covered = sum(len(c.text) - sum(ch.isspace() for ch in c.text) for c in chunks)
     assert covered == sum(not ch.isspace() for ch in text)
 

@@ -116,27 +116,20 @@ def test_cell_key_ignores_run_and_secrets():
 def test_refusals(pair, tmp_path):
     a, _ = pair
     lat = np.ones((1, NQ), dtype=np.int64)
-    euclid = _write(
-        tmp_path / "e.jsonl",
-        [_record("e", metric="euclidean", checksum="sum2", recall=np.ones(NQ), latencies_ns=lat)],
-        [(np.ones(NQ), lat)],
-    )
-    with pytest.raises(ConfigError, match="different metrics: .*a.jsonl has cosine, .*e.jsonl has euclidean"):
-        compare_files(a, euclid)
-    other = _write(
-        tmp_path / "o.jsonl",
-        [_record("o", checksum="sum9", recall=np.ones(NQ), latencies_ns=lat)],
-        [(np.ones(NQ), lat)],
-    )
-    with pytest.raises(ConfigError, match="different data sets: .*checksums differ"):
-        compare_files(a, other)
-    milvus = _write(
-        tmp_path / "m.jsonl",
-        [_record("m", store="milvus", recall=np.ones(NQ), latencies_ns=lat)],
-        [(np.ones(NQ), lat)],
-    )
-    with pytest.raises(ConfigError, match="share no cell"):
-        compare_files(a, milvus)
+    mismatched = [  # (file name, what differs from a.jsonl's records, the refusal)
+        (
+            "e",
+            {"metric": "euclidean", "checksum": "sum2"},
+            "different metrics: .*a.jsonl has cosine, .*e.jsonl has euclidean",
+        ),
+        ("o", {"checksum": "sum9"}, "different data sets: .*checksums differ"),
+        ("m", {"store": "milvus"}, "share no cell"),
+    ]
+    for name, differs, refusal in mismatched:
+        record = _record(name, recall=np.ones(NQ), latencies_ns=lat, **differs)
+        other = _write(tmp_path / f"{name}.jsonl", [record], [(np.ones(NQ), lat)])
+        with pytest.raises(ConfigError, match=refusal):
+            compare_files(a, other)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     with pytest.raises(ConfigError, match="no successful vector-search record"):

@@ -20,10 +20,7 @@ from vecbench.errors import (
 )
 from vecbench.metrics import Metric
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 def vectors(n, dim=8, seed=0):
@@ -289,10 +286,10 @@ def test_unknown_name_lists_valid_and_mentions_paths():
     assert str(again) == str(info.value)
 
 
-def test_manifest_name_needs_fetch_then_loads_from_cache(tmp_path):
+def test_manifest_name_needs_fetch_then_loads_from_cache(vb_cache):
     with pytest.raises(DatasetError, match="vecbench datasets fetch glove-25-angular"):
         load("glove-25-angular")
-    folder = tmp_path / "cache" / "datasets"
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     write_hdf5(folder / "glove-25-angular.hdf5", vectors(30, dim=25), vectors(2, dim=25), distance="angular")
     from vecbench.datasets.catalog import is_cached
@@ -302,12 +299,12 @@ def test_manifest_name_needs_fetch_then_loads_from_cache(tmp_path):
     assert ds.name == "glove-25-angular" and ds.metric is Metric.COSINE and ds.dim == 25
 
 
-def test_checksum_is_cached_by_size_and_mtime(tmp_path):
+def test_checksum_is_cached_by_size_and_mtime(tmp_path, vb_cache):
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc")
     first = file_sha256(path)
     assert first == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert list((tmp_path / "cache" / "checksums").glob("*.json"))
+    assert list((vb_cache / "checksums").glob("*.json"))
     path.write_bytes(b"abcd")
     assert file_sha256(path) != first
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 import pytest
+from http_helpers import serve_in_background
 
 from vecbench.embedding import Embedder
 from vecbench.embedding.openai_http import EmbeddingAPIError, OpenAIEmbedder
@@ -67,12 +67,9 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("VB_TEST_KEY", KEY)
     srv = Server(("127.0.0.1", 0), Handler)
     srv.fail_next, srv.requests = [], []
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
+    stop = serve_in_background(srv)
     yield srv
-    srv.shutdown()
-    srv.server_close()
-    t.join(timeout=5)
+    stop()
 
 
 def make(srv: Server, **kw: Any) -> OpenAIEmbedder:
@@ -125,13 +122,8 @@ def test_no_retry_on_client_error(server: Server, monkeypatch: pytest.MonkeyPatc
     assert "wrong" not in str(info.value)
 
 
-def test_connection_errors_are_retried_then_raised() -> None:
-    import socket
-
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    e = OpenAIEmbedder(f"http://127.0.0.1:{port}/v1", "m", max_retries=2, backoff_s=0.001)
+def test_connection_errors_are_retried_then_raised(closed_port: int) -> None:
+    e = OpenAIEmbedder(f"http://127.0.0.1:{closed_port}/v1", "m", max_retries=2, backoff_s=0.001)
     with pytest.raises(EmbeddingAPIError, match="3 attempt"):
         e.embed(["a"])
     assert e.retries == 2

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from http_helpers import FileServer, direct_opener
+from http_helpers import FileServer
 
 from vecbench.datasets.catalog import Manifest
 from vecbench.datasets.fetch import fetch
@@ -18,28 +18,13 @@ SHA = hashlib.sha256(PAYLOAD).hexdigest()
 SIZE = len(PAYLOAD)
 
 
-class Server(FileServer):
-    """``PAYLOAD`` at ``url``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.url = self.serve("/tiny.hdf5", PAYLOAD)
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 @pytest.fixture
-def server():
-    with Server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def opener():
-    return direct_opener()
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+def url(file_server: FileServer) -> str:
+    """Where ``file_server`` hands out ``PAYLOAD``."""
+    return file_server.serve("/tiny.hdf5", PAYLOAD)
 
 
 def manifest(url, sha256=SHA, size=SIZE):
@@ -56,91 +41,90 @@ def manifest(url, sha256=SHA, size=SIZE):
     )
 
 
-def test_download_verifies_and_replaces(server, opener, tmp_path):
-    path = fetch(manifest(server.url), opener=opener)
-    assert path == tmp_path / "cache" / "datasets" / "tiny.hdf5"
+def test_download_verifies_and_replaces(file_server, url, opener, vb_cache):
+    path = fetch(manifest(url), opener=opener)
+    assert path == vb_cache / "datasets" / "tiny.hdf5"
     assert path.read_bytes() == PAYLOAD
     assert not path.with_name("tiny.hdf5.part").exists()
     info = json.loads(path.with_name("tiny.json").read_text())
     assert info["verified"] is True and info["sha256"] == SHA
-    assert server.ranges == [None]
+    assert file_server.ranges == [None]
     # Present and verified: no second download.
-    assert fetch(manifest(server.url), opener=opener) == path
-    assert server.ranges == [None]
+    assert fetch(manifest(url), opener=opener) == path
+    assert file_server.ranges == [None]
 
 
-def test_resume_sends_range_and_appends(server, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_resume_sends_range_and_appends(file_server, url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD[:40_000])
-    path = fetch(manifest(server.url), opener=opener)
+    path = fetch(manifest(url), opener=opener)
     assert path.read_bytes() == PAYLOAD
-    assert server.ranges == ["bytes=40000-"]
+    assert file_server.ranges == ["bytes=40000-"]
 
 
-def test_server_ignoring_range_restarts(server, opener, tmp_path):
-    server.honor_range = False
-    folder = tmp_path / "cache" / "datasets"
+def test_server_ignoring_range_restarts(file_server, url, opener, vb_cache):
+    file_server.honor_range = False
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD[:40_000])
-    path = fetch(manifest(server.url), opener=opener)
+    path = fetch(manifest(url), opener=opener)
     assert path.read_bytes() == PAYLOAD  # not 40,000 bytes duplicated in front
-    assert server.ranges == ["bytes=40000-"]
+    assert file_server.ranges == ["bytes=40000-"]
 
 
-def test_complete_part_is_only_verified(server, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_complete_part_is_only_verified(file_server, url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD)
-    assert fetch(manifest(server.url), opener=opener).read_bytes() == PAYLOAD
-    assert server.ranges == []
+    assert fetch(manifest(url), opener=opener).read_bytes() == PAYLOAD
+    assert file_server.ranges == []
     # Without a pinned size the server answers 416 to a range past the end.
     (folder / "tiny.hdf5").unlink()
     (folder / "tiny.hdf5.part").write_bytes(PAYLOAD)
-    assert fetch(manifest(server.url, size=None), opener=opener).read_bytes() == PAYLOAD
+    assert fetch(manifest(url, size=None), opener=opener).read_bytes() == PAYLOAD
 
 
-def test_checksum_mismatch_deletes_part(server, opener, tmp_path):
+def test_checksum_mismatch_deletes_part(url, opener, vb_cache):
     with pytest.raises(ChecksumMismatchError):
-        fetch(manifest(server.url, sha256="0" * 64), opener=opener)
-    folder = tmp_path / "cache" / "datasets"
+        fetch(manifest(url, sha256="0" * 64), opener=opener)
+    folder = vb_cache / "datasets"
     assert not (folder / "tiny.hdf5.part").exists() and not (folder / "tiny.hdf5").exists()
 
 
-def test_stale_part_is_retried_from_scratch(server, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_stale_part_is_retried_from_scratch(file_server, url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5.part").write_bytes(b"x" * 1000)  # bytes of some other file
-    path = fetch(manifest(server.url), opener=opener)
+    path = fetch(manifest(url), opener=opener)
     assert path.read_bytes() == PAYLOAD
-    assert server.ranges == ["bytes=1000-", None]
+    assert file_server.ranges == ["bytes=1000-", None]
 
 
-def test_unverified_manifest_records_and_prints_sha(server, opener, tmp_path, capsys):
-    path = fetch(manifest(server.url, sha256=None, size=None), opener=opener)
+def test_unverified_manifest_records_and_prints_sha(url, opener, tmp_path, capsys):
+    path = fetch(manifest(url, sha256=None, size=None), opener=opener)
     assert path.read_bytes() == PAYLOAD
     info = json.loads(path.with_name("tiny.json").read_text())
     assert info["verified"] is False and info["status"] == "unverified" and info["sha256"] == SHA
     assert SHA in capsys.readouterr().err
 
 
-def test_present_file_with_wrong_sha_raises(server, opener, tmp_path):
-    folder = tmp_path / "cache" / "datasets"
+def test_present_file_with_wrong_sha_raises(url, opener, vb_cache):
+    folder = vb_cache / "datasets"
     folder.mkdir(parents=True)
     (folder / "tiny.hdf5").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatchError, match="delete"):
-        fetch(manifest(server.url), opener=opener)
+        fetch(manifest(url), opener=opener)
 
 
-def test_http_and_connection_errors_are_dataset_errors(server, opener):
+def test_http_and_connection_errors_are_dataset_errors(file_server, url, opener):
     with pytest.raises(DatasetError, match="404"):
-        fetch(manifest(server.url.replace("tiny", "missing")), opener=opener)
-    server.close()
+        fetch(manifest(url.replace("tiny", "missing")), opener=opener)
+    file_server.close()
     with pytest.raises(DatasetError, match="failed"):
-        fetch(manifest(server.url), opener=opener)
-    server.close = lambda: None  # already closed for the fixture's teardown
+        fetch(manifest(url), opener=opener)
 
 
-def test_cache_argument_overrides_root(server, opener, tmp_path):
-    path = fetch(manifest(server.url), cache=tmp_path / "elsewhere", opener=opener)
+def test_cache_argument_overrides_root(url, opener, tmp_path):
+    path = fetch(manifest(url), cache=tmp_path / "elsewhere", opener=opener)
     assert path == tmp_path / "elsewhere" / "datasets" / "tiny.hdf5"

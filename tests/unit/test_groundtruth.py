@@ -13,9 +13,7 @@ from vecbench.measures.groundtruth import exact_knn, ground_truth, verify
 METRICS = ["euclidean", "cosine", "ip"]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 def reference(base, queries, k, metric):
@@ -115,10 +113,10 @@ def small_dataset(**kw):
     return load("synthetic", n=800, dim=12, nq=20, clusters=4, **kw)
 
 
-def test_ground_truth_computes_then_hits_the_cache(tmp_path, monkeypatch):
+def test_ground_truth_computes_then_hits_the_cache(vb_cache, monkeypatch):
     ds = small_dataset(metric="cosine")
     first = ground_truth(ds, 10)
-    files = list((tmp_path / "cache" / "groundtruth").glob("*.npz"))
+    files = list((vb_cache / "groundtruth").glob("*.npz"))
     assert [f.name for f in files] == [f"{ds.checksum.replace(':', '_')}-cosine-k10.npz"]
 
     def boom(*args, **kwargs):
@@ -143,9 +141,9 @@ def test_ground_truth_prefers_the_datasets_own(monkeypatch):
     np.testing.assert_array_equal(gt.ids, own.ids[:, :5])
 
 
-def test_corrupt_cache_file_is_recomputed(tmp_path):
+def test_corrupt_cache_file_is_recomputed(vb_cache):
     ds = small_dataset()
-    folder = tmp_path / "cache" / "groundtruth"
+    folder = vb_cache / "groundtruth"
     folder.mkdir(parents=True)
     (folder / f"{ds.checksum.replace(':', '_')}-euclidean-k5.npz").write_bytes(b"not a zip")
     gt = ground_truth(ds, 5)

@@ -17,9 +17,7 @@ pytest.importorskip("faiss")
 PARAMS = {"n": 600, "dim": 8, "nq": 20, "seed": 1}
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("vb_cache")
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,13 @@ checks, lazy import, the unreachable-URL error, and local mode end to end."""
 from __future__ import annotations
 
 import pickle
-import socket
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
 import pytest
 
 from vecbench.adapters.qdrant import QdrantLocalStore, QdrantStore, footprint_from_telemetry
-from vecbench.errors import ConfigError, InvalidParameterError, MissingDependencyError, StoreError
+from vecbench.errors import ConfigError, InvalidParameterError, StoreError
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("qdrant_client")
@@ -43,23 +40,6 @@ def _offline(spec: CollectionSpec, search: dict[str, Any] | None = None) -> Offl
     if search:
         store.set_search_params(search)
     return store
-
-
-def test_importing_the_adapter_does_not_import_the_clients() -> None:
-    code = (
-        "import sys, vecbench.adapters.qdrant, vecbench.adapters.qdrant_edge, vecbench.registry as r\n"
-        "for n in ('qdrant', 'qdrant-local', 'qdrant-edge'): assert r.store_class(n).info.index_types\n"
-        "r.get_store('qdrant', {'url': 'http://x:1'}); r.get_store('qdrant-local'); r.get_store('qdrant-edge')\n"
-        "bad = [m for m in ('qdrant_client', 'qdrant_edge') if m in sys.modules]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_missing_client_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "qdrant_client", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[qdrant\]"):
-        QdrantLocalStore().__enter__()
 
 
 def test_info() -> None:
@@ -190,14 +170,8 @@ def test_bad_search_params(params: dict[str, Any]) -> None:
         store.set_search_params(params)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_unreachable_url_names_it() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+def test_unreachable_url_names_it(closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
     store = QdrantStore({"url": url, "timeout_s": 2})
     with pytest.raises(StoreError) as err:
         store.__enter__()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,9 @@ import numpy as np
 import pytest
 
 from vecbench.adapters.qdrant_edge import QdrantEdgeStore
-from vecbench.errors import CollectionExistsError, ConfigError, InvalidParameterError, MissingDependencyError
+from vecbench.errors import CollectionExistsError, ConfigError, InvalidParameterError
+from vecbench.groundtruth import exact_knn
+from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("qdrant_edge")
@@ -22,19 +23,6 @@ DIM = 32
 def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, DIM)).astype(np.float32), rng.normal(size=(50, DIM)).astype(np.float32)
-
-
-def _recall(store: QdrantEdgeStore, base: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
-    d = ((queries[:, None, :] - base[None, :, :]) ** 2).sum(-1)
-    truth = np.argsort(d, axis=1)[:, :k]
-    found = store.search_batch(queries, k)
-    return float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
-
-
-def test_missing_client_raises_with_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "qdrant_edge", None)
-    with pytest.raises(MissingDependencyError, match=r"vecbench\[qdrant\]"):
-        QdrantEdgeStore().__enter__()
 
 
 def test_info() -> None:
@@ -100,25 +88,27 @@ def test_default_threshold_would_leave_it_unindexed() -> None:
 
 def test_hnsw_ef_changes_recall() -> None:
     base, queries = _data(5000, seed=1)
+    truth = exact_knn(base, queries, 10, "euclidean").ids
     with QdrantEdgeStore() as store:
         store.create(CollectionSpec("c", DIM, "l2", "hnsw", {"m": 4, "ef_construct": 16}))
         store.upsert(np.arange(5000, dtype=np.int64), base)
         store.wait_ready(timeout_s=120)
         store.set_search_params({"hnsw_ef": 10})
-        low = _recall(store, base, queries)
+        low = recall_at_k(store.search_batch(queries, 10), truth, 10).mean()
         store.set_search_params({"hnsw_ef": 400})
-        high = _recall(store, base, queries)
+        high = recall_at_k(store.search_batch(queries, 10), truth, 10).mean()
         assert high > low + 0.1, (low, high)
         assert store.describe()["search_request_params"] == {"hnsw_ef": 400}
 
 
 def test_flat_is_exact_and_unindexed() -> None:
     base, queries = _data(2000)
+    truth = exact_knn(base, queries, 10, "euclidean").ids
     with QdrantEdgeStore() as store:
         store.create(CollectionSpec("c", DIM, "l2", "flat"))
         store.upsert(np.arange(2000, dtype=np.int64), base)
         store.wait_ready()
-        assert _recall(store, base, queries) == 1.0
+        assert recall_at_k(store.search_batch(queries, 10), truth, 10).mean() == 1.0
         assert store.describe()["indexed_vectors_count"] == 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -64,11 +63,11 @@ def server() -> Iterator[tuple[subprocess.Popen[str], int, int]]:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path / "cache"))
+def cache(vb_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The private cache (where the service state files go), no engine address from outside."""
     for var in ("VECBENCH_CHROMA_URL", "VECBENCH_MILVUS_URI", "VECBENCH_PG_DSN", "VECBENCH_REDIS_URL"):
         monkeypatch.delenv(var, raising=False)
-    return tmp_path / "cache"
+    return vb_cache
 
 
 def _record(name: str, pid: int, port: int) -> State:
@@ -167,14 +166,11 @@ def test_service_footprint_finds_the_service_and_its_whole_tree(cache: Path, ser
     assert found is not None and found[0].name == "redis"
 
 
-def test_service_footprint_is_none_for_other_addresses(cache: Path, server) -> None:
+def test_service_footprint_is_none_for_other_addresses(cache: Path, server, closed_port: int) -> None:
     proc, port, _ = server
     _record("milvus", proc.pid, port)
     assert service_footprint("milvus", {"uri": f"http://127.0.0.1:{port}"}) is not None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        other = s.getsockname()[1]
-    assert service_footprint("milvus", {"uri": f"http://127.0.0.1:{other}"}) is None  # not our port
+    assert service_footprint("milvus", {"uri": f"http://127.0.0.1:{closed_port}"}) is None  # not our port
     assert service_footprint("milvus", {"uri": f"http://milvus.example:{port}"}) is None  # remote
     assert service_footprint("chroma", {"url": f"http://127.0.0.1:{port}"}) is None  # no chroma state
     assert service_footprint("milvus", {}) is None  # no address at all
