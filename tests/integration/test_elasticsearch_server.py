@@ -14,8 +14,8 @@ import pytest
 
 from vecbench.adapters.elasticsearch import ElasticsearchStore
 from vecbench.errors import CollectionExistsError
-from vecbench.groundtruth import exact_knn
-from vecbench.quality import recall_at_k
+from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_ES_URL")

@@ -18,8 +18,8 @@ import pytest
 
 from vecbench.adapters.milvus import MAX_TOPK, URI_ENV, MilvusStore
 from vecbench.errors import CollectionExistsError, InvalidParameterError
-from vecbench.groundtruth import exact_knn
-from vecbench.quality import recall_at_k
+from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("pymilvus")

@@ -16,8 +16,8 @@ import pytest
 
 from vecbench.adapters.pgvector import DSN_ENV, PgVectorStore
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
+from vecbench.measures.quality import recall_at_k
 from vecbench.metrics import Metric, distances_to
-from vecbench.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ import pytest
 
 from vecbench.adapters.chroma import ChromaEmbeddedStore, ChromaStore, ids_from_chroma, ids_to_chroma
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
-from vecbench.groundtruth import exact_knn
-from vecbench.quality import recall_at_k
+from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 from vecbench.store import BatchSearch, Deletable, Footprint, Store
 

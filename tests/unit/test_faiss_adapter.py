@@ -9,8 +9,8 @@ import pytest
 
 from vecbench.adapters.faiss import FaissStore, auto_pq_m
 from vecbench.errors import ConfigError, InvalidParameterError, StoreError
-from vecbench.groundtruth import exact_knn
-from vecbench.quality import recall_at_k
+from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 faiss = pytest.importorskip("faiss")

@@ -11,8 +11,8 @@ import pytest
 
 from vecbench.adapters.qdrant_edge import QdrantEdgeStore
 from vecbench.errors import CollectionExistsError, ConfigError, InvalidParameterError
-from vecbench.groundtruth import exact_knn
-from vecbench.quality import recall_at_k
+from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("qdrant_edge")

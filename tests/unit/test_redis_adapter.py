@@ -27,8 +27,8 @@ from vecbench.errors import (
     NotReadyError,
     StoreError,
 )
-from vecbench.groundtruth import exact_knn
-from vecbench.quality import recall_at_k
+from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_REDIS_URL")
