@@ -216,25 +216,7 @@ def exact_knn(
             b = _block_float32(base[start:stop])
             if metric is Metric.COSINE:
                 b = _normalize_rows(b)
-            mb = min(m, stop - start)
-            if faiss is not None:
-                fm = faiss.METRIC_L2 if metric is Metric.EUCLIDEAN else faiss.METRIC_INNER_PRODUCT
-                s, i = faiss.knn(qs, b, mb, metric=fm)
-                if metric is not Metric.EUCLIDEAN:
-                    np.negative(s, out=s)
-                i = i.astype(np.int64, copy=False)
-            else:
-                s = np.empty((nq, mb), dtype=np.float32)
-                i = np.empty((nq, mb), dtype=np.int64)
-                for qa in range(0, nq, _QUERY_CHUNK):
-                    qb = min(nq, qa + _QUERY_CHUNK)
-                    scores = _block_scores_numpy(qs[qa:qb], b, metric)
-                    cols = _topm_by_id(scores, mb)
-                    s[qa:qb] = np.take_along_axis(scores, cols, axis=1)
-                    i[qa:qb] = cols
-                    del scores
-                if metric is Metric.EUCLIDEAN:
-                    s += q_sq[:, None]  # now squared L2, as faiss reports it
+            s, i = _block_topm(qs, b, min(m, stop - start), metric, faiss, q_sq)
             i += start
             best_s, best_i = _merge(best_s, best_i, s, i, m)
             task.advance(stop - start)
@@ -249,6 +231,37 @@ def exact_knn(
         ids=np.ascontiguousarray(np.take_along_axis(ids, order, axis=1)),
         distances=np.ascontiguousarray(np.take_along_axis(dists, order, axis=1)),
     )
+
+
+def _block_topm(
+    qs: NDArray[np.float32],
+    b: NDArray[np.float32],
+    mb: int,
+    metric: Metric,
+    faiss: Any,
+    q_sq: NDArray[np.float32],
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The ``mb`` best scores (lower is better: squared L2, or negated inner product) of every
+    query in one base block, and their row numbers in the block; by faiss.knn or numpy."""
+    nq = qs.shape[0]
+    if faiss is not None:
+        fm = faiss.METRIC_L2 if metric is Metric.EUCLIDEAN else faiss.METRIC_INNER_PRODUCT
+        s, i = faiss.knn(qs, b, mb, metric=fm)
+        if metric is not Metric.EUCLIDEAN:
+            np.negative(s, out=s)
+        return s, i.astype(np.int64, copy=False)
+    s = np.empty((nq, mb), dtype=np.float32)
+    i = np.empty((nq, mb), dtype=np.int64)
+    for qa in range(0, nq, _QUERY_CHUNK):
+        qb = min(nq, qa + _QUERY_CHUNK)
+        scores = _block_scores_numpy(qs[qa:qb], b, metric)
+        cols = _topm_by_id(scores, mb)
+        s[qa:qb] = np.take_along_axis(scores, cols, axis=1)
+        i[qa:qb] = cols
+        del scores
+    if metric is Metric.EUCLIDEAN:
+        s += q_sq[:, None]  # now squared L2, as faiss reports it
+    return s, i
 
 
 def _to_distance(scores: NDArray[np.float32], metric: Metric) -> NDArray[np.float32]:

@@ -281,52 +281,9 @@ def load_beir(
         if not p.is_file():
             raise DatasetError(f"BEIR data set {root}: missing {p.relative_to(root)} (or {p.name}.gz)")
     counts = DatasetCounts()
-
-    docs: dict[str, Document] = {}
-    for lineno, obj in _jsonl(corpus_path):
-        doc_id = str(obj["_id"])
-        if doc_id in docs:
-            raise DatasetError(f"{corpus_path}:{lineno}: duplicate document id {doc_id!r}")
-        doc = Document(
-            doc_id, _doc_text(obj.get("title", ""), obj.get("text", ""), title), obj.get("title", "")
-        )
-        docs[doc_id] = doc
-        if not doc.text.strip():
-            counts.empty_docs += 1
-    if not docs:
-        raise EmptyDatasetError(f"{corpus_path}: no documents")
-    counts.docs = len(docs)
-
-    queries: dict[str, str] = {}
-    for lineno, obj in _jsonl(queries_path):
-        qid = str(obj["_id"])
-        if qid in queries:
-            raise DatasetError(f"{queries_path}:{lineno}: duplicate query id {qid!r}")
-        queries[qid] = obj.get("text", "")
-    if not queries:
-        raise EmptyDatasetError(f"{queries_path}: no queries")
-
-    qrels: dict[str, dict[str, int]] = {}
-    for lineno, line in _lines(qrels_path):
-        parts = line.rstrip("\r\n").split("\t")
-        if lineno == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid"):
-            continue  # header
-        if len(parts) != 3:
-            raise DatasetError(f"{qrels_path}:{lineno}: expected query-id<TAB>corpus-id<TAB>score")
-        qid, doc_id, score_text = (p.strip() for p in parts)
-        try:
-            grade = int(float(score_text))
-        except ValueError:
-            raise DatasetError(f"{qrels_path}:{lineno}: score {score_text!r} is not a number") from None
-        counts.qrels += 1
-        if qid not in queries:
-            counts.qrels_unknown_queries += 1
-        if doc_id not in docs:
-            counts.qrels_unknown_docs += 1
-        if grade <= 0:
-            counts.qrels_not_relevant += 1
-        qrels.setdefault(qid, {})[doc_id] = grade
-
+    docs = _read_corpus(corpus_path, title, counts)
+    queries = _read_queries(queries_path)
+    qrels = _read_qrels(qrels_path, queries, docs, counts)
     if max_queries is not None:
         queries = dict(list(queries.items())[:max_queries])
     counts.queries = len(queries)
@@ -343,6 +300,60 @@ def load_beir(
     counts.queries_evaluated = len(ds.evaluated_queries())
     counts.queries_without_qrels = counts.queries - counts.queries_evaluated
     return ds
+
+
+def _read_corpus(path: Path, title: TitleMode, counts: DatasetCounts) -> dict[str, Document]:
+    docs: dict[str, Document] = {}
+    for lineno, obj in _jsonl(path):
+        doc_id = str(obj["_id"])
+        if doc_id in docs:
+            raise DatasetError(f"{path}:{lineno}: duplicate document id {doc_id!r}")
+        doc = Document(
+            doc_id, _doc_text(obj.get("title", ""), obj.get("text", ""), title), obj.get("title", "")
+        )
+        docs[doc_id] = doc
+        if not doc.text.strip():
+            counts.empty_docs += 1
+    if not docs:
+        raise EmptyDatasetError(f"{path}: no documents")
+    counts.docs = len(docs)
+    return docs
+
+
+def _read_queries(path: Path) -> dict[str, str]:
+    queries: dict[str, str] = {}
+    for lineno, obj in _jsonl(path):
+        qid = str(obj["_id"])
+        if qid in queries:
+            raise DatasetError(f"{path}:{lineno}: duplicate query id {qid!r}")
+        queries[qid] = obj.get("text", "")
+    if not queries:
+        raise EmptyDatasetError(f"{path}: no queries")
+    return queries
+
+
+def _read_qrels(
+    path: Path, queries: Mapping[str, str], docs: Mapping[str, Document], counts: DatasetCounts
+) -> dict[str, dict[str, int]]:
+    """Judgments by query; those naming unknown queries or documents are kept and counted."""
+    qrels: dict[str, dict[str, int]] = {}
+    for lineno, line in _lines(path):
+        parts = line.rstrip("\r\n").split("\t")
+        if lineno == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid"):
+            continue  # header
+        if len(parts) != 3:
+            raise DatasetError(f"{path}:{lineno}: expected query-id<TAB>corpus-id<TAB>score")
+        qid, doc_id, score_text = (p.strip() for p in parts)
+        try:
+            grade = int(float(score_text))
+        except ValueError:
+            raise DatasetError(f"{path}:{lineno}: score {score_text!r} is not a number") from None
+        counts.qrels += 1
+        counts.qrels_unknown_queries += qid not in queries
+        counts.qrels_unknown_docs += doc_id not in docs
+        counts.qrels_not_relevant += grade <= 0
+        qrels.setdefault(qid, {})[doc_id] = grade
+    return qrels
 
 
 def whole_document_spans(
