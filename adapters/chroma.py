@@ -53,9 +53,11 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from vecbench.deps import import_optional
-from vecbench.errors import CapabilityError, ConfigError, StoreError
+from vecbench.errors import ConfigError, StoreError
 from vecbench.store import FootprintStats, StoreInfo
 
+from ._base import IdIndex
+from ._capabilities import FootprintMixin, ShareableMixin
 from ._chroma_base import INDEX_TYPES, ChromaBase, ids_from_chroma, ids_to_chroma
 from ._chroma_base import READY_POLL_MAX_S as READY_POLL_MAX_S
 from ._chroma_base import READY_POLL_S as READY_POLL_S
@@ -116,7 +118,7 @@ def _dir_bytes(path: Path) -> int:
     return total
 
 
-class ChromaStore(ChromaBase):
+class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
     """A Chroma server through ``chromadb.HttpClient`` (``vecbench services up chroma``).
 
     Config: ``url`` (``http(s)://host:port``, from ``VECBENCH_CHROMA_URL``), optional
@@ -210,6 +212,28 @@ class ChromaStore(ChromaBase):
             ) from exc
         return client
 
+    # -- sharing ------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        return {"ef_loaded": self._ef_loaded, "written": self._written}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        name = self._require_collection().name
+        if not self._exists(name):
+            raise StoreError(f"chroma ({self._where}) has no collection {name!r} to attach to")
+        self._coll = self._client.get_collection(name)
+        # The loaded index keeps the ef it was built or rebuilt with: the owner's.
+        self._ef_loaded = int(state.get("ef_loaded") or self._search_params["ef_search"])
+        self._written = bool(state.get("written"))
+        self._live = IdIndex()
+
+    def _do_detach(self) -> None:
+        self._coll = None
+        self._live = IdIndex()
+        self._written = False
+
+    # -- reporting ----------------------------------------------------------------------
+
     def _do_describe(self) -> dict[str, Any]:
         return {**super()._do_describe(), "server_version": self._server_version, "url": self._where}
 
@@ -246,7 +270,7 @@ class ChromaStore(ChromaBase):
         )
 
 
-class ChromaEmbeddedStore(ChromaBase):
+class ChromaEmbeddedStore(FootprintMixin, ChromaBase):
     """Chroma embedded in the process, on disk (``chromadb.PersistentClient``).
 
     Config: ``path`` (default: a fresh temporary directory made in ``__enter__`` and
@@ -262,6 +286,11 @@ class ChromaEmbeddedStore(ChromaBase):
         embedded=True,
         description="Chroma embedded, persistent on disk (chromadb.PersistentClient); HNSW",
         config_keys={"path": "data directory (default: a temporary directory removed on exit)"},
+        unsupported={
+            "Shareable": "Chroma's PersistentClient is not process-safe (a second process on the same "
+            "path keeps its own stale HNSW index and can corrupt the files); use the chroma server "
+            "store for load tests",
+        },
     )
     _mode = "persistent"
     _ef_apply_text = (
@@ -305,13 +334,6 @@ class ChromaEmbeddedStore(ChromaBase):
         if self._temp and self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
         self._path, self._temp = None, False
-
-    def _do_share(self) -> dict[str, Any]:
-        raise CapabilityError(
-            "chroma-embedded collections cannot be opened from another process: Chroma's "
-            "PersistentClient is not process-safe (a second process on the same path keeps its own "
-            "stale HNSW index and can corrupt the files); use the chroma server store for load tests"
-        )
 
     def _reload_ef(self) -> bool:
         # The loaded index keeps its ef: close the client (persisting and unloading the

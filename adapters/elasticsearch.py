@@ -68,6 +68,7 @@ from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
 
 from ._base import BaseStore
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S as DEFAULT_REQUEST_TIMEOUT_S
 from ._elasticsearch_bodies import (
     INDEX_TYPES,
@@ -110,7 +111,7 @@ COMPOSE_HINT = "docker compose --profile elasticsearch up -d --wait"
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
 
 
-class ElasticsearchStore(BaseStore):
+class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """Elasticsearch over HTTP (elasticsearch-py; client major = server major).
 
     Config: ``url`` (default ``$VECBENCH_ES_URL``), ``api_key`` or ``basic_auth``

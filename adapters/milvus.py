@@ -68,6 +68,7 @@ from vecbench.store import FootprintStats, StoreInfo
 
 from . import _milvus_support as support
 from ._base import BaseStore
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 from ._milvus_support import CONSISTENCY_LEVELS as CONSISTENCY_LEVELS
 from ._milvus_support import FOOTPRINT_WAIT_S as FOOTPRINT_WAIT_S
 from ._milvus_support import ID_FIELD as ID_FIELD
@@ -86,7 +87,7 @@ MAX_TOPK = 16384  # Milvus's limit on k (``topk``) per search
 DELETE_BATCH_IDS = 10_000  # ids per ``id in [...]`` delete expression
 
 
-class MilvusStore(BaseStore):
+class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """A Milvus server. Config: ``uri`` (default ``$VECBENCH_MILVUS_URI``), ``token`` or
     ``user``/``password``, ``db_name``, ``consistency_level`` [auto: Strong until wait_ready
     settles the writes, then Bounded], ``timeout_s`` [60].

@@ -66,6 +66,7 @@ from vecbench.store import FootprintStats, StoreInfo
 
 from . import _pgvector_sql as pgsql
 from ._base import BaseStore
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 from ._pgvector_sql import CONNECT_TIMEOUT_S as CONNECT_TIMEOUT_S
 from ._pgvector_sql import COPY_PIECE_BYTES as COPY_PIECE_BYTES
 from ._pgvector_sql import MAX_DIM as MAX_DIM
@@ -84,7 +85,7 @@ def redact_dsn(dsn: str) -> str:
     return redact_text(dsn)
 
 
-class PgVectorStore(BaseStore):
+class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """PostgreSQL with the pgvector extension. See the module docstring for the SQL it runs.
 
     Index types (defaults in brackets): ``flat`` (exact); ``hnsw`` m [16], ef_construction

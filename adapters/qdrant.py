@@ -43,11 +43,12 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from vecbench.errors import CapabilityError, ConfigError, StoreError
+from vecbench.errors import ConfigError, StoreError
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
 from ._base import check_int_param
+from ._capabilities import FootprintMixin, ShareableMixin
 from ._qdrant_base import DEFAULT_BATCH_SIZE, DISTANCE_NAMES, QdrantClientStore, client_version
 from ._qdrant_base import POLL_INTERVAL_S as POLL_INTERVAL_S
 from ._qdrant_base import STABLE_GREEN_POLLS as STABLE_GREEN_POLLS
@@ -96,7 +97,7 @@ _CLIENT_CONFIG_KEYS = {
 }
 
 
-class QdrantStore(QdrantClientStore):
+class QdrantStore(ShareableMixin, FootprintMixin, QdrantClientStore):
     """A Qdrant server or Qdrant Cloud cluster. Config: ``url`` (required), ``api_key``,
     ``prefer_grpc``, ``timeout_s``, ``upload_parallel``, ``upload_batch_size``.
 
@@ -192,6 +193,25 @@ class QdrantStore(QdrantClientStore):
         out["transport"] = "grpc" if self._config.get("prefer_grpc") else "rest"
         return out
 
+    # -- sharing -----------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        # Searches need only the collection name (in the spec) and the search params, which
+        # go with every query (search_request_params): nothing is set on the server.
+        return {}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        spec = self._require_collection()
+        if not self._call("check the collection", self._client.collection_exists, spec.name):
+            raise StoreError(f"Qdrant ({self._where}) has no collection {spec.name!r} to attach to")
+        self._index_wait = {}
+        # An attached store never changes the collection: wait_ready only polls, and never
+        # turns on indexing the owner deferred (the owner's wait_ready does that).
+        self._indexing_enabled = True
+
+    def _do_detach(self) -> None:
+        self._index_wait = {}
+
     # -- footprint -------------------------------------------------------------------------
 
     def _do_footprint(self) -> FootprintStats:
@@ -247,7 +267,7 @@ def footprint_from_telemetry(telemetry: Mapping[str, Any], collection: str) -> F
     )
 
 
-class QdrantLocalStore(QdrantClientStore):
+class QdrantLocalStore(FootprintMixin, QdrantClientStore):
     """qdrant-client's local mode, in-process. Config: ``path`` (None: in memory), ``upload_batch_size``.
 
     Local mode is a pure-Python re-implementation of Qdrant's API inside qdrant-client:
@@ -271,6 +291,9 @@ class QdrantLocalStore(QdrantClientStore):
         config_keys={
             "path": "directory to persist the local collection in (default: in memory)",
             **_CLIENT_CONFIG_KEYS,
+        },        unsupported={
+            "Shareable": "local mode keeps the collection in this process (in memory, or under a path "
+            "it locks against any other QdrantClient); use the qdrant server store for load tests",
         },
     )
 
@@ -283,13 +306,6 @@ class QdrantLocalStore(QdrantClientStore):
     @property
     def _where(self) -> str:
         return f"local mode at {self._config.get('path') or ':memory:'}"
-
-    def _do_share(self) -> dict[str, Any]:
-        raise CapabilityError(
-            "qdrant-local collections cannot be opened from another process: local mode keeps the "
-            "collection in this process (in memory, or under a path it locks against any other "
-            "QdrantClient); use the qdrant server store for load tests"
-        )
 
     def _connect(self) -> None:
         self._import_client()

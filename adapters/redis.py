@@ -49,6 +49,7 @@ from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
 from ._base import BaseStore, check_int_param
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 
 __all__ = ["RedisStore", "ft_create_args", "knn_search_args", "parse_search_ids", "module_version"]
 
@@ -180,7 +181,7 @@ def _float(value: Any) -> float:
         return 0.0
 
 
-class RedisStore(BaseStore):
+class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """Redis Stack / RediSearch over the network (redis-py, RESP3).
 
     Config: ``url`` (default ``$VECBENCH_REDIS_URL``; a password in it is redacted from

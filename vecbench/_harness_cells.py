@@ -195,11 +195,11 @@ class CellContext:
         """
         if self.load_plan is None:
             return None
-        from vecbench.load import measure_load
+        from vecbench.load import measure_load, share_handle
 
         try:
             if self.handle is None:
-                self.handle = store.share()
+                self.handle = share_handle(store)
             section = measure_load(
                 self.handle,
                 self.store_name,
