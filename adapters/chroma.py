@@ -53,6 +53,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from vecbench.deps import import_optional
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, StoreError
 from vecbench.store import FootprintStats, StoreInfo
 
@@ -64,7 +65,7 @@ from ._chroma_base import READY_POLL_S as READY_POLL_S
 
 __all__ = ["ChromaStore", "ChromaEmbeddedStore", "ids_to_chroma", "ids_from_chroma"]
 
-DEFAULT_PORT = 8000
+ENGINE = ENGINES["chroma"]
 
 
 def _served_path(command: Sequence[str]) -> Path | None:
@@ -135,9 +136,10 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
         client_modules=("chromadb",),
         index_types=INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="Chroma server over HTTP (chromadb.HttpClient); HNSW",
         config_keys={
-            "url": "server address, http(s)://host:port (VECBENCH_CHROMA_URL)",
+            "url": f"server address, http(s)://host:port (default ${ENGINE.env_var})",
             "tenant": "Chroma tenant (default: Chroma's default tenant)",
             "database": "Chroma database (default: Chroma's default database)",
             "headers": "extra HTTP headers, a mapping of str to str",
@@ -155,11 +157,11 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
         self._server_version: str | None = None
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        if not config.get("url") and os.environ.get("VECBENCH_CHROMA_URL"):
-            config["url"] = os.environ["VECBENCH_CHROMA_URL"]  # as `vecbench services env` prints it
+        if not config.get("url") and os.environ.get(ENGINE.env_var):
+            config["url"] = os.environ[ENGINE.env_var]  # as `vecbench services env` prints it
         url = config.get("url")
         if not isinstance(url, str) or not url:
-            raise ConfigError("chroma needs config 'url' (e.g. http://127.0.0.1:8000; VECBENCH_CHROMA_URL)")
+            raise ConfigError(f"chroma needs config 'url' (e.g. {ENGINE.compose_url}; {ENGINE.env_var})")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"chroma url must look like http://host:port, got {url!r}")
@@ -197,7 +199,7 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
         try:
             client = self._chromadb.HttpClient(
                 host=parts.hostname,
-                port=parts.port or (443 if ssl else DEFAULT_PORT),
+                port=parts.port or (443 if ssl else ENGINE.client_port),
                 ssl=ssl,
                 headers=headers or None,
                 settings=self._settings(),
@@ -208,7 +210,7 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
         except Exception as exc:
             raise StoreError(
                 f"cannot reach the Chroma server at {self._where}: {exc} "
-                "(start one with `vecbench services up chroma`)"
+                f"(start one with {ENGINE.start_hint})"
             ) from exc
         return client
 

@@ -43,7 +43,6 @@ Leaving the ``with`` block drops the table created in it, like every vecbench st
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
@@ -53,6 +52,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.deps import import_optional
+from vecbench.engines import ENGINES
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -76,7 +76,8 @@ from ._pgvector_sql import SERVICE_HINT as SERVICE_HINT
 
 __all__ = ["PgVectorStore", "DSN_ENV", "copy_payload", "redact_dsn"]
 
-DSN_ENV = "VECBENCH_PG_DSN"
+ENGINE = ENGINES["pgvector"]
+DSN_ENV = ENGINE.env_var
 HALF_MAX = 65504.0  # largest finite float16
 
 
@@ -101,6 +102,7 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         client_modules=("psycopg", "pgvector"),
         index_types=pgsql.INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="PostgreSQL + pgvector over psycopg 3: exact scan, HNSW, IVFFlat; binary COPY ingest.",
         config_keys={
             "dsn": f"libpq URI or key=value string (default ${DSN_ENV}); a password in it is a secret",
@@ -152,7 +154,7 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
     def _connect(self) -> None:
         pg = import_optional("psycopg", "pgvector")
         pgv = import_optional("pgvector.psycopg", "pgvector")
-        dsn = self._config.get("dsn") or os.environ.get(DSN_ENV)
+        dsn = ENGINE.address(self._config)
         if not dsn:
             raise ConfigError(f"pgvector needs a server: set config 'dsn' or ${DSN_ENV}; {SERVICE_HINT}")
         params, self._where = pgsql.parse_dsn(pg, dsn)

@@ -43,6 +43,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, StoreError
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
@@ -55,10 +56,9 @@ from ._qdrant_base import STABLE_GREEN_POLLS as STABLE_GREEN_POLLS
 
 __all__ = ["QdrantStore", "QdrantLocalStore", "DISTANCE_NAMES", "START_HINT"]
 
-START_HINT = (
-    "start one with `docker compose --profile qdrant up -d --wait` (or `vecbench services up qdrant`) "
-    "and set VECBENCH_QDRANT_URL=http://127.0.0.1:6333"
-)
+ENGINE = ENGINES["qdrant"]
+# Qdrant's server runs only in docker compose (no local route): say so, with the address.
+START_HINT = f"start one with {ENGINE.start_hint} and set {ENGINE.env_var}={ENGINE.compose_url}"
 
 _HNSW = IndexType(
     "hnsw",
@@ -115,9 +115,10 @@ class QdrantStore(ShareableMixin, FootprintMixin, QdrantClientStore):
         client_modules=("qdrant_client",),
         index_types={"hnsw": _HNSW, "flat": _FLAT},
         embedded=False,
+        server=ENGINE,
         description="Qdrant server or cloud through qdrant-client (REST or gRPC): HNSW (optionally quantized), exact.",
         config_keys={
-            "url": "server URL, e.g. http://127.0.0.1:6333 (env VECBENCH_QDRANT_URL)",
+            "url": f"server URL, e.g. {ENGINE.compose_url} (default ${ENGINE.env_var})",
             "api_key": "API key (secret: never recorded)",
             "prefer_grpc": "use gRPC (port 6334) instead of REST for data calls (default false)",
             "timeout_s": "request timeout in seconds (default 60)",
@@ -128,8 +129,8 @@ class QdrantStore(ShareableMixin, FootprintMixin, QdrantClientStore):
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
         config = super()._check_config(config)
-        if not config.get("url") and os.environ.get("VECBENCH_QDRANT_URL"):
-            config["url"] = os.environ["VECBENCH_QDRANT_URL"]  # as docker compose's label says
+        if not config.get("url") and os.environ.get(ENGINE.env_var):
+            config["url"] = os.environ[ENGINE.env_var]  # as docker compose's label says
         url = config.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"qdrant store needs config 'url' (a server URL); {START_HINT}")

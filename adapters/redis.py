@@ -34,7 +34,6 @@ left under the key prefix by someone else (they would be indexed with ours), unl
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -43,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.deps import import_optional
+from vecbench.engines import ENGINES
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
@@ -53,7 +53,8 @@ from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, Sha
 
 __all__ = ["RedisStore", "ft_create_args", "knn_search_args", "parse_search_ids", "module_version"]
 
-ENV_VAR = "VECBENCH_REDIS_URL"
+ENGINE = ENGINES["redis"]
+ENV_VAR = ENGINE.env_var
 VECTOR_FIELD = "embedding"
 DISTANCE_ALIAS = "__vector_distance"
 DEFAULT_PIPELINE_BATCH = 1000
@@ -200,6 +201,7 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
         client_modules=("redis",),
         index_types=_INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="Redis Stack server, RediSearch vector index (HNSW, FLAT) over hashes.",
         config_keys={
             "url": f"redis:// URL of a Redis Stack server (default ${ENV_VAR}); its password is secret",
@@ -262,11 +264,9 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
 
     @property
     def url(self) -> str:
-        url = self._config.get("url") or os.environ.get(ENV_VAR)
+        url = ENGINE.address(self._config)
         if not url:
-            raise ConfigError(
-                f"redis needs a server: set config 'url' or {ENV_VAR} (`vecbench services up redis`)"
-            )
+            raise ConfigError(f"redis needs a server: set config 'url' or {ENV_VAR} ({ENGINE.start_hint})")
         return str(url)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -292,15 +292,15 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             client.close()
             raise StoreError(
-                f"redis at {where} is unreachable ({exc}); start one with `vecbench services up redis` "
-                f"(or `docker compose --profile redis up -d --wait`) and set {ENV_VAR}"
+                f"redis at {where} is unreachable ({exc}); start one with {ENGINE.start_hint} "
+                f"(or `{ENGINE.compose_command}`) and set {ENV_VAR}"
             ) from exc
         search = [m for m in modules if _text(m.get("name")) in ("search", "searchlight")]
         if not search:
             client.close()
             raise StoreError(
                 f"redis at {where} has no RediSearch module (MODULE LIST: "
-                f"{[_text(m.get('name')) for m in modules]}); use Redis Stack (`vecbench services up redis`)"
+                f"{[_text(m.get('name')) for m in modules]}); use Redis Stack ({ENGINE.start_hint})"
             )
         self._versions = {
             "server_version": _text(server.get("redis_version")),

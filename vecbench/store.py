@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +34,9 @@ from numpy.typing import NDArray
 from vecbench.errors import CapabilityError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
+
+if TYPE_CHECKING:
+    from vecbench.engines import Engine
 
 __all__ = [
     "Store",
@@ -56,8 +59,10 @@ class StoreInfo:
 
     ``client_modules`` are the import names that must be importable; ``extra`` is the
     pip extra that installs them; ``embedded`` says whether it needs no server.
-    ``unsupported`` maps a capability the store lacks (``"Shareable"``) to why the engine
-    cannot do it; ``require_capability`` puts that in its error.
+    ``server`` is the engine a server store talks to (``vecbench.engines.ENGINES``: its
+    address variable, config key, ports); None for an embedded store. ``unsupported`` maps
+    a capability the store lacks (``"Shareable"``) to why the engine cannot do it;
+    ``require_capability`` puts that in its error.
     """
 
     name: str
@@ -69,6 +74,7 @@ class StoreInfo:
     description: str = ""
     config_keys: Mapping[str, str] = field(default_factory=dict)
     unsupported: Mapping[str, str] = field(default_factory=dict)
+    server: Engine | None = None
 
     @property
     def metrics(self) -> tuple[Metric, ...]:

@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from vecbench.engines import store_engine
 from vecbench.errors import VecbenchError
 from vecbench.registry import client_installed, store_class, store_names
 from vecbench.store import capabilities
@@ -18,10 +19,13 @@ def _describe(name: str) -> dict[str, Any]:
     except (VecbenchError, ImportError) as exc:  # a broken third-party entry point
         return {"name": name, "error": str(exc)}
     info = cls.info
+    server = store_engine(info)
     return {
         "name": name,
         "engine": info.engine,
         "embedded": info.embedded,
+        # The variable the store reads its server address from (None: embedded).
+        "env_var": server.env_var if server is not None else None,
         "installed": client_installed(cls),
         "extra": info.extra,
         "install": f"pip install 'vecbench[{info.extra}]'" if info.extra else "pip install vecbench",
@@ -67,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
         table.add_row(
             row["name"],
             row["engine"],
-            "embedded" if row["embedded"] else "server",
+            "embedded" if row["embedded"] else f"server\n{row['env_var']}",
             "[green]installed[/green]" if row["installed"] else "[yellow]missing[/yellow]",
             escape(row["install"]),  # "[faiss]" is not a style tag
             types,
