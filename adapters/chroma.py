@@ -209,8 +209,7 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
             self._server_version = str(client.get_version())
         except Exception as exc:
             raise StoreError(
-                f"cannot reach the Chroma server at {self._where}: {exc} "
-                f"(start one with {ENGINE.start_hint})"
+                f"cannot reach the Chroma server at {self._where}: {exc} (start one with {ENGINE.start_hint})"
             ) from exc
         return client
 

@@ -292,7 +292,8 @@ class QdrantLocalStore(FootprintMixin, QdrantClientStore):
         config_keys={
             "path": "directory to persist the local collection in (default: in memory)",
             **_CLIENT_CONFIG_KEYS,
-        },        unsupported={
+        },
+        unsupported={
             "Shareable": "local mode keeps the collection in this process (in memory, or under a path "
             "it locks against any other QdrantClient); use the qdrant server store for load tests",
         },

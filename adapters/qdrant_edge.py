@@ -102,7 +102,8 @@ class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStor
             "path": "directory for the shards (default: a temporary directory removed on exit)",
             "upsert_batch_size": f"points per update operation (default {DEFAULT_BATCH_SIZE})",
             "max_search_threads": "threads of the shard's search pool (default: derived from the CPU count)",
-        },        # Checked with qdrant-edge-py 0.9.0: EdgeShard.load of a shard another process holds
+        },
+        # Checked with qdrant-edge-py 0.9.0: EdgeShard.load of a shard another process holds
         # fails ("failed to open WAL ... WouldBlock"), and there is no read-only open.
         unsupported={
             "Shareable": "the engine locks the shard's write-ahead log (a second EdgeShard.load fails) "

@@ -192,8 +192,8 @@ def _implements(store: object, capability: type) -> bool:
 def capabilities(store: object) -> tuple[str, ...]:
     """Names of the optional capabilities a store (instance or class) implements.
 
-        >>> capabilities(store_class("qdrant-edge"))  # doctest: +SKIP
-        ('BatchSearch', 'Deletable', 'Footprint')
+    >>> capabilities(store_class("qdrant-edge"))  # doctest: +SKIP
+    ('BatchSearch', 'Deletable', 'Footprint')
     """
     return tuple(c.__name__ for c in CAPABILITIES if _implements(store, c))
 
@@ -209,7 +209,11 @@ def require_capability(store: object, capability: type, purpose: str) -> None:
     if _implements(store, capability):
         return
     info = getattr(store, "info", None)
-    name = info.name if isinstance(info, StoreInfo) else (store if isinstance(store, type) else type(store)).__name__
+    name = (
+        info.name
+        if isinstance(info, StoreInfo)
+        else (store if isinstance(store, type) else type(store)).__name__
+    )
     why = info.unsupported.get(capability.__name__) if isinstance(info, StoreInfo) else None
     raise CapabilityError(
         f"{purpose} needs a store that implements {capability.__name__}; {name} does not"

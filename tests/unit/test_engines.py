@@ -139,7 +139,10 @@ def test_a_third_party_server_store_gets_the_conventional_variable() -> None:
     info = StoreInfo("my-db", "mydb", "mydb", ("mydb",), {}, embedded=False, config_keys={"dsn": "address"})
     assert store_engine(info) == Engine("my-db", "VECBENCH_MY_DB_URL", "dsn")
     custom = Engine("my-db", "MYDB_ADDRESS", "dsn")
-    assert store_engine(StoreInfo("my-db", "mydb", "mydb", ("mydb",), {}, embedded=False, server=custom)) is custom
+    assert (
+        store_engine(StoreInfo("my-db", "mydb", "mydb", ("mydb",), {}, embedded=False, server=custom))
+        is custom
+    )
     assert store_engine(StoreInfo("my-db", "mydb", "mydb", ("mydb",), {})) is None  # embedded
 
 

@@ -56,7 +56,16 @@ def main(args: argparse.Namespace) -> int:
     from vecbench.summary import stdout_console
 
     table = Table(title="vecbench stores")
-    columns = ("store", "engine", "server?", "client", "install", "index types (build; search)", "metrics", "capabilities")
+    columns = (
+        "store",
+        "engine",
+        "server?",
+        "client",
+        "install",
+        "index types (build; search)",
+        "metrics",
+        "capabilities",
+    )
     for col in columns:
         table.add_column(col)
     for row in rows:

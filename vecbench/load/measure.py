@@ -33,7 +33,7 @@ _NS = 1_000_000_000
 def share_handle(store: Any) -> dict[str, Any]:
     """``store.share()`` for ``measure_load``; CapabilityError when ``store`` is not Shareable.
 
-        handle = share_handle(store)   # CapabilityError for qdrant-edge, before any work
+    handle = share_handle(store)   # CapabilityError for qdrant-edge, before any work
     """
     require_capability(store, Shareable, _PURPOSE)
     return store.share()

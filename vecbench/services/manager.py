@@ -25,7 +25,9 @@ SERVICES: dict[str, Service] = {
 }
 # Engines with no local route (no service port in vecbench.engines): docker compose only.
 EXTERNAL: dict[str, ExternalService] = {
-    e.service: ExternalService(e, "no server package on PyPI or Debian") for e in ENGINES.values() if not e.local
+    e.service: ExternalService(e, "no server package on PyPI or Debian")
+    for e in ENGINES.values()
+    if not e.local
 }
 ALIASES = {"es": "elasticsearch", "pg": "pgvector", "postgres": "pgvector"}
 # Servers this process started: kept so that they are reaped (no zombie, no ResourceWarning).
