@@ -2,7 +2,9 @@
 
 ``BaseStore`` implements the public ``Store`` methods once: it checks the store is connected
 and a collection exists, validates every input with ``vecbench.util.validation`` (typed errors,
-never asserts), and hands clean arrays to a few ``_do_*`` hooks a subclass fills in.
+never asserts), and hands clean arrays to a few ``_do_*`` hooks a subclass fills in. The
+optional capabilities (batch search, delete, footprint, share/attach) are not here: an
+adapter mixes in the ones its engine has, from ``._capabilities``.
 
 Ids are non-negative int64: ``-1`` pads batch results (and is FAISS's "no result"), so a
 negative id is refused with ConfigError.
@@ -234,9 +236,6 @@ class BaseStore:
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
         raise NotImplementedError
 
-    def _do_delete(self, ids: NDArray[np.int64]) -> None:
-        raise NotImplementedError
-
     def _do_wait_ready(self, timeout_s: float) -> None:
         """Nothing to wait for by default: upserted vectors are searchable at once."""
 
@@ -247,22 +246,28 @@ class BaseStore:
         """Ids, shape (nq, k), nearest first, padded with -1."""
         raise NotImplementedError
 
-    def _do_footprint(self) -> FootprintStats:
-        raise NotImplementedError
-
     def _do_describe(self) -> dict[str, Any]:
         return {}
 
+    # -- capability hooks ----------------------------------------------------------------
+    # The hooks of the optional capabilities, called only by their mixins
+    # (``vecbench.adapters._capabilities``): a store without the mixin never reaches them.
+
     def _do_share(self) -> dict[str, Any]:
-        """Picklable state another process needs to open this collection (see ``share``)."""
-        raise CapabilityError(
-            f"{self.info.name} collections cannot be opened from another process "
-            "(the engine lives inside this process only)"
-        )
+        """Picklable state another process needs to open this collection (ShareableMixin)."""
+        raise NotImplementedError
 
     def _do_attach(self, state: Mapping[str, Any]) -> None:
         """Open the collection that ``_do_share`` described, with this store's own connection."""
-        raise CapabilityError(f"{self.info.name} cannot attach to a shared collection")
+        raise NotImplementedError
+
+    def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        """Remove these ids (unique, validated); unknown ids are ignored (DeletableMixin)."""
+        raise NotImplementedError
+
+    def _do_footprint(self) -> FootprintStats:
+        """Memory and disk the collection takes (FootprintMixin)."""
+        raise NotImplementedError
 
     def _do_detach(self) -> None:
         """Release what ``_do_attach`` acquired; never delete the shared collection."""
@@ -354,55 +359,6 @@ class BaseStore:
         finally:
             self._reset_collection()
 
-    def share(self) -> dict[str, Any]:
-        """A picklable handle to this collection for ``attach`` in another process.
-
-        The handle holds the spec, the build and search parameters in effect and whatever
-        the adapter needs to find the collection again (``_do_share``); no connection.
-        Stores whose engine lives in this process only raise CapabilityError.
-        """
-        spec = self._require_collection()
-        return {
-            "store": self.info.name,
-            "spec": {
-                "name": spec.name,
-                "dim": spec.dim,
-                "metric": spec.metric.value,
-                "index_type": spec.index_type,
-                "index_params": dict(spec.index_params),
-            },
-            "build_params": dict(self._build_params),
-            "search_params": dict(self._search_params),
-            "state": self._do_share(),
-        }
-
-    def attach(self, handle: Mapping[str, Any]) -> None:
-        """Open the collection ``handle`` (from ``share``) describes, for searching.
-
-        Nothing is created or changed; leaving the store (or ``drop``) only detaches.
-        """
-        self._require_connected()
-        if self._spec is not None:
-            raise CollectionExistsError(
-                f"this {self.info.name} store already holds collection {self._spec.name!r}; attach needs a fresh store"
-            )
-        if not isinstance(handle, Mapping) or not {"store", "spec", "state"} <= set(handle):
-            raise ConfigError("attach() takes the mapping that share() returned")
-        if handle["store"] != self.info.name:
-            raise ConfigError(f"a {handle['store']} handle cannot be attached by a {self.info.name} store")
-        spec = CollectionSpec(**handle["spec"])
-        index_type = spec.resolve(self.info.index_types, self.info.name)
-        self._spec, self._index_type = spec, index_type
-        self._build_params = dict(handle.get("build_params") or index_type.build_params(spec.index_params))
-        self._search_params = dict(handle.get("search_params") or index_type.search_params(None))
-        self._attached = True
-        try:
-            self._do_attach(dict(handle["state"] or {}))
-            self._apply_search_params()
-        except BaseException:
-            self._reset_collection()
-            raise
-
     def upsert(
         self,
         ids: ArrayLike,
@@ -418,17 +374,6 @@ class BaseStore:
             raise ConfigError(f"got {len(payloads)} payloads for {vecs.shape[0]} vectors")
         if vecs.shape[0]:
             self._do_upsert(id_arr, vecs)
-
-    def delete(self, ids: ArrayLike) -> None:
-        """Remove vectors by id; unknown ids are ignored."""
-        self._require_collection()
-        self._refuse_if_attached("delete")
-        arr = np.asarray(ids)
-        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-            raise ConfigError(f"ids must be a 1-D integer array, got shape {arr.shape} dtype {arr.dtype}")
-        arr = np.unique(arr.astype(np.int64, copy=False))
-        if arr.size:
-            self._do_delete(arr)
 
     def wait_ready(self, timeout_s: float = 600.0) -> None:
         self._require_collection()
@@ -457,17 +402,14 @@ class BaseStore:
             return row
         return np.ascontiguousarray(row[row >= 0], dtype=np.int64)
 
-    def search_batch(self, queries: ArrayLike, k: int) -> NDArray[np.int64]:
+    def _search_batch(self, queries: ArrayLike, k: int) -> NDArray[np.int64]:
+        # Validated batch search; BatchSearchMixin publishes it as ``search_batch``.
         spec = self._require_collection()
         qs = as_vectors(queries, spec.dim, what="queries")
         k = check_k(k)
         if not qs.shape[0]:
             return np.empty((0, k), dtype=np.int64)
         return np.ascontiguousarray(self._do_search(qs, k), dtype=np.int64)
-
-    def footprint(self) -> FootprintStats:
-        self._require_collection()
-        return self._do_footprint()
 
     def describe(self) -> dict[str, Any]:
         self._require_connected()

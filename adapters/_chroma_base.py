@@ -24,6 +24,7 @@ from vecbench.spec import CollectionSpec, IndexType
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, IdIndex, check_int_param
+from ._capabilities import BatchSearchMixin, DeletableMixin
 
 READY_POLL_S = 0.05
 READY_POLL_MAX_S = 0.5
@@ -58,7 +59,7 @@ def ids_from_chroma(ids: Sequence[str]) -> NDArray[np.int64]:
     return np.fromiter((int(s) for s in ids), dtype=np.int64, count=len(ids))
 
 
-class ChromaBase(BaseStore):
+class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
     """What both Chroma stores share; subclasses open the client and say how ef is applied."""
 
     _mode: ClassVar[str]
@@ -307,26 +308,6 @@ class ChromaBase(BaseStore):
         for row, found in enumerate(res["ids"]):
             out[row, : len(found)] = ids_from_chroma(found)
         return out
-
-    # -- sharing ------------------------------------------------------------------------
-
-    def _do_share(self) -> dict[str, Any]:
-        return {"ef_loaded": self._ef_loaded, "written": self._written}
-
-    def _do_attach(self, state: Mapping[str, Any]) -> None:
-        name = self._require_collection().name
-        if not self._exists(name):
-            raise StoreError(f"chroma ({self._where}) has no collection {name!r} to attach to")
-        self._coll = self._client.get_collection(name)
-        # The loaded index keeps the ef it was built or rebuilt with: the owner's.
-        self._ef_loaded = int(state.get("ef_loaded") or self._search_params["ef_search"])
-        self._written = bool(state.get("written"))
-        self._live = IdIndex()
-
-    def _do_detach(self) -> None:
-        self._coll = None
-        self._live = IdIndex()
-        self._written = False
 
     # -- reporting ----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, StoreError
 from vecbench.metrics import Metric
 from vecbench.results.redact import redact_text
@@ -193,7 +194,7 @@ def open_client(
             client.close()
         raise StoreError(
             f"cannot reach Milvus at {where}: {short(exc)}; is the server up? "
-            "(`vecbench services up milvus` starts one locally)"
+            f"({ENGINES['milvus'].start_hint} starts one locally)"
         ) from exc
     return client, server_version
 

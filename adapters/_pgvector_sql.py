@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, InvalidParameterError, StoreError
 from vecbench.metrics import Metric
 from vecbench.results.redact import redact_text
@@ -37,7 +38,8 @@ MAX_DIM = 16000
 MAX_INDEX_DIM = {"vector": 2000, "halfvec": 4000}
 MAX_EF_SEARCH = 1000
 CONNECT_TIMEOUT_S = 10
-SERVICE_HINT = "start one with `vecbench services up pgvector` (it prints VECBENCH_PG_DSN)"
+ENGINE = ENGINES["pgvector"]
+SERVICE_HINT = f"start one with {ENGINE.start_hint} (it prints {ENGINE.env_var})"
 
 INDEX_TYPES = {
     "flat": IndexType(
@@ -81,7 +83,7 @@ def parse_dsn(pg: Any, dsn: str) -> tuple[dict[str, Any], str]:
             f"pgvector dsn {redact_text(dsn)!r} is not a valid libpq URI or key=value string"
         ) from None
     host = params.get("host") or params.get("hostaddr") or os.environ.get("PGHOST") or "localhost"
-    port = params.get("port") or os.environ.get("PGPORT") or "5432"
+    port = params.get("port") or os.environ.get("PGPORT") or str(ENGINE.client_port)
     return params, f"{host}:{port}"
 
 

@@ -9,7 +9,6 @@ turns indexing on), search and describe. The subclasses in ``qdrant.py`` connect
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from vecbench.metrics import Metric
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
+from ._capabilities import BatchSearchMixin, DeletableMixin
 
 # Qdrant's names for vecbench's metrics (models.Distance values).
 DISTANCE_NAMES = {Metric.EUCLIDEAN: "Euclid", Metric.COSINE: "Cosine", Metric.IP: "Dot"}
@@ -51,7 +51,7 @@ def client_version() -> str | None:
         return None
 
 
-class QdrantClientStore(BaseStore):
+class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
     """What the server and local-mode stores share: the qdrant-client calls themselves."""
 
     _local: ClassVar[bool] = False
@@ -197,25 +197,6 @@ class QdrantClientStore(BaseStore):
         spec = self._spec
         if spec is not None and self._client is not None:
             self._call("drop the collection", self._client.delete_collection, spec.name)
-
-    # -- sharing -----------------------------------------------------------------------------
-
-    def _do_share(self) -> dict[str, Any]:
-        # Searches need only the collection name (in the spec) and the search params, which
-        # go with every query (search_request_params): nothing is set on the server.
-        return {}
-
-    def _do_attach(self, state: Mapping[str, Any]) -> None:
-        spec = self._require_collection()
-        if not self._call("check the collection", self._client.collection_exists, spec.name):
-            raise StoreError(f"Qdrant ({self._where}) has no collection {spec.name!r} to attach to")
-        self._index_wait = {}
-        # An attached store never changes the collection: wait_ready only polls, and never
-        # turns on indexing the owner deferred (the owner's wait_ready does that).
-        self._indexing_enabled = True
-
-    def _do_detach(self) -> None:
-        self._index_wait = {}
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
 from ._base import BaseStore, VectorTable, check_int_param
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 
 __all__ = ["BruteForceStore", "topk_by_distance"]
 
@@ -59,7 +60,7 @@ def topk_by_distance(scores: NDArray[np.float32], ids: NDArray[np.int64], k: int
     return cand_ids[starts[:, None] + np.arange(kk)[None, :]]
 
 
-class BruteForceStore(BaseStore):
+class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """Exact k-NN by a full numpy scan; index type ``flat`` for all three metrics.
 
     Config: ``block_bytes`` (default 64 MiB) bounds the temporary memory of one search

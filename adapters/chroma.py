@@ -52,17 +52,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from vecbench.errors import CapabilityError, ConfigError, StoreError
+from vecbench.engines import ENGINES
+from vecbench.errors import ConfigError, StoreError
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
+from ._base import IdIndex
+from ._capabilities import FootprintMixin, ShareableMixin
 from ._chroma_base import INDEX_TYPES, ChromaBase, ids_from_chroma, ids_to_chroma
 from ._chroma_base import READY_POLL_MAX_S as READY_POLL_MAX_S
 from ._chroma_base import READY_POLL_S as READY_POLL_S
 
 __all__ = ["ChromaStore", "ChromaEmbeddedStore", "ids_to_chroma", "ids_from_chroma"]
 
-DEFAULT_PORT = 8000
+ENGINE = ENGINES["chroma"]
 
 
 def _served_path(command: Sequence[str]) -> Path | None:
@@ -116,7 +119,7 @@ def _dir_bytes(path: Path) -> int:
     return total
 
 
-class ChromaStore(ChromaBase):
+class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
     """A Chroma server through ``chromadb.HttpClient`` (``vecbench services up chroma``).
 
     Config: ``url`` (``http(s)://host:port``, from ``VECBENCH_CHROMA_URL``), optional
@@ -133,9 +136,10 @@ class ChromaStore(ChromaBase):
         client_modules=("chromadb",),
         index_types=INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="Chroma server over HTTP (chromadb.HttpClient); HNSW",
         config_keys={
-            "url": "server address, http(s)://host:port (VECBENCH_CHROMA_URL)",
+            "url": f"server address, http(s)://host:port (default ${ENGINE.env_var})",
             "tenant": "Chroma tenant (default: Chroma's default tenant)",
             "database": "Chroma database (default: Chroma's default database)",
             "headers": "extra HTTP headers, a mapping of str to str",
@@ -153,11 +157,11 @@ class ChromaStore(ChromaBase):
         self._server_version: str | None = None
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        if not config.get("url") and os.environ.get("VECBENCH_CHROMA_URL"):
-            config["url"] = os.environ["VECBENCH_CHROMA_URL"]  # as `vecbench services env` prints it
+        if not config.get("url") and os.environ.get(ENGINE.env_var):
+            config["url"] = os.environ[ENGINE.env_var]  # as `vecbench services env` prints it
         url = config.get("url")
         if not isinstance(url, str) or not url:
-            raise ConfigError("chroma needs config 'url' (e.g. http://127.0.0.1:8000; VECBENCH_CHROMA_URL)")
+            raise ConfigError(f"chroma needs config 'url' (e.g. {ENGINE.compose_url}; {ENGINE.env_var})")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"chroma url must look like http://host:port, got {url!r}")
@@ -195,7 +199,7 @@ class ChromaStore(ChromaBase):
         try:
             client = self._chromadb.HttpClient(
                 host=parts.hostname,
-                port=parts.port or (443 if ssl else DEFAULT_PORT),
+                port=parts.port or (443 if ssl else ENGINE.client_port),
                 ssl=ssl,
                 headers=headers or None,
                 settings=self._settings(),
@@ -205,10 +209,31 @@ class ChromaStore(ChromaBase):
             self._server_version = str(client.get_version())
         except Exception as exc:
             raise StoreError(
-                f"cannot reach the Chroma server at {self._where}: {exc} "
-                "(start one with `vecbench services up chroma`)"
+                f"cannot reach the Chroma server at {self._where}: {exc} (start one with {ENGINE.start_hint})"
             ) from exc
         return client
+
+    # -- sharing ------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        return {"ef_loaded": self._ef_loaded, "written": self._written}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        name = self._require_collection().name
+        if not self._exists(name):
+            raise StoreError(f"chroma ({self._where}) has no collection {name!r} to attach to")
+        self._coll = self._client.get_collection(name)
+        # The loaded index keeps the ef it was built or rebuilt with: the owner's.
+        self._ef_loaded = int(state.get("ef_loaded") or self._search_params["ef_search"])
+        self._written = bool(state.get("written"))
+        self._live = IdIndex()
+
+    def _do_detach(self) -> None:
+        self._coll = None
+        self._live = IdIndex()
+        self._written = False
+
+    # -- reporting ----------------------------------------------------------------------
 
     def _do_describe(self) -> dict[str, Any]:
         return {**super()._do_describe(), "server_version": self._server_version, "url": self._where}
@@ -246,7 +271,7 @@ class ChromaStore(ChromaBase):
         )
 
 
-class ChromaEmbeddedStore(ChromaBase):
+class ChromaEmbeddedStore(FootprintMixin, ChromaBase):
     """Chroma embedded in the process, on disk (``chromadb.PersistentClient``).
 
     Config: ``path`` (default: a fresh temporary directory made in ``__enter__`` and
@@ -262,6 +287,11 @@ class ChromaEmbeddedStore(ChromaBase):
         embedded=True,
         description="Chroma embedded, persistent on disk (chromadb.PersistentClient); HNSW",
         config_keys={"path": "data directory (default: a temporary directory removed on exit)"},
+        unsupported={
+            "Shareable": "Chroma's PersistentClient is not process-safe (a second process on the same "
+            "path keeps its own stale HNSW index and can corrupt the files); use the chroma server "
+            "store for load tests",
+        },
     )
     _mode = "persistent"
     _ef_apply_text = (
@@ -305,13 +335,6 @@ class ChromaEmbeddedStore(ChromaBase):
         if self._temp and self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
         self._path, self._temp = None, False
-
-    def _do_share(self) -> dict[str, Any]:
-        raise CapabilityError(
-            "chroma-embedded collections cannot be opened from another process: Chroma's "
-            "PersistentClient is not process-safe (a second process on the same path keeps its own "
-            "stale HNSW index and can corrupt the files); use the chroma server store for load tests"
-        )
 
     def _reload_ef(self) -> bool:
         # The loaded index keeps its ef: close the client (persisting and unloading the

@@ -48,7 +48,6 @@ tests check without a server.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -56,6 +55,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.engines import ENGINES
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -68,6 +68,7 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S as DEFAULT_REQUEST_TIMEOUT_S
 from ._elasticsearch_bodies import (
     INDEX_TYPES,
@@ -104,13 +105,14 @@ __all__ = [
     "ids_from_hits",
 ]
 
-ENV_VAR = "VECBENCH_ES_URL"
+ENGINE = ENGINES["elasticsearch"]
+ENV_VAR = ENGINE.env_var
 DEFAULT_BULK_CHUNK = 500
-COMPOSE_HINT = "docker compose --profile elasticsearch up -d --wait"
+COMPOSE_HINT = ENGINE.compose_command
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
 
 
-class ElasticsearchStore(BaseStore):
+class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """Elasticsearch over HTTP (elasticsearch-py; client major = server major).
 
     Config: ``url`` (default ``$VECBENCH_ES_URL``), ``api_key`` or ``basic_auth``
@@ -128,6 +130,7 @@ class ElasticsearchStore(BaseStore):
         client_modules=("elasticsearch",),
         index_types=INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="Elasticsearch dense_vector kNN (Lucene HNSW, int8 HNSW, flat, int8 flat).",
         config_keys={
             "url": f"http(s):// URL of the cluster (default ${ENV_VAR})",
@@ -171,7 +174,7 @@ class ElasticsearchStore(BaseStore):
 
     @property
     def url(self) -> str:
-        url = self._config.get("url") or os.environ.get(ENV_VAR)
+        url = ENGINE.address(self._config)
         if not url:
             raise ConfigError(f"elasticsearch needs a server: set config 'url' or {ENV_VAR} ({COMPOSE_HINT})")
         return str(url)

@@ -51,6 +51,7 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, IdIndex, VectorTable, auto_pq_m, check_int_param, check_pq_m
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 
 __all__ = ["FaissStore"]
 
@@ -145,7 +146,7 @@ class _Labels:
         return out
 
 
-class FaissStore(BaseStore):
+class FaissStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """FAISS in-process. Config: ``threads`` (OpenMP threads, process-wide), ``seed`` (training sample).
 
     Index types and parameters (defaults in brackets): ``flat``; ``hnsw`` m [16],

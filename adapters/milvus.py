@@ -45,7 +45,6 @@ which figures were read, and where.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -54,6 +53,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.engines import ENGINES
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -68,6 +68,7 @@ from vecbench.util.deps import import_optional
 
 from . import _milvus_support as support
 from ._base import BaseStore
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 from ._milvus_support import CONSISTENCY_LEVELS as CONSISTENCY_LEVELS
 from ._milvus_support import FOOTPRINT_WAIT_S as FOOTPRINT_WAIT_S
 from ._milvus_support import ID_FIELD as ID_FIELD
@@ -81,12 +82,13 @@ from ._milvus_support import default_pq_m as default_pq_m
 
 __all__ = ["MilvusStore", "MAX_TOPK", "URI_ENV"]
 
-URI_ENV = "VECBENCH_MILVUS_URI"
+ENGINE = ENGINES["milvus"]
+URI_ENV = ENGINE.env_var
 MAX_TOPK = 16384  # Milvus's limit on k (``topk``) per search
 DELETE_BATCH_IDS = 10_000  # ids per ``id in [...]`` delete expression
 
 
-class MilvusStore(BaseStore):
+class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """A Milvus server. Config: ``uri`` (default ``$VECBENCH_MILVUS_URI``), ``token`` or
     ``user``/``password``, ``db_name``, ``consistency_level`` [auto: Strong until wait_ready
     settles the writes, then Bounded], ``timeout_s`` [60].
@@ -103,9 +105,10 @@ class MilvusStore(BaseStore):
         client_modules=("pymilvus",),
         index_types=support.INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="Milvus server via pymilvus MilvusClient: HNSW, IVF_FLAT, IVF_SQ8, IVF_PQ, FLAT.",
         config_keys={
-            "uri": f"server URI, e.g. http://127.0.0.1:19530 (default: ${URI_ENV})",
+            "uri": f"server URI, e.g. {ENGINE.compose_url} (default: ${URI_ENV})",
             "token": "auth token, 'user:password' or an API key (secret)",
             "user": "user name",
             "password": "password (secret)",
@@ -160,11 +163,11 @@ class MilvusStore(BaseStore):
     # -- lifecycle ---------------------------------------------------------------------
 
     def _connect(self) -> None:
-        uri = self._config.get("uri") or os.environ.get(URI_ENV)
+        uri = ENGINE.address(self._config)
         if not uri:
             raise ConfigError(
                 f"milvus needs a server URI: set config 'uri' or {URI_ENV} "
-                "(`vecbench services up milvus` starts one and prints it)"
+                f"({ENGINE.start_hint} starts one and prints it)"
             )
         support.check_uri(uri)
         self._uri = redact_text(uri)  # for messages
@@ -273,7 +276,7 @@ class MilvusStore(BaseStore):
         collection_id = int(self._call("describe_collection", name)["collection_id"])
         flushed = self._call("list_persistent_segments", name)
         loaded = self._call("list_loaded_segments", name)
-        uri = self._config.get("uri") or os.environ.get(URI_ENV) or ""
+        uri = ENGINE.address(self._config) or ""
         return support.footprint(self._config, uri, self._timeout, collection_id, flushed, loaded)
 
     # -- writes ----------------------------------------------------------------------------

@@ -43,7 +43,6 @@ Leaving the ``with`` block drops the table created in it, like every vecbench st
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
@@ -52,6 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.engines import ENGINES
 from vecbench.errors import (
     CollectionExistsError,
     ConfigError,
@@ -66,6 +66,7 @@ from vecbench.util.deps import import_optional
 
 from . import _pgvector_sql as pgsql
 from ._base import BaseStore
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 from ._pgvector_sql import CONNECT_TIMEOUT_S as CONNECT_TIMEOUT_S
 from ._pgvector_sql import COPY_PIECE_BYTES as COPY_PIECE_BYTES
 from ._pgvector_sql import MAX_DIM as MAX_DIM
@@ -75,7 +76,8 @@ from ._pgvector_sql import SERVICE_HINT as SERVICE_HINT
 
 __all__ = ["PgVectorStore", "DSN_ENV", "copy_payload", "redact_dsn"]
 
-DSN_ENV = "VECBENCH_PG_DSN"
+ENGINE = ENGINES["pgvector"]
+DSN_ENV = ENGINE.env_var
 HALF_MAX = 65504.0  # largest finite float16
 
 
@@ -84,7 +86,7 @@ def redact_dsn(dsn: str) -> str:
     return redact_text(dsn)
 
 
-class PgVectorStore(BaseStore):
+class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """PostgreSQL with the pgvector extension. See the module docstring for the SQL it runs.
 
     Index types (defaults in brackets): ``flat`` (exact); ``hnsw`` m [16], ef_construction
@@ -100,6 +102,7 @@ class PgVectorStore(BaseStore):
         client_modules=("psycopg", "pgvector"),
         index_types=pgsql.INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="PostgreSQL + pgvector over psycopg 3: exact scan, HNSW, IVFFlat; binary COPY ingest.",
         config_keys={
             "dsn": f"libpq URI or key=value string (default ${DSN_ENV}); a password in it is a secret",
@@ -151,7 +154,7 @@ class PgVectorStore(BaseStore):
     def _connect(self) -> None:
         pg = import_optional("psycopg", "pgvector")
         pgv = import_optional("pgvector.psycopg", "pgvector")
-        dsn = self._config.get("dsn") or os.environ.get(DSN_ENV)
+        dsn = ENGINE.address(self._config)
         if not dsn:
             raise ConfigError(f"pgvector needs a server: set config 'dsn' or ${DSN_ENV}; {SERVICE_HINT}")
         params, self._where = pgsql.parse_dsn(pg, dsn)

@@ -43,21 +43,22 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from vecbench.errors import CapabilityError, ConfigError, StoreError
+from vecbench.engines import ENGINES
+from vecbench.errors import ConfigError, StoreError
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
 from ._base import check_int_param
+from ._capabilities import FootprintMixin, ShareableMixin
 from ._qdrant_base import DEFAULT_BATCH_SIZE, DISTANCE_NAMES, QdrantClientStore, client_version
 from ._qdrant_base import POLL_INTERVAL_S as POLL_INTERVAL_S
 from ._qdrant_base import STABLE_GREEN_POLLS as STABLE_GREEN_POLLS
 
 __all__ = ["QdrantStore", "QdrantLocalStore", "DISTANCE_NAMES", "START_HINT"]
 
-START_HINT = (
-    "start one with `docker compose --profile qdrant up -d --wait` (or `vecbench services up qdrant`) "
-    "and set VECBENCH_QDRANT_URL=http://127.0.0.1:6333"
-)
+ENGINE = ENGINES["qdrant"]
+# Qdrant's server runs only in docker compose (no local route): say so, with the address.
+START_HINT = f"start one with {ENGINE.start_hint} and set {ENGINE.env_var}={ENGINE.compose_url}"
 
 _HNSW = IndexType(
     "hnsw",
@@ -96,7 +97,7 @@ _CLIENT_CONFIG_KEYS = {
 }
 
 
-class QdrantStore(QdrantClientStore):
+class QdrantStore(ShareableMixin, FootprintMixin, QdrantClientStore):
     """A Qdrant server or Qdrant Cloud cluster. Config: ``url`` (required), ``api_key``,
     ``prefer_grpc``, ``timeout_s``, ``upload_parallel``, ``upload_batch_size``.
 
@@ -114,9 +115,10 @@ class QdrantStore(QdrantClientStore):
         client_modules=("qdrant_client",),
         index_types={"hnsw": _HNSW, "flat": _FLAT},
         embedded=False,
+        server=ENGINE,
         description="Qdrant server or cloud through qdrant-client (REST or gRPC): HNSW (optionally quantized), exact.",
         config_keys={
-            "url": "server URL, e.g. http://127.0.0.1:6333 (env VECBENCH_QDRANT_URL)",
+            "url": f"server URL, e.g. {ENGINE.compose_url} (default ${ENGINE.env_var})",
             "api_key": "API key (secret: never recorded)",
             "prefer_grpc": "use gRPC (port 6334) instead of REST for data calls (default false)",
             "timeout_s": "request timeout in seconds (default 60)",
@@ -127,8 +129,8 @@ class QdrantStore(QdrantClientStore):
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
         config = super()._check_config(config)
-        if not config.get("url") and os.environ.get("VECBENCH_QDRANT_URL"):
-            config["url"] = os.environ["VECBENCH_QDRANT_URL"]  # as docker compose's label says
+        if not config.get("url") and os.environ.get(ENGINE.env_var):
+            config["url"] = os.environ[ENGINE.env_var]  # as docker compose's label says
         url = config.get("url")
         if not isinstance(url, str) or not url.strip():
             raise ConfigError(f"qdrant store needs config 'url' (a server URL); {START_HINT}")
@@ -192,6 +194,25 @@ class QdrantStore(QdrantClientStore):
         out["transport"] = "grpc" if self._config.get("prefer_grpc") else "rest"
         return out
 
+    # -- sharing -----------------------------------------------------------------------------
+
+    def _do_share(self) -> dict[str, Any]:
+        # Searches need only the collection name (in the spec) and the search params, which
+        # go with every query (search_request_params): nothing is set on the server.
+        return {}
+
+    def _do_attach(self, state: Mapping[str, Any]) -> None:
+        spec = self._require_collection()
+        if not self._call("check the collection", self._client.collection_exists, spec.name):
+            raise StoreError(f"Qdrant ({self._where}) has no collection {spec.name!r} to attach to")
+        self._index_wait = {}
+        # An attached store never changes the collection: wait_ready only polls, and never
+        # turns on indexing the owner deferred (the owner's wait_ready does that).
+        self._indexing_enabled = True
+
+    def _do_detach(self) -> None:
+        self._index_wait = {}
+
     # -- footprint -------------------------------------------------------------------------
 
     def _do_footprint(self) -> FootprintStats:
@@ -247,7 +268,7 @@ def footprint_from_telemetry(telemetry: Mapping[str, Any], collection: str) -> F
     )
 
 
-class QdrantLocalStore(QdrantClientStore):
+class QdrantLocalStore(FootprintMixin, QdrantClientStore):
     """qdrant-client's local mode, in-process. Config: ``path`` (None: in memory), ``upload_batch_size``.
 
     Local mode is a pure-Python re-implementation of Qdrant's API inside qdrant-client:
@@ -272,6 +293,10 @@ class QdrantLocalStore(QdrantClientStore):
             "path": "directory to persist the local collection in (default: in memory)",
             **_CLIENT_CONFIG_KEYS,
         },
+        unsupported={
+            "Shareable": "local mode keeps the collection in this process (in memory, or under a path "
+            "it locks against any other QdrantClient); use the qdrant server store for load tests",
+        },
     )
 
     def _check_config(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -283,13 +308,6 @@ class QdrantLocalStore(QdrantClientStore):
     @property
     def _where(self) -> str:
         return f"local mode at {self._config.get('path') or ':memory:'}"
-
-    def _do_share(self) -> dict[str, Any]:
-        raise CapabilityError(
-            "qdrant-local collections cannot be opened from another process: local mode keeps the "
-            "collection in this process (in memory, or under a path it locks against any other "
-            "QdrantClient); use the qdrant server store for load tests"
-        )
 
     def _connect(self) -> None:
         self._import_client()

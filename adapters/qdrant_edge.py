@@ -42,13 +42,14 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError, NotReadyError, StoreError
+from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin
 
 __all__ = ["QdrantEdgeStore"]
 
@@ -74,7 +75,7 @@ _INDEX_TYPES = {
 }
 
 
-class QdrantEdgeStore(BaseStore):
+class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStore):
     """Qdrant Edge in-process. Config: ``path``, ``upsert_batch_size``, ``max_search_threads``.
 
     Index types (defaults in brackets): ``hnsw`` m [16], ef_construct [100],
@@ -101,6 +102,12 @@ class QdrantEdgeStore(BaseStore):
             "path": "directory for the shards (default: a temporary directory removed on exit)",
             "upsert_batch_size": f"points per update operation (default {DEFAULT_BATCH_SIZE})",
             "max_search_threads": "threads of the shard's search pool (default: derived from the CPU count)",
+        },
+        # Checked with qdrant-edge-py 0.9.0: EdgeShard.load of a shard another process holds
+        # fails ("failed to open WAL ... WouldBlock"), and there is no read-only open.
+        unsupported={
+            "Shareable": "the engine locks the shard's write-ahead log (a second EdgeShard.load fails) "
+            "and has no read-only mode; use the qdrant server store for load tests",
         },
     )
 
@@ -199,15 +206,6 @@ class QdrantEdgeStore(BaseStore):
         self._close_shard()
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
-
-    def _do_share(self) -> dict[str, Any]:
-        # Checked with qdrant-edge-py 0.9.0: EdgeShard.load of a shard another process holds
-        # fails ("failed to open WAL ... WouldBlock"), and there is no read-only open.
-        raise CapabilityError(
-            "qdrant-edge collections cannot be opened from another process: the engine locks the "
-            "shard's write-ahead log (a second EdgeShard.load fails) and has no read-only mode; "
-            "use the qdrant server store for load tests"
-        )
 
     def _close_shard(self) -> None:
         self._join_optimizer(None)

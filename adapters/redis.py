@@ -34,7 +34,6 @@ left under the key prefix by someone else (they would be indexed with ours), unl
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -42,6 +41,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.engines import ENGINES
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
@@ -49,10 +49,12 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
+from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
 
 __all__ = ["RedisStore", "ft_create_args", "knn_search_args", "parse_search_ids", "module_version"]
 
-ENV_VAR = "VECBENCH_REDIS_URL"
+ENGINE = ENGINES["redis"]
+ENV_VAR = ENGINE.env_var
 VECTOR_FIELD = "embedding"
 DISTANCE_ALIAS = "__vector_distance"
 DEFAULT_PIPELINE_BATCH = 1000
@@ -180,7 +182,7 @@ def _float(value: Any) -> float:
         return 0.0
 
 
-class RedisStore(BaseStore):
+class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """Redis Stack / RediSearch over the network (redis-py, RESP3).
 
     Config: ``url`` (default ``$VECBENCH_REDIS_URL``; a password in it is redacted from
@@ -199,6 +201,7 @@ class RedisStore(BaseStore):
         client_modules=("redis",),
         index_types=_INDEX_TYPES,
         embedded=False,
+        server=ENGINE,
         description="Redis Stack server, RediSearch vector index (HNSW, FLAT) over hashes.",
         config_keys={
             "url": f"redis:// URL of a Redis Stack server (default ${ENV_VAR}); its password is secret",
@@ -261,11 +264,9 @@ class RedisStore(BaseStore):
 
     @property
     def url(self) -> str:
-        url = self._config.get("url") or os.environ.get(ENV_VAR)
+        url = ENGINE.address(self._config)
         if not url:
-            raise ConfigError(
-                f"redis needs a server: set config 'url' or {ENV_VAR} (`vecbench services up redis`)"
-            )
+            raise ConfigError(f"redis needs a server: set config 'url' or {ENV_VAR} ({ENGINE.start_hint})")
         return str(url)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -291,15 +292,15 @@ class RedisStore(BaseStore):
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             client.close()
             raise StoreError(
-                f"redis at {where} is unreachable ({exc}); start one with `vecbench services up redis` "
-                f"(or `docker compose --profile redis up -d --wait`) and set {ENV_VAR}"
+                f"redis at {where} is unreachable ({exc}); start one with {ENGINE.start_hint} "
+                f"(or `{ENGINE.compose_command}`) and set {ENV_VAR}"
             ) from exc
         search = [m for m in modules if _text(m.get("name")) in ("search", "searchlight")]
         if not search:
             client.close()
             raise StoreError(
                 f"redis at {where} has no RediSearch module (MODULE LIST: "
-                f"{[_text(m.get('name')) for m in modules]}); use Redis Stack (`vecbench services up redis`)"
+                f"{[_text(m.get('name')) for m in modules]}); use Redis Stack ({ENGINE.start_hint})"
             )
         self._versions = {
             "server_version": _text(server.get("redis_version")),

@@ -49,6 +49,9 @@ class NoopStore:
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def share(self) -> dict[str, Any]:  # Shareable: the load workers check for it
+        return {}
+
     def attach(self, handle: Any) -> None:
         return None
 

@@ -39,7 +39,6 @@ __all__ = ["DEFAULT_STORE", "DEFAULT_SYNTHETIC", "BuiltIndex", "SearchResult", "
 DEFAULT_STORE = "faiss"
 # Small enough that building an index and exact ground truth take well under a second.
 DEFAULT_SYNTHETIC: dict[str, Any] = {"n": 2000, "dim": 32, "nq": 100, "metric": "euclidean", "seed": 0}
-_SERVER_ADDRESS_KEYS = ("url", "uri", "dsn")
 
 _BUILT = pytest.StashKey["BuiltIndex"]()
 _DATASETS = pytest.StashKey[dict[str, Any]]()
@@ -213,27 +212,16 @@ def _store_config(request: pytest.FixtureRequest, name: str) -> dict[str, Any]:
 
 def _server_skip_reason(name: str, info: Any, config: dict[str, Any]) -> str | None:
     """Fill the server address from its VECBENCH_* variable, or say why the test must skip."""
-    key = next((k for k in _SERVER_ADDRESS_KEYS if k in info.config_keys), "url")
-    if config.get(key):
-        return None
-    from vecbench.errors import UnknownNameError
-    from vecbench.services.manager import SERVICES, resolve
+    from vecbench.engines import store_engine
 
-    backend = name.split("-")[0]
-    try:
-        var = resolve(backend).env_var
-    except UnknownNameError:
-        var = f"VECBENCH_{name.upper().replace('-', '_')}_URL"
-    address = os.environ.get(var)
-    if address:
-        config[key] = address
+    engine = store_engine(info)
+    if engine is None:
         return None
-    how = (
-        f"`vecbench services up {backend}`"
-        if backend in SERVICES
-        else f"`docker compose --profile {backend} up -d --wait`"
-    )
-    return f"store {name!r} needs a server: set {var} (start one with {how})"
+    address = engine.address(config)
+    if not address:
+        return engine.needs_server(name)
+    config[engine.config_key] = address
+    return None
 
 
 def _index_choice(

@@ -12,7 +12,13 @@ rebuilt in a worker process), connects in ``__enter__`` and disconnects in ``__e
         store.drop()
 
 Capabilities beyond that are separate ``runtime_checkable`` protocols, tested with
-``isinstance(store, BatchSearch)``.
+``isinstance(store, BatchSearch)``. An adapter opts into each one it really has, so the
+check can say no; code that needs a capability asks with ``require_capability``, which
+raises CapabilityError (naming the store, the capability and why it lacks it) before any
+work is done:
+
+    require_capability(store, Shareable, "a load test")
+    handle = store.share()
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.errors import CapabilityError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
+
+if TYPE_CHECKING:
+    from vecbench.engines import Engine
 
 __all__ = [
     "Store",
@@ -37,6 +47,9 @@ __all__ = [
     "Shareable",
     "StoreInfo",
     "FootprintStats",
+    "CAPABILITIES",
+    "capabilities",
+    "require_capability",
 ]
 
 
@@ -46,6 +59,10 @@ class StoreInfo:
 
     ``client_modules`` are the import names that must be importable; ``extra`` is the
     pip extra that installs them; ``embedded`` says whether it needs no server.
+    ``server`` is the engine a server store talks to (``vecbench.engines.ENGINES``: its
+    address variable, config key, ports); None for an embedded store. ``unsupported`` maps
+    a capability the store lacks (``"Shareable"``) to why the engine cannot do it;
+    ``require_capability`` puts that in its error.
     """
 
     name: str
@@ -56,6 +73,8 @@ class StoreInfo:
     embedded: bool = True
     description: str = ""
     config_keys: Mapping[str, str] = field(default_factory=dict)
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    server: Engine | None = None
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
@@ -159,3 +178,44 @@ class Shareable(Protocol):
     def share(self) -> dict[str, Any]: ...
 
     def attach(self, handle: Mapping[str, Any]) -> None: ...
+
+
+CAPABILITIES: tuple[type, ...] = (BatchSearch, Filterable, Deletable, Footprint, Shareable)
+"""Every optional capability protocol, in the order they are listed to users."""
+
+
+def _implements(store: object, capability: type) -> bool:
+    # A class is checked with issubclass: every capability protocol has methods only.
+    return issubclass(store, capability) if isinstance(store, type) else isinstance(store, capability)
+
+
+def capabilities(store: object) -> tuple[str, ...]:
+    """Names of the optional capabilities a store (instance or class) implements.
+
+    >>> capabilities(store_class("qdrant-edge"))  # doctest: +SKIP
+    ('BatchSearch', 'Deletable', 'Footprint')
+    """
+    return tuple(c.__name__ for c in CAPABILITIES if _implements(store, c))
+
+
+def require_capability(store: object, capability: type, purpose: str) -> None:
+    """Raise CapabilityError unless ``store`` (instance or class) implements ``capability``.
+
+    ``purpose`` names what needed it ("a load test"); the message adds the store's own
+    reason from ``StoreInfo.unsupported`` when it gives one. No I/O: call it first.
+    """
+    if capability not in CAPABILITIES:
+        raise TypeError(f"{capability!r} is not a store capability")
+    if _implements(store, capability):
+        return
+    info = getattr(store, "info", None)
+    name = (
+        info.name
+        if isinstance(info, StoreInfo)
+        else (store if isinstance(store, type) else type(store)).__name__
+    )
+    why = info.unsupported.get(capability.__name__) if isinstance(info, StoreInfo) else None
+    raise CapabilityError(
+        f"{purpose} needs a store that implements {capability.__name__}; {name} does not"
+        + (f": {why}" if why else "")
+    )

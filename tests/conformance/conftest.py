@@ -2,14 +2,14 @@
 
 Every registered store (``vecbench.registry.store_names()``) is collected. A store is
 skipped, with the reason, when its client library is not installed or when it needs a
-server and the env var pointing at one is not set. Adapter issues extend the tables
-below (``SERVER_ENV``, ``CONFORMANCE_BUILD_PARAMS``, ``CONFORMANCE_SEARCH_PARAMS``,
-``RECALL_FLOOR``) rather than the tests.
+server and the env var pointing at one is not set (the engine's facts, variable and config
+key, come from ``vecbench.engines`` through the adapter's ``StoreInfo.server``). Adapter
+issues extend the tables below (``CONFORMANCE_BUILD_PARAMS``, ``CONFORMANCE_SEARCH_PARAMS``,
+``RECALL_FLOOR``) or ``stores/<name>.yaml`` rather than the tests.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,22 +20,8 @@ import pytest
 import yaml
 
 from vecbench import registry
+from vecbench.engines import store_engine
 from vecbench.metrics import Metric
-
-# Env var holding the server address of each server store (the names DESIGN.md uses,
-# shared with docker-compose and `vecbench services`). A store not listed here uses
-# VECBENCH_<NAME>_URL.
-SERVER_ENV: dict[str, str] = {
-    "chroma": "VECBENCH_CHROMA_URL",
-    "qdrant": "VECBENCH_QDRANT_URL",
-    "milvus": "VECBENCH_MILVUS_URI",
-    "pgvector": "VECBENCH_PG_DSN",
-    "redis": "VECBENCH_REDIS_URL",
-    "elasticsearch": "VECBENCH_ES_URL",
-}
-
-# Config key each server store takes its address under (default "url").
-SERVER_CONFIG_KEY: dict[str, str] = {"milvus": "uri", "pgvector": "dsn"}
 
 # Extra config for embedded stores in this suite (kept small: 2 cores, ~60 s in all).
 EMBEDDED_CONFIG: dict[str, dict[str, Any]] = {}
@@ -86,10 +72,6 @@ K = 10
 SEED = 20240611
 
 
-def server_env_var(name: str) -> str:
-    return SERVER_ENV.get(name, f"VECBENCH_{name.upper()}_URL")
-
-
 def config_for(name: str) -> dict[str, Any]:
     """The config to build store ``name`` with here; ``pytest.skip`` when it cannot run."""
     cls = registry.store_class(name)
@@ -97,21 +79,13 @@ def config_for(name: str) -> dict[str, Any]:
     if not registry.client_installed(cls):
         missing = ", ".join(info.client_modules)
         pytest.skip(f"store {name!r}: client ({missing}) not installed; pip install 'vecbench[{info.extra}]'")
-    if info.embedded:
+    engine = store_engine(info)
+    if engine is None:
         return dict(EMBEDDED_CONFIG.get(name, {}))
-    var = server_env_var(name)
-    address = os.environ.get(var)
+    address = engine.address()
     if not address:
-        from vecbench.services import SERVICES
-
-        backend = name.split("-")[0]
-        how = (
-            f"`vecbench services up {backend}`"
-            if backend in SERVICES
-            else f"`docker compose --profile {backend} up -d --wait`"
-        )
-        pytest.skip(f"store {name!r} needs a server: set {var} (start one with {how})")
-    return {SERVER_CONFIG_KEY.get(name, "url"): address}
+        pytest.skip(engine.needs_server(name))
+    return {engine.config_key: address}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """share() / attach(): a second store, with its own connection, opens the owner's collection.
 
 The load generator runs N worker processes that each attach to one collection. For every
-registered store: share() either raises CapabilityError naming the store (the engine
-lives inside one process only) or returns a picklable handle; an attached store then
+registered store that implements Shareable (the others are skipped here; what they lack
+is checked in test_capabilities.py): share() returns a picklable handle; an attached store then
 searches exactly like the owner with the same search params, and leaving it (drop() or
 the ``with`` exit) never deletes the collection. The last tests attach in real spawned
 processes. Each store's default index here is ``hnsw`` where it has one (else its first
@@ -25,9 +25,9 @@ import pytest
 import yaml
 
 from vecbench import registry
-from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError, NotReadyError
+from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError
 from vecbench.spec import CollectionSpec
-from vecbench.store import BatchSearch
+from vecbench.store import BatchSearch, Shareable
 
 Data = Any  # conftest.Data (the fixture comes from pytest)
 K = 10
@@ -49,15 +49,13 @@ def default_spec(name: str, suffix: str) -> tuple[CollectionSpec, dict[str, Any]
 
 
 def build_owner(store: Any, spec: CollectionSpec, search: Mapping[str, Any], data: Data) -> dict[str, Any]:
-    """Create and fill ``spec`` in ``store``; return its share() handle (skip if not shareable)."""
+    """Create and fill ``spec`` in ``store``; return its share() handle (skip if not Shareable)."""
+    if not isinstance(store, Shareable):
+        # What a store lacks is checked in test_capabilities.py.
+        pytest.skip(f"{store.info.name} does not implement Shareable")
     store.create(spec)
     if search:
         store.set_search_params(search)  # before the writes (Chroma would rebuild after them)
-    try:
-        store.share()
-    except CapabilityError as exc:
-        assert store.info.name in str(exc), f"the CapabilityError must name the store: {exc}"
-        pytest.skip(f"not shareable: {exc}")
     for chunk in np.array_split(np.arange(data.n), 2):
         store.upsert(data.ids[chunk], data.base[chunk])
     store.wait_ready(timeout_s=120)
@@ -66,6 +64,8 @@ def build_owner(store: Any, spec: CollectionSpec, search: Mapping[str, Any], dat
 
 @pytest.fixture
 def owner(store_name: str, open_store: Callable[[str], Any], data: Data) -> Iterator[tuple[Any, dict]]:
+    if not issubclass(registry.store_class(store_name), Shareable):  # skip before connecting
+        pytest.skip(f"{store_name} does not implement Shareable")
     store = open_store(store_name)
     spec, search = default_spec(store_name, "own")
     yield store, build_owner(store, spec, search, data)

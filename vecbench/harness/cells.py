@@ -217,11 +217,11 @@ class CellContext:
         """
         if self.settings.load is None:
             return None
-        from vecbench.load import measure_load
+        from vecbench.load import measure_load, share_handle
 
         try:
             if self.handle is None:
-                self.handle = store.share()
+                self.handle = share_handle(store)
             section = measure_load(
                 self.handle,
                 self.store_name,

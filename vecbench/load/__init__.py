@@ -9,14 +9,14 @@ runs from each request's scheduled time, so queueing delay counts (no coordinate
 omission).
 
     from vecbench.load import LoadPlan, measure_load
-    handle = store.share()
+    handle = share_handle(store)  # store.share(); CapabilityError if it is not Shareable
     plan = LoadPlan(concurrency=(1, 2, 4, 8), rates=(500, 1000), duration_s=10, p99_target_ms=5)
     section = measure_load(handle, "faiss", {}, queries, 10, {"ef_search": 64}, plan)
 """
 
 from __future__ import annotations
 
-from vecbench.load.measure import LoadRunner, measure_load
+from vecbench.load.measure import LoadRunner, measure_load, share_handle
 from vecbench.load.plan import LoadPlan
 from vecbench.load.schedule import arrival_schedule, query_order
 from vecbench.load.sweep import meets_target, rate_sweep
@@ -25,6 +25,7 @@ __all__ = [
     "LoadPlan",
     "LoadRunner",
     "measure_load",
+    "share_handle",
     "arrival_schedule",
     "query_order",
     "rate_sweep",

@@ -19,11 +19,24 @@ from vecbench.load.schedule import OPEN_LOOP_STREAM, arrival_schedule, query_ord
 from vecbench.load.summary import closed_row, failed_closed_row, failed_rate_row, open_row
 from vecbench.load.sweep import rate_sweep
 from vecbench.load.worker import ClosedJob, OpenJob, Target
+from vecbench.store import Shareable, require_capability
 from vecbench.util.validation import as_vectors, check_k
 
-__all__ = ["measure_load", "LoadRunner"]
+__all__ = ["measure_load", "LoadRunner", "share_handle"]
+
+# What a load test asks of a store, for CapabilityError messages.
+_PURPOSE = "a load test (worker processes attach the collection with share()/attach())"
 
 _NS = 1_000_000_000
+
+
+def share_handle(store: Any) -> dict[str, Any]:
+    """``store.share()`` for ``measure_load``; CapabilityError when ``store`` is not Shareable.
+
+    handle = share_handle(store)   # CapabilityError for qdrant-edge, before any work
+    """
+    require_capability(store, Shareable, _PURPOSE)
+    return store.share()
 
 
 def measure_load(
@@ -71,6 +84,10 @@ class LoadRunner:
             raise ConfigError(f"plan must be a LoadPlan, got {type(plan).__name__}")
         if not isinstance(handle, Mapping):
             raise ConfigError("handle must be the mapping that store.share() returned")
+        if store_factory is None:  # a factory's store is checked in the worker, before it connects
+            from vecbench.registry import store_class
+
+            require_capability(store_class(store_name), Shareable, _PURPOSE)
         if store_factory is not None:
             try:
                 pickle.dumps(store_factory)

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.store import Shareable, require_capability
+
 __all__ = ["Target", "ClosedJob", "OpenJob", "worker_main"]
 
 CHECK_NS = 10_000_000  # look at the clock deadline and the stop event every 10 ms
@@ -89,6 +91,7 @@ def worker_main(
     _own_signals(parent_pid)
     try:
         store = target.store_factory() if target.store_factory is not None else _get_store(target)
+        require_capability(store, Shareable, "a load test worker (it attaches the shared collection)")
         with store:
             store.attach(dict(target.handle))
             if target.search_params:

@@ -19,8 +19,9 @@ import sysconfig
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from vecbench.engines import Engine
 from vecbench.errors import ConfigError, MissingDependencyError
 from vecbench.util.paths import cache_dir
 
@@ -76,11 +77,13 @@ class Launch:
 
 
 class Service:
-    """One engine. Subclasses fill in the class attributes and the hooks below."""
+    """One engine. Subclasses fill in the class attributes and the hooks below.
 
-    name: str = ""
-    env_var: str = ""  # the variable adapters read, e.g. VECBENCH_CHROMA_URL
-    default_port: int = 0
+    ``engine`` (from ``vecbench.engines``) gives the name, the variable ``env`` prints (the
+    one the adapter reads), the default port and the variable that moves it.
+    """
+
+    engine: ClassVar[Engine]
     package: str = ""  # the pip distribution that carries the server
     module: str = ""  # its import name (found with find_spec, never imported here)
     stop_signal: int = signal.SIGTERM
@@ -90,8 +93,23 @@ class Service:
 
     # -- where things are --------------------------------------------------------------
     @property
+    def name(self) -> str:
+        return self.engine.service
+
+    @property
+    def env_var(self) -> str:
+        """The variable adapters read, e.g. VECBENCH_CHROMA_URL."""
+        return self.engine.env_var
+
+    @property
+    def default_port(self) -> int:
+        if self.engine.service_port is None:
+            raise ConfigError(f"{self.engine.name} has no local service port (it runs in docker compose)")
+        return self.engine.service_port
+
+    @property
     def port_var(self) -> str:
-        return f"VECBENCH_{self.name.upper()}_PORT"
+        return self.engine.port_var
 
     def port(self) -> int:
         raw = os.environ.get(self.port_var)
@@ -159,10 +177,11 @@ class Service:
 class ExternalService:
     """An engine with no local route on this kind of machine: point at a server instead."""
 
-    def __init__(self, name: str, env_var: str, compose_url: str, why: str) -> None:
-        self.name = name
-        self.env_var = env_var
-        self.compose_url = compose_url
+    def __init__(self, engine: Engine, why: str) -> None:
+        self.engine = engine
+        self.name = engine.service
+        self.env_var = engine.env_var
+        self.compose_url = engine.compose_url
         self.why = why
 
     def message(self) -> str:

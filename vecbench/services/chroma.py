@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from vecbench.engines import ENGINES
 from vecbench.services._proc import http_get
 from vecbench.services.base import (
     INSTALL_SCRIPT,
@@ -17,9 +18,7 @@ from vecbench.services.base import (
 
 
 class ChromaService(Service):
-    name = "chroma"
-    env_var = "VECBENCH_CHROMA_URL"
-    default_port = 18000
+    engine = ENGINES["chroma"]
     package = "chromadb"
     module = "chromadb"
     start_timeout = 30.0

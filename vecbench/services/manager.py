@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, NotReadyError, StoreError, UnknownNameError
 from vecbench.services import _proc
 from vecbench.services.base import ExternalService, Launch, Note, Service, State
@@ -22,19 +23,11 @@ from vecbench.services.redis import RedisService
 SERVICES: dict[str, Service] = {
     s.name: s for s in (ChromaService(), MilvusService(), PgvectorService(), RedisService())
 }
+# Engines with no local route (no service port in vecbench.engines): docker compose only.
 EXTERNAL: dict[str, ExternalService] = {
-    "qdrant": ExternalService(
-        "qdrant",
-        "VECBENCH_QDRANT_URL",
-        "http://127.0.0.1:6333",
-        "no server package on PyPI or Debian",
-    ),
-    "elasticsearch": ExternalService(
-        "elasticsearch",
-        "VECBENCH_ES_URL",
-        "http://127.0.0.1:9200",
-        "no server package on PyPI or Debian",
-    ),
+    e.service: ExternalService(e, "no server package on PyPI or Debian")
+    for e in ENGINES.values()
+    if not e.local
 }
 ALIASES = {"es": "elasticsearch", "pg": "pgvector", "postgres": "pgvector"}
 # Servers this process started: kept so that they are reaped (no zombie, no ResourceWarning).

@@ -25,6 +25,7 @@ import re
 import shutil
 from pathlib import Path
 
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, StoreError
 from vecbench.services._proc import free_port, http_get, port_open
 from vecbench.services.base import Launch, Note, Service, State, package_version
@@ -47,9 +48,7 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*(?:\(\s*\w+\s*\))?\s*(?::\s*([
 
 
 class MilvusService(Service):
-    name = "milvus"
-    env_var = "VECBENCH_MILVUS_URI"
-    default_port = 29530
+    engine = ENGINES["milvus"]
     package = "milvus"
     module = "milvus"
     start_timeout = 120.0

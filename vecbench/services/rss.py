@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from vecbench.engines import ENGINES
 from vecbench.services import _proc
 from vecbench.services.base import Service, State
 
@@ -36,17 +37,9 @@ __all__ = [
     "tree_rss_bytes",
 ]
 
-# Store name -> service name (the same name everywhere: extra, service, compose profile).
-STORE_SERVICES = {"chroma": "chroma", "milvus": "milvus", "pgvector": "pgvector", "redis": "redis"}
-
-# Per store: the config key and VECBENCH_* variable its adapter reads, and the port its
-# client uses when the address names none.
-_ADDRESS = {
-    "chroma": ("url", "VECBENCH_CHROMA_URL", 8000),
-    "milvus": ("uri", "VECBENCH_MILVUS_URI", 19530),
-    "pgvector": ("dsn", "VECBENCH_PG_DSN", 5432),
-    "redis": ("url", "VECBENCH_REDIS_URL", 6379),
-}
+# Store name -> service name, for the engines vecbench services can start (the server store,
+# the service and the engine share one name; vecbench.engines holds the facts).
+STORE_SERVICES = {e.name: e.service for e in ENGINES.values() if e.local}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
 _KEYVALUE = re.compile(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 
@@ -74,11 +67,11 @@ def store_address(store_name: str, store_config: Mapping[str, Any] | None) -> tu
 
     For pgvector the host may be a Unix socket directory (a path).
     """
-    spec = _ADDRESS.get(store_name)
-    if spec is None:
+    engine = ENGINES.get(store_name)
+    if store_name not in STORE_SERVICES or engine is None or engine.client_port is None:
         return None
-    key, env_var, default_port = spec
-    address = (store_config or {}).get(key) or os.environ.get(env_var)
+    default_port = engine.client_port
+    address = engine.address(store_config)
     if not isinstance(address, str) or not address:
         return None
     if store_name == "pgvector":

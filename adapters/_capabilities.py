@@ -1,0 +1,116 @@
+"""The optional capabilities, one mixin each: an adapter lists the ones its engine really has.
+
+``isinstance(store, BatchSearch)`` (and the other protocols of ``vecbench.store``) is true
+exactly when the adapter mixes in the matching class here, so the check can say no:
+
+    class FaissStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+        ...
+
+Each mixin adds only the public method, with its state checks and input validation, and
+calls a ``_do_*`` hook the adapter fills in (declared on ``BaseStore``). A mixin never
+defines a hook itself, so the order of the bases does not matter. There is no
+``FilterableMixin`` yet: no adapter translates filters to its engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from vecbench.errors import CollectionExistsError, ConfigError
+from vecbench.spec import CollectionSpec
+from vecbench.store import FootprintStats
+
+from ._base import BaseStore
+
+__all__ = ["BatchSearchMixin", "DeletableMixin", "FootprintMixin", "ShareableMixin"]
+
+
+class BatchSearchMixin(BaseStore):
+    """``BatchSearch``: many queries in one call (``_do_search`` with a batch)."""
+
+    def search_batch(self, queries: ArrayLike, k: int) -> NDArray[np.int64]:
+        """Ids for many queries at once, shape (nq, k), padded with -1 where fewer were found."""
+        return self._search_batch(queries, k)
+
+
+class DeletableMixin(BaseStore):
+    """``Deletable``: remove vectors by id (``_do_delete``)."""
+
+    def delete(self, ids: ArrayLike) -> None:
+        """Remove vectors by id; unknown ids are ignored."""
+        self._require_collection()
+        self._refuse_if_attached("delete")
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise ConfigError(f"ids must be a 1-D integer array, got shape {arr.shape} dtype {arr.dtype}")
+        arr = np.unique(arr.astype(np.int64, copy=False))
+        if arr.size:
+            self._do_delete(arr)
+
+
+class FootprintMixin(BaseStore):
+    """``Footprint``: memory and disk the collection takes, as the engine reports it (``_do_footprint``)."""
+
+    def footprint(self) -> FootprintStats:
+        """Memory and disk the index takes; ``method`` says how they were measured."""
+        self._require_collection()
+        return self._do_footprint()
+
+
+class ShareableMixin(BaseStore):
+    """``Shareable``: other processes open the collection (``_do_share``, ``_do_attach``, ``_do_detach``).
+
+    Only for engines a second process can reach: a server, or files a worker can map.
+    """
+
+    def share(self) -> dict[str, Any]:
+        """A picklable handle to this collection for ``attach`` in another process.
+
+        The handle holds the spec, the build and search parameters in effect and whatever
+        the adapter needs to find the collection again (``_do_share``); no connection.
+        """
+        spec = self._require_collection()
+        return {
+            "store": self.info.name,
+            "spec": {
+                "name": spec.name,
+                "dim": spec.dim,
+                "metric": spec.metric.value,
+                "index_type": spec.index_type,
+                "index_params": dict(spec.index_params),
+            },
+            "build_params": dict(self._build_params),
+            "search_params": dict(self._search_params),
+            "state": self._do_share(),
+        }
+
+    def attach(self, handle: Mapping[str, Any]) -> None:
+        """Open the collection ``handle`` (from ``share``) describes, for searching.
+
+        Nothing is created or changed; leaving the store (or ``drop``) only detaches.
+        """
+        self._require_connected()
+        if self._spec is not None:
+            raise CollectionExistsError(
+                f"this {self.info.name} store already holds collection {self._spec.name!r}; attach needs a fresh store"
+            )
+        if not isinstance(handle, Mapping) or not {"store", "spec", "state"} <= set(handle):
+            raise ConfigError("attach() takes the mapping that share() returned")
+        if handle["store"] != self.info.name:
+            raise ConfigError(f"a {handle['store']} handle cannot be attached by a {self.info.name} store")
+        spec = CollectionSpec(**handle["spec"])
+        index_type = spec.resolve(self.info.index_types, self.info.name)
+        self._spec, self._index_type = spec, index_type
+        self._build_params = dict(handle.get("build_params") or index_type.build_params(spec.index_params))
+        self._search_params = dict(handle.get("search_params") or index_type.search_params(None))
+        self._attached = True
+        try:
+            self._do_attach(dict(handle["state"] or {}))
+            self._apply_search_params()
+        except BaseException:
+            self._reset_collection()
+            raise
