@@ -19,6 +19,7 @@ from vecbench.errors import ConfigError, InvalidParameterError, InvalidVectorErr
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats
+from vecbench.util.validation import is_number
 
 from ._base import check_int_param
 
@@ -79,7 +80,7 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
         check_int_param("bulk_chunk", config["bulk_chunk"], minimum=1)
     timeout = config.get("request_timeout_s")
     if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        not is_number(timeout) or timeout <= 0
     ):
         raise ConfigError(f"request_timeout_s must be a positive number, got {timeout!r}")
     for key in ("verify_certs", "force_merge"):
@@ -99,7 +100,7 @@ def check_build_params(spec: CollectionSpec, params: dict[str, Any]) -> dict[str
         check_int_param("ef_construction", params["ef_construction"], minimum=1)
     ci = params.get("confidence_interval")
     if ci is not None and (
-        isinstance(ci, bool) or not isinstance(ci, (int, float)) or not (ci == 0 or 0.9 <= ci <= 1.0)
+        not is_number(ci) or not (ci == 0 or 0.9 <= ci <= 1.0)
     ):
         raise InvalidParameterError(f"confidence_interval must be 0 or in [0.9, 1.0], got {ci!r}")
     return params

@@ -26,6 +26,7 @@ from vecbench.metrics import Metric
 from vecbench.results.redact import redact_text
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats
+from vecbench.util.validation import is_number
 
 from . import _milvus_metrics
 from ._base import auto_pq_m, check_int_param, check_pq_m
@@ -106,7 +107,7 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"milvus metrics_url must be an http(s):// URL, got {metrics!r}")
     timeout = config.get("timeout_s")
     if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        not is_number(timeout) or not timeout > 0
     ):
         raise ConfigError(f"milvus timeout_s must be a positive number, got {timeout!r}")
     return config

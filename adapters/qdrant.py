@@ -47,6 +47,7 @@ from vecbench.engines import ENGINES
 from vecbench.errors import ConfigError, StoreError
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
+from vecbench.util.validation import is_number
 
 from ._base import check_int_param
 from ._capabilities import FootprintMixin, ShareableMixin
@@ -139,7 +140,7 @@ class QdrantStore(ShareableMixin, FootprintMixin, QdrantClientStore):
         if "prefer_grpc" in config and not isinstance(config["prefer_grpc"], bool):
             raise ConfigError(f"qdrant prefer_grpc must be true or false, got {config['prefer_grpc']!r}")
         t = config.get("timeout_s")
-        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
+        if t is not None and (not is_number(t) or t <= 0):
             raise ConfigError(f"qdrant timeout_s must be a positive number, got {t!r}")
         if config.get("upload_parallel") is not None:
             check_int_param("upload_parallel", config["upload_parallel"], minimum=1)

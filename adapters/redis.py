@@ -47,6 +47,7 @@ from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
+from vecbench.util.validation import is_number
 
 from ._base import BaseStore, check_int_param
 from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
@@ -244,7 +245,7 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
             raise ConfigError(f"redis key_prefix must be a non-empty string without spaces, got {prefix!r}")
         timeout = config.get("socket_timeout_s")
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+            not is_number(timeout) or timeout <= 0
         ):
             raise ConfigError(f"socket_timeout_s must be a positive number, got {timeout!r}")
         return config
