@@ -37,7 +37,7 @@ def test_run_flags_then_compare_and_report(vb, tmp_path: Path):
     _run(vb, a, "--repeats", "2", "--prices", str(prices), "--price", "usd_per_gb_month_disk=0.5")
     _run(vb, b)
     rec = json.loads(a.read_text().splitlines()[0])
-    assert rec["schema_version"] == 2 and rec["ci"]["repeats"] == 2
+    assert rec["schema_version"] == 3 and rec["ci"]["repeats"] == 2
     assert rec["cost"]["prices"]["usd_per_vcpu_hour"] == 1.0
     assert rec["cost"]["prices"]["usd_per_gb_month_disk"] == 0.5
     assert rec["cost"]["prices"]["source"] == "my cloud; overridden: usd_per_gb_month_disk"
@@ -62,7 +62,7 @@ def test_compare_refusals(vb, tmp_path: Path):
     future = tmp_path / "future.jsonl"
     rec = json.loads(a.read_text().splitlines()[0])
     future.write_text(json.dumps({**rec, "schema_version": 7}) + "\n")
-    one_line_error(vb("compare", str(a), str(future)), "unknown schema version 7", "1-2")
+    one_line_error(vb("compare", str(a), str(future)), "unknown schema version 7", "1-3")
     one_line_error(vb("compare", str(a), str(tmp_path / "nope.jsonl")), "nope.jsonl")
 
 

@@ -24,9 +24,10 @@ def flat(m):
     return {f"{k}/{j}": x for k, v in m.items() for j, x in (v.items() if isinstance(v, dict) else [("", v)])}
 
 
-def _run(name, ds, emb, embedded, **kw):
+def _run(name, ds, emb, embedded, reranker=None, **kw):
     with get_store(name) as store:
-        return run_pipeline(ds, WholeDocChunker(), emb, store, RetrievalPlan(ks=KS, **kw), embedded=embedded)
+        plan = RetrievalPlan(ks=KS, **kw)
+        return run_pipeline(ds, WholeDocChunker(), emb, store, plan, embedded=embedded, reranker=reranker)
 
 
 def test_bruteforce_on_cranfield_whole_documents(cranfield):

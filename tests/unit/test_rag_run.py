@@ -182,7 +182,7 @@ def test_yaml_file_relative_dataset(tiny, tmp_path, hashing):
 
 
 def test_cli_run_prints_table(tiny, tmp_path, hashing, capsys):
-    from vecbench.cli import rag
+    from vecbench.cli import _args, rag
 
     (tmp_path / "rag.yaml").write_text(
         "dataset: {path: beir}\nchunkers: [whole]\nembedders: [{name: hashing, params: {dim: 64}}]\n"
@@ -190,7 +190,7 @@ def test_cli_run_prints_table(tiny, tmp_path, hashing, capsys):
         encoding="utf-8",
     )
     p = argparse.ArgumentParser()
-    rag.add_arguments(p)
+    _args.rag(p)
     args = p.parse_args(["run", str(tmp_path / "rag.yaml"), "--out", str(tmp_path / "o.jsonl")])
     assert rag.main(args) == 0
     shown = capsys.readouterr().out
@@ -198,7 +198,7 @@ def test_cli_run_prints_table(tiny, tmp_path, hashing, capsys):
 
 
 def test_cli_run_prices(tiny, tmp_path, hashing, capsys):
-    from vecbench.cli import rag
+    from vecbench.cli import _args, rag
 
     (tmp_path / "rag.yaml").write_text(
         "dataset: {path: beir}\nchunkers: [whole]\nembedders: [{name: hashing, params: {dim: 64}}]\n"
@@ -207,7 +207,7 @@ def test_cli_run_prices(tiny, tmp_path, hashing, capsys):
     )
     (tmp_path / "p.yaml").write_text("usd_per_vcpu_hour: 2.0\n", encoding="utf-8")
     p = argparse.ArgumentParser()
-    rag.add_arguments(p)
+    _args.rag(p)
     out = tmp_path / "o.jsonl"
     args = p.parse_args(
         [
