@@ -75,10 +75,16 @@ def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def disturbed_note(record: Mapping[str, Any]) -> str | None:
-    """``busy: latency, qps.serial`` when figures of the record were measured while other
-    processes loaded the machine (``machine_load.disturbed_figures``), else None."""
-    figures = dig(record, "machine_load", "disturbed_figures")
-    return f"busy: {', '.join(figures)}" if figures else None
+    """``busy: build, search`` when figures of the record were measured while other
+    processes loaded the machine (``machine_load.disturbed_figures``: the build's timings,
+    the search passes' latency and QPS), else None."""
+    figures = dig(record, "machine_load", "disturbed_figures") or []
+    phases = [
+        p
+        for p, names in (("build", {"timings"}), ("search", {"latency", "qps.serial"}))
+        if names & set(figures)
+    ]
+    return f"busy: {', '.join(phases)}" if phases else None
 
 
 def summary_rows(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
