@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vecbench.util.atomic import fsync_dir, write_atomic
 from vecbench.errors import ConfigError
+from vecbench.util.atomic import fsync_dir, write_atomic
 
 __all__ = ["sidecar_dir", "write_sidecar", "read_sidecar"]
 
