@@ -34,16 +34,21 @@ def _diff(m: Any) -> str:
     return text
 
 
+_SHORT = {
+    "paired bootstrap": "paired",
+    "t over passes": "passes",
+    "Welch t over runs": "Welch t",
+    "t over runs": "t",
+}
+
+
 def _verdict(m: Any) -> str:
     word = {True: "[bold]yes[/bold]", False: "no", None: "?"}[m.significant]
     tests = []
     for part in m.method.split(" + "):
-        if part == "paired bootstrap":
-            tests.append("paired")
-        elif part.startswith("run noise floor"):
-            tests.append(f"{m.noise_floor:.0%} floor" if m.noise_floor is not None else "no floor")
-        else:
-            tests.append(part.replace(" over runs", ""))
+        if part.startswith("run noise floor"):
+            part = f"{m.noise_floor:.0%} floor" if m.noise_floor is not None else "no floor"
+        tests.append(_SHORT.get(part, part))
     return f"{word} ({', '.join(tests)}; {m.runs_a}+{m.runs_b} runs)"
 
 
