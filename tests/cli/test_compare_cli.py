@@ -104,6 +104,7 @@ def test_compare_several_runs_a_side(vb, tmp_path: Path):
         assert "Welch t; 2+2 runs" in proc.stdout, proc.stdout
         assert "floor" not in proc.stdout and "rest on one run a side" not in proc.stdout
         assert "2 shared cell(s)" in proc.stdout
+        assert "8 figure(s) tested over runs (t at 95%): about 1 in 20" in proc.stdout
     proc = vb("compare", str(a), str(b1), "--noise-floor", "0.2", "--resamples", "100", check=True)
     assert (
         "Welch t; 2+1 runs" not in proc.stdout and "t; 2+1 runs" in proc.stdout

@@ -133,6 +133,13 @@ def main(args: argparse.Namespace) -> int:
         f"{len(cells)} shared cell(s), {n_sig} with a significant difference; "
         f"{len(keys_a - keys_b)} only in A, {len(keys_b - keys_a)} only in B"
     )
+    run_tests = [m for c in cells for m in c.metrics if m.runs_ci is not None]
+    if run_tests:
+        hits = sum(1 for m in run_tests if m.significant)
+        print(
+            f"{len(run_tests)} figure(s) tested over runs (t at 95%): about 1 in 20 comes out significant "
+            f"by chance alone, ~{len(run_tests) / 20:.1f} here; {hits} did."
+        )
     single = [c for c in cells if c.runs_a == 1 and c.runs_b == 1]
     if single:
         used = {**DEFAULT_NOISE_FLOOR, **(floor if isinstance(floor, dict) else {})}
