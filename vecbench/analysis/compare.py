@@ -1,47 +1,84 @@
-"""Compare two results files cell by cell: is each difference significant?
+"""Compare results cell by cell: is each difference beyond the noise, and on how many runs?
 
     from vecbench.analysis.compare import compare_files
-    for cell in compare_files("before.jsonl", "after.jsonl"):
+    for cell in compare_files(["a1.jsonl", "a2.jsonl", "a3.jsonl"], ["b1.jsonl", "b2.jsonl", "b3.jsonl"]):
         for m in cell.metrics:
-            print(cell.label, m.metric, m.a, m.b, m.significant, m.method)
+            print(cell.label, m.metric, m.a, m.b, m.significant, m.runs_a, m.runs_b, m.method)
 
 A cell is matched on its identity: store, store config (secrets left out), data set
 checksum, metric, index type and build parameters, search parameters and k (the fields
-``vecbench.results.cell_id`` hashes). Only cells recorded ok in both files are compared;
-when a file holds a cell more than once, its last ok record counts.
+``vecbench.results.cell_id`` hashes). Only cells recorded ok are compared.
 
-Significance at the 95% level, per metric (recall@k, p50, p99, serial QPS):
+**Runs.** Each side is one or more independent runs. A run is the records of one
+``run_id`` in one results file (a file that ``vecbench run --out`` wrote twice holds two
+runs); within a run, a cell's last ok record counts. A side's figure is the mean over its
+runs.
 
-* **paired bootstrap** when both records' sidecars are readable and cover the same
-  queries: the queries are resampled jointly and the difference B - A is recomputed on
-  each resample (per-query recall from the sidecars' ``recall_at_k``; latency percentiles
-  and QPS from their ``latencies_ns``). Significant when the interval of B - A excludes 0.
-* **CI overlap** otherwise (schema v1 records, sidecars moved away): significant when
-  the two records' 95% intervals do not overlap. This is conservative: overlapping
-  intervals can hide a real difference.
-* **no CI** when neither is possible: ``significant`` is None.
+**Two kinds of noise, two tests.** Queries vary within a run; whole runs vary too (another
+process, memory layout, CPU frequency, a busy neighbour), and that moves every query of a
+run together, so intervals over the queries of one run cannot see it: two identical
+default runs back to back differed by 20% in HNSW QPS. A difference is significant (95%)
+only when it stands out of both:
 
-Comparing files of different data sets or metrics is refused with the reason.
+1. **Query noise** (``diff_ci``): a paired bootstrap over the shared queries when every
+   run's sidecar is readable (per-query recall averaged over a side's runs; latency
+   matrices of a side's runs stacked as repeats); else the non-overlap of the two sides'
+   intervals (each side's spanning its runs' intervals; conservative); else unknown.
+2. **Run noise**:
+
+   * with 2 or more runs on a side: Welch's t-test on the runs' figures (``runs_ci`` is its
+     interval of B - A); when the other side has one run, this side's spread stands for
+     both. This is the test to rely on: give each side 3 or more runs, interleaved
+     (a1 b1 a2 b2 ...) so a slow spell of the machine does not fall on one side only.
+   * with one run per side, timing figures (p50, p99, QPS): the relative difference
+     ``max(A, B) / min(A, B) - 1`` must exceed a run noise floor (``noise_floor``,
+     defaults in ``DEFAULT_NOISE_FLOOR``: the run-to-run spread of identical
+     ``vecbench run`` runs, see README), and, when both sidecars hold two or more timed
+     passes, the difference must also stand out of the passes' spread (Welch's t over the
+     passes of the two runs, ``passes_ci``): on a busy machine one stalled pass moves a
+     single run's QPS by more than any sensible floor, and its passes then disagree.
+   * with one run per side, recall: no run test; builds with a fixed seed are
+     deterministic (identical runs gave identical recall in every cell).
+
+**Disturbed runs.** A record whose ``machine_load.disturbed_figures`` names its latency or
+QPS (``vecbench.measures.disturbance``) was timed while other processes loaded the machine: sustained load
+(a neighbour on the same physical core) slows every pass of a run alike, beyond any floor,
+and nothing inside the run shows it. Its timing differences are unknown (None, method
+"disturbed") unless ``allow_disturbed``; recall is unaffected.
+
+``significant`` is True when every test that applies says so, False when one says no,
+None when one cannot be made and none says no. ``runs_a``/``runs_b`` say how many runs the
+verdict rests on. Comparing files of different data sets or metrics is refused.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vecbench.errors import ConfigError
-from vecbench.measures.stats import (
-    DEFAULT_RESAMPLES,
-    cis_overlap,
-    paired_latency_diff_ci,
-    paired_mean_diff_ci,
-)
+from vecbench.measures.run_stats import pass_figures, runs_diff_ci
+from vecbench.measures.stats import DEFAULT_RESAMPLES, paired_latency_diff_ci, paired_mean_diff_ci
 from vecbench.results import cell_id, read_results, read_sidecar
 from vecbench.util.nested import dig
+from vecbench.util.validation import is_number
 
-__all__ = ["METRICS", "MetricComparison", "CellComparison", "cell_key", "compare_records", "compare_files"]
+__all__ = [
+    "METRICS",
+    "TIMING_METRICS",
+    "DEFAULT_NOISE_FLOOR",
+    "MetricComparison",
+    "CellComparison",
+    "cell_key",
+    "compare_runs",
+    "compare_records",
+    "compare_files",
+]
 
 # metric -> (record section, key, ci key)
 METRICS: dict[str, tuple[str, str, str]] = {
@@ -50,11 +87,27 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "p99_ms": ("latency", "p99_ms", "p99_ms"),
     "qps": ("qps", "serial", "qps"),
 }
+TIMING_METRICS = ("p50_ms", "p99_ms", "qps")
+# Relative run-to-run noise of one run against another: about the 90th percentile of
+# max/min - 1 between two undisturbed identical default runs (21 runs of `vecbench run
+# --stores faiss` on a 2-core VM: QPS 27%, p50 21%, p99 56%), rounded up. README
+# "Confidence intervals and compare" has the measurements.
+DEFAULT_NOISE_FLOOR: dict[str, float] = {"p50_ms": 0.3, "p99_ms": 1.0, "qps": 0.3}
+
+Source = tuple[Iterable[Mapping[str, Any]], "str | Path | None"]  # a file's records, and its path
 
 
 @dataclass(frozen=True)
 class MetricComparison:
-    """One metric of one cell in both files; ``diff`` is B - A."""
+    """One metric of one cell on both sides; ``diff`` is B - A (of the means over runs).
+
+    ``a_ci``/``b_ci`` are the records' intervals over queries (spanning the runs' with
+    several runs), ``diff_ci`` the paired-bootstrap interval of B - A over queries,
+    ``runs_ci`` the t interval of B - A over runs (None with one run per side),
+    ``passes_ci`` the t interval over the timed passes of one run a side, ``a_runs`` and
+    ``b_runs`` each run's figure, ``noise_floor`` the relative floor applied (one run per
+    side, timing figures only).
+    """
 
     metric: str
     a: float | None
@@ -65,20 +118,57 @@ class MetricComparison:
     diff_ci: list[float] | None
     significant: bool | None
     method: str
+    runs_a: int = 1
+    runs_b: int = 1
+    a_runs: list[float] = field(default_factory=list)
+    b_runs: list[float] = field(default_factory=list)
+    runs_ci: list[float] | None = None
+    passes_ci: list[float] | None = None
+    noise_floor: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class CellComparison:
-    """A cell present in both files, with its metrics compared."""
+    """A cell present on both sides, with its metrics compared.
+
+    ``records_a``/``records_b`` hold the cell's record of each run; ``disturbed_a``/
+    ``disturbed_b`` count the runs whose record says some timed pass ran while other
+    processes loaded the machine (``machine_load.disturbed_figures``, see
+    ``vecbench.measures.disturbance``).
+    """
 
     key: str
     label: str
     metrics: tuple[MetricComparison, ...]
-    record_a: Mapping[str, Any] = field(repr=False)
-    record_b: Mapping[str, Any] = field(repr=False)
+    records_a: tuple[Mapping[str, Any], ...] = field(repr=False)
+    records_b: tuple[Mapping[str, Any], ...] = field(repr=False)
+
+    @property
+    def record_a(self) -> Mapping[str, Any]:
+        return self.records_a[0]
+
+    @property
+    def record_b(self) -> Mapping[str, Any]:
+        return self.records_b[0]
+
+    @property
+    def runs_a(self) -> int:
+        return len(self.records_a)
+
+    @property
+    def runs_b(self) -> int:
+        return len(self.records_b)
+
+    @property
+    def disturbed_a(self) -> int:
+        return sum(1 for r in self.records_a if _disturbed(r))
+
+    @property
+    def disturbed_b(self) -> int:
+        return sum(1 for r in self.records_b if _disturbed(r))
 
     @property
     def significant(self) -> list[str]:
@@ -118,23 +208,31 @@ def _label(record: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _ok_vector(records: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    out: dict[str, Mapping[str, Any]] = {}
-    for r in records:
-        if r.get("kind", "vector") == "vector" and r.get("status") == "ok":
-            out[cell_key(r)] = r  # the last ok record of a cell counts
+@dataclass(frozen=True)
+class _Run:
+    path: Path | None
+    cells: dict[str, Mapping[str, Any]]  # cell key -> the run's last ok record
+
+
+def _runs(sources: Sequence[Source]) -> list[_Run]:
+    """Each source's ok vector records split into runs by run_id, in file order."""
+    out = []
+    for records, path in sources:
+        by_run: dict[Any, dict[str, Mapping[str, Any]]] = {}
+        for r in records:
+            if r.get("kind", "vector") == "vector" and r.get("status") == "ok":
+                by_run.setdefault(r.get("run_id"), {})[cell_key(r)] = r
+        out += [_Run(None if path is None else Path(path), cells) for cells in by_run.values()]
     return out
 
 
-def _check_comparable(
-    a: Mapping[str, Mapping[str, Any]], b: Mapping[str, Mapping[str, Any]], names: Sequence[str]
-) -> None:
-    for recs, name in ((a, names[0]), (b, names[1])):
-        if not recs:
+def _check_comparable(a: Sequence[_Run], b: Sequence[_Run], names: Sequence[str]) -> None:
+    for runs, name in ((a, names[0]), (b, names[1])):
+        if not any(run.cells for run in runs):
             raise ConfigError(f"{name} holds no successful vector-search record to compare")
 
-    def values(recs: Mapping[str, Mapping[str, Any]], *path: str) -> set[str]:
-        return {str(dig(r, *path)) for r in recs.values()}
+    def values(runs: Sequence[_Run], *path: str) -> set[str]:
+        return {str(dig(r, *path)) for run in runs for r in run.cells.values()}
 
     metrics_a, metrics_b = values(a, "dataset", "metric"), values(b, "dataset", "metric")
     if not metrics_a & metrics_b:
@@ -149,11 +247,18 @@ def _check_comparable(
             f"{', '.join(sorted(values(a, 'dataset', 'name')))}, {names[1]} has "
             f"{', '.join(sorted(values(b, 'dataset', 'name')))} (checksums differ)"
         )
-    pairs_a = {(dig(r, "dataset", "checksum"), dig(r, "dataset", "metric")) for r in a.values()}
-    pairs_b = {(dig(r, "dataset", "checksum"), dig(r, "dataset", "metric")) for r in b.values()}
-    if not pairs_a & pairs_b:
+
+    def pairs(runs: Sequence[_Run]) -> set[tuple[Any, Any]]:
+        return {
+            (dig(r, "dataset", "checksum"), dig(r, "dataset", "metric"))
+            for x in runs
+            for r in x.cells.values()
+        }
+
+    if not pairs(a) & pairs(b):
         raise ConfigError("cannot compare: the files share no data set with the same metric")
-    if not a.keys() & b.keys():
+    keys_a = {k for run in a for k in run.cells}
+    if not keys_a & {k for run in b for k in run.cells}:
         raise ConfigError(
             f"{names[0]} and {names[1]} share no cell (same store, config, index, build and search "
             "parameters and k on the same data set)"
@@ -169,45 +274,183 @@ def _sidecar(path: Path | None, record: Mapping[str, Any]) -> Mapping[str, Any] 
         return None
 
 
+# A side of one cell: (record, its sidecar or None) per run.
+_Side = list[tuple[Mapping[str, Any], "Mapping[str, Any] | None"]]
+
+
 def _compare_metric(
     metric: str,
-    ra: Mapping[str, Any],
-    rb: Mapping[str, Any],
-    sa: Mapping[str, Any] | None,
-    sb: Mapping[str, Any] | None,
+    side_a: _Side,
+    side_b: _Side,
+    floor: float | None,
+    allow_disturbed: bool,
     resamples: int,
     seed: int,
 ) -> MetricComparison:
     section, key, ci_key = METRICS[metric]
-    a, b = dig(ra, section, key), dig(rb, section, key)
-    a_ci, b_ci = dig(ra, "ci", ci_key), dig(rb, "ci", ci_key)
+    a_runs = [float(v) for r, _ in side_a if (v := dig(r, section, key)) is not None]
+    b_runs = [float(v) for r, _ in side_b if (v := dig(r, section, key)) is not None]
+    a = float(np.mean(a_runs)) if a_runs else None
+    b = float(np.mean(b_runs)) if b_runs else None
     diff = None if a is None or b is None else b - a
-    diff_ci = _paired(metric, sa, sb, resamples, seed)
+    a_ci = _hull([dig(r, "ci", ci_key) for r, _ in side_a])
+    b_ci = _hull([dig(r, "ci", ci_key) for r, _ in side_b])
+
+    # 1. query noise
+    diff_ci = _paired(metric, side_a, side_b, resamples, seed)
     if diff_ci is not None:
-        significant: bool | None = not (diff_ci[0] <= 0.0 <= diff_ci[1])
-        method = "paired bootstrap"
+        tests: list[bool | None] = [not (diff_ci[0] <= 0.0 <= diff_ci[1])]
+        methods = ["paired bootstrap"]
+    elif a_ci is not None and b_ci is not None:
+        tests, methods = [a_ci[1] < b_ci[0] or b_ci[1] < a_ci[0]], ["CI overlap"]
     else:
-        overlap = cis_overlap(a_ci, b_ci)
-        significant = None if overlap is None else not overlap
-        method = "no CI" if overlap is None else "CI overlap"
-    return MetricComparison(metric, a, a_ci, b, b_ci, diff, diff_ci, significant, method)
+        tests, methods = [None], ["no CI"]
+
+    # 2. run noise
+    runs_ci = passes_ci = applied_floor = None
+    if len(a_runs) >= 2 or len(b_runs) >= 2:
+        if a_runs and b_runs:
+            runs_ci = runs_diff_ci(a_runs, b_runs)
+            tests.append(not (runs_ci[0] <= 0.0 <= runs_ci[1]))
+        else:
+            tests.append(None)
+        methods.append("Welch t over runs" if min(len(a_runs), len(b_runs)) >= 2 else "t over runs")
+    elif metric in TIMING_METRICS:
+        applied_floor = floor
+        if floor is None or a is None or b is None or min(a, b) <= 0:
+            tests.append(None)
+        else:
+            tests.append(max(a, b) / min(a, b) - 1.0 > floor)
+        methods.append("run noise floor" if floor is None else f"run noise floor {floor:.0%}")
+        passes_ci = _passes_ci(metric, side_a, side_b)
+        if passes_ci is not None:
+            tests.append(not (passes_ci[0] <= 0.0 <= passes_ci[1]))
+            methods.append("t over passes")
+    if metric in TIMING_METRICS and not allow_disturbed and any(_disturbed(r) for r, _ in side_a + side_b):
+        tests.append(None)  # the machine's load, not the store, may be what moved
+        methods.append("disturbed")
+
+    return MetricComparison(
+        metric,
+        a,
+        a_ci,
+        b,
+        b_ci,
+        diff,
+        diff_ci,
+        _all(tests),
+        " + ".join(methods),
+        runs_a=len(side_a),
+        runs_b=len(side_b),
+        a_runs=a_runs,
+        b_runs=b_runs,
+        runs_ci=runs_ci,
+        passes_ci=passes_ci,
+        noise_floor=applied_floor,
+    )
 
 
-def _paired(
-    metric: str, sa: Mapping[str, Any] | None, sb: Mapping[str, Any] | None, resamples: int, seed: int
-) -> list[float] | None:
-    if sa is None or sb is None:
+def _disturbed(record: Mapping[str, Any]) -> bool:
+    """Whether the record's search figures (latency, serial QPS) were taken while other
+    processes loaded the machine (``machine_load.disturbed_figures``, see
+    ``vecbench.measures.disturbance``)."""
+    figures = dig(record, "machine_load", "disturbed_figures") or ()
+    return bool({"latency", "qps.serial"} & set(figures))
+
+
+def _all(tests: Sequence[bool | None]) -> bool | None:
+    """And of three-valued tests: False wins, then None (unknown)."""
+    if any(t is False for t in tests):
+        return False
+    return None if any(t is None for t in tests) else True
+
+
+def _hull(cis: Sequence[Any]) -> list[float] | None:
+    """The interval spanning every run's interval (None if any run lacks one)."""
+    if not cis or any(ci is None or None in ci for ci in cis):
+        return None
+    return [min(float(ci[0]) for ci in cis), max(float(ci[1]) for ci in cis)]
+
+
+def _paired(metric: str, side_a: _Side, side_b: _Side, resamples: int, seed: int) -> list[float] | None:
+    """The paired bootstrap interval of B - A over queries, pooling each side's runs."""
+    cars_a = [s for _, s in side_a if s is not None]
+    cars_b = [s for _, s in side_b if s is not None]
+    if len(cars_a) != len(side_a) or len(cars_b) != len(side_b):
         return None
     try:
         if metric == "recall_at_k":
-            if "recall_at_k" not in sa or "recall_at_k" not in sb:
-                return None
-            return paired_mean_diff_ci(sb["recall_at_k"], sa["recall_at_k"], resamples=resamples, seed=seed)
-        return paired_latency_diff_ci(
-            sb["latencies_ns"], sa["latencies_ns"], metric, resamples=resamples, seed=seed
-        )
-    except (KeyError, ConfigError):  # other queries, or no such array: fall back to CIs
+            per_query_a = np.mean([np.asarray(s["recall_at_k"], dtype=np.float64) for s in cars_a], axis=0)
+            per_query_b = np.mean([np.asarray(s["recall_at_k"], dtype=np.float64) for s in cars_b], axis=0)
+            return paired_mean_diff_ci(per_query_b, per_query_a, resamples=resamples, seed=seed)
+        lat_a = np.vstack([np.atleast_2d(np.asarray(s["latencies_ns"], dtype=np.float64)) for s in cars_a])
+        lat_b = np.vstack([np.atleast_2d(np.asarray(s["latencies_ns"], dtype=np.float64)) for s in cars_b])
+        return paired_latency_diff_ci(lat_b, lat_a, metric, resamples=resamples, seed=seed)
+    except (KeyError, ValueError, ConfigError):  # other queries, or no such array: fall back to CIs
         return None
+
+
+def _passes_ci(metric: str, side_a: _Side, side_b: _Side) -> list[float] | None:
+    """With one run a side: the t interval of B - A over the two runs' timed passes."""
+    cars = [side[0][1] for side in (side_a, side_b)]
+    if any(car is None or "latencies_ns" not in car for car in cars):
+        return None
+    a, b = (pass_figures(car["latencies_ns"], metric) for car in cars)  # type: ignore[index]
+    return None if a is None or b is None or len(a) + len(b) < 3 else runs_diff_ci(a, b)
+
+
+def _floors(noise_floor: float | Mapping[str, float] | None) -> dict[str, float]:
+    floors = dict(DEFAULT_NOISE_FLOOR)
+    if noise_floor is None:
+        return floors
+    given = {m: noise_floor for m in TIMING_METRICS} if isinstance(noise_floor, (int, float)) else noise_floor
+    for metric, value in given.items():
+        if metric not in TIMING_METRICS:
+            raise ConfigError(f"noise floor for unknown figure {metric!r}; use {', '.join(TIMING_METRICS)}")
+        if not is_number(value) or not 0 <= value < math.inf:
+            raise ConfigError(f"noise floor must be a relative difference >= 0 (0.25 = 25%), got {value!r}")
+        floors[metric] = float(value)
+    return floors
+
+
+def compare_runs(
+    a: Sequence[Source],
+    b: Sequence[Source],
+    *,
+    noise_floor: float | Mapping[str, float] | None = None,
+    allow_disturbed: bool = False,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> list[CellComparison]:
+    """Compare the cells present (ok) on both sides, in A's order.
+
+    Each side is a list of ``(records, path)``: the records of a results file and its path
+    (for the sidecars; None without). Every run_id in a file is a run. ``noise_floor``
+    replaces ``DEFAULT_NOISE_FLOOR``: one relative difference for every timing figure, or a
+    mapping from some of ``TIMING_METRICS`` to theirs. ``allow_disturbed`` decides timing
+    differences of disturbed runs too (else unknown). Raises ConfigError for results of
+    different data sets or metrics, or when no cell is shared.
+    """
+    floors = _floors(noise_floor)
+    names = [
+        ", ".join(str(p) for _, p in side if p is not None) or name for side, name in ((a, "A"), (b, "B"))
+    ]
+    runs_a, runs_b = _runs(a), _runs(b)
+    _check_comparable(runs_a, runs_b, names)
+    keys = list(dict.fromkeys(k for run in runs_a for k in run.cells))
+    out = []
+    for key in keys:
+        side_a = [(run.cells[key], _sidecar(run.path, run.cells[key])) for run in runs_a if key in run.cells]
+        side_b = [(run.cells[key], _sidecar(run.path, run.cells[key])) for run in runs_b if key in run.cells]
+        if not side_b:
+            continue
+        metrics = tuple(
+            _compare_metric(m, side_a, side_b, floors.get(m), allow_disturbed, resamples, seed)
+            for m in METRICS
+        )
+        records_a = tuple(r for r, _ in side_a)
+        out.append(CellComparison(key, _label(records_a[0]), metrics, records_a, tuple(r for r, _ in side_b)))
+    return out
 
 
 def compare_records(
@@ -216,35 +459,41 @@ def compare_records(
     *,
     path_a: str | Path | None = None,
     path_b: str | Path | None = None,
+    noise_floor: float | Mapping[str, float] | None = None,
+    allow_disturbed: bool = False,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> list[CellComparison]:
-    """Compare the cells present (ok) in both lists, in A's order.
-
-    ``path_a``/``path_b`` are the results files the records come from (their sidecars
-    enable the paired bootstrap). Raises ConfigError for results of different data sets
-    or metrics, or when no cell is shared.
-    """
-    names = (str(path_a or "A"), str(path_b or "B"))
-    a, b = _ok_vector(records_a), _ok_vector(records_b)
-    _check_comparable(a, b, names)
-    pa = None if path_a is None else Path(path_a)
-    pb = None if path_b is None else Path(path_b)
-    out = []
-    for key, ra in a.items():
-        rb = b.get(key)
-        if rb is None:
-            continue
-        sa, sb = _sidecar(pa, ra), _sidecar(pb, rb)
-        metrics = tuple(_compare_metric(m, ra, rb, sa, sb, resamples, seed) for m in METRICS)
-        out.append(CellComparison(key, _label(ra), metrics, ra, rb))
-    return out
+    """``compare_runs`` of one results file's records a side (``path_a``/``path_b`` are the
+    files, for their sidecars)."""
+    return compare_runs(
+        [(records_a, path_a)],
+        [(records_b, path_b)],
+        noise_floor=noise_floor,
+        allow_disturbed=allow_disturbed,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 def compare_files(
-    a: str | Path, b: str | Path, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+    a: str | Path | Sequence[str | Path],
+    b: str | Path | Sequence[str | Path],
+    *,
+    noise_floor: float | Mapping[str, float] | None = None,
+    allow_disturbed: bool = False,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
 ) -> list[CellComparison]:
-    """``compare_records`` on two results files (unknown schema versions are refused)."""
-    return compare_records(
-        read_results(a), read_results(b), path_a=a, path_b=b, resamples=resamples, seed=seed
+    """``compare_runs`` on results files: a path or a list of paths (independent runs) a side.
+    Unknown schema versions are refused."""
+    files_a = [a] if isinstance(a, (str, Path)) else list(a)
+    files_b = [b] if isinstance(b, (str, Path)) else list(b)
+    return compare_runs(
+        [(read_results(p), p) for p in files_a],
+        [(read_results(p), p) for p in files_b],
+        noise_floor=noise_floor,
+        allow_disturbed=allow_disturbed,
+        resamples=resamples,
+        seed=seed,
     )

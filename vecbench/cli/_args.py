@@ -98,8 +98,43 @@ def prices(p: argparse.ArgumentParser) -> None:
 
 
 def compare(p: argparse.ArgumentParser) -> None:
-    p.add_argument("a", metavar="A", help="a results file (.jsonl)")
-    p.add_argument("b", metavar="B", help="another results file of the same data set and metric")
+    p.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="A.jsonl B.jsonl: one run a side (else use --base/--new for several runs a side)",
+    )
+    p.add_argument(
+        "--base",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="results files of independent runs of the baseline (A), space- or comma-separated",
+    )
+    p.add_argument(
+        "--new",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="results files of independent runs of the candidate (B), space- or comma-separated",
+    )
+    p.add_argument(
+        "--noise-floor",
+        action="append",
+        default=[],
+        metavar="F|FIGURE=F",
+        help="with one run a side: the relative run-to-run noise a timing difference must exceed "
+        "(0.2 for every timing figure, or qps=0.3, p50_ms=0.1, p99_ms=0.6; repeatable; "
+        "default: the spread measured between identical runs, see README)",
+    )
+    p.add_argument(
+        "--allow-disturbed",
+        action="store_true",
+        help="decide timing differences of runs timed while other processes loaded the machine "
+        "(default: unknown, '?')",
+    )
     p.add_argument(
         "--resamples", type=int, default=1000, metavar="N", help="bootstrap resamples per test (default 1000)"
     )

@@ -159,6 +159,7 @@ class CellContext:
         self.describe: dict[str, Any] = {}
         self.timings: dict[str, Any] | None = None
         self.build_load: dict[str, Any] | None = None
+        self.search_load: dict[str, Any] | None = None  # the whole interleaved search phase
         self.exclude_pids: list[int] = []  # the server's processes (harness.build.workload_pids)
         self.retries = settings.disturbed_retries  # 0 where the store's CPU cannot be attributed
         self.footprint: dict[str, Any] | None = None

@@ -176,25 +176,27 @@ class Passes:
         return {**summarize(self.loads), "discarded": [p.as_dict() for p in self.discarded]}
 
 
-def machine_load_section(
-    build: Mapping[str, Any] | None, passes: Passes, exclude_pids: Sequence[int], retries: int
-) -> dict[str, Any]:
+def machine_load_section(ctx: Any, passes: Passes) -> dict[str, Any]:
     """The record's ``machine_load``: the other processes' load during ingest and build
-    (``build``) and during the kept search passes (``search``), which figures were taken on
-    a disturbed machine (``disturbed_figures``), and what was left out as the store's own.
+    (``build``), during the whole search phase of the index (``search_phase``) and during
+    each kept pass of this cell (``search``, with the tries run again in ``discarded``);
+    which figures were taken on a disturbed machine (``disturbed_figures``); and what was
+    left out as the store's own work (``excluded_pids``).
     """
     search = passes.machine_load()
+    phase = ctx.search_load
     figures = []
-    if build and build.get("disturbed"):
+    if ctx.build_load and ctx.build_load.get("disturbed"):
         figures += ["timings"]
-    if search.get("disturbed"):
+    if search.get("disturbed") or (phase and phase.get("disturbed")):
         figures += ["latency", "qps.serial"]
     return {
-        "build": dict(build) if build else None,
+        "build": ctx.build_load,
+        "search_phase": phase,
         "search": search,
         "disturbed_figures": figures,
-        "excluded_pids": list(exclude_pids),
-        "retries": retries,
+        "excluded_pids": list(ctx.exclude_pids),
+        "retries": ctx.retries,
     }
 
 

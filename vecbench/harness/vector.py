@@ -50,6 +50,7 @@ from vecbench.harness.measure import (
     warm_up,
 )
 from vecbench.measures.cost import vector_cost
+from vecbench.measures.disturbance import LoadProbe
 from vecbench.measures.footprint import collection_footprint
 from vecbench.measures.latency import LatencyStats, qps_from_latencies
 from vecbench.measures.stats import ci_section
@@ -190,11 +191,15 @@ def _interleaved_passes(
     """``repeats`` timed serial passes of every cell, pass 1 of each cell first, then pass 2 ...
 
     Interleaving spreads a slow period of the machine over every cell instead of one. A
-    cell whose pass raises is marked failed in ``errors`` and runs no further pass.
+    cell whose pass raises is marked failed in ``errors`` and runs no further pass. Besides
+    each pass's own probe (which decides a retry), one probe spans the whole phase: a pass
+    of a few milliseconds is shorter than the kernel's CPU counters resolve, the phase is not.
     """
     s = ctx.settings
     passes = {id(c): Passes() for c in cells}
     total = s.repeats * len(queries) * len(cells)
+    phase = LoadProbe(exclude_pids=ctx.exclude_pids)
+    phase.start()
     with progress.task(f"search {ctx.index_type} ({len(cells)} setting(s))", total=total, unit="q") as bar:
         for _ in range(s.repeats):
             for cell in cells:
@@ -214,6 +219,7 @@ def _interleaved_passes(
                 except Exception as exc:
                     errors[id(cell)] = exc
                 bar.advance(len(queries))
+    ctx.search_load = phase.stop().as_dict()
     return passes
 
 
@@ -241,7 +247,7 @@ def _record(
         "ci": ci_section(
             per_query=per_query, latencies_ns=latencies_ns, repeats=passes.count, resamples=s.ci_resamples
         ),
-        "machine_load": machine_load_section(ctx.build_load, passes, ctx.exclude_pids, ctx.retries),
+        "machine_load": machine_load_section(ctx, passes),
     }
     measured["cost"] = vector_cost({**common, **measured}, s.prices)
     record = make_record(**common, **measured, sidecar=sidecar)

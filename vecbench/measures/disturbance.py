@@ -3,12 +3,10 @@
     from vecbench.measures.disturbance import LoadProbe, summarize
 
     probe = LoadProbe(exclude_pids=[server_pid])  # the engine's CPU is part of the workload
-    passes = []
-    for _ in range(repeats):
-        probe.start()
-        run_one_timed_pass()
-        passes.append(probe.stop())
-    record["disturbance"] = summarize(passes)
+    with probe.span() as span:  # a cell's timed passes: one span (see Resolution)
+        for _ in range(repeats):
+            run_one_timed_pass()
+    record["disturbance"] = summarize([span.result])  # compare reads its "disturbed" count
 
 **Other CPU** during a span is the machine's busy CPU time (``/proc/stat``: user, nice,
 system, irq and softirq over every CPU) minus this process's own CPU time (``getrusage``,
@@ -25,15 +23,22 @@ waits on a server is rarely preempted however busy the machine is), so no single
 separates quiet from busy.
 
 **Threshold.** A span is ``disturbed`` when other processes used more than
-``threshold_cores`` (default 0.25) on average. An idle Linux machine's own background
-(kernel threads, a shell, a monitoring agent) stays well under 0.1 core; one CPU-bound
-competitor uses a full core while it runs. 0.25 therefore flags any competitor that ran for
-a quarter of the span or more, while leaving room for background noise and for the
-counters' resolution (``/proc/stat`` counts clock ticks, 10 ms per CPU, so a span of
-0.2 s or less reads at best to about +-0.1 core; the probe is meant for passes of a second
-or more). The threshold is absolute, not a share of the CPUs: the ingest and build phases
-use every core, and even the serial search shares caches and memory bandwidth, so one
-busy competitor disturbs a 64-core machine's measurements too.
+``threshold_cores`` (default 0.25) on average, beyond the counters' resolution:
+``other_cpu_s > threshold_cores * wall_s + resolution_s``. An idle Linux machine's own
+background (kernel threads, a shell, a monitoring agent) stays well under 0.1 core (0.003
+to 0.03 core over 21 quiet runs on a 2-core VM); one CPU-bound competitor uses a full core
+while it runs. 0.25 therefore flags any competitor that ran for a quarter of the span or
+more, while leaving room for background noise. The threshold is absolute, not a share of
+the CPUs: the ingest and build phases use every core, and even the serial search shares
+caches and memory bandwidth, so one busy competitor disturbs a 64-core machine's
+measurements too.
+
+**Resolution.** ``/proc/stat`` counts clock ticks (10 ms per CPU) while this process's own
+time is exact, so each CPU kept busy by us or by the excluded processes can be a tick off at
+either end of the span: ``resolution_s`` is that many ticks plus one. On a 2-core machine a
+serial span of 50 ms is then flagged only when others used more than about 0.65 core; spans
+of a second or more read to a few hundredths of a core. Probe the timed passes of a cell as
+one span rather than each short pass alone.
 
 Cost: one ``/proc/stat`` read and one ``getrusage`` call at each end of a span, plus, when
 pids are excluded, one pass over ``/proc/<pid>/stat`` of the machine's processes to find
@@ -45,6 +50,7 @@ is None; involuntary switches still come from ``getrusage`` where it exists.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -77,7 +83,7 @@ class PassLoad:
     kernel counters cannot be read; ``involuntary_switches`` is None without ``getrusage``;
     ``disturbed`` is None when ``other_cores`` is.
 
-    >>> PassLoad(1.0, 0.9, 0.1, 0.1, 0.05, 3, False, 0.25).as_dict()["other_cores"]
+    >>> PassLoad(1.0, 0.9, 0.1, 0.1, 0.05, 3, False, 0.25, 0.02).as_dict()["other_cores"]
     0.1
     """
 
@@ -89,6 +95,7 @@ class PassLoad:
     involuntary_switches: int | None
     disturbed: bool | None
     threshold_cores: float
+    resolution_s: float | None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +107,7 @@ class _Sample:
     machine_busy_s: float | None
     own_cpu_s: float | None
     excluded_cpu_s: float | None
+    excluded_alive: frozenset[int]
     involuntary: int | None
 
 
@@ -118,7 +126,9 @@ class LoadProbe:
     ``exclude_pids``: processes whose CPU (and their descendants') is part of the workload,
     such as the database server being measured or load-generating workers; they are not
     "other". This process's own children are other load unless excluded; include
-    ``os.getpid()`` in ``exclude_pids`` to count them as workload.
+    ``os.getpid()`` in ``exclude_pids`` to count them as workload. An excluded process must
+    outlive the span (a server does): if one ends during it, its CPU is lost to whoever
+    reaps it, and the span's CPU figures are None.
 
     >>> probe = LoadProbe()
     >>> with probe.span() as span:
@@ -164,20 +174,28 @@ class LoadProbe:
 
     def _sample(self) -> _Sample:
         busy = _machine_busy_s()
-        excluded = _tree_cpu_s(self.exclude_pids) if self.exclude_pids and busy is not None else 0.0
+        excluded, alive = 0.0, frozenset[int]()
+        if self.exclude_pids and busy is not None:
+            excluded, alive = _tree_cpu_s(self.exclude_pids)
         own, involuntary = _own_usage()
-        return _Sample(time.perf_counter(), busy, own, excluded, involuntary)
+        return _Sample(time.perf_counter(), busy, own, excluded, alive, involuntary)
 
     def _load(self, a: _Sample, b: _Sample) -> PassLoad:
         wall = b.t - a.t
         own = _delta(a.own_cpu_s, b.own_cpu_s)
         busy = _delta(a.machine_busy_s, b.machine_busy_s)
         excluded = _delta(a.excluded_cpu_s, b.excluded_cpu_s)
-        other = None
-        if busy is not None and own is not None and excluded is not None:
+        if a.excluded_alive - b.excluded_alive:
+            excluded = None  # an excluded process ended: its CPU went to whoever reaped it
+        other = resolution = None
+        if busy is not None and own is not None and excluded is not None and wall > 0:
             # tick-sampled machine counters against exact own time: clamp the rounding
             other = max(0.0, busy - own - excluded)
-        cores = None if other is None or wall <= 0 else other / wall
+            # Each CPU kept busy by us or the excluded processes can be a tick off at either
+            # end of the span, and one more for the rest of the machine.
+            ticks = math.ceil(own / wall - 1e-9) + math.ceil(excluded / wall - 1e-9) + 1
+            resolution = max(ticks, 1) / _ticks_per_s()
+        cores = None if other is None else other / wall
         switches = None
         if a.involuntary is not None and b.involuntary is not None:
             switches = b.involuntary - a.involuntary
@@ -188,8 +206,9 @@ class LoadProbe:
             other_cores=cores,
             other_share=None if cores is None else cores / (os.cpu_count() or 1),
             involuntary_switches=switches,
-            disturbed=None if cores is None else cores > self.threshold_cores,
+            disturbed=None if other is None else other > self.threshold_cores * wall + resolution,
             threshold_cores=self.threshold_cores,
+            resolution_s=resolution,
         )
 
 
@@ -200,8 +219,8 @@ def summarize(passes: Sequence[PassLoad]) -> dict[str, Any]:
     wall), ``max_other_cores`` the worst pass; ``disturbed`` counts the disturbed passes
     (None when no pass could be measured). ``per_pass`` keeps every pass as measured.
 
-    >>> s = summarize([PassLoad(1.0, 1.0, 0.1, 0.1, 0.05, 2, False, 0.25),
-    ...                PassLoad(1.0, 1.0, 0.9, 0.9, 0.45, 40, True, 0.25)])
+    >>> s = summarize([PassLoad(1.0, 1.0, 0.1, 0.1, 0.05, 2, False, 0.25, 0.02),
+    ...                PassLoad(1.0, 1.0, 0.9, 0.9, 0.45, 40, True, 0.25, 0.02)])
     >>> s["disturbed"], s["other_cores"], s["max_other_cores"]
     (1, 0.5, 0.9)
     """
@@ -264,8 +283,9 @@ def _stat_fields(pid: int) -> list[bytes] | None:
     return raw[raw.rfind(b")") + 2 :].split()
 
 
-def _tree_cpu_s(roots: frozenset[int]) -> float:
-    """CPU seconds of ``roots`` and their live descendants, each with its reaped children."""
+def _tree_cpu_s(roots: frozenset[int]) -> tuple[float, frozenset[int]]:
+    """CPU seconds of ``roots`` and their live descendants, each with its reaped children;
+    and which roots are alive."""
     parent: dict[int, int] = {}
     try:
         entries = [e for e in os.listdir(_PROC) if e.isdigit()]
@@ -286,4 +306,4 @@ def _tree_cpu_s(roots: frozenset[int]) -> float:
     # This process's own threads are counted by getrusage already: only its children here.
     me = os.getpid()
     ticks = sum(sum(int(v) for v in fields[pid][13 if pid == me else 11 : 15]) for pid in members)
-    return ticks / _ticks_per_s()
+    return ticks / _ticks_per_s(), frozenset(p for p in roots if p in fields)

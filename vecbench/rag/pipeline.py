@@ -47,6 +47,7 @@ __all__ = [
     "query",
     "run_pipeline",
     "check_query_embedder",
+    "rag_machine_load",
 ]
 
 
@@ -349,6 +350,15 @@ def _evaluate(
     )
 
 
+def rag_machine_load(build: dict[str, Any] | None, search: dict[str, Any]) -> dict[str, Any]:
+    """A rag record's ``machine_load``: ingest + build, the query pass, and which figures
+    were taken while other processes loaded the machine (``cost.ingest_s``, ``latency``)."""
+    figures = (["cost.ingest_s"] if build and build.get("disturbed") else []) + (
+        ["latency"] if search.get("disturbed") else []
+    )
+    return {"build": build, "search": search, "disturbed_figures": figures}
+
+
 def footprint_of(store: Any) -> dict[str, Any] | None:
     """The record's footprint of ``store``'s collection (``vecbench.measures.footprint``)."""
     info = getattr(store, "info", None)
@@ -427,5 +437,5 @@ def run_pipeline(
             "build": dict(plan.build),
             "search": dict(plan.search),
         },
-        machine_load={"build": info["machine_load"], "search": out.machine_load},
+        machine_load=rag_machine_load(info["machine_load"], out.machine_load),
     )

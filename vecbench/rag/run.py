@@ -34,6 +34,7 @@ from vecbench.rag.pipeline import (
     footprint_of,
     ingest,
     query,
+    rag_machine_load,
 )
 from vecbench.results import ResultsWriter, completed_cells, make_record, public_config
 from vecbench.results.records import canonical
@@ -272,7 +273,7 @@ class _RagRun:
                 },
                 "footprint": footprint,
                 "ci": rag_ci(out.quality, out.latencies_ns, self.cfg.ks, self.cfg.ci_resamples),
-                "machine_load": {"build": info.get("machine_load"), "search": out.machine_load},
+                "machine_load": rag_machine_load(info.get("machine_load"), out.machine_load),
             }
             sidecar = None
             if self.writer is not None:
