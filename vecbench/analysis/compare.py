@@ -61,10 +61,11 @@ from typing import Any
 
 import numpy as np
 
+from vecbench.analysis.runs import Source, cell_key, check_comparable, label, runs_of, sidecar_of
 from vecbench.errors import ConfigError
 from vecbench.measures.run_stats import pass_figures, runs_diff_ci
 from vecbench.measures.stats import DEFAULT_RESAMPLES, paired_latency_diff_ci, paired_mean_diff_ci
-from vecbench.results import cell_id, read_results, read_sidecar
+from vecbench.results import read_results
 from vecbench.util.nested import dig
 from vecbench.util.validation import is_number
 
@@ -93,9 +94,6 @@ TIMING_METRICS = ("p50_ms", "p99_ms", "qps")
 # --stores faiss` on a 2-core VM: QPS 27%, p50 21%, p99 56%), rounded up. README
 # "Confidence intervals and compare" has the measurements.
 DEFAULT_NOISE_FLOOR: dict[str, float] = {"p50_ms": 0.3, "p99_ms": 1.0, "qps": 0.3}
-
-Source = tuple[Iterable[Mapping[str, Any]], "str | Path | None"]  # a file's records, and its path
-
 
 @dataclass(frozen=True)
 class MetricComparison:
@@ -174,104 +172,6 @@ class CellComparison:
     def significant(self) -> list[str]:
         """The metrics whose difference is significant."""
         return [m.metric for m in self.metrics if m.significant]
-
-
-def _params(record: Mapping[str, Any], section: str) -> dict[str, Any]:
-    """A section's parameters resolved against the store's defaults (as given if not recorded),
-    so a run that names a default value explicitly meets the run that left it out."""
-    return dict(dig(record, section, "resolved_params") or dig(record, section, "params") or {})
-
-
-def cell_key(record: Mapping[str, Any]) -> str:
-    """The identity of a vector record's cell: ``results.cell_id`` of its resolved parameters."""
-    return cell_id(
-        str(dig(record, "store", "name")),
-        dig(record, "store", "config") or {},
-        str(dig(record, "dataset", "checksum")),
-        str(dig(record, "dataset", "metric")),
-        str(dig(record, "index", "type")),
-        _params(record, "index"),
-        _params(record, "search"),
-        int(dig(record, "search", "k") or 0),
-    )
-
-
-def _label(record: Mapping[str, Any]) -> str:
-    params = {**_params(record, "index"), **_params(record, "search")}
-    text = " ".join(f"{k}={v}" for k, v in params.items())
-    parts = [
-        f"{dig(record, 'store', 'name')}/{dig(record, 'index', 'type')}",
-        text,
-        f"k={dig(record, 'search', 'k')}",
-        f"on {dig(record, 'dataset', 'name')}",
-    ]
-    return " ".join(p for p in parts if p)
-
-
-@dataclass(frozen=True)
-class _Run:
-    path: Path | None
-    cells: dict[str, Mapping[str, Any]]  # cell key -> the run's last ok record
-
-
-def _runs(sources: Sequence[Source]) -> list[_Run]:
-    """Each source's ok vector records split into runs by run_id, in file order."""
-    out = []
-    for records, path in sources:
-        by_run: dict[Any, dict[str, Mapping[str, Any]]] = {}
-        for r in records:
-            if r.get("kind", "vector") == "vector" and r.get("status") == "ok":
-                by_run.setdefault(r.get("run_id"), {})[cell_key(r)] = r
-        out += [_Run(None if path is None else Path(path), cells) for cells in by_run.values()]
-    return out
-
-
-def _check_comparable(a: Sequence[_Run], b: Sequence[_Run], names: Sequence[str]) -> None:
-    for runs, name in ((a, names[0]), (b, names[1])):
-        if not any(run.cells for run in runs):
-            raise ConfigError(f"{name} holds no successful vector-search record to compare")
-
-    def values(runs: Sequence[_Run], *path: str) -> set[str]:
-        return {str(dig(r, *path)) for run in runs for r in run.cells.values()}
-
-    metrics_a, metrics_b = values(a, "dataset", "metric"), values(b, "dataset", "metric")
-    if not metrics_a & metrics_b:
-        raise ConfigError(
-            f"cannot compare results of different metrics: {names[0]} has {', '.join(sorted(metrics_a))}, "
-            f"{names[1]} has {', '.join(sorted(metrics_b))}"
-        )
-    sums_a, sums_b = values(a, "dataset", "checksum"), values(b, "dataset", "checksum")
-    if not sums_a & sums_b:
-        raise ConfigError(
-            f"cannot compare results of different data sets: {names[0]} has "
-            f"{', '.join(sorted(values(a, 'dataset', 'name')))}, {names[1]} has "
-            f"{', '.join(sorted(values(b, 'dataset', 'name')))} (checksums differ)"
-        )
-
-    def pairs(runs: Sequence[_Run]) -> set[tuple[Any, Any]]:
-        return {
-            (dig(r, "dataset", "checksum"), dig(r, "dataset", "metric"))
-            for x in runs
-            for r in x.cells.values()
-        }
-
-    if not pairs(a) & pairs(b):
-        raise ConfigError("cannot compare: the files share no data set with the same metric")
-    keys_a = {k for run in a for k in run.cells}
-    if not keys_a & {k for run in b for k in run.cells}:
-        raise ConfigError(
-            f"{names[0]} and {names[1]} share no cell (same store, config, index, build and search "
-            "parameters and k on the same data set)"
-        )
-
-
-def _sidecar(path: Path | None, record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if path is None or not record.get("sidecar"):
-        return None
-    try:
-        return read_sidecar(path, record)
-    except (OSError, ValueError, ConfigError):
-        return None
 
 
 # A side of one cell: (record, its sidecar or None) per run.
@@ -435,13 +335,13 @@ def compare_runs(
     names = [
         ", ".join(str(p) for _, p in side if p is not None) or name for side, name in ((a, "A"), (b, "B"))
     ]
-    runs_a, runs_b = _runs(a), _runs(b)
-    _check_comparable(runs_a, runs_b, names)
+    runs_a, runs_b = runs_of(a), runs_of(b)
+    check_comparable(runs_a, runs_b, names)
     keys = list(dict.fromkeys(k for run in runs_a for k in run.cells))
     out = []
     for key in keys:
-        side_a = [(run.cells[key], _sidecar(run.path, run.cells[key])) for run in runs_a if key in run.cells]
-        side_b = [(run.cells[key], _sidecar(run.path, run.cells[key])) for run in runs_b if key in run.cells]
+        side_a = [(run.cells[key], sidecar_of(run.path, run.cells[key])) for run in runs_a if key in run.cells]
+        side_b = [(run.cells[key], sidecar_of(run.path, run.cells[key])) for run in runs_b if key in run.cells]
         if not side_b:
             continue
         metrics = tuple(
@@ -449,7 +349,7 @@ def compare_runs(
             for m in METRICS
         )
         records_a = tuple(r for r, _ in side_a)
-        out.append(CellComparison(key, _label(records_a[0]), metrics, records_a, tuple(r for r, _ in side_b)))
+        out.append(CellComparison(key, label(records_a[0]), metrics, records_a, tuple(r for r, _ in side_b)))
     return out
 
 
