@@ -42,11 +42,11 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vecbench.deps import import_optional
 from vecbench.errors import InvalidParameterError, StoreError
-from vecbench.metrics import Metric, normalize
+from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
@@ -64,6 +64,7 @@ TRAIN_POINTS_PER_LIST = 256
 ADD_CHUNK_ROWS = 65536
 
 _TRAINED_TYPES = frozenset({"ivf_flat", "ivf_pq", "sq8"})
+_FLOAT32 = np.dtype(np.float32)
 
 _INDEX_TYPES = {
     "flat": IndexType("flat", exact=True, description="IndexFlat: exact scan"),
@@ -136,10 +137,6 @@ class _Labels:
         if self.identity:
             return labels
         out = self.ids[labels]
-        if labels.shape[0] == 1:  # one query: FAISS pads missing results at the tail only
-            if labels[0, -1] < 0:
-                out[labels < 0] = -1
-            return out
         if labels.min() < 0:  # -1 (no result) would index the last slot: put -1 back
             out[labels < 0] = -1
         return out
@@ -178,6 +175,7 @@ class FaissStore(BaseStore):
         super().__init__(config)
         self._faiss: ModuleType | None = None
         self._share_dirs: list[str] = []  # files written by share(), removed at drop
+        self._query_shape: tuple[int, ...] = ()
         self._clear_index_state()
 
     def _clear_index_state(self) -> None:
@@ -186,6 +184,8 @@ class FaissStore(BaseStore):
         self._pending: VectorTable | None = None
         self._labels: _Labels | None = None
         self._dead: list[int] = []
+        # (SearchParametersHNSW, IDSelectorNot, IDSelectorBatch) skipping the tombstones, or
+        # None: rebuilt when a tombstone is added or ef_search changes.
         self._selector: Any = None
         self._effective: dict[str, Any] = {}
         self._training: dict[str, Any] = {}
@@ -241,6 +241,7 @@ class FaissStore(BaseStore):
     def _do_create(self) -> None:
         self._clear_index_state()
         self._cosine = self._spec_metric is Metric.COSINE
+        self._query_shape = (self._dim,)
         kind = self._kind
         if kind in _TRAINED_TYPES:
             self._pending = VectorTable(self._dim)  # the index itself is built at training
@@ -261,7 +262,7 @@ class FaissStore(BaseStore):
     def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
         self._use_threads(self._threads)
         if self._spec_metric is Metric.COSINE:
-            vectors = normalize(vectors)
+            vectors = self._normalized(vectors)
         if self._index is None:
             assert self._pending is not None
             self._pending.upsert(ids, vectors)
@@ -402,9 +403,58 @@ class FaissStore(BaseStore):
         p = self._search_params
         if self._kind == "hnsw":
             self._index.hnsw.efSearch = int(p["ef_search"])
+            self._selector = None  # its SearchParametersHNSW carries the old ef_search
         elif "nprobe" in p:
             ivf = self._client.extract_index_ivf(self._index)
             ivf.nprobe = min(int(p["nprobe"]), int(ivf.nlist))
+
+    def search(self, query: ArrayLike, k: int) -> NDArray[np.int64]:
+        """Ids of the ``k`` nearest base vectors to ``query``, nearest first (``Store.search``).
+
+        This runs once per timed query, so the common case goes straight to FAISS: a
+        C-contiguous float32 ndarray row of the collection's dim, an int ``k`` no larger
+        than the collection, a built index. Its checks cost a few type tests and one
+        squared norm (finite iff every element is, barring overflow of huge values); any
+        other input, bad ones included, takes ``BaseStore.search``, which converts what it
+        can and raises the typed errors, before any search work.
+        """
+        index = self._index  # not None only while connected, with a built collection
+        if (
+            index is not None
+            and type(query) is np.ndarray
+            and query.dtype is _FLOAT32
+            and query.shape == self._query_shape
+            and query.flags.c_contiguous
+            and type(k) is int
+            and 0 < k <= len(self._ids)
+        ):
+            faiss: Any = self._faiss
+            swig_ptr = faiss.swig_ptr
+            dim = query.shape[0]
+            if math.isfinite(faiss.fvec_norm_L2sqr(swig_ptr(query), dim)):
+                if self._cosine:
+                    query = query.copy()  # the caller's row is left as it was
+                    faiss.fvec_renorm_L2(dim, 1, swig_ptr(query))
+                if self._omp_threads != self._search_threads:
+                    self._use_threads(self._search_threads)
+                # FAISS writes into these; both are per call (a shared buffer would be a
+                # race between threads: FAISS keeps its result heap in them).
+                distances = np.empty(k, dtype=np.float32)
+                labels = np.empty(k, dtype=np.int64)
+                index.search_c(
+                    1,
+                    swig_ptr(query),
+                    k,
+                    swig_ptr(distances),
+                    swig_ptr(labels),
+                    self._tombstone_params() if self._dead else None,
+                )
+                if labels[k - 1] < 0:  # FAISS pads missing results at the tail only
+                    labels = labels[labels >= 0]
+                if self._labels is not None and not self._labels.identity:
+                    labels = self._labels.ids[labels]
+                return labels
+        return super().search(query, k)
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
         nq = queries.shape[0]
@@ -419,7 +469,7 @@ class FaissStore(BaseStore):
         if live == 0:
             return np.full((nq, k), -1, dtype=np.int64)
         if self._cosine:
-            queries = normalize(queries)
+            queries = self._normalized(queries)
         threads = self._search_threads if nq == 1 else self._threads
         if threads != self._omp_threads:
             self._use_threads(threads)
@@ -431,27 +481,41 @@ class FaissStore(BaseStore):
             return padded
         return labels
 
+    def _normalized(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+        """A unit-norm copy of ``vectors`` (zero rows stay zero), by FAISS's own kernel.
+
+        Base vectors, batches and single queries all go through this one kernel, so the
+        same input gets the same bits wherever it comes from (a base vector searched as a
+        query scores exactly its stored self).
+        """
+        out = np.array(vectors, dtype=np.float32, order="C", copy=True)
+        if out.size:
+            self._client.fvec_renorm_L2(out.shape[1], out.shape[0], self._client.swig_ptr(out))
+        return out
+
     def _use_threads(self, n: int) -> None:
         # omp_set_num_threads is process-wide: switch only when the wanted count changes.
         if n != self._omp_threads:
             self._client.omp_set_num_threads(n)
             self._omp_threads = n
 
+    def _tombstone_params(self) -> Any:
+        """SearchParametersHNSW that skip the tombstones (``self._dead`` is not empty)."""
+        if self._selector is None:
+            faiss = self._client
+            dead = np.unique(np.asarray(self._dead, dtype=np.int64))
+            self._dead = dead.tolist()
+            batch = faiss.IDSelectorBatch(dead)
+            skip = faiss.IDSelectorNot(batch)
+            params = faiss.SearchParametersHNSW(sel=skip, efSearch=int(self._search_params["ef_search"]))
+            self._selector = (params, skip, batch)  # params hold bare pointers: keep all alive
+        return self._selector[0]
+
     def _search_labels(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
         if self._labels is None:
             _, labels = self._index.search(queries, k)
             return labels.astype(np.int64, copy=False)
-        params = None
-        if self._dead:
-            if self._selector is None:
-                faiss = self._client
-                dead = np.unique(np.asarray(self._dead, dtype=np.int64))
-                self._dead = dead.tolist()
-                batch = faiss.IDSelectorBatch(dead)
-                self._selector = (faiss.IDSelectorNot(batch), batch)  # keep the inner one alive
-            params = self._client.SearchParametersHNSW(
-                sel=self._selector[0], efSearch=int(self._search_params["ef_search"])
-            )
+        params = self._tombstone_params() if self._dead else None
         _, labels = self._index.search(queries, k, params=params)
         return self._labels.to_external(labels)
 
@@ -491,6 +555,7 @@ class FaissStore(BaseStore):
     def _do_attach(self, state: Mapping[str, Any]) -> None:
         self._clear_index_state()
         self._cosine = self._spec_metric is Metric.COSINE
+        self._query_shape = (self._dim,)
         self._effective = dict(state.get("effective") or self._build_params)
         self._training = dict(state.get("training") or {})
         try:
