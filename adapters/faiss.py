@@ -180,7 +180,10 @@ class FaissStore(BaseStore):
 
     def _clear_index_state(self) -> None:
         self._index: Any = None
+        # (index, IndexPreTransform normalizing queries into it) for cosine; see _normalizing_view.
+        self._cosine_view: tuple[Any, Any] | None = None
         self._ids = IdIndex()
+        self._live = 0  # len(self._ids), read once per query: reset by every method changing _ids
         self._pending: VectorTable | None = None
         self._labels: _Labels | None = None
         self._dead: list[int] = []
@@ -278,6 +281,7 @@ class FaissStore(BaseStore):
                 self._index.remove_ids(present)
             self._index.add_with_ids(vectors, ids)
             self._ids.assign(ids, np.zeros(ids.shape[0], dtype=np.int64))
+        self._live = len(self._ids)
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
         if self._index is None:
@@ -290,6 +294,7 @@ class FaissStore(BaseStore):
             if present.size:
                 self._index.remove_ids(present)
                 self._ids.remove(present)
+        self._live = len(self._ids)
 
     def _kill(self, labels: NDArray[np.int64]) -> None:
         """Tombstone HNSW labels (HNSW cannot remove): searches skip them from now on."""
@@ -329,6 +334,7 @@ class FaissStore(BaseStore):
         }
         self._index = index
         self._ids.reset(ids.copy(), np.zeros(n, dtype=np.int64))
+        self._live = len(self._ids)
         self._pending = None
         self._apply_search_params()
 
@@ -426,29 +432,22 @@ class FaissStore(BaseStore):
             and query.shape == self._query_shape
             and query.flags.c_contiguous
             and type(k) is int
-            and 0 < k <= len(self._ids)
+            and 0 < k <= self._live
         ):
             faiss: Any = self._faiss
             swig_ptr = faiss.swig_ptr
-            dim = query.shape[0]
-            if math.isfinite(faiss.fvec_norm_L2sqr(swig_ptr(query), dim)):
+            x = swig_ptr(query)
+            if math.isfinite(faiss.fvec_norm_L2sqr(x, query.shape[0])):
                 if self._cosine:
-                    query = query.copy()  # the caller's row is left as it was
-                    faiss.fvec_renorm_L2(dim, 1, swig_ptr(query))
+                    index = self._normalizing_view(index)
                 if self._omp_threads != self._search_threads:
                     self._use_threads(self._search_threads)
                 # FAISS writes into these; both are per call (a shared buffer would be a
                 # race between threads: FAISS keeps its result heap in them).
                 distances = np.empty(k, dtype=np.float32)
                 labels = np.empty(k, dtype=np.int64)
-                index.search_c(
-                    1,
-                    swig_ptr(query),
-                    k,
-                    swig_ptr(distances),
-                    swig_ptr(labels),
-                    self._tombstone_params() if self._dead else None,
-                )
+                params = self._tombstone_params() if self._dead else None
+                index.search_c(1, x, k, swig_ptr(distances), swig_ptr(labels), params)
                 if labels[k - 1] < 0:  # FAISS pads missing results at the tail only
                     labels = labels[labels >= 0]
                 if self._labels is not None and not self._labels.identity:
@@ -465,11 +464,9 @@ class FaissStore(BaseStore):
                     "call wait_ready() before searching"
                 )
             return np.full((nq, k), -1, dtype=np.int64)
-        live = len(self._ids)
+        live = self._live
         if live == 0:
             return np.full((nq, k), -1, dtype=np.int64)
-        if self._cosine:
-            queries = self._normalized(queries)
         threads = self._search_threads if nq == 1 else self._threads
         if threads != self._omp_threads:
             self._use_threads(threads)
@@ -482,16 +479,31 @@ class FaissStore(BaseStore):
         return labels
 
     def _normalized(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-        """A unit-norm copy of ``vectors`` (zero rows stay zero), by FAISS's own kernel.
+        """A unit-norm copy of ``vectors`` (zero rows stay zero), by FAISS's ``fvec_renorm_L2``.
 
-        Base vectors, batches and single queries all go through this one kernel, so the
-        same input gets the same bits wherever it comes from (a base vector searched as a
-        query scores exactly its stored self).
+        Cosine queries are normalized by the same kernel (``_normalizing_view``), so the
+        same input gets the same bits as a base vector and as a query, single or batched:
+        a base vector searched as a query scores exactly its stored self.
         """
         out = np.array(vectors, dtype=np.float32, order="C", copy=True)
         if out.size:
             self._client.fvec_renorm_L2(out.shape[1], out.shape[0], self._client.swig_ptr(out))
         return out
+
+    def _normalizing_view(self, index: Any) -> Any:
+        """``index`` behind an IndexPreTransform that L2-normalizes each query (cosine).
+
+        FAISS copies and normalizes the queries in C++ (memcpy + ``fvec_renorm_L2``: the
+        bits ``_normalized`` gives) and passes search parameters through to ``index``;
+        that costs far less per query than doing it from Python. The view owns nothing;
+        it is made once per index object.
+        """
+        view = self._cosine_view
+        if view is None or view[0] is not index:
+            faiss = self._client
+            view = (index, faiss.IndexPreTransform(faiss.NormalizationTransform(index.d, 2.0), index))
+            self._cosine_view = view
+        return view[1]
 
     def _use_threads(self, n: int) -> None:
         # omp_set_num_threads is process-wide: switch only when the wanted count changes.
@@ -512,11 +524,12 @@ class FaissStore(BaseStore):
         return self._selector[0]
 
     def _search_labels(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        index = self._normalizing_view(self._index) if self._cosine else self._index
         if self._labels is None:
-            _, labels = self._index.search(queries, k)
+            _, labels = index.search(queries, k)
             return labels.astype(np.int64, copy=False)
         params = self._tombstone_params() if self._dead else None
-        _, labels = self._index.search(queries, k, params=params)
+        _, labels = index.search(queries, k, params=params)
         return self._labels.to_external(labels)
 
     # -- share / attach ----------------------------------------------------------------------
@@ -571,6 +584,7 @@ class FaissStore(BaseStore):
                 self._index = self._read_shared_index(state["index_path"])
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             raise StoreError(f"faiss cannot attach the shared index in {state.get('dir')}: {exc}") from exc
+        self._live = len(self._ids)
         if self._index is None and self._kind in _TRAINED_TYPES:
             self._pending = VectorTable(self._dim)  # an empty, never-trained collection
 
