@@ -1,9 +1,10 @@
-"""FaissStore.search's direct path for a well-formed float32 row answers as the checked path.
+"""FaissStore's direct search paths for well-formed float32 input answer as the checked paths.
 
 ``search`` sends a C-contiguous float32 row of the right dim with an int k (<= the
-collection size) straight to FAISS; every other input goes through ``BaseStore.search``.
-These tests hold the two to the same ids, the same typed errors raised before FAISS is
-called, the same zero-norm and huge-value handling, and the caller's array untouched.
+collection size) straight to FAISS, ``search_batch`` such a matrix; every other input goes
+through ``BaseStore.search`` / ``search_batch``. These tests hold the two to the same ids,
+the same typed errors raised before FAISS is called, the same zero-norm and huge-value
+handling, and the caller's array untouched.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def test_direct_and_checked_paths_return_the_same_ids(
     np.testing.assert_array_equal(store.search(wide[0], 10), store.search(queries[0], 10))
     np.testing.assert_array_equal(store.search(queries[:1], 10), store.search(queries[0], 10))
     np.testing.assert_array_equal(store.search(queries[0], np.int64(10)), store.search(queries[0], 10))
+    # The batch path: direct (float32 matrix) and checked (float64) answer alike.
+    np.testing.assert_array_equal(batch, store.search_batch(queries.astype(np.float64), 10))
+    np.testing.assert_array_equal(batch[3:5], store.search_batch(queries[3:5], 10))
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -136,6 +140,16 @@ def test_bad_queries_raise_before_faiss_is_called(metric: str, dim: int, open_st
         for k in (0, -1, True, 2.0, "5"):
             with pytest.raises(ConfigError):
                 store.search(queries[0], k)  # type: ignore[arg-type]
+            with pytest.raises(ConfigError):
+                store.search_batch(queries, k)  # type: ignore[arg-type]
+        for row, pos in ((0, 0), (len(queries) // 2, dim // 2), (len(queries) - 1, dim - 1)):
+            for bad in (np.nan, np.inf, -np.inf):
+                qs = queries.copy()
+                qs[row, pos] = bad
+                with pytest.raises(InvalidVectorError):
+                    store.search_batch(qs, 5)
+        with pytest.raises(DimensionMismatchError):
+            store.search_batch(queries[:, :-1], 5)
     finally:
         store._index = real
 
@@ -154,6 +168,13 @@ def test_zero_and_huge_queries_answer_as_before(metric: str, open_store: Opener)
     q = queries[3].copy()
     store.search(q, 5)
     np.testing.assert_array_equal(q, queries[3])  # cosine normalizes a copy, not the caller's row
+    qs = np.vstack([queries[:3], zero[None, :], huge[None, :]])
+    kept = qs.copy()
+    with np.errstate(over="ignore"):
+        got = store.search_batch(qs, 5)
+        np.testing.assert_array_equal(got, store.search_batch(qs.astype(np.float64), 5))
+    np.testing.assert_array_equal(qs, kept)
+    np.testing.assert_array_equal(got[3], store.search(zero, 5))
 
 
 def test_cosine_query_equal_to_a_base_vector_finds_it_first(open_store: Opener) -> None:
