@@ -44,7 +44,8 @@ over rounds:
 
 ``test_recorded_serial_qps`` checks the number the harness writes: the ``qps.serial`` of a
 ``vecbench.harness.run_index`` record against the same path timed here on an index built
-the same way (one thread, same batches: the same graph), rounds interleaved.
+the same way (one thread, same batches: the same graph), rounds interleaved; per timed
+pass of the record, with the harness's default warm-up and with a full one.
 """
 
 from __future__ import annotations
@@ -179,9 +180,9 @@ def _interleaved(
     Within a round every chunk of rows is run by each path in turn, cycling through every
     order of the paths from one chunk to the next (each path runs first, second, ... as
     often), so a burst of load on a shared machine lands on all paths alike instead of on
-    one whole pass. Thread CPU time leaves out the time this thread
-    waited for a core (FAISS runs on this thread: one OpenMP thread). Also returns each
-    path's results of the last round.
+    one whole pass. Thread CPU time leaves out the time this thread waited for a core
+    (FAISS runs on this thread: one OpenMP thread). Also returns each path's results of
+    the last round.
     """
     names = list(paths)
     orders = list(itertools.permutations(names))
