@@ -66,6 +66,10 @@ ADD_CHUNK_ROWS = 65536
 
 _TRAINED_TYPES = frozenset({"ivf_flat", "ivf_pq", "sq8"})
 _FLOAT32 = np.dtype(np.float32)
+# fvec_renorm_L2 scales a row by float(1.0 / sqrtf(nr)), exactly 1.0f only when sqrtf(nr)
+# is 1.0f: for a squared norm nr of 1.0 or the next float32 up, 1 + 2**-23. Such a row is
+# its own normalization, bit for bit; unit-norm embeddings (most models') mostly are.
+_UNIT_SQ_NORM_MAX = 1.0 + 2.0**-23
 
 _INDEX_TYPES = {
     "flat": IndexType("flat", exact=True, description="IndexFlat: exact scan"),
@@ -438,9 +442,10 @@ class FaissStore(BaseStore):
             faiss: Any = self._faiss
             swig_ptr = faiss.swig_ptr
             x = swig_ptr(query)
-            if math.isfinite(faiss.fvec_norm_L2sqr(x, query.shape[0])):
-                if self._cosine:
-                    index = self._normalizing_view(index)
+            sq_norm = faiss.fvec_norm_L2sqr(x, query.shape[0])
+            if math.isfinite(sq_norm):
+                if self._cosine and not 1.0 <= sq_norm <= _UNIT_SQ_NORM_MAX:
+                    index = self._normalizing_view(index)  # else already normalized, bit for bit
                 if self._omp_threads != self._search_threads:
                     self._use_threads(self._search_threads)
                 # FAISS writes into these; both are per call (a shared buffer would be a

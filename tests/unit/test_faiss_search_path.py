@@ -184,3 +184,27 @@ def test_cosine_query_equal_to_a_base_vector_finds_it_first(open_store: Opener) 
     for i in range(0, N, 37):
         assert store.search(base[i], 1).tolist() == [i]
         assert store.search_batch(base[i : i + 1], 1).tolist() == [[i]]
+
+
+def test_unit_queries_are_their_own_normalization(open_store: Opener) -> None:
+    # A cosine query whose squared norm is 1.0 or 1 + 2**-23 is searched as it is: that
+    # relies on fvec_renorm_L2 leaving exactly such rows unchanged. Hold FAISS to it.
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(2000, 384)).astype(np.float32)
+    faiss.normalize_L2(rows)
+    sq = np.einsum("ij,ij->i", rows.astype(np.float64), rows.astype(np.float64))
+    faiss_sq = np.array([faiss.fvec_norm_L2sqr(faiss.swig_ptr(r), r.shape[0]) for r in rows])
+    fixed = (faiss_sq >= 1.0) & (faiss_sq <= 1.0 + 2.0**-23)
+    assert fixed.sum() > 100 and (~fixed).sum() > 100, "both kinds of rows present"
+    again = rows.copy()
+    faiss.normalize_L2(again)
+    assert (again[fixed] == rows[fixed]).all()
+    assert np.allclose(sq, 1.0, atol=1e-5)
+    # Through the store: unit queries (either kind) answer as the batch path, which
+    # always normalizes.
+    store, (base, _) = open_store("cosine", "hnsw", 24)
+    queries = rng.normal(size=(60, 24)).astype(np.float32)
+    faiss.normalize_L2(queries)
+    batch = store.search_batch(queries, 10)
+    for q, row in zip(queries, batch, strict=True):
+        np.testing.assert_array_equal(store.search(q, 10), row[row >= 0])
