@@ -198,6 +198,9 @@ def _interleaved_passes(
     s = ctx.settings
     passes = {id(c): Passes() for c in cells}
     total = s.repeats * len(queries) * len(cells)
+    if s.warmup and cells:  # a fresh index is cold: one untimed pass warms its pages and caches
+        store.set_search_params(dict(cells[0].search_params))
+        warm_up(store.search, queries, s.k, len(queries))
     phase = LoadProbe(exclude_pids=ctx.exclude_pids)
     phase.start()
     with progress.task(f"search {ctx.index_type} ({len(cells)} setting(s))", total=total, unit="q") as bar:
