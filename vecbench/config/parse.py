@@ -14,6 +14,7 @@ from vecbench.errors import ConfigError, UnknownNameError
 
 __all__ = [
     "expand_grid",
+    "refuse_unknown",
     "IndexGrid",
     "StoreEntry",
     "DatasetEntry",
@@ -70,6 +71,15 @@ class DatasetEntry:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+def refuse_unknown(
+    given: Mapping[str, Any], valid: tuple[str, ...], where: str, what: str = "key(s)"
+) -> None:
+    """ConfigError naming the keys of ``given`` not in ``valid``, and the valid ones."""
+    unknown = sorted(set(map(str, given)) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: unknown {what} {', '.join(unknown)}; valid: {', '.join(valid)}")
+
+
 def parse_datasets(value: Any, source: str) -> tuple[DatasetEntry, ...]:
     if value is None:
         raise ConfigError(f"{source}: 'datasets' is required (a list of names or {{name, params}})")
@@ -85,9 +95,7 @@ def parse_datasets(value: Any, source: str) -> tuple[DatasetEntry, ...]:
             continue
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{where}: expected a name or {{name, params}}, got {entry!r}")
-        unknown = sorted(set(entry) - set(_DATASET_KEYS))
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; valid: name, params")
+        refuse_unknown(entry, _DATASET_KEYS, where)
         name = entry.get("name")
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where}: 'name' must be a non-empty string")
@@ -112,11 +120,7 @@ def parse_stores(value: Any, source: str) -> tuple[StoreEntry, ...]:
         where = f"{source}: stores.{name}"
         if not isinstance(body, Mapping):
             raise ConfigError(f"{where}: expected a mapping with 'config' and 'indexes'")
-        unknown = sorted(set(body) - set(_STORE_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(map(str, unknown))}; valid: config, indexes"
-            )
+        refuse_unknown(body, _STORE_KEYS, where)
         config = body.get("config") or {}
         if not isinstance(config, Mapping):
             raise ConfigError(f"{where}.config: expected a mapping")
@@ -154,11 +158,7 @@ def _parse_index(entry: Any, where: str, store: str, index_types: Mapping[str, A
         entry = {"type": entry}
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where}: expected {{type, build, search}}, got {entry!r}")
-    unknown = sorted(set(entry) - set(_INDEX_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; valid: type, build, search"
-        )
+    refuse_unknown(entry, _INDEX_KEYS, where)
     itype = entry.get("type")
     if not isinstance(itype, str) or not itype:
         raise ConfigError(f"{where}: 'type' must be a non-empty string")

@@ -44,6 +44,7 @@ from vecbench.config.parse import (
     expand_grid,
     parse_datasets,
     parse_stores,
+    refuse_unknown,
 )
 from vecbench.config.settings import SETTINGS_KEYS, Settings, _parse_load
 from vecbench.errors import ConfigError
@@ -108,12 +109,7 @@ class RunConfig:
         """
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{source}: unknown top-level key(s) {', '.join(map(str, unknown))}; "
-                f"valid: {', '.join(TOP_LEVEL_KEYS)}"
-            )
+        refuse_unknown(data, TOP_LEVEL_KEYS, source, "top-level key(s)")
         out = data.get("out")
         if out is not None and not isinstance(out, (str, Path)):
             raise ConfigError(f"{source}: out must be a file path, got {out!r}")

@@ -11,39 +11,18 @@ where a figure came from without leaking secrets.
     done = completed_cells("out/run.jsonl")  # cell ids to skip on --resume
 """
 
-from vecbench.results.io import ResultsWriter, completed_cells, read_results
+from vecbench.results import io, schema
+from vecbench.results.io import *  # noqa: F403
 from vecbench.results.records import cell_id, make_record, public_config
-from vecbench.results.schema import (
-    KINDS,
-    MEASURED,
-    RAG_MEASURED,
-    RAG_RECORD_KEYS,
-    READABLE_VERSIONS,
-    RECORD_KEYS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    upgrade_record,
-    validate_record,
-)
+from vecbench.results.schema import *  # noqa: F403
 from vecbench.results.sidecar import read_sidecar, write_sidecar
 
 __all__ = [
-    "SCHEMA",
-    "SCHEMA_VERSION",
-    "READABLE_VERSIONS",
-    "RECORD_KEYS",
-    "RAG_RECORD_KEYS",
-    "MEASURED",
-    "RAG_MEASURED",
-    "KINDS",
+    *schema.__all__,
     "cell_id",
     "public_config",
     "make_record",
-    "validate_record",
-    "upgrade_record",
-    "ResultsWriter",
-    "read_results",
-    "completed_cells",
+    *io.__all__,
     "write_sidecar",
     "read_sidecar",
 ]

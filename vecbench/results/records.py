@@ -1,7 +1,7 @@
 """One record builder for every kind of cell (vector and text), and the stable cell id.
 
-    record = make_record(kind="vector", run_id=..., cell_id=..., ..., quality={...})
-    failed = make_record(kind="rag", ..., error=exc)  # every measurement null
+record = make_record(kind="vector", run_id=..., cell_id=..., ..., quality={...})
+failed = make_record(kind="rag", ..., error=exc)  # every measurement null
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ def make_record(
     unknown = sorted(set(sections) - set(keys) | set(sections) & set(_OWN))
     if unknown:
         raise TypeError(f"make_record(kind={kind!r}) got unexpected section(s): {', '.join(unknown)}")
-    missing = [k for k in keys if k not in _OWN and k not in measured and k not in _MAY_BE_NULL and k not in sections]
+    missing = [
+        k for k in keys if k not in _OWN and k not in measured and k not in _MAY_BE_NULL and k not in sections
+    ]
     if missing:
         raise TypeError(f"make_record(kind={kind!r}) is missing: {', '.join(missing)}")
     failed = error is not None

@@ -28,7 +28,8 @@ __all__ = [
 SCHEMA = "vecbench.result"
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
-RECORD_KEYS = (
+# Every kind's first keys: what the record is and where it came from.
+_HEAD = (
     "schema",
     "schema_version",
     "kind",
@@ -38,6 +39,11 @@ RECORD_KEYS = (
     "created_at",
     "versions",
     "machine",
+)
+# Every kind's last keys.
+_TAIL = ("machine_load", "error", "sidecar")
+RECORD_KEYS = (
+    *_HEAD,
     "store",
     "dataset",
     "index",
@@ -50,21 +56,11 @@ RECORD_KEYS = (
     "load",
     "cost",
     "ci",
-    "machine_load",
-    "error",
-    "sidecar",
+    *_TAIL,
 )
 # Retrieval-harness (text) records: kind "rag", made by vecbench.rag.run.
 RAG_RECORD_KEYS = (
-    "schema",
-    "schema_version",
-    "kind",
-    "run_id",
-    "cell_id",
-    "status",
-    "created_at",
-    "versions",
-    "machine",
+    *_HEAD,
     "dataset",
     "chunker",
     "embedder",
@@ -78,9 +74,7 @@ RAG_RECORD_KEYS = (
     "footprint",
     "counts",
     "ci",
-    "machine_load",
-    "error",
-    "sidecar",
+    *_TAIL,
 )
 # Sections that hold measurements: null in a failed record, never numbers.
 MEASURED = ("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "machine_load")
@@ -153,7 +147,9 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
     if kind not in KINDS:
         return dict(record)
     version = record.get("schema_version")
-    added = {k for v, by_kind in _ADDED.items() if isinstance(version, int) and v > version for k in by_kind[kind]}
+    added = {
+        k for v, by_kind in _ADDED.items() if isinstance(version, int) and v > version for k in by_kind[kind]
+    }
     order = [k for k in KINDS[kind][0] if k in record or k in added]
     order += [k for k in record if k not in order]  # keep whatever else is there for validation
     out = {k: record.get(k) for k in order}
