@@ -34,7 +34,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from vecbench.errors import ConfigError, DatasetError, EmptyDatasetError, UnknownNameError
 
@@ -131,7 +131,9 @@ class RagDataset:
 def _open(path: Path) -> IO[bytes]:
     """``path`` for reading bytes, decompressed when it ends in .gz."""
     try:
-        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+        if path.suffix == ".gz":
+            return cast(IO[bytes], gzip.open(path, "rb"))
+        return open(path, "rb")
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from exc
 

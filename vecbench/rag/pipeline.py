@@ -61,7 +61,7 @@ class RetrievalPlan:
     50
     """
 
-    metric: str | Metric = "cosine"
+    metric: Metric | str = "cosine"  # a name or alias: a Metric once made
     index_type: str = "flat"
     build: Mapping[str, Any] = field(default_factory=dict)
     search: Mapping[str, Any] = field(default_factory=dict)
@@ -231,7 +231,7 @@ def ingest(
             "rag", embedded.embedder_name, embedded.chunked.chunker, plan.index_type, plan.build
         ),
         dim=embedded.dim,
-        metric=plan.metric,
+        metric=Metric.parse(plan.metric),
         index_type=plan.index_type,
         index_params=dict(plan.build),
     )
@@ -309,7 +309,7 @@ def query(
         qv = _check_vectors(query_embedder.embed([ds.queries[qid]]), 1, query_embedder)[0]
         ids = np.asarray(store.search(qv, plan.k_chunks), dtype=np.int64)
         ids = ids[ids >= 0]
-        scores = _scores(embedded.vectors, ids, qv, plan.metric)
+        scores = _scores(embedded.vectors, ids, qv, Metric.parse(plan.metric))
         cands = [Candidate(int(i), chunks[int(i)], float(s)) for i, s in zip(ids, scores, strict=True)]
         return reranker.rerank(ds.queries[qid], cands) if reranker is not None else cands
 
@@ -433,7 +433,7 @@ def run_pipeline(
         index={
             "collection": info["collection"],
             "type": plan.index_type,
-            "metric": plan.metric.value,
+            "metric": Metric.parse(plan.metric).value,
             "build": dict(plan.build),
             "search": dict(plan.search),
         },

@@ -80,7 +80,7 @@ RAG_RECORD_KEYS = (
 MEASURED = ("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "machine_load")
 RAG_MEASURED = ("quality", "cost", "latency", "footprint", "ci", "machine_load")
 # Keys each version added, per kind; an older record read back gets them as null.
-_ADDED = {
+_ADDED: dict[int, dict[str, tuple[str, ...]]] = {
     2: {"vector": ("load", "cost", "ci"), "rag": ("ci",)},
     3: {"vector": ("machine_load",), "rag": ("machine_load",)},
 }
@@ -143,7 +143,7 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """
     if record.get("schema_version") == SCHEMA_VERSION:
         return dict(record)
-    kind = record.get("kind", "vector")
+    kind = str(record.get("kind", "vector"))
     if kind not in KINDS:
         return dict(record)
     version = record.get("schema_version")

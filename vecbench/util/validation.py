@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -75,25 +76,25 @@ def is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def positive_int(value: object, name: str) -> int:
+def positive_int(value: Any, name: str) -> int:
     """``value`` as an int if it is a positive integer (not a bool), else ConfigError."""
-    if not is_int(value) or value < 1:  # type: ignore[operator]
+    if not is_int(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
-def non_negative_int(value: object, name: str) -> int:
+def non_negative_int(value: Any, name: str) -> int:
     """``value`` as an int if it is an integer >= 0 (not a bool), else ConfigError."""
-    if not is_int(value) or value < 0:  # type: ignore[operator]
+    if not is_int(value) or value < 0:
         raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
-def positive_number(value: object, name: str) -> float:
+def positive_number(value: Any, name: str) -> float:
     """``value`` as a float if it is a finite number > 0 (not a bool), else ConfigError."""
-    if not is_number(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type,operator]
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a positive number, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def check_k(k: object) -> int:
