@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.errors import EmptyDatasetError
+from vecbench.errors import DatasetError, EmptyDatasetError
 from vecbench.metrics import Metric
 
 __all__ = ["Dataset", "GroundTruth"]
@@ -48,9 +48,17 @@ class Dataset:
     source: str = ""
     ground_truth: GroundTruth | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # Per-base-vector attribute columns for filtered search (name -> array of n values).
+    attributes: dict[str, NDArray[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.metric = Metric.parse(self.metric)
+        for key, column in self.attributes.items():
+            if np.shape(column)[:1] != (self.base.shape[0],) or np.ndim(column) != 1:
+                raise DatasetError(
+                    f"data set {self.name!r}: attribute {key!r} has shape {np.shape(column)}, "
+                    f"expected one value per base vector ({self.base.shape[0]})"
+                )
         if self.base.ndim != 2 or self.base.shape[0] == 0:
             raise EmptyDatasetError(f"data set {self.name!r} has no base vectors")
         if self.queries.ndim != 2 or self.queries.shape[0] == 0:

@@ -138,7 +138,9 @@ def load_synthetic(**params: Any) -> Dataset:
     metric = Metric.parse(p["metric"])
     p["metric"] = metric.value
 
-    seeds = np.random.SeedSequence(p["seed"]).spawn(3)
+    # Children of a SeedSequence depend only on their index: the attributes' stream (the
+    # fourth) leaves centres, base and queries as they were before attributes existed.
+    seeds = np.random.SeedSequence(p["seed"]).spawn(4)
     centres = np.random.default_rng(seeds[0]).standard_normal((p["clusters"], p["dim"]), dtype=np.float32)
     base = _mixture(np.random.default_rng(seeds[1]), centres, p["n"], p["spread"])
     queries = _mixture(np.random.default_rng(seeds[2]), centres, p["nq"], p["spread"])
@@ -153,7 +155,31 @@ def load_synthetic(**params: Any) -> Dataset:
         checksum="synthetic:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
         source="synthetic",
         params=p,
+        attributes=synthetic_attributes(np.random.default_rng(seeds[3]), p["n"]),
     )
+
+
+SYNTHETIC_INT_RANGE = 10_000  # int_attr is uniform on [0, 10_000): "lt: 100" selects ~1%
+SYNTHETIC_LABELS = 100  # label_0 .. label_99, Zipf-like: label_i has probability ~ 1 / (i + 1)
+
+
+def synthetic_attributes(rng: np.random.Generator, n: int) -> dict[str, NDArray[Any]]:
+    """Attribute columns for filtered search with known selectivities.
+
+    - ``int_attr``: integers uniform on ``[0, SYNTHETIC_INT_RANGE)``, so ``{"lt": v}`` passes
+      a fraction ``v / 10_000`` (a range filter at any chosen selectivity);
+    - ``label``: ``label_0`` .. ``label_99`` with probability proportional to ``1 / (i + 1)``
+      (label_0 ~19%, label_9 ~1.9%, label_99 ~0.19%): equality filters from common to rare,
+      as real tenant or category labels are.
+
+    Not in the data set's checksum: they are a function of the same seed and n.
+    """
+    weights = 1.0 / np.arange(1, SYNTHETIC_LABELS + 1)
+    names = np.array([f"label_{i}" for i in range(SYNTHETIC_LABELS)])
+    return {
+        "int_attr": rng.integers(0, SYNTHETIC_INT_RANGE, size=n, dtype=np.int64),
+        "label": names[rng.choice(SYNTHETIC_LABELS, size=n, p=weights / weights.sum())],
+    }
 
 
 def _mixture(
