@@ -22,6 +22,7 @@ from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
 from vecbench.util.progress import NULL, Progress
+from vecbench.workloads.filtered import filtered_searches
 
 __all__ = ["run", "benchmark", "default_results_path"]
 
@@ -93,6 +94,7 @@ def _run(
     results: list[CellResult] = []
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
+        filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for store in cfg.stores:
             for index in store.indexes:

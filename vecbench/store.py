@@ -146,10 +146,10 @@ class BatchSearch(Protocol):
 
 @runtime_checkable
 class Filterable(Protocol):
-    def search_filtered(
-        self, query: NDArray[np.float32], k: int, where: Mapping[str, Any]
-    ) -> NDArray[np.int64]:
-        """Like search, among vectors whose payload matches ``where`` (field equality)."""
+    def search_filtered(self, query: NDArray[np.float32], k: int, where: Any) -> NDArray[np.int64]:
+        """Like search, among vectors whose attributes pass ``where`` (a parsed filter of
+        ``vecbench.workloads.filters``: Eq, In, Range or And), translated to the engine's
+        own filter."""
 
 
 @runtime_checkable

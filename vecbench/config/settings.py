@@ -35,6 +35,8 @@ SETTINGS_KEYS = (
     "ci_resamples",
     "load",
     "disturbed_retries",
+    "filters",
+    "filter_strategy",
 )
 
 
@@ -55,6 +57,11 @@ class Settings:
     - ``prices``: the ``PriceModel`` of the cost section;
     - ``ci_resamples``: bootstrap resamples per confidence interval;
     - ``load``: a ``vecbench.load.LoadPlan`` (a load test per cell), or None;
+    - ``filters``: filtered search: every search setting also runs under each of these
+      filters (``vecbench.workloads.filters`` mappings: a selectivity sweep is a list of
+      them); empty: unfiltered only;
+    - ``filter_strategy``: ``post_filter`` (search more, keep what passes: every store) or
+      ``native`` (the store's own filter; CapabilityError where it has none);
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -70,6 +77,8 @@ class Settings:
     ci_resamples: int = DEFAULT_RESAMPLES
     load: Any = None
     disturbed_retries: int = 2
+    filters: tuple[Any, ...] = ()
+    filter_strategy: str = "post_filter"
 
     def __post_init__(self) -> None:
         checked = {
@@ -82,6 +91,8 @@ class Settings:
             "disturbed_retries": non_negative_int(self.disturbed_retries, "disturbed_retries"),
             "prices": self.prices if isinstance(self.prices, PriceModel) else resolve_prices(self.prices),
             "load": _parse_load(self.load),
+            "filters": _parse_filters(self.filters),
+            "filter_strategy": _check_strategy(self.filter_strategy),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -126,7 +137,26 @@ class Settings:
         }
         if self.load is not None:
             out["load"] = self.load.as_dict()
+        if self.filters:
+            out["filters"] = [f.as_dict() for f in self.filters]
+            out["filter_strategy"] = self.filter_strategy
         return out
+
+
+def _parse_filters(filters: Any) -> tuple[Any, ...]:
+    from vecbench.workloads.filters import parse_filter
+
+    if isinstance(filters, Mapping) or isinstance(filters, (str, bytes)):
+        raise ConfigError("filters must be a list of filters (one per cell of a selectivity sweep)")
+    return tuple(parse_filter(f, f"filters[{i}]") for i, f in enumerate(filters or ()))
+
+
+def _check_strategy(strategy: Any) -> str:
+    from vecbench.workloads.filtered import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown filter_strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    return str(strategy)
 
 
 def _parse_load(load: Any) -> Any:

@@ -106,6 +106,7 @@ class Cell:
     cell_id: str
     resolved: dict[str, Any] | None = None
     done: bool = False
+    filtered: Any = None  # a vecbench.workloads.filtered.FilteredSearch for a filtered cell
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,9 @@ class CellContext:
         self.retries = settings.disturbed_retries  # 0 where the store's CPU cannot be attributed
         self.footprint: dict[str, Any] | None = None
         self.handle: dict[str, Any] | None = None  # store.share(), made once per index
+        self.filtered: list[Any] = []  # a FilteredSearch per filter of settings.filters
 
-    def cell_id(self, search_params: Mapping[str, Any]) -> str:
+    def cell_id(self, search_params: Mapping[str, Any], filtered: Any = None) -> str:
         return cell_id(
             self.store_name,
             self.store_config,
@@ -175,6 +177,7 @@ class CellContext:
             self.build,
             search_params,
             self.k,
+            filtered.identity() if filtered is not None else None,
         )
 
     def common(self, cell: Cell) -> dict[str, Any]:
@@ -195,7 +198,12 @@ class CellContext:
                 "params": dict(self.build),
                 "resolved_params": self.resolved_build,
             },
-            "search": {"params": dict(cell.search_params), "k": self.k, "resolved_params": cell.resolved},
+            "search": {
+                "params": dict(cell.search_params),
+                "k": self.k,
+                "resolved_params": cell.resolved,
+                **({"filter": cell.filtered.section(self.k)} if cell.filtered is not None else {}),
+            },
         }
 
     def emit(self, result: CellResult, cell: Cell) -> CellResult:

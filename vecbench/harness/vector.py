@@ -56,6 +56,7 @@ from vecbench.measures.latency import LatencyStats, qps_from_latencies
 from vecbench.measures.stats import ci_section
 from vecbench.results import ResultsWriter, make_record
 from vecbench.util.progress import NULL, Progress
+from vecbench.workloads.filtered import filtered_searches
 
 __all__ = ["run_index", "timed_serial_search"]
 
@@ -86,7 +87,13 @@ def run_index(
     ...                Settings(k=10), run_id="demo")  # doctest: +SKIP
     """
     ctx = CellContext(dataset, index, settings or Settings(), run_id, writer)
+    filter_error: Exception | None = None
+    try:
+        ctx.filtered = filtered_searches(dataset, ctx.settings)
+    except Exception as exc:  # a filter the data set cannot answer: every cell fails
+        filter_error = exc
     cells, errors, index_error = _plan_cells(ctx, set(skip))
+    index_error = filter_error or index_error
     todo = [c for c in cells if c.cell_id not in set(skip)]
     if not todo:
         return []
@@ -124,13 +131,17 @@ def _plan_cells(
     cells: list[Cell] = []
     errors: dict[int, Exception] = {}
     for given in ctx.index.search_grid:
-        cell = Cell(dict(given), ctx.cell_id(given))
+        resolved, search_error = None, None
         if it is not None:
             try:
-                cell.resolved = it.search_params(given)
+                resolved = it.search_params(given)
             except Exception as exc:  # this cell fails; the others still run
-                errors[id(cell)] = exc
-        cells.append(cell)
+                search_error = exc
+        for filtered in ctx.filtered or [None]:
+            cell = Cell(dict(given), ctx.cell_id(given, filtered), resolved, filtered=filtered)
+            if search_error is not None:
+                errors[id(cell)] = search_error
+            cells.append(cell)
     return cells, errors, index_error
 
 
@@ -210,13 +221,10 @@ def _interleaved_passes(
                     continue
                 try:
                     store.set_search_params(dict(cell.search_params))
-                    warm_up(store.search, queries, s.k, s.warmup)
+                    search = cell.filtered.search_fn(store, s.k) if cell.filtered is not None else store.search
+                    warm_up(search, queries, s.k, s.warmup)
                     mine = passes[id(cell)]
-                    got = mine.add(
-                        lambda: measure.timed_serial_search(store.search, queries, s.k),
-                        ctx.retries,
-                        ctx.exclude_pids,
-                    )
+                    got = mine.add(_serial_pass(search, queries, s.k), ctx.retries, ctx.exclude_pids)
                     if mine.count > 1:
                         mine.check_same_counts(got, s.k, _short(cell.search_params))
                 except Exception as exc:
@@ -226,23 +234,31 @@ def _interleaved_passes(
     return passes
 
 
+def _serial_pass(search: Any, queries: NDArray[np.float32], k: int) -> Any:
+    """One timed serial pass of ``search`` over ``queries`` (the function ``Passes.add`` runs)."""
+    return lambda: measure.timed_serial_search(search, queries, k)
+
+
 def _record(
     ctx: CellContext, store: Any, cell: Cell, queries: NDArray[np.float32], gt: GroundTruth, passes: Passes
 ) -> CellResult:
     """Batch pass, scores, intervals, cost and load test of one measured cell; its record."""
     s = ctx.settings
     store.set_search_params(dict(cell.search_params))
-    batch_ids, batch_qps = batch_pass(store, queries, s.k)
+    fs = cell.filtered
+    batch_ids, batch_qps = (
+        fs.batch(store, queries, s.k) if fs is not None else batch_pass(store, queries, s.k)
+    )
     ids = passes.first_ids(s.k)
     latencies_ns = passes.latencies_ns
-    per_query = score_ids(ids, ctx.dataset, gt, s.k)
+    per_query = score_ids(ids, ctx.dataset, fs.ground_truth(ctx.dataset, s.k) if fs is not None else gt, s.k)
     sidecar = None
     if ctx.writer is not None:
         sidecar = ctx.writer.write_sidecar(cell.cell_id, ids, latencies_ns, batch_ids, per_query)
     common = ctx.common(cell)
     measured: dict[str, Any] = {
         "timings": ctx.timings,
-        "quality": quality_section(per_query, s.k),
+        "quality": {**quality_section(per_query, s.k), **(fs.quality(ids) if fs is not None else {})},
         "latency": LatencyStats.from_ns(latencies_ns.ravel()).as_dict(),
         "qps": {"serial": qps_from_latencies(latencies_ns), "batch": batch_qps},
         "footprint": ctx.footprint,

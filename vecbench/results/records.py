@@ -64,8 +64,12 @@ def cell_id(
     build_params: Mapping[str, Any],
     search_params: Mapping[str, Any],
     k: int,
+    workload: Mapping[str, Any] | None = None,
 ) -> str:
     """A stable sha256 identifying a benchmark cell (secrets in the store config excluded).
+
+    ``workload`` (a filter and its strategy) is part of the identity when given; a plain
+    top-k cell has none and keeps the id it always had.
 
     Key order does not matter; the same inputs give the same id in any process.
 
@@ -83,6 +87,8 @@ def cell_id(
         "search": dict(search_params),
         "k": int(k),
     }
+    if workload:
+        payload["workload"] = dict(workload)
     return hashlib.sha256(canonical(payload).encode()).hexdigest()
 
 

@@ -1,0 +1,78 @@
+"""Filtered cells through the harness: post_filter on every store, native refused where a
+store cannot filter, bad filters refused before any work, ids of plain cells unchanged."""
+
+import pytest
+
+import vecbench
+from vecbench.config import RunConfig, Settings
+from vecbench.errors import ConfigError
+
+DATA = {"n": 3000, "dim": 16, "nq": 30, "seed": 4}
+SWEEP = [{"int_attr": {"lt": 5000}}, {"label": "label_2"}, {"int_attr": {"lt": 50}}]
+
+
+def _bench(stores, **settings):
+    return vecbench.benchmark("synthetic", stores, index="flat", dataset_params=DATA, repeats=1, **settings)
+
+
+def test_post_filter_sweep_is_exact_on_exact_stores():
+    results = _bench(["bruteforce", "faiss"], filters=SWEEP)
+    assert len(results) == 2 * len(SWEEP) and all(r.ok for r in results)
+    seen = set()
+    for r in results:
+        section = r.record["search"]["filter"]
+        assert section["strategy"] == "post_filter" and 0 < section["selectivity"] < 1
+        assert section["passing"] == round(section["selectivity"] * DATA["n"])
+        assert section["k_searched"] >= 10
+        assert r.recall == 1.0  # an exact index, post-filtered: every passing neighbour found
+        assert r.record["quality"]["violations"] == 0
+        # a cell per (store, filter): the filter is part of the identity
+        assert r.cell_id not in seen
+        seen.add(r.cell_id)
+    sels = [r.record["search"]["filter"]["selectivity"] for r in results[: len(SWEEP)]]
+    assert sels[0] > sels[1] > sels[2]  # ~50%, ~5%, ~0.5%
+
+
+def test_plain_cells_keep_their_ids():
+    plain = _bench(["bruteforce"])
+    again = _bench(["bruteforce"], filters=[])
+    filtered = _bench(["bruteforce"], filters=SWEEP[:1])
+    assert plain[0].cell_id == again[0].cell_id != filtered[0].cell_id
+    assert "filter" not in plain[0].record["search"]
+    assert "violations" not in plain[0].record["quality"]
+
+
+def test_native_filtering_on_a_store_that_cannot_filter_fails_the_cell_with_the_reason():
+    (r,) = _bench(["bruteforce"], filters=SWEEP[1:2], filter_strategy="native")
+    assert not r.ok and r.error["type"] == "CapabilityError"
+    assert "cannot filter natively" in r.error["message"] and "post_filter" in r.error["message"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"filters": [{"tenant": "a"}]}, r"'tenant', which the data set lacks \(it has: int_attr, label\)"),
+        ({"filters": [{"label": "no_such_label"}]}, "matches no base vector"),
+    ],
+)
+def test_filters_the_data_set_cannot_answer_are_refused_before_any_work(settings, needle):
+    with pytest.raises(ConfigError, match=needle):
+        _bench(["bruteforce"], **settings)
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"filters": {"label": "a"}}, "filters must be a list"),
+        ({"filters": [{"label": {"like": "a"}}]}, r"filters\[0\]\.label: unknown operator"),
+        ({"filters": [{"label": "a"}], "filter_strategy": "pre"}, "unknown filter_strategy 'pre'"),
+    ],
+)
+def test_bad_filter_settings_refused_when_the_config_is_read(data, needle):
+    base = {"datasets": ["synthetic"], "stores": {"bruteforce": {"indexes": [{"type": "flat"}]}}}
+    with pytest.raises(ConfigError, match=needle):
+        RunConfig.from_dict({**base, **data})
+    cfg = RunConfig.from_dict({**base, "filters": [{"label": "a"}]})
+    assert cfg.settings.filters[0].as_dict() == {"label": "a"}
+    assert RunConfig.from_dict(cfg.to_dict()).settings == cfg.settings
+    assert Settings().filters == () and Settings().filter_strategy == "post_filter"

@@ -1,0 +1,147 @@
+"""Filtered search as the harness runs it: one filter of a cell, its exact ground truth, and
+the search a strategy makes of it.
+
+Strategies:
+
+- ``post_filter``: the store searches ``k_searched`` neighbours without the filter (``k``
+  divided by the filter's selectivity, twice over, at most the whole base set) and vecbench
+  keeps the first ``k`` that pass, inside the timed call: what a client does with a store
+  that cannot filter. Works on every store.
+- ``native``: the store's own filtered search (``Filterable.search_filtered``); a store that
+  cannot filter fails the cell with CapabilityError.
+
+Quality is scored against exact ground truth under the filter; a returned id that fails
+the filter is never a hit and is counted as a violation.
+
+    fs = FilteredSearch.make({"label": "label_3"}, dataset, "post_filter")
+    search = fs.search_fn(store, k=10)          # the function the harness times per query
+    gt = fs.ground_truth(dataset, 10)
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.errors import CapabilityError, ConfigError
+from vecbench.workloads.filters import Filter, filtered_ground_truth, parse_filter, violations
+
+__all__ = ["STRATEGIES", "FilteredSearch", "filtered_searches"]
+
+STRATEGIES = ("post_filter", "native")
+POST_FILTER_OVERSAMPLE = 2.0  # post_filter searches k / selectivity, this many times over
+_GT_CACHE: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_GT_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True, eq=False)
+class FilteredSearch:
+    """A parsed filter over one data set: which base vectors pass, and how it is searched."""
+
+    filter: Filter
+    keep: NDArray[np.bool_]
+    selectivity: float
+    strategy: str
+
+    @classmethod
+    def make(
+        cls, flt: Filter | Mapping[str, Any], dataset: Any, strategy: str = "post_filter"
+    ) -> FilteredSearch:
+        """Check ``flt`` against the data set's attributes; ConfigError when it names an
+        attribute the data set lacks or passes no base vector."""
+        if strategy not in STRATEGIES:
+            raise ConfigError(f"unknown filter strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+        parsed = parse_filter(flt)
+        keep = parsed.mask(dataset.attributes)
+        if not keep.any():
+            raise ConfigError(f"filter {parsed.as_dict()} matches no base vector of {dataset.name}")
+        return cls(parsed, keep, float(keep.mean()), strategy)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes a cell filtered, for its cell id."""
+        return {"filter": self.filter.as_dict(), "strategy": self.strategy}
+
+    def k_searched(self, k: int) -> int:
+        """Neighbours asked of the store: k for native filtering; for post_filter k over the
+        selectivity, ``POST_FILTER_OVERSAMPLE`` times over, at most the base set."""
+        if self.strategy == "native":
+            return k
+        return int(min(self.keep.shape[0], max(k, math.ceil(k / self.selectivity * POST_FILTER_OVERSAMPLE))))
+
+    def section(self, k: int) -> dict[str, Any]:
+        """The record's ``search.filter`` entry."""
+        return {
+            **self.identity(),
+            "selectivity": self.selectivity,
+            "passing": int(self.keep.sum()),
+            "k_searched": self.k_searched(k),
+        }
+
+    def search_fn(self, store: Any, k: int) -> Callable[[NDArray[np.float32], int], Any]:
+        """The per-query call the harness times for this filter and strategy."""
+        if self.strategy == "native":
+            from vecbench.store import Filterable
+
+            if not isinstance(store, Filterable):
+                name = getattr(getattr(store, "info", None), "name", type(store).__name__)
+                raise CapabilityError(
+                    f"store {name!r} cannot filter natively; use filter_strategy: post_filter"
+                )
+            flt = self.filter
+            return lambda q, kk: store.search_filtered(q, kk, flt)
+        keep, wide, n = self.keep, self.k_searched(k), self.keep.shape[0]
+        search = store.search
+
+        def post_filtered(q: NDArray[np.float32], kk: int) -> NDArray[np.int64]:
+            ids = np.asarray(search(q, wide), dtype=np.int64)
+            ids = ids[(ids >= 0) & (ids < n)]
+            return ids[keep[ids]][:kk]
+
+        return post_filtered
+
+    def batch(
+        self, store: Any, queries: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.int64] | None, float | None]:
+        """One timed batch pass with post-filtering (native: not measured in batch yet)."""
+        from vecbench.harness.measure import batch_pass
+        from vecbench.measures.quality import pad_ids
+
+        if self.strategy == "native":
+            return None, None
+        ids, qps = batch_pass(store, queries, self.k_searched(k))
+        if ids is None:
+            return None, None
+        rows = [row[(row >= 0) & (row < self.keep.shape[0])] for row in ids]
+        return pad_ids([row[self.keep[row]][:k] for row in rows], k), qps
+
+    def ground_truth(self, dataset: Any, k: int) -> Any:
+        """Exact k nearest neighbours among the passing vectors (kept for the last few filters)."""
+        key = (dataset.checksum, dataset.metric.value, repr(sorted(self.filter.as_dict().items())), k)
+        if key not in _GT_CACHE:
+            _GT_CACHE[key] = filtered_ground_truth(
+                dataset.base, dataset.queries, k, dataset.metric, self.keep
+            )
+            while len(_GT_CACHE) > _GT_CACHE_SIZE:
+                _GT_CACHE.popitem(last=False)
+        _GT_CACHE.move_to_end(key)
+        return _GT_CACHE[key]
+
+    def quality(self, ids: NDArray[np.int64]) -> dict[str, Any]:
+        """Violations of the filter among the returned ids (never hits)."""
+        per_query = violations(ids, self.keep)
+        return {
+            "violations": int(per_query.sum()),
+            "queries_with_violations": int((per_query > 0).sum()),
+        }
+
+
+def filtered_searches(dataset: Any, settings: Any) -> list[FilteredSearch]:
+    """A ``FilteredSearch`` per filter of ``settings.filters`` on ``dataset`` (ConfigError on
+    a filter the data set cannot answer)."""
+    return [FilteredSearch.make(f, dataset, settings.filter_strategy) for f in settings.filters]
