@@ -92,6 +92,8 @@ def _run(
     from vecbench.measures.groundtruth import ground_truth
 
     results: list[CellResult] = []
+    if cfg.settings.runbook is not None:
+        return _run_runbook(cfg, run_id, writer, skip, progress)
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
         filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
@@ -110,6 +112,43 @@ def _run(
                             writer=writer,
                             skip=skip,
                             gt=gt,
+                            progress=progress,
+                        )
+                    )
+    return results
+
+
+def _run_runbook(
+    cfg: RunConfig, run_id: str, writer: ResultsWriter | None, skip: set[str], progress: Progress
+) -> list[CellResult]:
+    """``cfg.settings.runbook`` on every index of every store and data set; the runbook is
+    checked against the stores (deletes need ``Deletable``) and every data set first."""
+    from vecbench.datasets import load
+    from vecbench.harness.runbook import run_runbook
+    from vecbench.registry import store_class
+
+    runbook = cfg.settings.runbook
+    for store in cfg.stores:
+        runbook.require_store(store_class(store.name))
+    datasets = [load(entry.name, **dict(entry.params)) for entry in cfg.datasets]
+    for dataset in datasets:
+        runbook.check(dataset.n)
+    results: list[CellResult] = []
+    for dataset in datasets:
+        for store in cfg.stores:
+            for index in store.indexes:
+                for build in index.build_settings():
+                    setting = IndexSetting(
+                        store.name, index.type, build, index.search_settings(), store.config
+                    )
+                    results.extend(
+                        run_runbook(
+                            dataset,
+                            setting,
+                            cfg.settings,
+                            run_id=run_id,
+                            writer=writer,
+                            skip=skip,
                             progress=progress,
                         )
                     )
@@ -138,7 +177,9 @@ def benchmark(
     ``settings`` are ``vecbench.config.Settings`` fields: ``k`` (default 10), ``warmup``,
     ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
-    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries`` ...
+    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``, ``runbook``
+    (a streaming runbook's YAML path or mapping: every index plays it; see README
+    "Runbooks") ...
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP

@@ -57,6 +57,12 @@ def run(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repeats", type=int, metavar="R", help="serial search passes per cell (default 3, or the config's)"
     )
+    p.add_argument(
+        "--runbook",
+        metavar="FILE",
+        help="play a streaming runbook (YAML: insert/delete/replace/search/wait steps) on every index "
+        "instead of the static build-and-search; see README 'Runbooks'",
+    )
     prices(p)
     load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
     load.add_argument(

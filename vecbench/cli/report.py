@@ -27,8 +27,13 @@ def main(args: argparse.Namespace) -> int:
         from vecbench.cli.rag import render
 
         render(rag_records)
+    runbook_records = [r for r in records if r.get("kind") == "runbook"]
+    if runbook_records:
+        from vecbench.analysis.runbook import render_runbook_table, runbook_rows
+
+        render_runbook_table(runbook_rows(_selected(runbook_records, args)))
     rows = summary_rows(records)
-    if not rows and rag_records:
+    if not rows and (rag_records or runbook_records):
         if html_path is not None:
             print(f"HTML report: {html_path}")
         return 0

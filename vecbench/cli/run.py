@@ -39,6 +39,10 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     base = Path(args.config).parent if args.config else None
     if isinstance(config.get("prices"), str) and base is not None:
         config["prices"] = str(base / config["prices"])  # relative to the config file, as in from_yaml
+    if isinstance(config.get("runbook"), str) and base is not None:
+        config["runbook"] = str(base / config["runbook"])  # relative to the config file, as in from_yaml
+    if getattr(args, "runbook", None):
+        config["runbook"] = args.runbook
     if getattr(args, "prices", None) or getattr(args, "price", None):
         config["prices"] = prices_from_args(args, config.get("prices")).as_dict()
     load = load_from_args(args, config.get("load"))
@@ -157,6 +161,9 @@ def main(args: argparse.Namespace) -> int:
         render_load_table(
             load_rows(records), title="load (worker processes; latency from scheduled send time in open loop)"
         )
+        from vecbench.analysis.runbook import render_runbook_table, runbook_rows
+
+        render_runbook_table(runbook_rows(records))
     out = results[0].results_path if results else args.out
     failed = sum(1 for r in records if r.get("status") != "ok")
     print(f"{len(records)} cell(s), {failed} failed; results: {out}")

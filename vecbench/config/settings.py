@@ -37,6 +37,7 @@ SETTINGS_KEYS = (
     "disturbed_retries",
     "filters",
     "filter_strategy",
+    "runbook",
 )
 
 
@@ -62,6 +63,9 @@ class Settings:
       them); empty: unfiltered only;
     - ``filter_strategy``: ``post_filter`` (search more, keep what passes: every store) or
       ``native`` (the store's own filter; CapabilityError where it has none);
+    - ``runbook``: a streaming workload (``vecbench.workloads.runbook``: a YAML file's path,
+      a mapping of steps or a ``Runbook``): every index then plays it instead of the
+      static build-and-search, with recall and latency per search step; None: static;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -79,6 +83,7 @@ class Settings:
     disturbed_retries: int = 2
     filters: tuple[Any, ...] = ()
     filter_strategy: str = "post_filter"
+    runbook: Any = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -93,6 +98,7 @@ class Settings:
             "load": _parse_load(self.load),
             "filters": _parse_filters(self.filters),
             "filter_strategy": _check_strategy(self.filter_strategy),
+            "runbook": _parse_runbook(self.runbook, self.filters, self.load),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -103,10 +109,12 @@ class Settings:
     ) -> Settings:
         """The settings among a run config's top-level keys (others are ignored here).
 
-        A relative price file path is taken relative to ``base`` (the config's folder).
+        A relative price file or runbook path is taken relative to ``base`` (the config's folder).
         Errors name ``source``.
         """
         given = {k: data[k] for k in SETTINGS_KEYS if k in data}
+        if isinstance(given.get("runbook"), (str, Path)):  # its errors name the runbook's file and line
+            given["runbook"] = _parse_runbook(given["runbook"], base=base)
         try:
             if "prices" in given:
                 given["prices"] = resolve_prices(given["prices"], base)
@@ -140,7 +148,20 @@ class Settings:
         if self.filters:
             out["filters"] = [f.as_dict() for f in self.filters]
             out["filter_strategy"] = self.filter_strategy
+        if self.runbook is not None:
+            out["runbook"] = self.runbook.as_dict()
         return out
+
+
+def _parse_runbook(runbook: Any, filters: Any = (), load: Any = None, base: Path | None = None) -> Any:
+    """A ``vecbench.workloads.runbook.Runbook`` (file path relative to ``base``), or None."""
+    if runbook is None:
+        return None
+    from vecbench.workloads.runbook import load_runbook
+
+    if filters or load is not None:
+        raise ConfigError("a runbook cannot be combined with filters or a load test (yet)")
+    return load_runbook(runbook, base)
 
 
 def _parse_filters(filters: Any) -> tuple[Any, ...]:
