@@ -94,7 +94,9 @@ def _run(
     results: list[CellResult] = []
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
+        filtered_searches(
+            dataset, cfg.settings
+        )  # a filter this data set cannot answer: refused before any work
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for store in cfg.stores:
             for index in store.indexes:
@@ -147,7 +149,9 @@ def benchmark(
     """
     unknown = sorted(set(settings) - set(SETTINGS_KEYS))
     if unknown:
-        raise ConfigError(f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}")
+        raise ConfigError(
+            f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}"
+        )
     names = [stores] if isinstance(stores, str) else list(stores)
     if not names:
         raise ConfigError("benchmark() needs at least one store")

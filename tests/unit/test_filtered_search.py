@@ -42,10 +42,11 @@ def test_plain_cells_keep_their_ids():
     assert "violations" not in plain[0].record["quality"]
 
 
-def test_native_filtering_on_a_store_that_cannot_filter_fails_the_cell_with_the_reason():
-    (r,) = _bench(["bruteforce"], filters=SWEEP[1:2], filter_strategy="native")
-    assert not r.ok and r.error["type"] == "CapabilityError"
-    assert "cannot filter natively" in r.error["message"] and "post_filter" in r.error["message"]
+def test_native_and_post_filter_agree_on_an_exact_store():
+    post = _bench(["bruteforce"], filters=SWEEP[1:2])
+    native = _bench(["bruteforce"], filters=SWEEP[1:2], filter_strategy="native")
+    assert post[0].cell_id != native[0].cell_id  # the strategy is part of the identity
+    assert post[0].recall == native[0].recall == 1.0
 
 
 @pytest.mark.parametrize(
