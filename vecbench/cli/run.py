@@ -44,6 +44,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     load = load_from_args(args, config.get("load"))
     if load is not None:
         config["load"] = load
+    config.update(filters_from_args(args))
     if args.config:
         return config
     if not one_off:
@@ -85,6 +86,27 @@ def _numbers(text: str, what: str, cast: Any) -> list[Any]:
     if not values:
         raise ConfigError(f"{what}: give at least one value")
     return values
+
+
+def filters_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The filtered-search keys the flags set (``--filter``, ``--selectivity``, ``--filter-strategy``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    filters = []
+    for text in getattr(args, "filter", None) or []:
+        try:
+            filters.append(yaml.safe_load(text))
+        except yaml.YAMLError as exc:
+            line = str(exc).splitlines()[0]
+            raise ConfigError(f"--filter {text!r} is not YAML/JSON: {line}") from None
+    if filters:
+        out["filters"] = filters
+    if getattr(args, "selectivity", None):
+        out["selectivities"] = _numbers(args.selectivity, "--selectivity", float)
+    if getattr(args, "filter_strategy", None):
+        out["filter_strategy"] = args.filter_strategy
+    return out
 
 
 def load_from_args(args: argparse.Namespace, current: Any = None) -> dict[str, Any] | None:
