@@ -1,7 +1,7 @@
 """Native filtered search, checked the same way on every store that claims ``Filterable``.
 
-Parametrized by conftest.py like test_store_contract.py (``index_case``: store x index type
-with its first metric). The collection declares a keyword and an integer attribute; every
+Parametrized by conftest.py (``filter_case``: store x index type with its first metric, module
+scoped: one filtered collection per case, shared by the read-only tests). The collection declares a keyword and an integer attribute; every
 filter of the language (equality, ``in``, range, AND) is asked at selectivities from 1/2 to
 1/20. A returned id must pass the filter (a violation fails the test), exact index types
 must return the exact filtered neighbours (tie-aware), approximate ones reach a recall
@@ -10,14 +10,15 @@ floor; deletes and attribute changes by upsert are seen by the filter.
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import secrets
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 
+from vecbench import registry
 from vecbench.errors import ConfigError
 from vecbench.metrics import distances_to
 from vecbench.spec import CollectionSpec
@@ -33,6 +34,7 @@ FILTERS = [
     {"group": "g3", "num": {"lt": 1000}},  # 1/8
 ]
 N_QUERIES = 8
+SMALL_N = 300
 K = 10
 DIM = 32  # the conftest data set's dimension
 RUN_PREFIX = f"vbf{os.getpid()}_{secrets.token_hex(3)}"
@@ -47,25 +49,35 @@ def _attributes(n: int) -> dict[str, np.ndarray]:
     return {"group": np.array([f"g{i % 4}" for i in rows]), "num": rows.astype(np.int64)}
 
 
-@pytest.fixture
-def filtered(index_case: Any, open_store: Any, data: Data) -> tuple[Any, Case, dict[str, np.ndarray]]:
-    if isinstance(index_case, Exception):
-        raise index_case
-    case = index_case
-    store = open_store(case.store)
+def _case(filter_case: Any) -> Any:
+    if isinstance(filter_case, Exception):
+        raise filter_case
+    return filter_case
+
+
+def _create(store: Any, case: Any, name: str) -> None:
     if not isinstance(store, Filterable):
         pytest.skip(f"{case.store} does not implement Filterable")
-    spec = CollectionSpec(
-        f"{RUN_PREFIX}_f", DIM, case.metric, case.index_type, case.build_params, attributes=KINDS
-    )
-    store.create(spec)
-    attrs = _attributes(data.n)
-    for chunk in np.array_split(np.arange(data.n), 3):
-        store.upsert(data.ids[chunk], data.base[chunk], {a: c[chunk] for a, c in attrs.items()})
-    store.wait_ready(timeout_s=120)
-    if case.search_params:
-        store.set_search_params(case.search_params)
-    return store, case, attrs
+    store.create(CollectionSpec(name, DIM, case.metric, case.index_type, case.build_params, attributes=KINDS))
+
+
+@pytest.fixture(scope="module")
+def filtered(
+    filter_case: Any, data: Data, store_config: Any
+) -> Iterator[tuple[Any, Case, dict[str, np.ndarray]]]:
+    """A collection of the whole data set with attributes, shared by the read-only tests."""
+    case = _case(filter_case)
+    store = registry.get_store(case.store, store_config(case.store))
+    with store:
+        _create(store, case, f"{RUN_PREFIX}_f")
+        attrs = _attributes(data.n)
+        for chunk in np.array_split(np.arange(data.n), 3):
+            store.upsert(data.ids[chunk], data.base[chunk], {a: c[chunk] for a, c in attrs.items()})
+        store.wait_ready(timeout_s=120)
+        if case.search_params:
+            store.set_search_params(case.search_params)
+        yield store, case, attrs
+        store.drop()
 
 
 def _filtered_recall(ids: np.ndarray, q: np.ndarray, data: Data, keep: np.ndarray, metric: Any) -> float:
@@ -99,16 +111,21 @@ def test_filtered_results_pass_the_filter_and_find_the_neighbours(filtered: Any,
             assert mean >= floor, f"{case.id} {f}: filtered recall@10 {mean:.3f} < {floor:.2f}"
 
 
-def test_filter_sees_deletes_and_changed_attributes(filtered: Any, data: Data) -> None:
-    store, case, attrs = filtered
-    target = int(np.flatnonzero(attrs["group"] == "g1")[0])
-    q = data.base[target]
-    assert int(data.ids[target]) in store.search_filtered(q, K, {"group": "g1"}).tolist()
+def test_filter_sees_deletes_and_changed_attributes(filter_case: Any, open_store: Any, data: Data) -> None:
+    case = _case(filter_case)
+    store = open_store(case.store)
+    _create(store, case, f"{RUN_PREFIX}_m")
+    attrs = _attributes(SMALL_N)
+    store.upsert(data.ids[:SMALL_N], data.base[:SMALL_N], attrs)
+    store.wait_ready(timeout_s=60)
+    target = 5  # group g1
+    tid, q = int(data.ids[target]), data.base[target]
+    assert tid in store.search_filtered(q, K, {"group": "g1"}).tolist()
     store.upsert(data.ids[target : target + 1], data.base[target : target + 1], [{"group": "gx", "num": -5}])
     store.wait_ready(timeout_s=60)
-    assert int(data.ids[target]) not in store.search_filtered(q, K, {"group": "g1"}).tolist()
-    assert store.search_filtered(q, K, {"group": "gx"}).tolist() == [int(data.ids[target])]
-    assert store.search_filtered(q, K, {"num": {"lt": 0}}).tolist() == [int(data.ids[target])]
+    assert tid not in store.search_filtered(q, K, {"group": "g1"}).tolist()
+    assert store.search_filtered(q, K, {"group": "gx"}).tolist() == [tid]
+    assert store.search_filtered(q, K, {"num": {"lt": 0}}).tolist() == [tid]
     store.delete(data.ids[target : target + 1])
     store.wait_ready(timeout_s=60)
     assert store.search_filtered(q, K, {"group": "gx"}).size == 0
