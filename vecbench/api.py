@@ -18,6 +18,7 @@ from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, run_index
 from vecbench.harness.cells import IndexSetting
+from vecbench.harness.preflight import check_index_settings
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
@@ -94,28 +95,38 @@ def _run(
     results: list[CellResult] = []
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        filtered_searches(
-            dataset, cfg.settings
-        )  # a filter this data set cannot answer: refused before any work
+        # Refused before any work: a filter this data set cannot answer, a parameter value
+        # no cell could run with.
+        filtered_searches(dataset, cfg.settings)
+        settings = _index_settings(cfg)
+        for setting in settings:
+            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
         gt = ground_truth(dataset, cfg.k, progress=progress)
-        for store in cfg.stores:
-            for index in store.indexes:
-                search_grid = index.search_settings()
-                for build in index.build_settings():
-                    setting = IndexSetting(store.name, index.type, build, search_grid, store.config)
-                    results.extend(
-                        run_index(
-                            dataset,
-                            setting,
-                            cfg.settings,
-                            run_id=run_id,
-                            writer=writer,
-                            skip=skip,
-                            gt=gt,
-                            progress=progress,
-                        )
-                    )
+        for setting in settings:
+            results.extend(
+                run_index(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    gt=gt,
+                    progress=progress,
+                )
+            )
     return results
+
+
+def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
+    """Every (store, index type, build setting) of a run, with its search grid, in run order."""
+    out = []
+    for store in cfg.stores:
+        for index in store.indexes:
+            search_grid = index.search_settings()
+            for build in index.build_settings():
+                out.append(IndexSetting(store.name, index.type, build, search_grid, store.config))
+    return out
 
 
 def benchmark(

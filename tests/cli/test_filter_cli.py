@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import one_line_error
 
 DATA = ["--dataset-param", "n=3000", "--dataset-param", "dim=8", "--dataset-param", "nq=20", "--repeats", "1"]
@@ -47,6 +46,8 @@ def test_selectivity_sweep_from_flags(vb, tmp_path: Path):
     ],
 )
 def test_bad_filter_flags_are_one_line_errors(vb, tmp_path: Path, flags, needles):
-    proc = vb("run", "--stores", "bruteforce", "--index", "flat", *DATA, *flags, "--out", str(tmp_path / "r.jsonl"))
+    proc = vb(
+        "run", "--stores", "bruteforce", "--index", "flat", *DATA, *flags, "--out", str(tmp_path / "r.jsonl")
+    )
     one_line_error(proc, *needles)
     assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text().strip()

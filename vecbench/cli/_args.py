@@ -41,6 +41,11 @@ def run(p: argparse.ArgumentParser) -> None:
         "--out", "-o", metavar="FILE", help="results file (default vecbench-results/run-<id>.jsonl)"
     )
     p.add_argument("--resume", action="store_true", help="skip cells already complete in --out")
+    p.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when some cell failed (default: exit 1; bad input is always exit 2)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no table")
     p.add_argument(
         "--html",
