@@ -18,6 +18,7 @@ from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, run_index
 from vecbench.harness.cells import IndexSetting
+from vecbench.harness.preflight import check_index_settings
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
@@ -96,26 +97,38 @@ def _run(
         return _run_runbook(cfg, run_id, writer, skip, progress)
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
+        # Refused before any work: a filter this data set cannot answer, a parameter value
+        # no cell could run with.
+        filtered_searches(dataset, cfg.settings)
+        settings = _index_settings(cfg)
+        for setting in settings:
+            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
         gt = ground_truth(dataset, cfg.k, progress=progress)
-        for store in cfg.stores:
-            for index in store.indexes:
-                search_grid = index.search_settings()
-                for build in index.build_settings():
-                    setting = IndexSetting(store.name, index.type, build, search_grid, store.config)
-                    results.extend(
-                        run_index(
-                            dataset,
-                            setting,
-                            cfg.settings,
-                            run_id=run_id,
-                            writer=writer,
-                            skip=skip,
-                            gt=gt,
-                            progress=progress,
-                        )
-                    )
+        for setting in settings:
+            results.extend(
+                run_index(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    gt=gt,
+                    progress=progress,
+                )
+            )
     return results
+
+
+def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
+    """Every (store, index type, build setting) of a run, with its search grid, in run order."""
+    out = []
+    for store in cfg.stores:
+        for index in store.indexes:
+            search_grid = index.search_settings()
+            for build in index.build_settings():
+                out.append(IndexSetting(store.name, index.type, build, search_grid, store.config))
+    return out
 
 
 def _run_runbook(
@@ -131,27 +144,19 @@ def _run_runbook(
     for store in cfg.stores:
         runbook.require_store(store_class(store.name))
     datasets = [load(entry.name, **dict(entry.params)) for entry in cfg.datasets]
+    settings = _index_settings(cfg)
     for dataset in datasets:
         runbook.check(dataset.n)
+        for setting in settings:
+            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
     results: list[CellResult] = []
     for dataset in datasets:
-        for store in cfg.stores:
-            for index in store.indexes:
-                for build in index.build_settings():
-                    setting = IndexSetting(
-                        store.name, index.type, build, index.search_settings(), store.config
-                    )
-                    results.extend(
-                        run_runbook(
-                            dataset,
-                            setting,
-                            cfg.settings,
-                            run_id=run_id,
-                            writer=writer,
-                            skip=skip,
-                            progress=progress,
-                        )
-                    )
+        for setting in settings:
+            results.extend(
+                run_runbook(
+                    dataset, setting, cfg.settings, run_id=run_id, writer=writer, skip=skip, progress=progress
+                )
+            )
     return results
 
 
@@ -188,7 +193,9 @@ def benchmark(
     """
     unknown = sorted(set(settings) - set(SETTINGS_KEYS))
     if unknown:
-        raise ConfigError(f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}")
+        raise ConfigError(
+            f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}"
+        )
     names = [stores] if isinstance(stores, str) else list(stores)
     if not names:
         raise ConfigError("benchmark() needs at least one store")

@@ -20,7 +20,7 @@ from typing import Any
 from vecbench.errors import ConfigError
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.measures.stats import DEFAULT_RESAMPLES
-from vecbench.util.validation import check_k, non_negative_int, positive_int, positive_number
+from vecbench.util.validation import check_k, is_number, non_negative_int, positive_int, positive_number
 
 __all__ = ["Settings", "SETTINGS_KEYS"]
 
@@ -38,6 +38,8 @@ SETTINGS_KEYS = (
     "filters",
     "filter_strategy",
     "runbook",
+    "selectivities",
+    "selectivity_attribute",
 )
 
 
@@ -66,6 +68,10 @@ class Settings:
     - ``runbook``: a streaming workload (``vecbench.workloads.runbook``: a YAML file's path,
       a mapping of steps or a ``Runbook``): every index then plays it instead of the
       static build-and-search, with recall and latency per search step; None: static;
+    - ``selectivities``: a selectivity sweep without writing filters: for each fraction in
+      (0, 1], a range filter ``{attr: {"lt": t}}`` on ``selectivity_attribute`` (default: the
+      data set's first integer attribute) with ``t`` chosen so that as close to that
+      fraction of the base vectors pass; run after ``filters``;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -84,6 +90,8 @@ class Settings:
     filters: tuple[Any, ...] = ()
     filter_strategy: str = "post_filter"
     runbook: Any = None
+    selectivities: tuple[float, ...] = ()
+    selectivity_attribute: str | None = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -98,7 +106,11 @@ class Settings:
             "load": _parse_load(self.load),
             "filters": _parse_filters(self.filters),
             "filter_strategy": _check_strategy(self.filter_strategy),
-            "runbook": _parse_runbook(self.runbook, self.filters, self.load),
+            "runbook": _parse_runbook(
+                self.runbook, bool(self.filters) or bool(self.selectivities), self.load
+            ),
+            "selectivities": _check_selectivities(self.selectivities),
+            "selectivity_attribute": _check_attribute(self.selectivity_attribute),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -147,21 +159,43 @@ class Settings:
             out["load"] = self.load.as_dict()
         if self.filters:
             out["filters"] = [f.as_dict() for f in self.filters]
+        if self.selectivities:
+            out["selectivities"] = list(self.selectivities)
+            if self.selectivity_attribute is not None:
+                out["selectivity_attribute"] = self.selectivity_attribute
+        if self.filters or self.selectivities:
             out["filter_strategy"] = self.filter_strategy
         if self.runbook is not None:
             out["runbook"] = self.runbook.as_dict()
         return out
 
 
-def _parse_runbook(runbook: Any, filters: Any = (), load: Any = None, base: Path | None = None) -> Any:
+def _parse_runbook(runbook: Any, filtered: bool = False, load: Any = None, base: Path | None = None) -> Any:
     """A ``vecbench.workloads.runbook.Runbook`` (file path relative to ``base``), or None."""
     if runbook is None:
         return None
     from vecbench.workloads.runbook import load_runbook
 
-    if filters or load is not None:
-        raise ConfigError("a runbook cannot be combined with filters or a load test (yet)")
+    if filtered or load is not None:
+        raise ConfigError("a runbook cannot be combined with filters, selectivities or a load test (yet)")
     return load_runbook(runbook, base)
+
+
+def _check_selectivities(values: Any) -> tuple[float, ...]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (list, tuple)):
+        raise ConfigError(f"selectivities must be a list of fractions in (0, 1], got {values!r}")
+    out = []
+    for v in values:
+        if not is_number(v) or not 0 < v <= 1:
+            raise ConfigError(f"selectivities: {v!r} is not a fraction in (0, 1] (0.01 selects 1%)")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _check_attribute(name: Any) -> str | None:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigError(f"selectivity_attribute must be an attribute name, got {name!r}")
+    return name
 
 
 def _parse_filters(filters: Any) -> tuple[Any, ...]:

@@ -158,8 +158,7 @@ def _check_values(values: Mapping[str, Any], where: str) -> None:
     bad = [
         f"{k}={v!r}"
         for k, v in values.items()
-        if k in PRICE_KEYS
-        and (not is_number(v) or not math.isfinite(v) or v < 0)
+        if k in PRICE_KEYS and (not is_number(v) or not math.isfinite(v) or v < 0)
     ]
     if bad:
         raise ConfigError(f"{where}: prices must be non-negative numbers: {', '.join(bad)}")
