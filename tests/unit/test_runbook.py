@@ -238,6 +238,10 @@ def test_settings_take_a_runbook_and_refuse_combinations(tmp_path):
     assert Settings().runbook is None and "runbook" not in Settings().as_dict()
     with pytest.raises(ConfigError, match="cannot be combined with filters"):
         Settings(runbook=s.runbook, filters=[{"label": "label_1"}])
+    with pytest.raises(ConfigError, match="cannot be combined with filters, selectivities"):
+        Settings(runbook=s.runbook, selectivities=[0.5])
+    with pytest.raises(ConfigError, match="or a load test"):
+        Settings(runbook=s.runbook, load={"concurrency": [1]})
     with pytest.raises(ConfigError, match=r"^.*rb2.yaml line 1: unknown key 'stepz'"):
         (tmp_path / "rb2.yaml").write_text("stepz: []\n")
         Settings.from_mapping({"runbook": "rb2.yaml"}, source="sweep.yaml", base=tmp_path)
