@@ -90,10 +90,12 @@ def _run(
 ) -> list[CellResult]:
     from vecbench.datasets import load
     from vecbench.measures.groundtruth import ground_truth
+    from vecbench.measures.metric_check import check_dataset_metric
 
     results: list[CellResult] = []
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
+        check_dataset_metric(dataset, cfg.settings.metric_check)  # neighbours of another metric: refused
         filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for store in cfg.stores:

@@ -57,6 +57,12 @@ def run(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repeats", type=int, metavar="R", help="serial search passes per cell (default 3, or the config's)"
     )
+    p.add_argument(
+        "--no-metric-check",
+        action="store_true",
+        help="use a data set's own neighbours even when they match another metric than the run's "
+        "(metric_check: off)",
+    )
     prices(p)
     load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
     load.add_argument(

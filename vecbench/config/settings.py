@@ -37,6 +37,7 @@ SETTINGS_KEYS = (
     "disturbed_retries",
     "filters",
     "filter_strategy",
+    "metric_check",
 )
 
 
@@ -62,6 +63,9 @@ class Settings:
       them); empty: unfiltered only;
     - ``filter_strategy``: ``post_filter`` (search more, keep what passes: every store) or
       ``native`` (the store's own filter; CapabilityError where it has none);
+    - ``metric_check``: refuse a data set whose own neighbours match another metric than the
+      run's (``vecbench.measures.metric_check``); False (``metric_check: off``) uses them as
+      they are;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -79,6 +83,7 @@ class Settings:
     disturbed_retries: int = 2
     filters: tuple[Any, ...] = ()
     filter_strategy: str = "post_filter"
+    metric_check: bool = True
 
     def __post_init__(self) -> None:
         checked = {
@@ -93,6 +98,7 @@ class Settings:
             "load": _parse_load(self.load),
             "filters": _parse_filters(self.filters),
             "filter_strategy": _check_strategy(self.filter_strategy),
+            "metric_check": _check_bool(self.metric_check, "metric_check"),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -140,6 +146,8 @@ class Settings:
         if self.filters:
             out["filters"] = [f.as_dict() for f in self.filters]
             out["filter_strategy"] = self.filter_strategy
+        if not self.metric_check:
+            out["metric_check"] = False
         return out
 
 
@@ -149,6 +157,12 @@ def _parse_filters(filters: Any) -> tuple[Any, ...]:
     if isinstance(filters, Mapping) or isinstance(filters, (str, bytes)):
         raise ConfigError("filters must be a list of filters (one per cell of a selectivity sweep)")
     return tuple(parse_filter(f, f"filters[{i}]") for i, f in enumerate(filters or ()))
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be on or off (true or false), got {value!r}")
+    return value
 
 
 def _check_strategy(strategy: Any) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.datasets.attributes import hdf5_attributes, read_attributes_file
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.datasets.checksums import file_sha256
 from vecbench.datasets.synthetic import SYNTHETIC_DEFAULTS, load_synthetic, synthetic_attributes
@@ -56,22 +57,34 @@ _SUFFIXES = (".hdf5", ".h5", *_VECS, ".npy")
 
 
 def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
-    """A Dataset from ``"synthetic"``, a manifest name, or a path (.hdf5/.h5, .fvecs/.ivecs/.bvecs, .npy).
+    """A Dataset from ``"synthetic"``, a manifest name, a path (.hdf5/.h5, .fvecs/.ivecs/.bvecs,
+    .npy), or a VectorDBBench folder (``vdb:PATH``, or the folder's path).
 
     Params by kind: synthetic takes n, dim, nq, clusters, spread, metric, seed; files take
     ``metric`` (overrides the file's), ``check_finite`` (default True); vecs and .npy also
-    take ``queries=PATH`` (required) and ``groundtruth=PATH`` (.ivecs or .npy ids).
+    take ``queries=PATH`` (required), ``groundtruth=PATH`` (.ivecs or .npy ids) and
+    ``attributes=PATH`` (.npz or .parquet); a VectorDBBench folder takes ``metric`` and
+    ``shuffled`` (see ``vecbench.datasets.vdb``).
     """
     if isinstance(name_or_path, str) and name_or_path == "synthetic":
         return load_synthetic(**params)
+    from vecbench.datasets import vdb
+
+    if str(name_or_path).startswith(vdb.PREFIX) or vdb.is_vdb_folder(name_or_path):
+        return _call(vdb.load_vdb, name_or_path, params)
     path = Path(name_or_path)
     suffix = path.suffix.lower()
     if suffix in (".hdf5", ".h5"):
-        return load_hdf5(path, **params)
+        return _call(load_hdf5, path, params)
     if suffix in _VECS:
-        return load_vecs(path, **params)
+        return _call(load_vecs, path, params)
     if suffix == ".npy":
-        return load_npy(path, **params)
+        return _call(load_npy, path, params)
+    if path.is_dir():
+        raise DatasetError(
+            f"{path}: a folder is read in VectorDBBench's layout (train*.parquet or shuffle_train*.parquet, "
+            "test.parquet, neighbors.parquet); this one has no test.parquet and train files"
+        )
     name = str(name_or_path)
     from vecbench.datasets.catalog import list_manifests
 
@@ -92,14 +105,29 @@ def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
                 f"run `vecbench datasets fetch {name}`"
             )
         params.setdefault("metric", manifest.metric)
-        return load_hdf5(local, name=name, **params)
+        return _call(load_hdf5, local, {**params, "name": name})
     if path.exists():
         raise DatasetError(
             f"{path}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(_SUFFIXES)}"
         )
     err = UnknownNameError("dataset", name, ["synthetic", *manifests])
-    err.args = (f"{err.args[0]} (a path to a {'/'.join(_SUFFIXES)} file is accepted too)",)
+    err.args = (
+        f"{err.args[0]} (a path to a {'/'.join(_SUFFIXES)} file, or to a VectorDBBench folder as "
+        "vdb:PATH, is accepted too)",
+    )
     raise err
+
+
+def _call(loader: Any, path: Any, params: dict[str, Any]) -> Dataset:
+    """``loader(path, **params)``, with ConfigError (not TypeError) for a parameter it lacks."""
+    import inspect
+
+    accepted = [name for name in inspect.signature(loader).parameters if name != "path"]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{path}: unknown data set parameter(s) {unknown}; accepted: {accepted}")
+    result: Dataset = loader(path, **params)
+    return result
 
 
 # --------------------------------------------------------------------------- checks
@@ -163,7 +191,8 @@ def load_hdf5(
     distances are kept as they are: ann-benchmarks computes angular distance as scipy's
     cosine distance (1 - cos) and euclidean as L2, which are vecbench's conventions. For
     inner-product files the stored truth is dropped (its sign convention is not
-    documented) and recomputed on demand by ``vecbench.measures.groundtruth``.
+    documented) and recomputed on demand by ``vecbench.measures.groundtruth``. An
+    ``attributes`` group (one 1-D dataset per attribute) gives ``Dataset.attributes``.
     """
     import h5py
 
@@ -198,6 +227,7 @@ def load_hdf5(
             queries = _check_queries(np.asarray(fh["test"][()]), where)
             base = _hdf5_base(path, train)
             gt = _hdf5_truth(fh, where, int(train.shape[0]), queries.shape[0], metric)
+            attributes = hdf5_attributes(fh, int(train.shape[0]), where)
         except OSError as exc:  # h5py raises OSError for damaged chunks or truncated data
             raise DatasetError(f"{where}: cannot read data ({exc})") from None
     _check_base(base, where, check_finite)
@@ -214,6 +244,7 @@ def load_hdf5(
         source=str(path.resolve()),
         ground_truth=gt,
         params={"format": "ann-benchmarks-hdf5", "path": str(path)},
+        attributes=attributes,
     )
 
 
@@ -308,14 +339,16 @@ def _ids_file(path: Path, nq: int, n: int) -> NDArray[np.int64]:
 def _file_dataset(
     base_path: Path,
     base: NDArray[Any],
-    queries: str | os.PathLike[str] | None,
-    groundtruth: str | os.PathLike[str] | None,
+    files: dict[str, str | os.PathLike[str] | None],
     metric: Metric | str,
     check_finite: bool,
     read_queries: Any,
     fmt: str,
 ) -> Dataset:
+    """A data set from a base array and its companion ``files``: ``queries`` (required),
+    ``groundtruth`` (neighbour ids) and ``attributes`` (.npz or .parquet), each a path or None."""
     where = str(base_path)
+    queries = files.get("queries")
     if queries is None:
         raise ConfigError(
             f"{where}: a {fmt} file holds one array; pass queries=PATH to a second file "
@@ -323,6 +356,9 @@ def _file_dataset(
         )
     metric = Metric.parse(metric)
     q_path = Path(queries)
+    gt_path, attr_path = (
+        Path(p) if p is not None else None for p in (files.get("groundtruth"), files.get("attributes"))
+    )
     q = _check_queries(read_queries(q_path), str(q_path))
     _check_base(base, where, check_finite)
     if q.shape[1] != base.shape[1]:
@@ -331,19 +367,22 @@ def _file_dataset(
         raise DimensionMismatchError(
             f"{q_path}: queries have dimension {q.shape[1]}, base ({where}) {base.shape[1]}"
         )
+    attributes = read_attributes_file(attr_path, int(base.shape[0])) if attr_path is not None else {}
     gt = None
-    gt_path = Path(groundtruth) if groundtruth is not None else None
     if gt_path is not None:
         from vecbench.measures.groundtruth import distances_for_ids
 
         ids = _ids_file(_require_file(gt_path, "ground truth"), q.shape[0], base.shape[0])
         gt = GroundTruth(ids=ids, distances=distances_for_ids(base, q, ids, metric))
+    parts = {"base": base_path, "queries": q_path, "groundtruth": gt_path}
+    if attr_path is not None:  # only then: the checksums of sets without attributes stay as they were
+        parts["attributes"] = attr_path
     return Dataset(
         name=base_path.stem,
         metric=metric,
         base=base,
         queries=q,
-        checksum=_combined_checksum({"base": base_path, "queries": q_path, "groundtruth": gt_path}),
+        checksum=_combined_checksum(parts),
         source=str(base_path.resolve()),
         ground_truth=gt,
         params={
@@ -351,7 +390,9 @@ def _file_dataset(
             "path": str(base_path),
             "queries": str(q_path),
             "groundtruth": str(gt_path) if gt_path else None,
+            **({"attributes": str(attr_path)} if attr_path is not None else {}),
         },
+        attributes=attributes,
     )
 
 
@@ -360,17 +401,20 @@ def load_vecs(
     *,
     queries: str | os.PathLike[str] | None = None,
     groundtruth: str | os.PathLike[str] | None = None,
+    attributes: str | os.PathLike[str] | None = None,
     metric: Metric | str = "euclidean",
     check_finite: bool = True,
 ) -> Dataset:
-    """TEXMEX .fvecs/.ivecs/.bvecs base (memory-mapped) with a queries file and optional .ivecs truth.
+    """TEXMEX .fvecs/.ivecs/.bvecs base (memory-mapped) with a queries file, optional .ivecs
+    truth and optional ``attributes`` (.npz or .parquet, one value per base vector).
 
     Ids-only ground truth gets exact distances computed for its ids, in the file's order.
     """
     path = Path(path)
     base = _vecs(path)
+    files = {"queries": queries, "groundtruth": groundtruth, "attributes": attributes}
     return _file_dataset(
-        path, base, queries, groundtruth, metric, check_finite, lambda p: np.asarray(_vecs(p)), "texmex-vecs"
+        path, base, files, metric, check_finite, lambda p: np.asarray(_vecs(p)), "texmex-vecs"
     )
 
 
@@ -387,21 +431,18 @@ def load_npy(
     *,
     queries: str | os.PathLike[str] | None = None,
     groundtruth: str | os.PathLike[str] | None = None,
+    attributes: str | os.PathLike[str] | None = None,
     metric: Metric | str = "euclidean",
     check_finite: bool = True,
 ) -> Dataset:
-    """A .npy base (memory-mapped) with ``queries=`` another .npy (required) and optional ground truth ids."""
+    """A .npy base (memory-mapped) with ``queries=`` another .npy (required), optional ground
+    truth ids and optional ``attributes=`` (.npz: one array per attribute; .parquet: one column
+    per attribute), one value per base vector in base-row order."""
     path = Path(path)
     base = _npy(path, "base .npy")
     if base.dtype.kind not in "fiu":
         raise DatasetError(f"{path}: base must be numeric, got dtype {base.dtype}")
+    files = {"queries": queries, "groundtruth": groundtruth, "attributes": attributes}
     return _file_dataset(
-        path,
-        base,
-        queries,
-        groundtruth,
-        metric,
-        check_finite,
-        lambda p: np.asarray(_npy(p, "queries .npy")),
-        "npy",
+        path, base, files, metric, check_finite, lambda p: np.asarray(_npy(p, "queries .npy")), "npy"
     )
