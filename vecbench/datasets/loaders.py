@@ -81,9 +81,10 @@ def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
     if suffix == ".npy":
         return _call(load_npy, path, params)
     if path.is_dir():
+        lacks = [f for f in ("test.parquet", "train*.parquet") if not any(path.glob(f"*{f}"))]
         raise DatasetError(
             f"{path}: a folder is read in VectorDBBench's layout (train*.parquet or shuffle_train*.parquet, "
-            "test.parquet, neighbors.parquet); this one has no test.parquet and train files"
+            f"test.parquet, neighbors.parquet); this one has no {' and no '.join(lacks)}"
         )
     name = str(name_or_path)
     from vecbench.datasets.catalog import list_manifests
