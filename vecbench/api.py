@@ -91,14 +91,16 @@ def _run(
 ) -> list[CellResult]:
     from vecbench.datasets import load
     from vecbench.measures.groundtruth import ground_truth
+    from vecbench.measures.metric_check import check_dataset_metric
 
     results: list[CellResult] = []
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        # Refused before any work: a filter this data set cannot answer, a parameter value
-        # no cell could run with.
+        # Refused before any work: neighbours of another metric, a filter this data set
+        # cannot answer, a parameter value no cell could run with.
+        check_dataset_metric(dataset, cfg.settings.metric_check)
         filtered_searches(dataset, cfg.settings)
         settings = _index_settings(cfg)
         for setting in settings:
@@ -146,6 +148,9 @@ def _run_runbook(
     datasets = [load(entry.name, **dict(entry.params)) for entry in cfg.datasets]
     settings = _index_settings(cfg)
     for dataset in datasets:
+        from vecbench.measures.metric_check import check_dataset_metric
+
+        check_dataset_metric(dataset, cfg.settings.metric_check)
         runbook.check(dataset.n)
         for setting in settings:
             check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)

@@ -110,7 +110,7 @@ def test_bruteforce_filter_sees_deletes_replaces_and_attached_workers():
     vecs, attrs = _data()
     with BruteForceStore() as store:
         store.create(CollectionSpec("f", dim=vecs.shape[1], attributes=KINDS))
-        store.upsert(np.arange(len(vecs)), vecs, [{"year": int(y), "label": str(lb)} for y, lb in zip(*attrs.values())])
+        store.upsert(np.arange(len(vecs)), vecs, [{"year": int(y), "label": str(lb)} for y, lb in zip(*attrs.values(), strict=True)])
         q = vecs[7]
         assert store.search_filtered(q, 1, {"label": str(attrs["label"][7])})[0] == 7
         store.upsert(np.array([7]), vecs[7:8], {"year": np.array([1999]), "label": np.array(["z"])})

@@ -87,6 +87,12 @@ def run(p: argparse.ArgumentParser) -> None:
         choices=("post_filter", "native"),
         help="native: the store's own filter; post_filter (default): search more, keep what passes",
     )
+    p.add_argument(
+        "--no-metric-check",
+        action="store_true",
+        help="use a data set's own neighbours even when they match another metric than the run's "
+        "(metric_check: off)",
+    )
     prices(p)
     load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
     load.add_argument(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config["k"] = args.k
     if getattr(args, "repeats", None) is not None:
         config["repeats"] = args.repeats
+    if getattr(args, "no_metric_check", False):
+        config["metric_check"] = False
     base = Path(args.config).parent if args.config else None
     if isinstance(config.get("prices"), str) and base is not None:
         config["prices"] = str(base / config["prices"])  # relative to the config file, as in from_yaml
@@ -179,7 +182,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = RunConfig.from_dict(config)
     _check_servers(cfg)
     progress = Progress(enabled=False) if args.quiet else Progress()
-    results = run(cfg, out=args.out, resume=args.resume, progress=progress)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_notes(warnings.showwarning)
+        results = run(cfg, out=args.out, resume=args.resume, progress=progress)
     records = [r.record for r in results]
     if not args.quiet:
         render_table(summary_rows(records), title="vecbench results")
@@ -228,6 +233,19 @@ def _check_servers(cfg: Any) -> None:
         raise ConfigError(next(iter(down.values())))
     for name, reason in down.items():
         print(f"vecbench: warning: {name} unreachable, its cells will fail: {reason}", file=sys.stderr)
+
+
+def _one_line_notes(show: Any) -> Any:
+    """``warnings.showwarning`` printing a data set's metric notes as one line on stderr."""
+    from vecbench.measures.metric_check import MetricNote
+
+    def showwarning(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
+        if issubclass(category, MetricNote):
+            print(f"vecbench: note: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest, **kw)
+
+    return showwarning
 
 
 def _html_path(args: argparse.Namespace, out: Any) -> Path | None:

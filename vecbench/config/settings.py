@@ -40,6 +40,7 @@ SETTINGS_KEYS = (
     "runbook",
     "selectivities",
     "selectivity_attribute",
+    "metric_check",
 )
 
 
@@ -72,6 +73,9 @@ class Settings:
       (0, 1], a range filter ``{attr: {"lt": t}}`` on ``selectivity_attribute`` (default: the
       data set's first integer attribute) with ``t`` chosen so that as close to that
       fraction of the base vectors pass; run after ``filters``;
+    - ``metric_check``: refuse a data set whose own neighbours match another metric than the
+      run's (``vecbench.measures.metric_check``); False (``metric_check: off``) uses them as
+      they are;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -92,6 +96,7 @@ class Settings:
     runbook: Any = None
     selectivities: tuple[float, ...] = ()
     selectivity_attribute: str | None = None
+    metric_check: bool = True
 
     def __post_init__(self) -> None:
         checked = {
@@ -111,6 +116,7 @@ class Settings:
             ),
             "selectivities": _check_selectivities(self.selectivities),
             "selectivity_attribute": _check_attribute(self.selectivity_attribute),
+            "metric_check": _check_bool(self.metric_check, "metric_check"),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -167,6 +173,8 @@ class Settings:
             out["filter_strategy"] = self.filter_strategy
         if self.runbook is not None:
             out["runbook"] = self.runbook.as_dict()
+        if not self.metric_check:
+            out["metric_check"] = False
         return out
 
 
@@ -204,6 +212,12 @@ def _parse_filters(filters: Any) -> tuple[Any, ...]:
     if isinstance(filters, Mapping) or isinstance(filters, (str, bytes)):
         raise ConfigError("filters must be a list of filters (one per cell of a selectivity sweep)")
     return tuple(parse_filter(f, f"filters[{i}]") for i, f in enumerate(filters or ()))
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be on or off (true or false), got {value!r}")
+    return value
 
 
 def _check_strategy(strategy: Any) -> str:
