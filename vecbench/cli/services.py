@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -103,7 +104,7 @@ def _up(args: argparse.Namespace) -> int:
         if svc.notes:
             _err(f"{svc.name}: note: {svc.notes}")
         up_names.append(svc.name)
-        print(f"export {st.env_var}={st.url}", flush=True)
+        print(f"export {st.env_var}={shlex.quote(st.url)}", flush=True)
     if failed:
         if up_names:
             _err(f"still running: {', '.join(up_names)} (vecbench services down to stop)")
