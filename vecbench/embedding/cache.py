@@ -121,6 +121,18 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
+    def get_note(self, key: str) -> str | None:
+        """A note kept beside the vectors (``set_note``), or None."""
+        row = self._db().execute("SELECT v FROM meta WHERE k = ?", ("note:" + key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_note(self, key: str, value: str) -> None:
+        """Keep a short text beside the vectors (e.g. what embedding a corpus cost when
+        it was embedded, so a run that reads the vectors back can still report it)."""
+        db = self._db()
+        with db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", ("note:" + key, value))
+
     @staticmethod
     def key(text: str) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -14,7 +14,7 @@ build, the same timed passes under the machine-load probe, the same footprint.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,15 +22,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.config.settings import Settings
-from vecbench.errors import ConfigError, DimensionMismatchError, InvalidVectorError
+from vecbench.errors import ConfigError, DimensionMismatchError
 from vecbench.harness.build import build_collection, collection_name
-from vecbench.harness.measure import Passes, timed_calls
+from vecbench.harness.measure import Passes, timed_stage_calls
 from vecbench.measures.footprint import collection_footprint
 from vecbench.measures.latency import LatencyStats
 from vecbench.metrics import Metric
 from vecbench.rag.beir import RagDataset
+from vecbench.rag.corpus import ChunkedCorpus, EmbeddedCorpus, chunk_corpus, embed_corpus
+from vecbench.rag.fusion import RetrievalMode
 from vecbench.rag.metrics import QualityReport, evaluate_query, summarize
-from vecbench.rag.rerank import Candidate, DocChunk, Reranker
+from vecbench.rag.rerank import Candidate, Reranker
+from vecbench.rag.retrieve import Retriever
+from vecbench.rag.sparse import BM25Index, BM25Params
 from vecbench.spec import CollectionSpec
 from vecbench.util.progress import NULL, Progress
 from vecbench.util.validation import positive_int
@@ -48,6 +52,9 @@ __all__ = [
     "run_pipeline",
     "check_query_embedder",
     "rag_machine_load",
+    "cost_of",
+    "stage_latency",
+    "build_bm25",
 ]
 
 
@@ -88,40 +95,6 @@ class RetrievalPlan:
 
 
 @dataclass
-class ChunkedCorpus:
-    """Every chunk of every document, in document order; chunk i is stored with id i."""
-
-    chunks: list[DocChunk]
-    chunker: dict[str, Any]
-    chunk_s: float
-    docs_without_chunks: int
-
-
-@dataclass
-class EmbeddedCorpus:
-    """Chunks with their vectors, and what embedding them cost."""
-
-    chunked: ChunkedCorpus
-    vectors: NDArray[np.float32]
-    embedder_name: str
-    dim: int
-    tokens: int
-    embed_s: float
-
-    @property
-    def n(self) -> int:
-        return len(self.chunked.chunks)
-
-    def batches(self, batch_size: int) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32], list[dict]]]:
-        """(ids, vectors, payloads) in order; chunk i has id i and payload doc_id, start, end."""
-        chunks = self.chunked.chunks
-        for i in range(0, self.n, batch_size):
-            j = min(self.n, i + batch_size)
-            payloads = [{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in chunks[i:j]]
-            yield np.arange(i, j, dtype=np.int64), self.vectors[i:j], payloads
-
-
-@dataclass
 class RagResult:
     """What one configuration measured (see ``vecbench.rag.run`` for the record)."""
 
@@ -135,67 +108,8 @@ class RagResult:
     store: dict[str, Any]
     index: dict[str, Any] = field(default_factory=dict)
     machine_load: dict[str, Any] | None = None
-
-
-def chunk_corpus(ds: RagDataset, chunker: Any, progress: Progress = NULL) -> ChunkedCorpus:
-    """Chunk every document; a chunk whose offsets do not match its text raises ConfigError."""
-    chunks: list[DocChunk] = []
-    without = 0
-    t0 = time.perf_counter_ns()
-    with progress.task(f"chunk ({chunker.name})", total=len(ds.docs), unit="doc") as bar:
-        for doc in ds.docs.values():
-            got = chunker.chunk(doc.text)
-            kept = 0
-            for c in got:
-                if doc.text[c.start : c.end] != c.text:
-                    raise ConfigError(
-                        f"chunker {chunker.name!r} gave chunk [{c.start}, {c.end}) of document {doc.id!r} "
-                        "whose text differs from the document's at those offsets"
-                    )
-                if c.text.strip():  # a blank chunk has nothing to embed
-                    chunks.append(DocChunk(doc.id, c))
-                    kept += 1
-            without += kept == 0
-            bar.advance()
-    elapsed = (time.perf_counter_ns() - t0) / 1e9
-    return ChunkedCorpus(chunks, {"name": chunker.name, "params": dict(chunker.params)}, elapsed, without)
-
-
-def _check_vectors(vecs: Any, n: int, embedder: Any) -> NDArray[np.float32]:
-    out = np.ascontiguousarray(vecs, dtype=np.float32)
-    if out.shape != (n, embedder.dim):
-        raise DimensionMismatchError(
-            f"embedder {embedder.name!r} returned shape {out.shape} for {n} texts; its dim is {embedder.dim}"
-        )
-    if not np.isfinite(out).all():
-        raise InvalidVectorError(f"embedder {embedder.name!r} returned NaN or inf")
-    return out
-
-
-def embed_corpus(
-    chunked: ChunkedCorpus, embedder: Any, batch_size: int = 64, progress: Progress = NULL
-) -> EmbeddedCorpus:
-    """Embed every chunk in batches; only the embed calls are timed."""
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be positive, got {batch_size}")
-    n = len(chunked.chunks)
-    if n == 0:
-        raise ConfigError("the chunker produced no chunks: nothing to index")
-    vectors = np.empty((n, embedder.dim), dtype=np.float32)
-    tokens_before = embedder.usage.tokens
-    spent = 0
-    with progress.task(f"embed ({embedder.name})", total=n, unit="chunk") as bar:
-        for i in range(0, n, batch_size):
-            texts = [c.text for c in chunked.chunks[i : i + batch_size]]
-            t0 = time.perf_counter_ns()
-            vecs = embedder.embed(texts)
-            spent += time.perf_counter_ns() - t0
-            vectors[i : i + len(texts)] = _check_vectors(vecs, len(texts), embedder)
-            bar.advance(len(texts))
-    tokens = embedder.usage.tokens - tokens_before
-    if tokens == 0:  # an embedder that does not keep usage: count with its tokenizer
-        tokens = sum(embedder.count_tokens(c.text) for c in chunked.chunks)
-    return EmbeddedCorpus(chunked, vectors, embedder.name, int(embedder.dim), int(tokens), spent / 1e9)
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    retrieval: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_identity(index_name: str, index_dim: int, query_embedder: Any) -> None:
@@ -247,21 +161,6 @@ def ingest(
     }
 
 
-def _scores(
-    vectors: NDArray[np.float32], ids: NDArray[np.int64], q: NDArray[np.float32], metric: Metric
-) -> Any:
-    """Scores recomputed by the harness (higher is better), never taken from the engine."""
-    cand = vectors[ids]
-    if metric is Metric.COSINE:
-        qn = q / (np.linalg.norm(q) or 1.0)
-        norms = np.linalg.norm(cand, axis=1)
-        norms[norms == 0] = 1.0
-        return (cand @ qn) / norms
-    if metric is Metric.IP:
-        return cand @ q
-    return -np.linalg.norm(cand - q, axis=1)
-
-
 def aggregate_documents(candidates: Sequence[Candidate]) -> list[str]:
     """Documents in the order of their first (best-ranked) chunk, i.e. by max chunk score."""
     seen: dict[str, None] = {}
@@ -273,7 +172,8 @@ def aggregate_documents(candidates: Sequence[Candidate]) -> list[str]:
 @dataclass
 class QueryOutcome:
     """What answering every judged query gave: quality, end-to-end latencies, the chunk ids
-    (nq, k_chunks, padded with -1), ranked documents per query, query tokens, machine load."""
+    (nq, k_chunks, padded with -1), ranked documents per query, query tokens, machine load,
+    and the latencies of each stage that ran (``vecbench.rag.retrieve.STAGES``)."""
 
     quality: QualityReport
     latencies_ns: NDArray[np.int64]
@@ -281,47 +181,74 @@ class QueryOutcome:
     ranked: dict[str, list[str]]
     query_tokens: int
     machine_load: dict[str, Any]
+    stage_ns: dict[str, NDArray[np.int64]] = field(default_factory=dict)
 
 
 def query(
     ds: RagDataset,
-    embedded: EmbeddedCorpus,
+    corpus: EmbeddedCorpus | ChunkedCorpus,
     store: Any,
     query_embedder: Any,
     plan: RetrievalPlan,
     reranker: Reranker | None = None,
     progress: Progress = NULL,
+    *,
+    mode: RetrievalMode | None = None,
+    bm25: BM25Index | None = None,
 ) -> QueryOutcome:
     """Answer every judged query one at a time in one timed pass of the measuring core,
-    timing embed + search + score + rerank + aggregation per query; then score the pass.
+    timing each query end to end and each of its stages (embed, dense search, BM25,
+    fusion, rerank; ``vecbench.rag.retrieve``); then score the pass. One untimed query
+    first loads what loads lazily (models, caches).
 
-    Span metrics use the top ``plan.span_k`` chunks after reranking.
+    ``mode`` defaults to dense; sparse needs only ``corpus`` chunked (no store, no
+    embedder) and ``bm25`` built over its chunks. Span metrics use the top
+    ``plan.span_k`` chunks after reranking.
     """
-    check_query_embedder(embedded, query_embedder)
-    store.set_search_params(dict(plan.search))
+    mode = mode or RetrievalMode()
+    embedded = corpus if isinstance(corpus, EmbeddedCorpus) else None
+    if mode.uses_dense:
+        if embedded is None:
+            raise ConfigError(f"retrieval {mode.label} needs the chunks embedded")
+        check_query_embedder(embedded, query_embedder)
+        store.set_search_params(dict(plan.search))
+    chunked = embedded.chunked if embedded is not None else corpus
+    assert isinstance(chunked, ChunkedCorpus)
+    if bm25 is not None and bm25.n != len(chunked.chunks):
+        raise ConfigError(f"the BM25 index holds {bm25.n} texts, the corpus {len(chunked.chunks)} chunks")
     qids = ds.evaluated_queries()
     if not qids:
         raise ConfigError(f"data set {ds.name!r} has no query with a positive judgment")
-    chunks = embedded.chunked.chunks
+    retriever = Retriever(
+        mode,
+        chunked.chunks,
+        plan.k_chunks,
+        store=store if mode.uses_dense else None,
+        vectors=embedded.vectors if embedded is not None else None,
+        metric=Metric.parse(plan.metric),
+        embedder=query_embedder if mode.uses_dense else None,
+        bm25=bm25,
+        reranker=reranker,
+    )
+    retriever.answer(ds.queries[qids[0]])  # warm-up, untimed
     tokens: list[int] = []
+    stages: list[dict[str, NDArray[np.int64]]] = []
 
-    def answer(qid: str) -> list[Candidate]:
-        qv = _check_vectors(query_embedder.embed([ds.queries[qid]]), 1, query_embedder)[0]
-        ids = np.asarray(store.search(qv, plan.k_chunks), dtype=np.int64)
-        ids = ids[ids >= 0]
-        scores = _scores(embedded.vectors, ids, qv, Metric.parse(plan.metric))
-        cands = [Candidate(int(i), chunks[int(i)], float(s)) for i, s in zip(ids, scores, strict=True)]
-        return reranker.rerank(ds.queries[qid], cands) if reranker is not None else cands
+    def answer(qid: str, lap: Any) -> list[Candidate]:
+        return retriever.answer(ds.queries[qid], lap)
 
     def one_pass() -> tuple[list[Any], NDArray[np.int64]]:
-        before = query_embedder.usage.tokens
-        with progress.task("query", total=len(qids), unit="q"):
-            got = timed_calls(answer, qids)
-        tokens.append(query_embedder.usage.tokens - before)
-        return got
+        before = query_embedder.usage.tokens if mode.uses_dense else 0
+        with progress.task(f"query ({mode.label})", total=len(qids), unit="q"):
+            got, latencies, per_stage = timed_stage_calls(answer, qids, retriever.stages)
+        tokens.append(query_embedder.usage.tokens - before if mode.uses_dense else 0)
+        stages.append(per_stage)
+        return got, latencies
 
     passes = Passes.run(one_pass, repeats=1, retries=plan.settings.disturbed_retries)
-    return _evaluate(ds, qids, passes, tokens[-1], query_embedder, plan)
+    out = _evaluate(ds, qids, passes, tokens[-1], query_embedder if mode.uses_dense else None, plan)
+    out.stage_ns = stages[-1]
+    return out
 
 
 def _evaluate(
@@ -338,7 +265,7 @@ def _evaluate(
         retrieved = [(c.doc_id, c.chunk.start, c.chunk.end) for c in cands[: plan.span_k]]
         relevant = [(s.doc_id, s.start, s.end) for s, _g in ds.spans.get(qid, [])]
         per_query.append(evaluate_query(qid, docs, ds.qrels.get(qid, {}), plan.ks, retrieved, relevant))
-    if q_tokens == 0:  # an embedder that does not keep usage: count with its tokenizer
+    if q_tokens == 0 and query_embedder is not None:  # an embedder that keeps no usage
         q_tokens = sum(query_embedder.count_tokens(ds.queries[q]) for q in qids)
     return QueryOutcome(
         summarize(per_query, plan.ks),
@@ -370,23 +297,54 @@ def footprint_of(store: Any) -> dict[str, Any] | None:
 
 
 def cost_of(
-    embedded: EmbeddedCorpus, ingest_info: Mapping[str, Any], query_tokens: int, price_per_1m_tokens: float
+    corpus: EmbeddedCorpus | ChunkedCorpus,
+    ingest_info: Mapping[str, Any],
+    query_tokens: int,
+    price_per_1m_tokens: float,
+    bm25_index_s: float | None = None,
 ) -> dict[str, Any]:
-    """The record's ``cost`` section."""
-    return {
-        "chunks": len(embedded.chunked.chunks),
-        "docs_without_chunks": embedded.chunked.docs_without_chunks,
-        "tokens": embedded.tokens,
-        "chunk_s": embedded.chunked.chunk_s,
-        "embed_s": embedded.embed_s,
-        "usd_embed": embedded.tokens * price_per_1m_tokens / 1e6,
+    """The record's ``cost`` section; a sparse cell's ``corpus`` is only chunked (nothing
+    embedded: tokens 0, ``embed_s`` None) and its ``ingest_s`` is the BM25 index build."""
+    embedded = corpus if isinstance(corpus, EmbeddedCorpus) else None
+    chunked = embedded.chunked if embedded is not None else corpus
+    assert isinstance(chunked, ChunkedCorpus)
+    tokens = embedded.tokens if embedded is not None else 0
+    out = {
+        "chunks": len(chunked.chunks),
+        "docs_without_chunks": chunked.docs_without_chunks,
+        "tokens": tokens,
+        "chunk_s": chunked.chunk_s,
+        "embed_s": embedded.embed_s if embedded is not None else None,
+        "usd_embed": tokens * price_per_1m_tokens / 1e6,
         "query_tokens": query_tokens,
         "usd_queries": query_tokens * price_per_1m_tokens / 1e6,
         "price_per_1m_tokens": price_per_1m_tokens,
         "ingest_s": ingest_info["ingest_s"],
-        "upsert_s": ingest_info["upsert_s"],
-        "wait_ready_s": ingest_info["wait_ready_s"],
+        "upsert_s": ingest_info.get("upsert_s"),
+        "wait_ready_s": ingest_info.get("wait_ready_s"),
     }
+    if embedded is not None and embedded.cache is not None:
+        out["embed_s_source"] = embedded.embed_s_source
+        out["embedding_cache"] = dict(embedded.cache)
+    if bm25_index_s is not None:
+        out["bm25_index_s"] = bm25_index_s
+    return out
+
+
+def stage_latency(stage_ns: Mapping[str, NDArray[np.int64]]) -> dict[str, dict[str, float]]:
+    """The record's ``latency.stages``: p50, p99 and mean (ms) of each stage that ran."""
+    out = {}
+    for stage, ns in stage_ns.items():
+        st = LatencyStats.from_ns(ns)
+        out[stage] = {"p50_ms": st.p50_ms, "p99_ms": st.p99_ms, "mean_ms": st.mean_ms}
+    return out
+
+
+def build_bm25(chunked: ChunkedCorpus, params: BM25Params | None = None) -> tuple[BM25Index, float]:
+    """A BM25 index over the chunks' text (chunk i is text i) and the seconds it took."""
+    t0 = time.perf_counter_ns()
+    index = BM25Index(params).build([c.text for c in chunked.chunks])
+    return index, (time.perf_counter_ns() - t0) / 1e9
 
 
 def run_pipeline(
@@ -400,30 +358,39 @@ def run_pipeline(
     reranker: Reranker | None = None,
     embedded: EmbeddedCorpus | None = None,
     progress: Progress = NULL,
+    mode: RetrievalMode | None = None,
+    bm25: BM25Params | None = None,
 ) -> RagResult:
-    """Everything for one configuration, on a connected ``store`` (entered by the caller);
-    the collection is dropped at the end.
+    """Everything for one dense or hybrid configuration, on a connected ``store`` (entered
+    by the caller); the collection is dropped at the end.
 
     ``query_embedder`` defaults to ``embedder``; a different name raises ConfigError, a
     different dimension DimensionMismatchError (checked before any work). Pass
     ``embedded`` to reuse a corpus already chunked and embedded with these components.
+    ``mode`` (default dense) may be hybrid: BM25 with ``bm25`` over the same chunks.
     """
     plan = plan or RetrievalPlan()
+    mode = mode or RetrievalMode()
+    if not mode.uses_dense:
+        raise ConfigError("run_pipeline runs dense and hybrid retrieval; sparse needs no store")
     _check_identity(embedder.name, int(embedder.dim), query_embedder or embedder)
     if embedded is None:
         embedded = embed_corpus(chunk_corpus(ds, chunker, progress), embedder, plan.batch_size, progress)
     elif embedded.embedder_name != embedder.name:
         raise ConfigError(f"embedded corpus is from {embedded.embedder_name!r}, not {embedder.name!r}")
+    index, bm25_s = build_bm25(embedded.chunked, bm25) if mode.uses_sparse else (None, None)
     info = ingest(store, embedded, plan, progress=progress)
     try:
-        out = query(ds, embedded, store, query_embedder or embedder, plan, reranker, progress)
+        out = query(
+            ds, embedded, store, query_embedder or embedder, plan, reranker, progress, mode=mode, bm25=index
+        )
         footprint = footprint_of(store)
         described = dict(store.describe())
     finally:
         store.drop()
     return RagResult(
         quality=out.quality,
-        cost=cost_of(embedded, info, out.query_tokens, plan.price_per_1m_tokens),
+        cost=cost_of(embedded, info, out.query_tokens, plan.price_per_1m_tokens, bm25_s),
         latency=LatencyStats.from_ns(out.latencies_ns),
         latencies_ns=out.latencies_ns,
         chunk_ids=out.chunk_ids,
@@ -438,4 +405,6 @@ def run_pipeline(
             "search": dict(plan.search),
         },
         machine_load=rag_machine_load(info["machine_load"], out.machine_load),
+        stages=stage_latency(out.stage_ns),
+        retrieval=mode.as_dict(),
     )
