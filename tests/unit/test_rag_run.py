@@ -10,6 +10,8 @@ from vecbench.rag.config import expand_grid, load_rag_config
 from vecbench.rag.run import run_rag
 from vecbench.results import read_results, read_sidecar
 
+pytestmark = pytest.mark.usefixtures("vb_cache")  # runs keep corpus vectors in the embedding cache
+
 
 @pytest.fixture
 def hashing(monkeypatch):

@@ -12,21 +12,48 @@ def _fmt(value: Any, spec: str = "{:.4f}") -> str:
     return "-" if value is None else spec.format(value)
 
 
+_STAGE_ABBR = {
+    "embed_query": "emb",
+    "dense_search": "dense",
+    "sparse_search": "bm25",
+    "fusion": "fuse",
+    "rerank": "rr",
+}
+
+
+def _ci(r: Mapping[str, Any], key: str, k: str | None = None) -> str:
+    ci = (r.get("ci") or {}).get(key)
+    if isinstance(ci, Mapping):
+        ci = ci.get(k)
+    return f" [{ci[0]:.3f}, {ci[1]:.3f}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
+
+
+def _stages(lat: Mapping[str, Any]) -> str:
+    """p99 per stage: ``emb 4.1 dense 0.2 bm25 0.9 fuse 0.1``."""
+    stages = lat.get("stages") or {}
+    return " ".join(f"{_STAGE_ABBR.get(k, k)} {v['p99_ms']:.2f}" for k, v in stages.items()) or "-"
+
+
+def _retrieval(r: Mapping[str, Any]) -> str:
+    ret = (r.get("search") or {}).get("retrieval") or {"mode": "dense"}
+    if ret.get("mode") == "hybrid":
+        return f"hybrid {ret['fusion']} " + (
+            f"k={ret['rrf_k']}" if ret["fusion"] == "rrf" else f"a={ret['alpha']:g}"
+        )
+    return "bm25" if ret.get("mode") == "sparse" else str(ret.get("mode"))
+
+
 def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
-    """Print rag records as a rich table."""
+    """Print rag records as a rich table: quality with 95% intervals, p99 per stage, cost."""
     from rich.table import Table
 
     from vecbench.analysis.summary import stdout_console
 
     console = console or stdout_console()
     table = Table(title="vecbench rag")
+    left = ("status", "chunker", "embedder", "store", "retrieval", "reranker")
     for col in (
-        "status",
-        "chunker",
-        "embedder",
-        "store",
-        "search",
-        "reranker",
+        *left,
         "nDCG@10",
         "MRR@10",
         "recall@max",
@@ -34,51 +61,72 @@ def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
         "chunks",
         "tokens",
         "embed s",
-        "ingest s",
         "p50 ms",
         "p99 ms",
+        "p99 ms by stage",
         "$/1M q",
     ):
-        table.add_column(
-            col,
-            justify="left"
-            if col in ("status", "chunker", "embedder", "store", "search", "reranker")
-            else "right",
-        )
+        table.add_column(col, justify="left" if col in left or col == "p99 ms by stage" else "right")
     for r in records:
         q, cost, lat = r.get("quality") or {}, r.get("cost") or {}, r.get("latency") or {}
         rk = q.get("recall_at_k") or {}
         kmax = max(rk, key=int) if rk else None
         params = " ".join(f"{k}={v}" for k, v in (r["chunker"].get("params") or {}).items())
         status = r["status"] if r["status"] == "ok" else f"[red]{r['status']}: {r['error']['type']}[/red]"
+        search = " ".join(f"{k}={v}" for k, v in (r["search"].get("params") or {}).items())
         table.add_row(
             status,
             f"{r['chunker']['name']} {params}".strip(),
-            r["embedder"]["name"],
-            f"{r['store']['name']}/{r['index']['type']}",
-            " ".join(f"{k}={v}" for k, v in r["search"]["params"].items()) or "-",
+            (r.get("embedder") or {}).get("name", "-"),
+            f"{r['store']['name']}/{r['index']['type']} {search}".strip(),
+            _retrieval(r),
             (r.get("reranker") or {}).get("name", "-"),
-            _fmt(q.get("ndcg_at_10")),
-            _fmt(q.get("mrr_at_10")),
-            f"{_fmt(rk.get(kmax))} @{kmax}" if kmax else "-",
-            _fmt(q.get("span_iou")),
+            _fmt(q.get("ndcg_at_10")) + _ci(r, "ndcg_at_10"),
+            _fmt(q.get("mrr_at_10")) + _ci(r, "mrr_at_10"),
+            f"{_fmt(rk.get(kmax))}{_ci(r, 'recall_at_k', kmax)} @{kmax}" if kmax else "-",
+            _fmt(q.get("span_iou")) + _ci(r, "span_iou"),
             _fmt(cost.get("chunks"), "{}"),
             _fmt(cost.get("tokens"), "{}"),
             _fmt(cost.get("embed_s"), "{:.2f}"),
-            _fmt(cost.get("ingest_s"), "{:.2f}"),
             _fmt(lat.get("p50_ms"), "{:.3f}"),
             _fmt(lat.get("p99_ms"), "{:.3f}"),
+            _stages(lat),
             _fmt(cost.get("usd_per_1m_queries"), "{:.3g}"),
         )
     console.print(table)
+    _notes(records, console)
+
+
+def _notes(records: Sequence[Mapping[str, Any]], console: Any) -> None:
+    """Failed cells, and judgments the data set could not use (counted, never dropped)."""
     for r in records:
         if r["status"] != "ok":
+            who = "/".join(
+                str(x)
+                for x in (
+                    r["chunker"]["name"],
+                    (r.get("embedder") or {}).get("name", "-"),
+                    r["store"]["name"],
+                )
+            )
             console.print(
-                f"[red]failed[/red] {r['chunker']['name']}/{r['embedder']['name']}/{r['store']['name']}: "
-                f"{r['error']['type']}: {r['error']['message']}",
+                f"[red]failed[/red] {who} {_retrieval(r)}: {r['error']['type']}: {r['error']['message']}",
                 markup=True,
                 highlight=False,
             )
+    counts = next((r.get("counts") for r in records if r.get("counts")), None) or {}
+    if counts.get("qrels_unknown_docs"):
+        console.print(
+            f"note: {counts['qrels_unknown_docs']} of {counts.get('qrels')} judgments name documents "
+            "not in the corpus (kept: they count against recall and nDCG)",
+            highlight=False,
+        )
+    if counts.get("queries_without_qrels"):
+        console.print(
+            f"note: {counts['queries_without_qrels']} of {counts.get('queries')} queries have no "
+            "positive judgment and are not evaluated",
+            highlight=False,
+        )
 
 
 def main(args: argparse.Namespace) -> int:

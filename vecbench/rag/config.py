@@ -20,6 +20,13 @@
         metric: cosine
         build: {m: 16}
         search: {ef_search: [32, 128]}
+    retrieval:                         # default: [dense]
+      - dense
+      - sparse                         # BM25 over the chunks (bm25s), no embedder, no store
+      - {mode: hybrid, fusion: rrf, rrf_k: 60}
+      - {mode: hybrid, fusion: weighted, alpha: [0.3, 0.5, 0.7]}
+    bm25: {k1: 1.5, b: 0.75, method: lucene, stemmer: english, stopwords: en}
+    embedding_cache: true              # corpus vectors kept under $VECBENCH_CACHE/embeddings
     rerankers: [none, {name: embedding, embedder: {name: hashing, params: {dim: 512}}}]
     k: [1, 5, 10, 20]
     k_chunks: 50
@@ -34,7 +41,11 @@
 scifact``): runs never download. Its split defaults to the one BEIR evaluates on.
 ``beir:cranfield`` is shipped with vecbench (``datasets/cranfield.yaml``): no fetch.
 
-In ``params``, ``build`` and ``search`` a list is a grid axis (cartesian product); write
+A sparse cell depends only on the chunker, the BM25 settings and the reranker: it runs
+once per chunker, not once per embedder and store. Dense and hybrid cells run per
+embedder x store x search point.
+
+In ``params``, ``build``, ``search`` and a retrieval entry a list is a grid axis (cartesian product); write
 ``[[a, b]]`` for a parameter whose one value is a list.
 """
 
@@ -50,6 +61,8 @@ from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.metrics import Metric
 from vecbench.rag.beir import beir_manifest, is_beir_name
+from vecbench.rag.fusion import RetrievalMode
+from vecbench.rag.sparse import BM25Params, bm25_params
 from vecbench.util.validation import is_int, is_number
 
 __all__ = [
@@ -74,6 +87,9 @@ _TOP = {
     "price_per_1m_tokens",
     "prices",
     "ci_resamples",
+    "retrieval",
+    "bm25",
+    "embedding_cache",
 }
 _RERANKERS = ("none", "embedding", "cross_encoder")
 
@@ -121,17 +137,31 @@ class RagConfig:
     price_per_1m_tokens: float = PriceModel.usd_per_1m_embedding_tokens
     prices: PriceModel = field(default_factory=PriceModel)
     ci_resamples: int = 1000
+    retrieval: list[RetrievalMode] = field(default_factory=lambda: [RetrievalMode()])
+    bm25: BM25Params = field(default_factory=BM25Params)
+    embedding_cache: bool = True
+
+    @property
+    def sparse_modes(self) -> list[RetrievalMode]:
+        return [m for m in self.retrieval if not m.uses_dense]
+
+    @property
+    def store_modes(self) -> list[RetrievalMode]:
+        """The modes that search a store (dense, hybrid)."""
+        return [m for m in self.retrieval if m.uses_dense]
 
     def n_cells(self) -> int:
         per_store = sum(len(s.searches) for s in self.stores)
-        return len(self.chunkers) * len(self.embedders) * per_store * len(self.rerankers)
+        dense = len(self.embedders) * per_store * len(self.store_modes)
+        return len(self.chunkers) * (dense + len(self.sparse_modes)) * len(self.rerankers)
 
     def cells(
         self,
     ) -> Iterator[
         tuple[ComponentConfig, ComponentConfig, StoreConfig, dict[str, Any], ComponentConfig | None]
     ]:
-        """(chunker, embedder, store, search params, reranker) in run order."""
+        """(chunker, embedder, store, search params, reranker) of the store-searching
+        cells, in run order (each once per mode in ``store_modes``)."""
         for c, e, s in itertools.product(self.chunkers, self.embedders, self.stores):
             for search, r in itertools.product(s.searches, self.rerankers):
                 yield c, e, s, search, r
@@ -297,6 +327,34 @@ def _rerankers(value: Any) -> list[ComponentConfig | None]:
     return out
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _retrieval(value: Any) -> list[RetrievalMode]:
+    """Retrieval entries: a mode name, or a mapping (mode, fusion, rrf_k, alpha) whose
+    list values are grid axes."""
+    if value is None:
+        return [RetrievalMode()]
+    out: list[RetrievalMode] = []
+    for i, entry in enumerate(_list(value, "retrieval")):
+        w = f"retrieval[{i}]"
+        if isinstance(entry, str):
+            entry = {"mode": entry}
+        entry = _mapping(entry, w)
+        _check_keys(entry, {"mode", "fusion", "rrf_k", "alpha"}, w)
+        for point in expand_grid(entry, w):
+            mode = RetrievalMode(**point)
+            if "rrf_k" in point and mode.fusion != "rrf":
+                raise ConfigError(f"{w}: rrf_k is the constant of fusion rrf (mode hybrid)")
+            out.append(mode)
+    if len(set(out)) != len(out):
+        raise ConfigError("retrieval: an entry is given twice")
+    return out
+
+
 def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
     """A validated RagConfig from a YAML file or an already-parsed mapping.
 
@@ -357,4 +415,7 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
         price_per_1m_tokens=prices.usd_per_1m_embedding_tokens,
         prices=prices,
         ci_resamples=_pos_int(raw.get("ci_resamples", 1000), "ci_resamples"),
+        retrieval=_retrieval(raw.get("retrieval")),
+        bm25=bm25_params(raw.get("bm25")),
+        embedding_cache=_flag(raw.get("embedding_cache", True), "embedding_cache"),
     )

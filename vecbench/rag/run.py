@@ -2,46 +2,43 @@
 
     records = run_rag("rag.yaml", out="results/rag.jsonl")
 
-A cell is chunker x embedder x store (index, build) x search params x reranker. Each
-corpus is chunked and embedded once per (chunker, embedder) and indexed once per store
+A cell is chunker x embedder x store (index, build) x search params x retrieval mode x
+reranker; a sparse (BM25-only) cell is chunker x BM25 settings x reranker. Each corpus is
+chunked once per chunker (and BM25-indexed once, when a cell needs it), embedded once per
+(chunker, embedder), through the on-disk embedding cache, and indexed once per store
 build; a step that fails marks every cell depending on it as failed (with the error) and
 the run goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from vecbench.errors import ConfigError
 from vecbench.harness.build import collection_name
-from vecbench.measures.cost import PriceModel, rag_cost, resolve_prices
-from vecbench.measures.latency import LatencyStats
-from vecbench.measures.stats import ci_section, mean_ci
+from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.rag.beir import RagDataset, load_beir
 from vecbench.rag.config import ComponentConfig, RagConfig, StoreConfig, load_rag_config
-from vecbench.rag.metrics import QualityReport
+from vecbench.rag.corpus import ChunkedCorpus, EmbeddedCorpus, chunk_corpus, embed_corpus
+from vecbench.rag.fusion import RetrievalMode
 from vecbench.rag.pipeline import (
-    EmbeddedCorpus,
     QueryOutcome,
     RetrievalPlan,
+    build_bm25,
     check_query_embedder,
-    chunk_corpus,
-    cost_of,
-    embed_corpus,
     footprint_of,
     ingest,
     query,
-    rag_machine_load,
 )
+from vecbench.rag.record import BM25_STORE, measured_sections, rag_cell_id, rag_ci
 from vecbench.results import ResultsWriter, completed_cells, make_record, public_config
-from vecbench.results.records import canonical
 from vecbench.util.progress import NULL, Progress
 from vecbench.util.validation import positive_int
 
-__all__ = ["run_rag", "load_dataset", "rag_cell_id", "rag_ci"]
+__all__ = ["run_rag", "load_dataset", "rag_cell_id", "rag_ci", "check_corpus_text"]
 
 
 def load_dataset(cfg: RagConfig) -> RagDataset:
@@ -58,78 +55,6 @@ def load_dataset(cfg: RagConfig) -> RagDataset:
         c = cfg.dataset.concat
         ds, _ = concat_documents(ds, c["docs_per_doc"], c.get("seed", 0), c.get("separator", SEPARATOR))
     return ds
-
-
-def rag_cell_id(
-    cfg: RagConfig,
-    ds: RagDataset,
-    chunker: ComponentConfig,
-    embedder: ComponentConfig,
-    store: StoreConfig,
-    search: Mapping[str, Any],
-    reranker: ComponentConfig | None,
-) -> str:
-    """A stable sha256 of everything that defines the cell (store secrets excluded)."""
-    payload = {
-        "kind": "rag",
-        "dataset": ds.checksum,
-        "chunker": [chunker.name, chunker.params],
-        "embedder": [embedder.name, embedder.params],
-        "store": store.name,
-        "config": public_config(store.config),
-        "index": store.index,
-        "metric": store.metric,
-        "build": store.build,
-        "search": dict(search),
-        "reranker": None if reranker is None else [reranker.name, reranker.params],
-        "k": cfg.ks,
-        "k_chunks": cfg.k_chunks,
-        "span_k": cfg.span_k,
-    }
-    return hashlib.sha256(canonical(payload).encode()).hexdigest()
-
-
-def _cost(
-    cfg: RagConfig,
-    embedded: EmbeddedCorpus,
-    info: Mapping[str, Any],
-    out: QueryOutcome,
-    footprint: Any,
-    machine: Any,
-    store: StoreConfig,
-) -> dict[str, Any]:
-    """Counts and times (``cost_of``) plus the dollar figures at ``cfg.prices``."""
-    lat = LatencyStats.from_ns(out.latencies_ns).as_dict()
-    dollars = rag_cost(
-        latency=lat,
-        footprint=footprint,
-        machine=machine,
-        store_config=store.config,
-        ingest_s=info.get("ingest_s"),
-        embedding_tokens=embedded.tokens,
-        query_tokens=out.query_tokens,
-        prices=cfg.prices,
-    )
-    return {**cost_of(embedded, info, out.query_tokens, cfg.prices.usd_per_1m_embedding_tokens), **dollars}
-
-
-def rag_ci(report: QualityReport, latencies_ns: Any, ks: Sequence[int], resamples: int) -> dict[str, Any]:
-    """The ``ci`` section of a rag record: nDCG@10, MRR@10, recall@k and hit@k (per k, as
-    in ``quality``), p50 and p99 of the end-to-end query latency."""
-    per = report.per_query
-    section = ci_section(
-        per_query={
-            "ndcg_at_10": [q.ndcg_at_10 for q in per],
-            "mrr_at_10": [q.mrr_at_10 for q in per],
-        },
-        latencies_ns=latencies_ns,
-        latency_keys=("p50_ms", "p99_ms"),
-        repeats=1,
-        resamples=resamples,
-    )
-    for name in ("recall_at_k", "hit_at_k"):
-        section[name] = {str(k): mean_ci([getattr(q, name)[k] for q in per], resamples=resamples) for k in ks}
-    return section
 
 
 def _make_reranker(rc: ComponentConfig | None) -> Any:
@@ -150,14 +75,16 @@ def _make_reranker(rc: ComponentConfig | None) -> Any:
 
 @dataclass(frozen=True)
 class _Cell:
-    """One cell of the grid: its id and the components that make it."""
+    """One cell of the grid: its id and the components that make it (a sparse cell has no
+    embedder, store or search point)."""
 
     cell_id: str
     chunker: ComponentConfig
-    embedder: ComponentConfig
-    store: StoreConfig
+    embedder: ComponentConfig | None
+    store: StoreConfig | None
     search: Mapping[str, Any]
     reranker: ComponentConfig | None
+    mode: RetrievalMode
 
 
 class _RagRun:
@@ -180,33 +107,86 @@ class _RagRun:
             "params": ds.params,
         }
 
-    def cells(self, done: set[str]) -> dict[tuple[int, int], list[_Cell]]:
-        """Cells still to run, grouped by (chunker, embedder): each group embeds once."""
-        cfg, groups = self.cfg, {}
+    def cells(self, done: set[str]) -> dict[int, list[_Cell]]:
+        """Cells still to run, grouped by chunker: each chunks once (and builds BM25 once);
+        within it, sparse cells first, then per embedder (embedded once) and store."""
+        cfg, ds, groups = self.cfg, self.ds, {}
         for ci, c in enumerate(cfg.chunkers):
-            for ei, e in enumerate(cfg.embedders):
-                todo = [
-                    _Cell(rag_cell_id(cfg, self.ds, c, e, s, search, r), c, e, s, search, r)
-                    for s in cfg.stores
-                    for search in s.searches
-                    for r in cfg.rerankers
-                ]
-                groups[(ci, ei)] = [t for t in todo if t.cell_id not in done]
+            todo = [
+                _Cell(rag_cell_id(cfg, ds, c, None, None, {}, r, m), c, None, None, {}, r, m)
+                for m in cfg.sparse_modes
+                for r in cfg.rerankers
+            ]
+            todo += [
+                _Cell(rag_cell_id(cfg, ds, c, e, s, search, r, m), c, e, s, search, r, m)
+                for e in cfg.embedders
+                for s in cfg.stores
+                for search in s.searches
+                for m in cfg.store_modes
+                for r in cfg.rerankers
+            ]
+            groups[ci] = [t for t in todo if t.cell_id not in done]
         return groups
 
-    def run_group(self, cells: list[_Cell]) -> None:
-        """Chunk and embed once for these cells' (chunker, embedder), then every store."""
-        from vecbench.rag.components import resolve_chunker, resolve_embedder
+    def run_chunker(self, cells: list[_Cell]) -> None:
+        """Chunk once for these cells' chunker, build BM25 if a cell needs it, run the
+        sparse cells, then embed once per embedder and run its stores."""
+        from vecbench.rag.components import resolve_chunker
 
-        c, e = cells[0].chunker, cells[0].embedder
+        c = cells[0].chunker
         ident: dict[str, Any] = {}
         try:
             chunker = resolve_chunker(c.name, c.params)
             ident["chunker_params"] = dict(chunker.params)
+            chunked = chunk_corpus(self.ds, chunker, self.progress)
+            bm25 = None
+            if any(cell.mode.uses_sparse for cell in cells):
+                with self.progress.task("bm25 index", total=None, unit="chunk"):
+                    bm25 = build_bm25(chunked, self.cfg.bm25)
+                ident["bm25"] = bm25[0].describe()
+        except Exception as exc:  # noqa: BLE001 - recorded as failed cells
+            for cell in cells:
+                self.emit(cell, ident, error=exc)
+            return
+        for cell in cells:
+            if cell.embedder is None:
+                self.run_sparse(cell, chunked, bm25, ident)
+        for e in self.cfg.embedders:
+            mine = [cell for cell in cells if cell.embedder is e]
+            if mine:
+                self.run_embedder(mine, chunked, bm25, dict(ident))
+
+    def run_sparse(self, cell: _Cell, chunked: ChunkedCorpus, bm25: Any, ident: dict[str, Any]) -> None:
+        """A BM25-only cell: no embedder, no store."""
+        index, bm25_s = bm25
+        try:
+            plan = self.plan(None)
+            rr = self.reranker(cell.reranker)
+            out = query(self.ds, chunked, None, None, plan, rr, self.progress, mode=cell.mode, bm25=index)
+            info = {"ingest_s": bm25_s, "machine_load": None}
+            measured = measured_sections(self.cfg, chunked, info, out, None, self.machine, None, bm25_s)
+            self.emit(cell, ident, sidecar=self.sidecar(cell, out), **measured)
+        except Exception as exc:  # noqa: BLE001
+            self.emit(cell, ident, error=exc)
+
+    def run_embedder(
+        self, cells: list[_Cell], chunked: ChunkedCorpus, bm25: Any, ident: dict[str, Any]
+    ) -> None:
+        """Embed the chunks once (through the embedding cache unless turned off), then
+        every store."""
+        from vecbench.embedding.cache import EmbeddingCache
+        from vecbench.rag.components import resolve_embedder
+
+        e = cells[0].embedder
+        assert e is not None
+        try:
             embedder = resolve_embedder(e.name, e.params)
             ident.update(embedder=embedder.name, dim=int(embedder.dim))
-            chunked = chunk_corpus(self.ds, chunker, self.progress)
-            embedded = embed_corpus(chunked, embedder, self.cfg.batch_size, self.progress)
+            if self.cfg.embedding_cache:
+                with EmbeddingCache(embedder) as cached:
+                    embedded = embed_corpus(chunked, cached, self.cfg.batch_size, self.progress)
+            else:
+                embedded = embed_corpus(chunked, embedder, self.cfg.batch_size, self.progress)
             check_query_embedder(embedded, embedder)
         except Exception as exc:  # noqa: BLE001 - recorded as failed cells
             for cell in cells:
@@ -215,24 +195,36 @@ class _RagRun:
         for s in self.cfg.stores:
             mine = [cell for cell in cells if cell.store is s]
             if mine:
-                self.run_store(mine, embedded, embedder, ident)
+                self.run_store(mine, embedded, embedder, ident, bm25)
+
+    def plan(self, s: StoreConfig | None) -> RetrievalPlan:
+        cfg = self.cfg
+        if s is None:
+            return RetrievalPlan(ks=cfg.ks, k_chunks=cfg.k_chunks, span_k=cfg.span_k)
+        return RetrievalPlan(
+            metric=s.metric,
+            index_type=s.index,
+            build=s.build,
+            ks=cfg.ks,
+            k_chunks=cfg.k_chunks,
+            span_k=cfg.span_k,
+        )
 
     def run_store(
-        self, cells: list[_Cell], embedded: EmbeddedCorpus, embedder: Any, ident: dict[str, Any]
+        self,
+        cells: list[_Cell],
+        embedded: EmbeddedCorpus,
+        embedder: Any,
+        ident: dict[str, Any],
+        bm25: Any,
     ) -> None:
         """Index the corpus in one store build and run its cells; a failure to connect,
         create, ingest or drop fails the cells not yet recorded."""
         from vecbench.registry import get_store
 
         s, c, e = cells[0].store, cells[0].chunker, cells[0].embedder
-        plan = RetrievalPlan(
-            metric=s.metric,
-            index_type=s.index,
-            build=s.build,
-            ks=self.cfg.ks,
-            k_chunks=self.cfg.k_chunks,
-            span_k=self.cfg.span_k,
-        )
+        assert s is not None and e is not None
+        plan = self.plan(s)
         name = collection_name(self.run_id, "rag", c.name, c.params, e.name, e.params, s.index, s.build)
         try:
             with get_store(s.name, s.config) as store:
@@ -240,7 +232,7 @@ class _RagRun:
                 try:
                     footprint = footprint_of(store)
                     for cell in cells:
-                        self.run_cell(cell, store, embedded, embedder, ident, plan, info, footprint)
+                        self.run_cell(cell, store, embedded, embedder, ident, plan, info, footprint, bm25)
                 finally:
                     store.drop()
         except Exception as exc:  # noqa: BLE001
@@ -259,28 +251,31 @@ class _RagRun:
         plan: RetrievalPlan,
         info: Mapping[str, Any],
         footprint: Any,
+        bm25: Any,
     ) -> None:
         name = info["collection"]
+        index, bm25_s = bm25 if cell.mode.uses_sparse else (None, None)
         try:
             plan = replace(plan, search=dict(cell.search))
-            out = query(self.ds, embedded, store, embedder, plan, self.reranker(cell.reranker), self.progress)
-            measured = {
-                "quality": out.quality.means,
-                "cost": _cost(self.cfg, embedded, info, out, footprint, self.machine, cell.store),
-                "latency": {
-                    **LatencyStats.from_ns(out.latencies_ns).as_dict(),
-                    "queries": int(out.latencies_ns.size),
-                },
-                "footprint": footprint,
-                "ci": rag_ci(out.quality, out.latencies_ns, self.cfg.ks, self.cfg.ci_resamples),
-                "machine_load": rag_machine_load(info.get("machine_load"), out.machine_load),
-            }
-            sidecar = None
-            if self.writer is not None:
-                sidecar = self.writer.write_sidecar(cell.cell_id, out.chunk_ids, out.latencies_ns)
+            rr = self.reranker(cell.reranker)
+            out = query(
+                self.ds, embedded, store, embedder, plan, rr, self.progress, mode=cell.mode, bm25=index
+            )
+            assert cell.store is not None
+            measured = measured_sections(
+                self.cfg, embedded, info, out, footprint, self.machine, cell.store.config, bm25_s
+            )
+            sidecar = self.sidecar(cell, out)
             self.emit(cell, ident, store_desc=store.describe(), collection=name, sidecar=sidecar, **measured)
         except Exception as exc:  # noqa: BLE001
             self.emit(cell, ident, collection=name, error=exc)
+
+    def sidecar(self, cell: _Cell, out: QueryOutcome) -> str | None:
+        """Chunk ids, end-to-end and per-stage latencies (``stage_<name>_ns``) per query."""
+        if self.writer is None:
+            return None
+        stages = {f"stage_{k}_ns": v.astype("float64") for k, v in out.stage_ns.items()}
+        return self.writer.write_sidecar(cell.cell_id, out.chunk_ids, out.latencies_ns, per_query=stages)
 
     def reranker(self, rc: ComponentConfig | None) -> Any:
         """The reranker of a config entry, made (and loaded) once per run."""
@@ -302,10 +297,39 @@ class _RagRun:
         from vecbench.results.provenance import utc_now_iso, versions
 
         c, e, s, r = cell.chunker, cell.embedder, cell.store, cell.reranker
+        clients: tuple[str, ...] = ("bm25s",) if cell.mode.uses_sparse else ()
         try:
-            clients = tuple(store_class(s.name).info.client_modules)
+            if s is not None:
+                clients += tuple(store_class(s.name).info.client_modules)
         except Exception:  # noqa: BLE001 - versions are provenance, not a reason to fail
-            clients = ()
+            pass
+        search: dict[str, Any] = {"params": dict(cell.search), "retrieval": cell.mode.as_dict()}
+        if cell.mode.uses_sparse:
+            search["bm25"] = ident.get("bm25", self.cfg.bm25.as_dict())
+        search.update(k=self.cfg.ks, k_chunks=self.cfg.k_chunks, span_k=self.cfg.span_k)
+        if s is None:
+            store: dict[str, Any] = {"name": BM25_STORE, "config": {}}
+            index: dict[str, Any] = {
+                "type": "bm25",
+                "metric": None,
+                "build": search["bm25"],
+                "collection": None,
+            }
+        else:
+            store = {
+                "name": s.name,
+                "config": public_config(s.config),
+                **({"describe": dict(store_desc)} if store_desc else {}),
+            }
+            index = {"type": s.index, "metric": s.metric, "build": s.build, "collection": collection}
+        embedder = None
+        if e is not None:
+            embedder = {
+                "name": ident.get("embedder", e.name),
+                "registry_name": e.name,
+                "dim": ident.get("dim"),
+                "params": e.params,
+            }
         rec = make_record(
             kind="rag",
             run_id=self.run_id,
@@ -315,24 +339,10 @@ class _RagRun:
             machine=self.machine,
             dataset=self.dataset_section,
             chunker={"name": c.name, "params": ident.get("chunker_params", c.params)},
-            embedder={
-                "name": ident.get("embedder", e.name),
-                "registry_name": e.name,
-                "dim": ident.get("dim"),
-                "params": e.params,
-            },
-            store={
-                "name": s.name,
-                "config": public_config(s.config),
-                **({"describe": dict(store_desc)} if store_desc else {}),
-            },
-            index={"type": s.index, "metric": s.metric, "build": s.build, "collection": collection},
-            search={
-                "params": dict(cell.search),
-                "k": self.cfg.ks,
-                "k_chunks": self.cfg.k_chunks,
-                "span_k": self.cfg.span_k,
-            },
+            embedder=embedder,
+            store=store,
+            index=index,
+            search=search,
             reranker=None if r is None else {"name": r.name, "params": r.params},
             counts=self.ds.counts.as_dict(),
             **measured,
@@ -340,6 +350,15 @@ class _RagRun:
         if self.writer is not None:
             self.writer.append(rec)
         self.records.append(rec)
+
+
+def check_corpus_text(ds: RagDataset) -> None:
+    """ConfigError when no document of ``ds`` has text (nothing to chunk, embed or match)."""
+    if ds.counts.docs and ds.counts.empty_docs >= ds.counts.docs:
+        raise ConfigError(
+            f"data set {ds.name!r}: none of its {ds.counts.docs} documents has text "
+            '(corpus.jsonl needs a non-empty "text" or "title" per document)'
+        )
 
 
 def run_rag(
@@ -354,7 +373,8 @@ def run_rag(
     """Run every cell of ``config``; returns the records (also appended to ``out`` if given).
 
     With ``resume``, cells already recorded ok in ``out`` are skipped (and not returned).
-    ``prices`` and ``ci_resamples``, when given, replace the config's.
+    ``prices`` and ``ci_resamples``, when given, replace the config's. A corpus without
+    any text is a ConfigError before any work.
     """
     cfg = config if isinstance(config, RagConfig) else load_rag_config(config)
     if prices is not None:
@@ -363,10 +383,11 @@ def run_rag(
     if ci_resamples is not None:
         cfg = replace(cfg, ci_resamples=positive_int(ci_resamples, "ci_resamples"))
     ds = load_dataset(cfg)
+    check_corpus_text(ds)
     writer = ResultsWriter(out) if out is not None else None
     done = completed_cells(out) if (resume and out is not None) else set()
     run = _RagRun(cfg, ds, writer, progress)
     for cells in run.cells(done).values():
         if cells:
-            run.run_group(cells)
+            run.run_chunker(cells)
     return run.records

@@ -1,0 +1,266 @@
+"""Retrieval modes: BM25 (bm25s) on the client, hybrid fusion, per-stage timing, and the
+records and bad input of a run with them."""
+
+import math
+
+import numpy as np
+import pytest
+from rag_helpers import HashingEmbedder
+from test_rag_beir import write_beir
+
+from vecbench.errors import ConfigError, UnknownNameError
+from vecbench.harness.measure import timed_stage_calls
+from vecbench.rag import components
+from vecbench.rag.config import load_rag_config
+from vecbench.rag.fusion import RetrievalMode, min_max, rrf_fusion, weighted_fusion
+from vecbench.rag.run import run_rag
+from vecbench.rag.sparse import BM25Index, BM25Params
+from vecbench.results import read_results, read_sidecar
+
+pytestmark = pytest.mark.usefixtures("vb_cache")
+
+bm25s = pytest.importorskip("bm25s")
+
+
+@pytest.fixture
+def hashing(monkeypatch):
+    real = components.resolve_embedder
+
+    def resolve(name, params=None):
+        if name == "hashing":
+            return HashingEmbedder(**(params or {}))
+        return real(name, params)
+
+    monkeypatch.setattr(components, "resolve_embedder", resolve)
+
+
+CORPUS = [
+    {"_id": "a", "text": "wing lift and drag at low speed"},
+    {"_id": "b", "text": "heat transfer in the laminar boundary layer"},
+    {"_id": "c", "text": "shock wave and boundary layer interaction at supersonic speed"},
+    {"_id": "d", "text": "flutter of a thin wing"},
+]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    queries = [{"_id": "1", "text": "supersonic shock"}, {"_id": "2", "text": "boundary layer heat"}]
+    return write_beir(tmp_path / "beir", CORPUS, queries, ["1\tc\t1", "2\tb\t2", "2\tc\t1", "2\tzz\t1"])
+
+
+# --------------------------------------------------------------------------- fusion
+
+
+def test_rrf_by_hand():
+    dense = [(1, 0.9), (2, 0.8), (3, 0.1)]
+    sparse = [(3, 9.0), (4, 5.0)]
+    got = dict(rrf_fusion([dense, sparse], rrf_k=60))
+    assert got[1] == pytest.approx(1 / 61)
+    assert got[2] == pytest.approx(1 / 62)
+    assert got[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert got[4] == pytest.approx(1 / 62)
+    assert [c for c, _ in rrf_fusion([dense, sparse])] == [3, 1, 2, 4]  # 2 and 4 tie: by id
+
+
+def test_weighted_by_hand_and_extremes():
+    dense = [(1, 0.9), (2, 0.7), (3, 0.5)]
+    sparse = [(3, 10.0), (4, 6.0), (5, 2.0)]
+    got = dict(weighted_fusion(dense, sparse, alpha=0.25))
+    # dense min-max: 1 -> 1, 2 -> 0.5, 3 -> 0; sparse: 3 -> 1, 4 -> 0.5, 5 -> 0
+    assert got == pytest.approx({1: 0.25, 2: 0.125, 3: 0.75, 4: 0.375, 5: 0.0})
+    assert [c for c, _ in weighted_fusion(dense, sparse, 1.0)][:2] == [1, 2]
+    assert [c for c, _ in weighted_fusion(dense, sparse, 0.0)][:2] == [3, 4]
+    assert min_max([3.0]) == [1.0] and min_max([]) == []
+    assert weighted_fusion([], sparse, 0.5)[0] == (3, 0.5)
+
+
+def test_retrieval_mode_checks():
+    assert RetrievalMode().as_dict() == {"mode": "dense"}
+    assert RetrievalMode("hybrid").as_dict() == {
+        "mode": "hybrid",
+        "fusion": "rrf",
+        "rrf_k": 60,
+        "where": "client",
+    }
+    assert RetrievalMode("hybrid", "weighted", alpha=0).label == "hybrid weighted a=0"
+    with pytest.raises(UnknownNameError, match="retrieval mode"):
+        RetrievalMode("colbert")
+    for alpha in (-0.1, 1.01, float("nan"), None, "0.5", True):
+        with pytest.raises(ConfigError, match=r"alpha .* \[0, 1\]"):
+            RetrievalMode("hybrid", "weighted", alpha=alpha)
+    with pytest.raises(UnknownNameError, match="fusion"):
+        RetrievalMode("hybrid", "max")
+    with pytest.raises(ConfigError, match="apply to mode hybrid"):
+        RetrievalMode("dense", alpha=0.5)
+    with pytest.raises(ConfigError, match="rrf_k"):
+        RetrievalMode("hybrid", rrf_k=0)
+
+
+# --------------------------------------------------------------------------- BM25
+
+
+def test_bm25_scores_equal_bm25s_own_pipeline():
+    """Our index (tokenizer, stemmer, stopwords, scoring) against bm25s's documented path."""
+    import Stemmer
+
+    texts = [d["text"] for d in CORPUS] + ["boundary layers and boundary conditions"]
+    queries = ["boundary layer", "supersonic shock waves", "the wing", "nothing matches here"]
+    ours = BM25Index(BM25Params(k1=1.2, b=0.7)).build(texts)
+    stem = Stemmer.Stemmer("english")
+    ref = bm25s.BM25(k1=1.2, b=0.7)
+    ref.index(bm25s.tokenize(texts, stopwords="en", stemmer=stem, show_progress=False), show_progress=False)
+    for q in queries:
+        docs, scores = ref.retrieve(
+            bm25s.tokenize([q], stopwords="en", stemmer=stem, show_progress=False),
+            k=len(texts),
+            show_progress=False,
+        )
+        expected = np.zeros(len(texts), dtype=np.float32)
+        expected[docs[0]] = scores[0]
+        np.testing.assert_allclose(ours.scores(q), expected, rtol=1e-6)
+        ids, got = ours.search(q, k=3)
+        positive = [int(i) for i in np.argsort(-expected, kind="stable") if expected[i] > 0][:3]
+        assert list(ids) == positive and np.all(got > 0)
+
+
+def test_bm25_lucene_formula_by_hand():
+    # no stemmer, no stopwords: tokens are the words; N = 3, avgdl = 3
+    texts = ["shock shock wave", "wave drag lift", "heat flux wall"]
+    ix = BM25Index(BM25Params(k1=1.5, b=0.75, stemmer=None, stopwords=None)).build(texts)
+
+    def term(tf, df, dl):
+        idf = math.log(1 + (3 - df + 0.5) / (df + 0.5))
+        return idf * tf / (tf + 1.5 * (1 - 0.75 + 0.75 * dl / 3))
+
+    s = ix.scores("shock wave")
+    assert s[0] == pytest.approx(term(2, 1, 3) + term(1, 2, 3), rel=1e-6)
+    assert s[1] == pytest.approx(term(1, 2, 3), rel=1e-6)
+    assert s[2] == 0.0
+    ids, scores = ix.search("shock wave", k=5)
+    assert list(ids) == [0, 1]  # the third shares no term: not returned
+    assert ix.search("unknown words", k=5)[0].size == 0
+
+
+def test_bm25_params_checked():
+    with pytest.raises(ConfigError, match="k1"):
+        BM25Params(k1=-1)
+    with pytest.raises(UnknownNameError, match="bm25 method"):
+        BM25Params(method="bm99")
+    with pytest.raises(UnknownNameError, match="stemmer language"):
+        BM25Index(BM25Params(stemmer="klingon")).build(["a b"])
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def test_timed_stage_calls_laps():
+    def call(x, lap):
+        lap("a")
+        if x:
+            lap("b")
+        return x * 2
+
+    results, total, stages = timed_stage_calls(call, [0, 1, 2], ("a", "b", "c"))
+    assert results == [0, 2, 4]
+    assert stages["b"][0] == 0 and (stages["b"][1:] > 0).all() and (stages["c"] == 0).all()
+    assert (stages["a"] + stages["b"] <= total).all()
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _cfg(path, **over):
+    cfg = {
+        "dataset": {"path": str(path)},
+        "chunkers": ["whole"],
+        "embedders": [{"name": "hashing", "params": {"dim": 256}}],
+        "stores": [{"name": "bruteforce"}],
+        "k": [1, 3],
+        "k_chunks": 4,
+        "retrieval": [
+            "dense",
+            "sparse",
+            {"mode": "hybrid"},
+            {"mode": "hybrid", "fusion": "weighted", "alpha": [0.0, 0.5, 1.0]},
+        ],
+        "ci_resamples": 100,
+    }
+    cfg.update(over)
+    return cfg
+
+
+def test_run_with_every_mode(tiny, tmp_path, hashing):
+    out = tmp_path / "r.jsonl"
+    recs = run_rag(_cfg(tiny), out=out)
+    assert len(recs) == 6 and all(r["status"] == "ok" for r in recs), [r["error"] for r in recs]
+    by = {(r["search"]["retrieval"]["mode"], r["search"]["retrieval"].get("alpha")): r for r in recs}
+    sparse = by[("sparse", None)]
+    assert sparse["embedder"] is None and sparse["store"]["name"] == "bm25s"
+    assert sparse["index"]["type"] == "bm25" and sparse["index"]["build"]["library"] == "bm25s"
+    assert sparse["cost"]["tokens"] == 0 and sparse["cost"]["query_tokens"] == 0
+    assert sparse["cost"]["bm25_index_s"] == sparse["cost"]["ingest_s"] > 0
+    assert set(sparse["latency"]["stages"]) == {"sparse_search"}
+    assert sparse["quality"]["mrr_at_10"] == 1.0  # BM25 finds c for query 1 and b for query 2 first
+    dense = by[("dense", None)]
+    assert set(dense["latency"]["stages"]) == {"embed_query", "dense_search"}
+    assert dense["search"]["retrieval"] == {"mode": "dense"} and "bm25" not in dense["search"]
+    rrf = by[("hybrid", None)]
+    assert set(rrf["latency"]["stages"]) == {"embed_query", "dense_search", "sparse_search", "fusion"}
+    assert rrf["search"]["retrieval"]["where"] == "client" and rrf["search"]["bm25"]["k1"] == 1.5
+    for r in recs:
+        stages = r["latency"]["stages"]
+        assert all(v["p99_ms"] >= v["p50_ms"] >= 0 for v in stages.values())
+        assert r["latency"]["p99_ms"] >= max(v["p50_ms"] for v in stages.values())
+        assert r["ci"]["span_iou"][0] <= r["quality"]["span_iou"] <= r["ci"]["span_iou"][1]
+        assert r["counts"]["qrels_unknown_docs"] == 1
+    side = read_sidecar(out, rrf)
+    assert set(side) >= {"stage_fusion_ns", "stage_embed_query_ns"} and side["stage_fusion_ns"].shape == (2,)
+    assert len({r["cell_id"] for r in recs}) == 6
+    assert run_rag(_cfg(tiny), out=out, resume=True) == []
+    assert len(read_results(out)) == 6
+
+
+def test_sparse_cells_run_once_per_chunker(tiny, hashing):
+    cfg = load_rag_config(
+        _cfg(
+            tiny,
+            embedders=[{"name": "hashing", "params": {"dim": [64, 128]}}],
+            retrieval=["sparse", "dense"],
+            rerankers=["none", {"name": "embedding", "embedder": {"name": "hashing"}}],
+        )
+    )
+    assert cfg.n_cells() == 1 * (2 * 1 * 1 + 1) * 2
+    recs = run_rag(cfg)
+    assert len(recs) == cfg.n_cells() and all(r["status"] == "ok" for r in recs)
+    rr = [r for r in recs if r["store"]["name"] == "bm25s" and r["reranker"]]
+    assert len(rr) == 1 and set(rr[0]["latency"]["stages"]) == {"sparse_search", "rerank"}
+
+
+def test_bad_retrieval_config(tiny):
+    with pytest.raises(UnknownNameError, match="retrieval mode"):
+        load_rag_config(_cfg(tiny, retrieval=["bm99"]))
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        load_rag_config(_cfg(tiny, retrieval=[{"mode": "hybrid", "fusion": "weighted", "alpha": [0.5, 2]}]))
+    with pytest.raises(ConfigError, match="rrf_k"):
+        load_rag_config(
+            _cfg(tiny, retrieval=[{"mode": "hybrid", "fusion": "weighted", "alpha": 0.5, "rrf_k": 5}])
+        )
+    with pytest.raises(ConfigError, match="twice"):
+        load_rag_config(_cfg(tiny, retrieval=["dense", {"mode": "dense"}]))
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_rag_config(_cfg(tiny, bm25={"k": 1}))
+    with pytest.raises(ConfigError, match="b must be"):
+        load_rag_config(_cfg(tiny, bm25={"b": 1.5}))
+
+
+def test_corpus_without_text_refused_before_work(tmp_path, hashing):
+    path = write_beir(
+        tmp_path / "empty",
+        [{"_id": "a", "title": ""}, {"_id": "b", "text": "  "}],
+        [{"_id": "1", "text": "q"}],
+        ["1\ta\t1"],
+    )
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(ConfigError, match="none of its 2 documents has text"):
+        run_rag(_cfg(path), out=out)
+    assert not out.exists()
