@@ -264,3 +264,73 @@ def test_corpus_without_text_refused_before_work(tmp_path, hashing):
     with pytest.raises(ConfigError, match="none of its 2 documents has text"):
         run_rag(_cfg(path), out=out)
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- cross-encoder
+
+
+@pytest.fixture(scope="module")
+def random_cross_encoder(tmp_path_factory):
+    """A cross-encoder folder with RANDOM weights (1 layer, 32 wide) and MiniLM's tokenizer.
+
+    Not a reranker anyone should use: no package ships trained cross-encoder weights and
+    tests never download. It exercises the real loading and scoring path only.
+    """
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("sentence_transformers")
+    from vecbench.embedding.models import minilm_path
+
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(minilm_path()))
+    except Exception as exc:  # noqa: BLE001 - the packaged MiniLM is in the embed extra
+        pytest.skip(f"packaged MiniLM tokenizer not available: {exc}")
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    folder = tmp_path_factory.mktemp("random-cross-encoder")
+    transformers.BertForSequenceClassification(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_cross_encoder_reranker_loads_offline_and_orders_by_its_scores(random_cross_encoder, monkeypatch):
+    from sentence_transformers import CrossEncoder
+
+    from vecbench.chunking.base import Chunk
+    from vecbench.rag.rerank import Candidate, CrossEncoderReranker, DocChunk, Reranker
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    texts = ["shock wave", "wing flutter at transonic speed", "heat flux", "boundary layer suction"]
+    cands = [Candidate(i, DocChunk(str(i), Chunk(t, 0, len(t))), 0.0) for i, t in enumerate(texts)]
+    rr = CrossEncoderReranker(str(random_cross_encoder), batch_size=2)
+    assert isinstance(rr, Reranker) and rr.params["weights_sha256"] is None
+    out = rr.rerank("supersonic shock", cands)
+    assert len(rr.params["weights_sha256"]) == 12
+    want = CrossEncoder(str(random_cross_encoder)).predict([("supersonic shock", t) for t in texts])
+    assert [c.id for c in out] == sorted(range(4), key=lambda i: -float(want[i]))
+    np.testing.assert_allclose([c.score for c in out], sorted(want, reverse=True), rtol=1e-5)
+    assert rr.rerank("x", []) == []
+
+
+def test_cross_encoder_in_a_run(tiny, tmp_path, hashing, random_cross_encoder):
+    with pytest.raises(ConfigError, match="not a directory"):
+        load_rag_config(_cfg(tiny, rerankers=[{"name": "cross_encoder", "model_path": str(tmp_path / "no")}]))
+    cfg = _cfg(
+        tiny,
+        retrieval=["sparse"],
+        rerankers=[{"name": "cross_encoder", "model_path": str(random_cross_encoder)}],
+    )
+    (rec,) = run_rag(cfg)
+    assert rec["status"] == "ok", rec["error"]
+    assert (
+        rec["reranker"]["name"] == "cross_encoder"
+        and len(rec["reranker"]["identity"]["weights_sha256"]) == 12
+    )
+    assert set(rec["latency"]["stages"]) == {"sparse_search", "rerank"}

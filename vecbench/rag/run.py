@@ -283,6 +283,12 @@ class _RagRun:
             self.rerankers[id(rc)] = _make_reranker(rc)
         return self.rerankers.get(id(rc)) if rc is not None else None
 
+    def reranker_section(self, rc: ComponentConfig) -> dict[str, Any]:
+        """The record's ``reranker``: the config's name and params and, once made, what the
+        reranker says it is (``identity``: its embedder's name, a model's weights hash)."""
+        made = self.rerankers.get(id(rc))
+        return {"name": rc.name, "params": rc.params, **({"identity": made.params} if made else {})}
+
     def emit(
         self,
         cell: _Cell,
@@ -343,7 +349,7 @@ class _RagRun:
             store=store,
             index=index,
             search=search,
-            reranker=None if r is None else {"name": r.name, "params": r.params},
+            reranker=None if r is None else self.reranker_section(r),
             counts=self.ds.counts.as_dict(),
             **measured,
         )
