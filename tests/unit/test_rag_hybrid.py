@@ -334,3 +334,52 @@ def test_cross_encoder_in_a_run(tiny, tmp_path, hashing, random_cross_encoder):
         and len(rec["reranker"]["identity"]["weights_sha256"]) == 12
     )
     assert set(rec["latency"]["stages"]) == {"sparse_search", "rerank"}
+
+
+# --------------------------------------------------------------------------- grid shape
+
+
+def test_restricted_embedders_and_rerankers(tiny, hashing):
+    rr = {"name": "embedding", "embedder": {"name": "hashing", "params": {"dim": 512}}}
+    cfg = load_rag_config(
+        _cfg(
+            tiny,
+            chunkers=["whole", {"name": "fixed", "params": {"size": 20}}],
+            embedders=[
+                {"name": "hashing", "params": {"dim": 64}},
+                {"name": "hashing", "params": {"dim": 128}, "chunkers": ["whole"]},
+            ],
+            retrieval=["dense", "sparse"],
+            rerankers=["none", {**rr, "precompute": True, "chunkers": ["fixed"]}],
+        )
+    )
+    # whole: sparse 1 + dense 2 embedders; fixed: (sparse 1 + dense 1) x 2 rerankers
+    assert cfg.n_cells() == 3 + 4
+    recs = run_rag(cfg)
+    assert len(recs) == 7 and all(r["status"] == "ok" for r in recs), [r["error"] for r in recs]
+    ranked = [r for r in recs if r["reranker"]]
+    assert {r["chunker"]["name"] for r in ranked} == {"fixed"}
+    ident = ranked[0]["reranker"]["identity"]
+    assert ident["precompute"] is True and ident["corpus"]["tokens"] > 0
+    with pytest.raises(ConfigError, match="names chunkers"):
+        load_rag_config(_cfg(tiny, embedders=[{"name": "hashing", "chunkers": ["nsp"]}]))
+
+
+def test_precomputed_embedding_reranker_orders_like_the_live_one():
+    from vecbench.chunking.base import Chunk
+    from vecbench.rag.rerank import Candidate, DocChunk, EmbeddingReranker
+
+    texts = ["cats and dogs", "supersonic shock wave", "wave", "shock tube flow"]
+    cands = [Candidate(i, DocChunk(str(i), Chunk(t, 0, len(t))), 0.0) for i, t in enumerate(texts)]
+    emb = HashingEmbedder(2048)
+    live = EmbeddingReranker(emb).rerank("shock wave", cands)
+    pre = EmbeddingReranker(emb, precompute=True)
+    with pytest.raises(ConfigError, match="use_vectors"):
+        pre.rerank("shock wave", cands)
+    pre.use_vectors(emb.embed(texts) * 3.0, {"tokens": 9})  # scale: cosine is unchanged
+    before = emb.usage.texts
+    got = pre.rerank("shock wave", cands[::-1])
+    assert emb.usage.texts - before == 1  # only the query is embedded at query time
+    assert [c.id for c in got] == [c.id for c in live]
+    np.testing.assert_allclose([c.score for c in got], [c.score for c in live], rtol=1e-5)
+    assert pre.params["corpus"] == {"tokens": 9}

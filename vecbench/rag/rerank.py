@@ -80,28 +80,60 @@ def _order(candidates: Sequence[Candidate], scores: Any) -> list[Candidate]:
 
 
 class EmbeddingReranker:
-    """Cosine similarity between the query and each candidate under a second embedder."""
+    """Cosine similarity between the query and each candidate under a second embedder.
+
+    By default the candidates' texts are embedded at query time, with the query (what a
+    cross-encoder would cost). With ``precompute=True`` the run embeds every chunk once
+    beforehand (``use_vectors``; counted as the reranker's corpus cost, not its latency),
+    as a deployed second bi-encoder would store its vectors: a query then costs one
+    embedding and a dot product per candidate.
+    """
 
     name = "embedding"
 
-    def __init__(self, embedder: Any) -> None:
+    def __init__(self, embedder: Any, precompute: bool = False) -> None:
         self.embedder = embedder
+        self.precompute = bool(precompute)
+        self._vectors: Any = None
+        self.corpus: dict[str, Any] = {}
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"embedder": self.embedder.name, "dim": self.embedder.dim}
+        return {
+            "embedder": self.embedder.name,
+            "dim": self.embedder.dim,
+            "precompute": self.precompute,
+            **({"corpus": dict(self.corpus)} if self.corpus else {}),
+        }
 
-    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
-        if not candidates:
-            return []
-        vecs = np.asarray(self.embedder.embed([query, *(c.text for c in candidates)]), dtype=np.float32)
+    def use_vectors(self, vectors: Any, corpus: dict[str, Any] | None = None) -> None:
+        """The chunks' vectors under this embedder (row i: chunk id i), for ``precompute``;
+        ``corpus`` says what computing them cost (tokens, seconds)."""
+        v = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(v, axis=1)
+        norms[norms == 0] = 1.0
+        self._vectors = v / norms[:, None]
+        self.corpus = dict(corpus or {})
+
+    def _embed(self, texts: list[str]) -> Any:
+        vecs = np.asarray(self.embedder.embed(texts), dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape[1] != self.embedder.dim:
             raise DimensionMismatchError(
                 f"reranker embedder {self.embedder.name!r} returned shape {vecs.shape}, expected (n, {self.embedder.dim})"
             )
         norms = np.linalg.norm(vecs, axis=1)
         norms[norms == 0] = 1.0
-        vecs = vecs / norms[:, None]
+        return vecs / norms[:, None]
+
+    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[Candidate]:
+        if not candidates:
+            return []
+        if self.precompute:
+            if self._vectors is None:
+                raise ConfigError("embedding reranker with precompute: use_vectors was not called")
+            qv = self._embed([query])[0]
+            return _order(candidates, self._vectors[[c.id for c in candidates]] @ qv)
+        vecs = self._embed([query, *(c.text for c in candidates)])
         return _order(candidates, vecs[1:] @ vecs[0])
 
 

@@ -65,7 +65,7 @@ def _make_reranker(rc: ComponentConfig | None) -> Any:
         from vecbench.rag.rerank import EmbeddingReranker
 
         e = rc.params["embedder"]
-        return EmbeddingReranker(resolve_embedder(e["name"], e["params"]))
+        return EmbeddingReranker(resolve_embedder(e["name"], e["params"]), rc.params.get("precompute", False))
     from vecbench.rag.rerank import CrossEncoderReranker
 
     r = CrossEncoderReranker(**rc.params)
@@ -100,6 +100,7 @@ class _RagRun:
         self.machine = machine_info()
         self.records: list[dict[str, Any]] = []
         self.rerankers: dict[int, Any] = {}
+        self.prepared: dict[int, ChunkedCorpus] = {}  # reranker entry -> corpus its vectors are of
         self.dataset_section = {
             "name": ds.name,
             "path": str(cfg.dataset.path),
@@ -110,22 +111,12 @@ class _RagRun:
     def cells(self, done: set[str]) -> dict[int, list[_Cell]]:
         """Cells still to run, grouped by chunker: each chunks once (and builds BM25 once);
         within it, sparse cells first, then per embedder (embedded once) and store."""
-        cfg, ds, groups = self.cfg, self.ds, {}
-        for ci, c in enumerate(cfg.chunkers):
-            todo = [
-                _Cell(rag_cell_id(cfg, ds, c, None, None, {}, r, m), c, None, None, {}, r, m)
-                for m in cfg.sparse_modes
-                for r in cfg.rerankers
-            ]
-            todo += [
-                _Cell(rag_cell_id(cfg, ds, c, e, s, search, r, m), c, e, s, search, r, m)
-                for e in cfg.embedders
-                for s in cfg.stores
-                for search in s.searches
-                for m in cfg.store_modes
-                for r in cfg.rerankers
-            ]
-            groups[ci] = [t for t in todo if t.cell_id not in done]
+        cfg, ds = self.cfg, self.ds
+        groups: dict[int, list[_Cell]] = {id(c): [] for c in cfg.chunkers}
+        for c, e, s, search, r, m in cfg.cells():
+            cell = _Cell(rag_cell_id(cfg, ds, c, e, s, search, r, m), c, e, s, search, r, m)
+            if cell.cell_id not in done:
+                groups[id(c)].append(cell)
         return groups
 
     def run_chunker(self, cells: list[_Cell]) -> None:
@@ -161,7 +152,7 @@ class _RagRun:
         index, bm25_s = bm25
         try:
             plan = self.plan(None)
-            rr = self.reranker(cell.reranker)
+            rr = self.reranker(cell.reranker, chunked)
             out = query(self.ds, chunked, None, None, plan, rr, self.progress, mode=cell.mode, bm25=index)
             info = {"ingest_s": bm25_s, "machine_load": None}
             measured = measured_sections(self.cfg, chunked, info, out, None, self.machine, None, bm25_s)
@@ -174,7 +165,6 @@ class _RagRun:
     ) -> None:
         """Embed the chunks once (through the embedding cache unless turned off), then
         every store."""
-        from vecbench.embedding.cache import EmbeddingCache
         from vecbench.rag.components import resolve_embedder
 
         e = cells[0].embedder
@@ -182,11 +172,7 @@ class _RagRun:
         try:
             embedder = resolve_embedder(e.name, e.params)
             ident.update(embedder=embedder.name, dim=int(embedder.dim))
-            if self.cfg.embedding_cache:
-                with EmbeddingCache(embedder) as cached:
-                    embedded = embed_corpus(chunked, cached, self.cfg.batch_size, self.progress)
-            else:
-                embedded = embed_corpus(chunked, embedder, self.cfg.batch_size, self.progress)
+            embedded = self.embed(chunked, embedder)
             check_query_embedder(embedded, embedder)
         except Exception as exc:  # noqa: BLE001 - recorded as failed cells
             for cell in cells:
@@ -257,7 +243,7 @@ class _RagRun:
         index, bm25_s = bm25 if cell.mode.uses_sparse else (None, None)
         try:
             plan = replace(plan, search=dict(cell.search))
-            rr = self.reranker(cell.reranker)
+            rr = self.reranker(cell.reranker, embedded.chunked)
             out = query(
                 self.ds, embedded, store, embedder, plan, rr, self.progress, mode=cell.mode, bm25=index
             )
@@ -277,11 +263,30 @@ class _RagRun:
         stages = {f"stage_{k}_ns": v.astype("float64") for k, v in out.stage_ns.items()}
         return self.writer.write_sidecar(cell.cell_id, out.chunk_ids, out.latencies_ns, per_query=stages)
 
-    def reranker(self, rc: ComponentConfig | None) -> Any:
-        """The reranker of a config entry, made (and loaded) once per run."""
-        if rc is not None and id(rc) not in self.rerankers:
+    def reranker(self, rc: ComponentConfig | None, chunked: ChunkedCorpus) -> Any:
+        """The reranker of a config entry, made (and loaded) once per run; an embedding
+        reranker with ``precompute`` gets the vectors of ``chunked``'s chunks (embedded
+        through the cache, outside any timing) when it does not hold them yet."""
+        if rc is None:
+            return None
+        if id(rc) not in self.rerankers:
             self.rerankers[id(rc)] = _make_reranker(rc)
-        return self.rerankers.get(id(rc)) if rc is not None else None
+        made = self.rerankers[id(rc)]
+        if getattr(made, "precompute", False) and self.prepared.get(id(rc)) is not chunked:
+            embedded = self.embed(chunked, made.embedder)
+            corpus = {"tokens": embedded.tokens, "embed_s": embedded.embed_s}
+            made.use_vectors(embedded.vectors, {**corpus, "embed_s_source": embedded.embed_s_source})
+            self.prepared[id(rc)] = chunked
+        return made
+
+    def embed(self, chunked: ChunkedCorpus, embedder: Any) -> EmbeddedCorpus:
+        """``chunked`` embedded by ``embedder``, through the embedding cache unless turned off."""
+        from vecbench.embedding.cache import EmbeddingCache
+
+        if not self.cfg.embedding_cache:
+            return embed_corpus(chunked, embedder, self.cfg.batch_size, self.progress)
+        with EmbeddingCache(embedder) as cached:
+            return embed_corpus(chunked, cached, self.cfg.batch_size, self.progress)
 
     def reranker_section(self, rc: ComponentConfig) -> dict[str, Any]:
         """The record's ``reranker``: the config's name and params and, once made, what the
