@@ -230,10 +230,28 @@ def rag(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
     run = sub.add_parser(
         "run",
-        help="run a YAML grid of chunkers x embedders x stores x rerankers",
-        description="run a YAML grid of chunkers x embedders x stores x rerankers",
+        help="run a YAML grid of chunkers x embedders x stores x retrieval modes x rerankers",
+        description="run a YAML grid of chunkers x embedders x stores x retrieval modes x rerankers; "
+        "with no CONFIG, the embedded default (packaged Cranfield, FAISS, no server)",
     )
-    run.add_argument("config", metavar="CONFIG", help="a rag YAML config")
-    run.add_argument("--out", metavar="F", default=None, help="append records to this JSON Lines file")
+    run.add_argument(
+        "config",
+        metavar="CONFIG",
+        nargs="?",
+        default=None,
+        help="a rag YAML config (none: the embedded default)",
+    )
+    run.add_argument(
+        "--out",
+        metavar="F",
+        default=None,
+        help="append records to this JSON Lines file (default run: vecbench-results/rag-<id>.jsonl)",
+    )
+    run.add_argument(
+        "--html",
+        metavar="OUT",
+        default=None,
+        help="also write the HTML report (default run: beside the results)",
+    )
     run.add_argument("--resume", action="store_true", help="skip cells already recorded ok in --out")
     prices(run)

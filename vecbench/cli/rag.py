@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 
@@ -130,22 +131,53 @@ def _notes(records: Sequence[Mapping[str, Any]], console: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from vecbench.errors import ConfigError
+    from vecbench.rag.config import load_rag_config
     from vecbench.rag.run import run_rag
+    from vecbench.results.provenance import new_run_id
     from vecbench.util.progress import Progress
 
     resume = bool(getattr(args, "resume", False))
     if resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
-    model = None
+    default = args.config is None
+    if default:
+        from vecbench.rag.default import check_default_installed, default_config
+
+        check_default_installed()
+        config: Any = load_rag_config(default_config())
+    else:
+        config = load_rag_config(args.config)
     if getattr(args, "prices", None) or getattr(args, "price", None):
         from vecbench.cli._common import prices_from_args
-        from vecbench.rag.config import load_rag_config
 
-        model = prices_from_args(args, load_rag_config(args.config).prices)
-    records = run_rag(args.config, out=args.out, progress=Progress(), resume=resume, prices=model)
+        model = prices_from_args(args, config.prices)
+        config = replace(config, prices=model, price_per_1m_tokens=model.usd_per_1m_embedding_tokens)
+    run_id = new_run_id()
+    out = args.out or (Path("vecbench-results") / f"rag-{run_id}.jsonl" if default else None)
+    html = getattr(args, "html", None) or (
+        Path(out).with_suffix(".html") if default and _can_plot() else None
+    )
+    records = run_rag(config, out=out, progress=Progress(), resume=resume, run_id=run_id)
     render(records)
     failed = sum(1 for r in records if r["status"] != "ok")
     # Like `vecbench run`: failed cells are results (recorded with their error), not a failed command.
-    print(f"{len(records)} cell(s), {failed} failed" + (f"; results: {args.out}" if args.out else ""))
+    print(f"{len(records)} cell(s), {failed} failed" + (f"; results: {out}" if out else ""))
+    if default:
+        print(
+            "note: no cross-encoder reranker: no installable package ships cross-encoder weights "
+            "(give one with rerankers: [{name: cross_encoder, model_path: DIR}] in a config)"
+        )
+    if html:
+        from vecbench.report import write_html
+
+        print(f"HTML report: {write_html(records, html, title='vecbench rag', results_path=out)}")
     return 0
+
+
+def _can_plot() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None

@@ -91,12 +91,17 @@ class _RagRun:
     """One run of a retrieval config: the shared parts of its records, and the steps."""
 
     def __init__(
-        self, cfg: RagConfig, ds: RagDataset, writer: ResultsWriter | None, progress: Progress
+        self,
+        cfg: RagConfig,
+        ds: RagDataset,
+        writer: ResultsWriter | None,
+        progress: Progress,
+        run_id: str | None = None,
     ) -> None:
         from vecbench.results.provenance import machine_info, new_run_id
 
         self.cfg, self.ds, self.writer, self.progress = cfg, ds, writer, progress
-        self.run_id = new_run_id()
+        self.run_id = run_id or new_run_id()
         self.machine = machine_info()
         self.records: list[dict[str, Any]] = []
         self.rerankers: dict[int, Any] = {}
@@ -380,6 +385,7 @@ def run_rag(
     resume: bool = False,
     prices: PriceModel | Mapping[str, Any] | str | Path | None = None,
     ci_resamples: int | None = None,
+    run_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run every cell of ``config``; returns the records (also appended to ``out`` if given).
 
@@ -397,7 +403,7 @@ def run_rag(
     check_corpus_text(ds)
     writer = ResultsWriter(out) if out is not None else None
     done = completed_cells(out) if (resume and out is not None) else set()
-    run = _RagRun(cfg, ds, writer, progress)
+    run = _RagRun(cfg, ds, writer, progress, run_id)
     for cells in run.cells(done).values():
         if cells:
             run.run_chunker(cells)

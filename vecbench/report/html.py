@@ -235,6 +235,12 @@ def render_html(
         sections.append(("cost", "Cost", tables.cost_table(records)))
     if rag:
         sections.append(("rag", "Retrieval quality (text runs)", tables.rag_table(rag)))
+    if any(r.get("status") == "ok" for r in rag):
+        from vecbench.report.rag import rag_section
+
+        sections.append(
+            ("rag-latency", "Retrieval pipelines: nDCG@10 against p99, time per stage", rag_section(rag))
+        )
     if failed:
         sections.append(("failed", "Failed cells", tables.failed_table(failed)))
     if records:

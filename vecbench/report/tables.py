@@ -248,10 +248,13 @@ def rag_setting(r: Mapping[str, Any]) -> str:
     """A retrieval record's chunker | embedder | search | reranker as text."""
     chunker = dig(r, "chunker", "name") or "?"
     cparams = params_text(dig(r, "chunker", "params"))
-    parts = [f"{chunker} {cparams}".strip(), str(dig(r, "embedder", "name") or "?")]
+    from vecbench.report.rag import retrieval_text
+
+    parts = [f"{chunker} {cparams}".strip(), str(dig(r, "embedder", "name") or "-")]
     search = params_text(dig(r, "search", "params"))
     if search:
         parts.append(search)
+    parts.append(retrieval_text(r))
     reranker = dig(r, "reranker", "name")
     if reranker:
         parts.append(f"rerank {reranker}")
@@ -263,7 +266,9 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
     ks = sorted(
         {int(k) for r in records for k in (dig(r, "quality", "recall_at_k") or {}) if str(k).isdigit()}
     )
-    headers = ["chunker", "embedder", "store", "search", "reranker", "nDCG@10", "MRR@10"]
+    from vecbench.report.rag import retrieval_text
+
+    headers = ["chunker", "embedder", "store", "search", "retrieval", "reranker", "nDCG@10", "MRR@10"]
     headers += [f"recall@{k}" for k in ks]
     headers += ["span recall", "span IoU", "chunks", "tokens", "$ embed", "p50 ms", "p99 ms", "status"]
     rows = []
@@ -275,9 +280,10 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
         rows.append(
             [
                 f"{dig(r, 'chunker', 'name')} {params_text(dig(r, 'chunker', 'params'))}".strip(),
-                dig(r, "embedder", "name"),
+                dig(r, "embedder", "name") or "-",
                 f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}",
                 params_text(dig(r, "search", "params")) or "-",
+                retrieval_text(r),
                 dig(r, "reranker", "name") or "-",
                 Cell(fmt(q.get("ndcg_at_10"), "recall"), _ci_text(r, "ndcg_at_10", "recall")),
                 Cell(fmt(q.get("mrr_at_10"), "recall"), _ci_text(r, "mrr_at_10", "recall")),
@@ -292,7 +298,7 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
                 _status(r),
             ]
         )
-    return html_table(headers, rows, numeric=range(5, 5 + 2 + len(ks) + 7))
+    return html_table(headers, rows, numeric=range(6, 6 + 2 + len(ks) + 7))
 
 
 def _load_rows(r: Mapping[str, Any]) -> list[list[Any]]:
