@@ -383,3 +383,21 @@ def test_precomputed_embedding_reranker_orders_like_the_live_one():
     assert [c.id for c in got] == [c.id for c in live]
     np.testing.assert_allclose([c.score for c in got], [c.score for c in live], rtol=1e-5)
     assert pre.params["corpus"] == {"tokens": 9}
+
+
+def test_the_embedded_default_grid():
+    from vecbench.rag.default import default_config
+
+    cfg = load_rag_config(default_config())
+    assert cfg.dataset.path == "beir:cranfield" and [c.name for c in cfg.chunkers] == [
+        "whole",
+        "recursive",
+        "discourse",
+        "nsp",
+    ]
+    cells = list(cfg.cells())
+    # whole: BM25 x 2 rerankers + 2 embedders x 3 store modes x 2 rerankers; others: BM25 + model2vec x 3
+    assert len(cells) == cfg.n_cells() == 14 + 3 * 4
+    assert {c.store.name for c in cells if c.store} == {"faiss"}
+    assert all(c.chunker.name == "whole" for c in cells if c.reranker or (c.embedder and c.embedder.chunkers))
+    assert {m.label for m in cfg.retrieval} == {"dense", "bm25", "hybrid rrf k=60", "hybrid weighted a=0.5"}

@@ -197,6 +197,7 @@ def test_cli_run_prints_table(tiny, tmp_path, hashing, capsys):
     assert rag.main(args) == 0
     shown = capsys.readouterr().out
     assert "nDCG@10" in shown and "bruteforce/flat" in shown and "1 cell(s), 0 failed" in shown
+    assert "note: 1 of 3 judgments name documents not in the corpus" in shown
 
 
 def test_cli_run_prices(tiny, tmp_path, hashing, capsys):
