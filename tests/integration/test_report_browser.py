@@ -114,8 +114,15 @@ def _rag_records(tmp_path: Path) -> list[dict[str, Any]]:
         "embedders": [{"name": "hashing", "params": {"dim": 64}}],
         "stores": [{"name": "bruteforce", "index": "flat"}],
         "k": [1, 3],
+        "retrieval": ["dense", "sparse", {"mode": "hybrid"}] if _has("bm25s") else ["dense"],
     }
     return run_rag(config, out=tmp_path / "rag.jsonl")
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 @pytest.fixture(scope="module")
@@ -166,9 +173,17 @@ def test_browser_dom_has_the_plots_and_tables(page, tmp_path):
         src = img["src"] or ""
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")
-    assert {"summary", "best", "pareto", "latency", "load", "cost", "rag", "provenance"}.issubset(
-        parsed.ids()
-    )
+    assert {
+        "summary",
+        "best",
+        "pareto",
+        "latency",
+        "load",
+        "cost",
+        "rag",
+        "rag-latency",
+        "provenance",
+    }.issubset(parsed.ids())
     assert len(parsed.all("table")) >= 6
     assert len(parsed.all("details")) == len(records)
 

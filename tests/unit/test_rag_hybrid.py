@@ -401,3 +401,13 @@ def test_the_embedded_default_grid():
     assert {c.store.name for c in cells if c.store} == {"faiss"}
     assert all(c.chunker.name == "whole" for c in cells if c.reranker or (c.embedder and c.embedder.chunkers))
     assert {m.label for m in cfg.retrieval} == {"dense", "bm25", "hybrid rrf k=60", "hybrid weighted a=0.5"}
+
+
+def test_the_shipped_cranfield_configs_load():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks" / "configs"
+    full = load_rag_config(root / "rag-cranfield-hybrid.yaml")
+    # per chunker: BM25 + 2 embedders x (dense, rrf, 3 weighted); all x 2 rerankers
+    assert full.n_cells() == 4 * (1 + 2 * 5) * 2
+    assert load_rag_config(root / "rag-cranfield.yaml").n_cells() == 12
