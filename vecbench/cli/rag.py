@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from vecbench.report.rag import chunker_text, short_embedder
+
 
 def _fmt(value: Any, spec: str = "{:.4f}") -> str:
     return "-" if value is None else spec.format(value)
@@ -72,13 +74,12 @@ def render(records: Sequence[Mapping[str, Any]], console: Any = None) -> None:
         q, cost, lat = r.get("quality") or {}, r.get("cost") or {}, r.get("latency") or {}
         rk = q.get("recall_at_k") or {}
         kmax = max(rk, key=int) if rk else None
-        params = " ".join(f"{k}={v}" for k, v in (r["chunker"].get("params") or {}).items())
         status = r["status"] if r["status"] == "ok" else f"[red]{r['status']}: {r['error']['type']}[/red]"
         search = " ".join(f"{k}={v}" for k, v in (r["search"].get("params") or {}).items())
         table.add_row(
             status,
-            f"{r['chunker']['name']} {params}".strip(),
-            (r.get("embedder") or {}).get("name", "-"),
+            chunker_text(r),
+            short_embedder((r.get("embedder") or {}).get("name")),
             f"{r['store']['name']}/{r['index']['type']} {search}".strip(),
             _retrieval(r),
             (r.get("reranker") or {}).get("name", "-"),
@@ -106,7 +107,7 @@ def _notes(records: Sequence[Mapping[str, Any]], console: Any) -> None:
                 str(x)
                 for x in (
                     r["chunker"]["name"],
-                    (r.get("embedder") or {}).get("name", "-"),
+                    short_embedder((r.get("embedder") or {}).get("name")),
                     r["store"]["name"],
                 )
             )

@@ -18,7 +18,14 @@ from typing import Any
 from vecbench.report.tables import Cell, fmt, html_table
 from vecbench.util.nested import dig
 
-__all__ = ["rag_section", "rag_pareto_png", "rag_stages_png", "pipeline_label", "retrieval_text"]
+__all__ = [
+    "rag_section",
+    "rag_pareto_png",
+    "rag_stages_png",
+    "pipeline_label",
+    "retrieval_text",
+    "short_embedder",
+]
 
 STAGES = ("embed_query", "dense_search", "sparse_search", "fusion", "rerank")
 _STAGE_TITLES = {
@@ -44,7 +51,17 @@ def retrieval_text(r: Mapping[str, Any]) -> str:
     return str(mode)
 
 
-def _short_embedder(name: Any) -> str:
+def chunker_text(r: Mapping[str, Any]) -> str:
+    """The chunker's name and numeric settings (sizes, overlap, threshold), e.g.
+    ``recursive chunk_size=512 chunk_overlap=64``; the record keeps every parameter."""
+    params = dig(r, "chunker", "params") or {}
+    nums = " ".join(
+        f"{k}={v}" for k, v in params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    )
+    return f"{dig(r, 'chunker', 'name')} {nums}".strip()
+
+
+def short_embedder(name: Any) -> str:
     """``st:all-MiniLM-L6-v2@7e54b3bcd8c7`` -> ``all-MiniLM-L6-v2``; model2vec's distilled
     name -> ``model2vec``."""
     if not name:
@@ -60,14 +77,14 @@ def _reranker_text(r: Mapping[str, Any]) -> str:
     if not rr:
         return ""
     emb = dig(rr, "identity", "embedder") or dig(rr, "params", "embedder", "name")
-    return f"+ rerank {rr.get('name')}" + (f" {_short_embedder(emb)}" if emb else "")
+    return f"+ rerank {rr.get('name')}" + (f" {short_embedder(emb)}" if emb else "")
 
 
 def pipeline_label(r: Mapping[str, Any]) -> str:
     """``whole | model2vec | hybrid rrf k=60 + rerank embedding all-MiniLM-L6-v2``."""
     parts = [str(dig(r, "chunker", "name"))]
     if r.get("embedder"):
-        parts.append(_short_embedder(dig(r, "embedder", "name")))
+        parts.append(short_embedder(dig(r, "embedder", "name")))
     parts.append(f"{retrieval_text(r)} {_reranker_text(r)}".strip())
     store = dig(r, "store", "name")
     if store and store != "bm25s":
@@ -110,7 +127,7 @@ def rag_pareto_png(records: Sequence[Mapping[str, Any]], *, title: str) -> str |
     ax = fig.add_subplot()
     families = sorted({_family(r) for _, _, r in pts}, key=lambda f: (_MODE_ORDER + (f,)).index(f))
     colors = {f: colormaps["tab10"](i) for i, f in enumerate(families)}
-    embedders = sorted({_short_embedder(dig(r, "embedder", "name")) for _, _, r in pts})
+    embedders = sorted({short_embedder(dig(r, "embedder", "name")) for _, _, r in pts})
     markers = dict(zip(embedders, "osD^vP*X", strict=False))
     for x, y, r in pts:
         c = colors[_family(r)]
@@ -118,22 +135,16 @@ def rag_pareto_png(records: Sequence[Mapping[str, Any]], *, title: str) -> str |
         if isinstance(ci, Sequence) and len(ci) == 2:
             ax.plot([x, x], ci, color=c, alpha=0.35, lw=1)
         face = "none" if r.get("reranker") else c
-        ax.plot(x, y, markers.get(_short_embedder(dig(r, "embedder", "name")), "o"), color=c, mfc=face, ms=7)
+        ax.plot(x, y, markers.get(short_embedder(dig(r, "embedder", "name")), "o"), color=c, mfc=face, ms=7)
     front = _pareto(pts)
     ax.plot([p[0] for p in front], [p[1] for p in front], "-", color="#333", lw=1, zorder=0)
-    for x, y, r in front:
-        ax.annotate(
-            pipeline_label(r).replace(" | ", "\n", 1),
-            (x, y),
-            xytext=(6, -4),
-            textcoords="offset points",
-            fontsize=7,
-        )
+    for i, (x, y, _r) in enumerate(front, start=1):  # numbered; the page lists them
+        ax.annotate(str(i), (x, y), xytext=(-4, 6), textcoords="offset points", fontsize=8, weight="bold")
     ax.set_xscale("log")
     ax.set_xlabel("end-to-end p99 latency per query (ms, log scale)")
     ax.set_ylabel("nDCG@10 (bars: 95% interval)")
     ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     handles = [ax.plot([], [], "o", color=colors[f], label=f)[0] for f in families]
     handles += [ax.plot([], [], markers[e], color="#555", label=f"embedder: {e}")[0] for e in embedders]
     handles.append(ax.plot([], [], "o", color="#555", mfc="none", label="reranked (hollow)")[0])
@@ -177,6 +188,20 @@ def rag_stages_png(records: Sequence[Mapping[str, Any]], *, title: str) -> str |
     ax.grid(True, axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     return _png(fig)
+
+
+def _front_list(records: Sequence[Mapping[str, Any]]) -> str:
+    """The numbered Pareto front of the plot, from the lowest p99 up."""
+    pts = [
+        (float(dig(r, "latency", "p99_ms")), float(dig(r, "quality", "ndcg_at_10")), r)
+        for r in records
+        if dig(r, "latency", "p99_ms") and dig(r, "quality", "ndcg_at_10") is not None
+    ]
+    items = "".join(
+        f"<li>{html.escape(pipeline_label(r))}: nDCG@10 {fmt(y, 'recall')}, p99 {fmt(x, 'ms')} ms</li>"
+        for x, y, r in _pareto(pts)
+    )
+    return f"<p>Pareto front (numbered on the plot):</p><ol>{items}</ol>" if items else ""
 
 
 def _stage_table(records: Sequence[Mapping[str, Any]]) -> str:
@@ -238,6 +263,7 @@ def rag_section(records: Sequence[Mapping[str, Any]]) -> str:
             if uri:
                 imgs.append(f'<img src="{html.escape(uri)}" alt="{html.escape(alt)}">')
         parts.append(
-            f'<h3>{html.escape(name)}</h3><div class="plots">{"".join(imgs)}</div>{_stage_table(recs)}'
+            f'<h3>{html.escape(name)}</h3><div class="plots">{"".join(imgs)}</div>'
+            f"{_front_list(recs)}{_stage_table(recs)}"
         )
     return "".join(parts)

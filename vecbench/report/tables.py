@@ -246,11 +246,9 @@ def cost_table(records: Sequence[Mapping[str, Any]]) -> str:
 
 def rag_setting(r: Mapping[str, Any]) -> str:
     """A retrieval record's chunker | embedder | search | reranker as text."""
-    chunker = dig(r, "chunker", "name") or "?"
-    cparams = params_text(dig(r, "chunker", "params"))
-    from vecbench.report.rag import retrieval_text
+    from vecbench.report.rag import chunker_text, retrieval_text
 
-    parts = [f"{chunker} {cparams}".strip(), str(dig(r, "embedder", "name") or "-")]
+    parts = [chunker_text(r), str(dig(r, "embedder", "name") or "-")]
     search = params_text(dig(r, "search", "params"))
     if search:
         parts.append(search)
@@ -266,7 +264,7 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
     ks = sorted(
         {int(k) for r in records for k in (dig(r, "quality", "recall_at_k") or {}) if str(k).isdigit()}
     )
-    from vecbench.report.rag import retrieval_text
+    from vecbench.report.rag import chunker_text, retrieval_text
 
     headers = ["chunker", "embedder", "store", "search", "retrieval", "reranker", "nDCG@10", "MRR@10"]
     headers += [f"recall@{k}" for k in ks]
@@ -279,7 +277,7 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
         usd = c.get("usd_embed_corpus", c.get("usd_embed"))
         rows.append(
             [
-                f"{dig(r, 'chunker', 'name')} {params_text(dig(r, 'chunker', 'params'))}".strip(),
+                chunker_text(r),
                 dig(r, "embedder", "name") or "-",
                 f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}",
                 params_text(dig(r, "search", "params")) or "-",
