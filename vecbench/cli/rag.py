@@ -158,9 +158,9 @@ def main(args: argparse.Namespace) -> int:
         config = replace(config, prices=model, price_per_1m_tokens=model.usd_per_1m_embedding_tokens)
     run_id = new_run_id()
     out = args.out or (Path("vecbench-results") / f"rag-{run_id}.jsonl" if default else None)
-    html = getattr(args, "html", None) or (
-        Path(out).with_suffix(".html") if default and _can_plot() else None
-    )
+    html = getattr(args, "html", None)
+    if html is None and default and out is not None and _can_plot():
+        html = Path(out).with_suffix(".html")
     records = run_rag(config, out=out, progress=Progress(), resume=resume, run_id=run_id)
     render(records)
     failed = sum(1 for r in records if r["status"] != "ok")

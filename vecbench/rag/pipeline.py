@@ -198,8 +198,8 @@ def query(
 ) -> QueryOutcome:
     """Answer every judged query one at a time in one timed pass of the measuring core,
     timing each query end to end and each of its stages (embed, dense search, BM25,
-    fusion, rerank; ``vecbench.rag.retrieve``); then score the pass. One untimed query
-    first loads what loads lazily (models, caches).
+    fusion, rerank; ``vecbench.rag.retrieve``); then score the pass. ``settings.warmup``
+    untimed queries first load what loads lazily (models, caches).
 
     ``mode`` defaults to dense; sparse needs only ``corpus`` chunked (no store, no
     embedder) and ``bm25`` built over its chunks. Span metrics use the top
@@ -230,7 +230,8 @@ def query(
         bm25=bm25,
         reranker=reranker,
     )
-    retriever.answer(ds.queries[qids[0]])  # warm-up, untimed
+    for qid in qids[: plan.settings.warmup]:  # untimed, as in the measuring core: models load here
+        retriever.answer(ds.queries[qid])
     tokens: list[int] = []
     stages: list[dict[str, NDArray[np.int64]]] = []
 

@@ -146,7 +146,12 @@ def rag_pareto_png(records: Sequence[Mapping[str, Any]], *, title: str) -> str |
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     handles = [ax.plot([], [], "o", color=colors[f], label=f)[0] for f in families]
-    handles += [ax.plot([], [], markers[e], color="#555", label=f"embedder: {e}")[0] for e in embedders]
+    handles += [
+        ax.plot(
+            [], [], markers[e], color="#555", label=f"embedder: {e}" if e != "-" else "no embedder (BM25)"
+        )[0]
+        for e in embedders
+    ]
     handles.append(ax.plot([], [], "o", color="#555", mfc="none", label="reranked (hollow)")[0])
     handles.append(ax.plot([], [], "-", color="#333", label="Pareto front")[0])
     ax.legend(handles=handles, fontsize=7, loc="lower right", framealpha=0.9)
