@@ -411,3 +411,36 @@ def test_the_shipped_cranfield_configs_load():
     # per chunker: BM25 + 2 embedders x (dense, rrf, 3 weighted); all x 2 rerankers
     assert full.n_cells() == 4 * (1 + 2 * 5) * 2
     assert load_rag_config(root / "rag-cranfield.yaml").n_cells() == 12
+
+
+def test_quality_of_a_run_equals_the_hand_computed_values(tmp_path):
+    """A corpus built so BM25's order is known, graded judgments chosen by hand (one of them
+    naming a document not in the corpus): the record's nDCG@10, MRR@10 and recall@k are the
+    values computed below by hand from the trec_eval definitions."""
+    corpus = [
+        {"_id": "z1", "text": "zeta filler filler"},
+        {"_id": "g1", "text": "gamma delta filler"},  # both query terms: first
+        {"_id": "g2", "text": "gamma filler filler"},
+        {"_id": "g3", "text": "delta filler filler"},  # delta is rarer than gamma: before g2
+        {"_id": "f1", "text": "gamma kappa lambda"},
+        {"_id": "f2", "text": "gamma lambda kappa"},
+    ]
+    queries = [{"_id": "1", "text": "zeta"}, {"_id": "2", "text": "gamma delta"}]
+    qrels = ["1\tz1\t1", "2\tg2\t2", "2\tg3\t1", "2\tghost\t1"]
+    path = write_beir(tmp_path / "hand", corpus, queries, qrels)
+    out = tmp_path / "r.jsonl"
+    cfg = _cfg(path, retrieval=["sparse"], k=[1, 3], k_chunks=5)
+    (rec,) = run_rag(cfg, out=out)
+    ids = read_sidecar(out, rec)["ids"]
+    assert ids.tolist() == [[0, -1, -1, -1, -1], [1, 3, 2, 4, 5]]  # z1 | g1, g3, g2, f1, f2
+
+    # query 1: z1 first: nDCG 1, MRR 1, recall@1 = recall@3 = 1
+    # query 2: g1 (0), g3 (grade 1), g2 (grade 2); ideal 2, 1, 1 (ghost counts in the ideal)
+    dcg = 1 / math.log2(3) + 2 / math.log2(4)
+    idcg = 2 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
+    q = rec["quality"]
+    assert q["ndcg_at_10"] == pytest.approx((1 + dcg / idcg) / 2)
+    assert q["mrr_at_10"] == pytest.approx((1 + 1 / 2) / 2)
+    assert q["recall_at_k"] == pytest.approx({"1": (1 + 0) / 2, "3": (1 + 2 / 3) / 2})
+    assert q["hit_at_k"] == pytest.approx({"1": 0.5, "3": 1.0})
+    assert rec["counts"]["qrels_unknown_docs"] == 1
