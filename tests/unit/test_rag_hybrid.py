@@ -444,3 +444,24 @@ def test_quality_of_a_run_equals_the_hand_computed_values(tmp_path):
     assert q["recall_at_k"] == pytest.approx({"1": (1 + 0) / 2, "3": (1 + 2 / 3) / 2})
     assert q["hit_at_k"] == pytest.approx({"1": 0.5, "3": 1.0})
     assert rec["counts"]["qrels_unknown_docs"] == 1
+
+
+def test_run_pipeline_hybrid_on_a_connected_store(tiny):
+    from vecbench.rag.beir import load_beir
+    from vecbench.rag.components import WholeDocumentChunker
+    from vecbench.rag.pipeline import RetrievalPlan, run_pipeline
+    from vecbench.registry import get_store
+
+    ds = load_beir(tiny)
+    plan = RetrievalPlan(ks=(1, 3), k_chunks=4)
+    with get_store("bruteforce") as store:
+        r = run_pipeline(
+            ds, WholeDocumentChunker(), HashingEmbedder(256), store, plan, mode=RetrievalMode("hybrid")
+        )
+        with pytest.raises(ConfigError, match="sparse needs no store"):
+            run_pipeline(
+                ds, WholeDocumentChunker(), HashingEmbedder(256), store, plan, mode=RetrievalMode("sparse")
+            )
+    assert r.retrieval == {"mode": "hybrid", "fusion": "rrf", "rrf_k": 60, "where": "client"}
+    assert set(r.stages) == {"embed_query", "dense_search", "sparse_search", "fusion"}
+    assert r.cost["bm25_index_s"] > 0 and r.quality.means["mrr_at_10"] == 1.0
