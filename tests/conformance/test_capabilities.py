@@ -45,6 +45,7 @@ DECLARED: dict[str, frozenset[str]] = {
     "pgvector": ALL,
     "redis": ALL,
     "elasticsearch": ALL,
+    "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
     "weaviate": ALL - {"BatchSearch"},  # no multi-query call in Weaviate's API
     "pinecone": ALL - {"BatchSearch"},  # one query per request in Pinecone's API
 }
