@@ -18,6 +18,7 @@ from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, run_index
 from vecbench.harness.cells import IndexSetting
+from vecbench.harness.streaming import check_streaming, ingest_truth, run_streaming
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
@@ -92,9 +93,15 @@ def _run(
     from vecbench.measures.groundtruth import ground_truth
 
     results: list[CellResult] = []
+    check_streaming(cfg.settings, [s.name for s in cfg.stores])
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
+        filtered_searches(
+            dataset, cfg.settings
+        )  # a filter this data set cannot answer: refused before any work
+        truth = ingest_truth(dataset, cfg.settings)  # also refuses plans the data set is too small for
+        if cfg.settings.freshness is not None:
+            cfg.settings.freshness.check(dataset.n)
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for store in cfg.stores:
             for index in store.indexes:
@@ -110,6 +117,18 @@ def _run(
                             writer=writer,
                             skip=skip,
                             gt=gt,
+                            progress=progress,
+                        )
+                    )
+                    results.extend(
+                        run_streaming(
+                            dataset,
+                            setting,
+                            cfg.settings,
+                            run_id=run_id,
+                            writer=writer,
+                            skip=skip,
+                            truth=truth,
                             progress=progress,
                         )
                     )
@@ -138,7 +157,8 @@ def benchmark(
     ``settings`` are ``vecbench.config.Settings`` fields: ``k`` (default 10), ``warmup``,
     ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
-    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries`` ...
+    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``,
+    ``freshness`` and ``ingest_load`` (streaming cells, see ``vecbench.harness.streaming``) ...
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP
@@ -147,7 +167,9 @@ def benchmark(
     """
     unknown = sorted(set(settings) - set(SETTINGS_KEYS))
     if unknown:
-        raise ConfigError(f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}")
+        raise ConfigError(
+            f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}"
+        )
     names = [stores] if isinstance(stores, str) else list(stores)
     if not names:
         raise ConfigError("benchmark() needs at least one store")

@@ -37,6 +37,8 @@ SETTINGS_KEYS = (
     "disturbed_retries",
     "filters",
     "filter_strategy",
+    "freshness",
+    "ingest_load",
 )
 
 
@@ -62,6 +64,10 @@ class Settings:
       them); empty: unfiltered only;
     - ``filter_strategy``: ``post_filter`` (search more, keep what passes: every store) or
       ``native`` (the store's own filter; CapabilityError where it has none);
+    - ``freshness``: a ``vecbench.workloads.plans.FreshnessPlan`` (or its mapping): a
+      freshness cell (time until writes are searchable) per search setting, or None;
+    - ``ingest_load``: an ``IngestPlan`` (or its mapping): a search-under-ingest cell per
+      search setting and insert rate, or None;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -79,6 +85,8 @@ class Settings:
     disturbed_retries: int = 2
     filters: tuple[Any, ...] = ()
     filter_strategy: str = "post_filter"
+    freshness: Any = None
+    ingest_load: Any = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -93,6 +101,7 @@ class Settings:
             "load": _parse_load(self.load),
             "filters": _parse_filters(self.filters),
             "filter_strategy": _check_strategy(self.filter_strategy),
+            **_parse_streaming(self.freshness, self.ingest_load),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -140,7 +149,19 @@ class Settings:
         if self.filters:
             out["filters"] = [f.as_dict() for f in self.filters]
             out["filter_strategy"] = self.filter_strategy
+        for name in ("freshness", "ingest_load"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name).as_dict()
         return out
+
+
+def _parse_streaming(freshness: Any, ingest_load: Any) -> dict[str, Any]:
+    from vecbench.workloads.plans import FreshnessPlan, IngestPlan, parse_plan
+
+    return {
+        "freshness": parse_plan(freshness, FreshnessPlan, "freshness"),
+        "ingest_load": parse_plan(ingest_load, IngestPlan, "ingest_load"),
+    }
 
 
 def _parse_filters(filters: Any) -> tuple[Any, ...]:
