@@ -49,8 +49,8 @@ from vecbench.workloads.live_truth import LiveTruth
 
 __all__ = ["run_streaming", "check_streaming", "ingest_truth", "READER_OWN", "READER_SAME"]
 
-READER_OWN = "own store per searcher (attach: its own connection)"
-READER_SAME = "the writer's store object"
+READER_OWN = "own connections (attach)"
+READER_SAME = "writer's store object"
 LIVE_SET_RULE = (
     "exact, of the set live when each search was sent: the initial rows plus every batch whose "
     "upsert had returned by then; a search during which a batch was being written is scored "

@@ -221,7 +221,9 @@ def _interleaved_passes(
                     continue
                 try:
                     store.set_search_params(dict(cell.search_params))
-                    search = cell.filtered.search_fn(store, s.k) if cell.filtered is not None else store.search
+                    search = (
+                        cell.filtered.search_fn(store, s.k) if cell.filtered is not None else store.search
+                    )
                     warm_up(search, queries, s.k, s.warmup)
                     mine = passes[id(cell)]
                     got = mine.add(_serial_pass(search, queries, s.k), ctx.retries, ctx.exclude_pids)

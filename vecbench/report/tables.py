@@ -344,7 +344,7 @@ def failed_table(records: Sequence[Mapping[str, Any]]) -> str:
             dig(r, "dataset", "name"),
             dig(r, "store", "name"),
             dig(r, "index", "type"),
-            cell_params(r) if r.get("kind", "vector") == "vector" else rag_setting(r),
+            cell_params(r) if r.get("kind", "vector") != "rag" else rag_setting(r),
             Cell(dig(r, "error", "type") or "?", cls="bad"),
             Cell(dig(r, "error", "message") or "", cls="wrap"),
         ]
