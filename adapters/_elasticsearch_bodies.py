@@ -79,9 +79,7 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
     if "bulk_chunk" in config:
         check_int_param("bulk_chunk", config["bulk_chunk"], minimum=1)
     timeout = config.get("request_timeout_s")
-    if timeout is not None and (
-        not is_number(timeout) or timeout <= 0
-    ):
+    if timeout is not None and (not is_number(timeout) or timeout <= 0):
         raise ConfigError(f"request_timeout_s must be a positive number, got {timeout!r}")
     for key in ("verify_certs", "force_merge"):
         if key in config and not isinstance(config[key], bool):
@@ -99,9 +97,7 @@ def check_build_params(spec: CollectionSpec, params: dict[str, Any]) -> dict[str
         check_int_param("m", params["m"], minimum=2, maximum=512)
         check_int_param("ef_construction", params["ef_construction"], minimum=1)
     ci = params.get("confidence_interval")
-    if ci is not None and (
-        not is_number(ci) or not (ci == 0 or 0.9 <= ci <= 1.0)
-    ):
+    if ci is not None and (not is_number(ci) or not (ci == 0 or 0.9 <= ci <= 1.0)):
         raise InvalidParameterError(f"confidence_interval must be 0 or in [0.9, 1.0], got {ci!r}")
     return params
 

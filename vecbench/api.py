@@ -18,6 +18,7 @@ from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, run_index
 from vecbench.harness.cells import IndexSetting
+from vecbench.harness.preflight import check_index_settings
 from vecbench.harness.streaming import check_streaming, ingest_truth, run_streaming
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
@@ -96,43 +97,53 @@ def _run(
     check_streaming(cfg.settings, [s.name for s in cfg.stores])
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        filtered_searches(
-            dataset, cfg.settings
-        )  # a filter this data set cannot answer: refused before any work
-        truth = ingest_truth(dataset, cfg.settings)  # also refuses plans the data set is too small for
+        # Refused before any work: a filter this data set cannot answer, a parameter value
+        # no cell could run with, a streaming plan the data set is too small for.
+        filtered_searches(dataset, cfg.settings)
+        settings = _index_settings(cfg)
+        for setting in settings:
+            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
+        truth = ingest_truth(dataset, cfg.settings)
         if cfg.settings.freshness is not None:
             cfg.settings.freshness.check(dataset.n)
         gt = ground_truth(dataset, cfg.k, progress=progress)
-        for store in cfg.stores:
-            for index in store.indexes:
-                search_grid = index.search_settings()
-                for build in index.build_settings():
-                    setting = IndexSetting(store.name, index.type, build, search_grid, store.config)
-                    results.extend(
-                        run_index(
-                            dataset,
-                            setting,
-                            cfg.settings,
-                            run_id=run_id,
-                            writer=writer,
-                            skip=skip,
-                            gt=gt,
-                            progress=progress,
-                        )
-                    )
-                    results.extend(
-                        run_streaming(
-                            dataset,
-                            setting,
-                            cfg.settings,
-                            run_id=run_id,
-                            writer=writer,
-                            skip=skip,
-                            truth=truth,
-                            progress=progress,
-                        )
-                    )
+        for setting in settings:
+            results.extend(
+                run_index(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    gt=gt,
+                    progress=progress,
+                )
+            )
+            results.extend(
+                run_streaming(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    truth=truth,
+                    progress=progress,
+                )
+            )
     return results
+
+
+def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
+    """Every (store, index type, build setting) of a run, with its search grid, in run order."""
+    out = []
+    for store in cfg.stores:
+        for index in store.indexes:
+            search_grid = index.search_settings()
+            for build in index.build_settings():
+                out.append(IndexSetting(store.name, index.type, build, search_grid, store.config))
+    return out
 
 
 def benchmark(

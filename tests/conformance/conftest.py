@@ -140,6 +140,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("case", _cases(all_metrics=True), scope="module")
     elif "index_case" in metafunc.fixturenames:
         metafunc.parametrize("index_case", _cases(all_metrics=False))
+    elif "filter_case" in metafunc.fixturenames:
+        # module scope: one filtered collection per store x index type, shared by its tests
+        metafunc.parametrize("filter_case", _cases(all_metrics=False), scope="module")
     elif "store_name" in metafunc.fixturenames:
         metafunc.parametrize("store_name", registry.store_names())
 

@@ -44,6 +44,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     load = load_from_args(args, config.get("load"))
     if load is not None:
         config["load"] = load
+    config.update(filters_from_args(args))
     streaming_from_args(args, config)
     if args.config:
         return config
@@ -67,7 +68,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if args.build:
             index["build"] = dict(parse_assignment(b, grid=True) for b in args.build)
         if args.search:
-            index["search"] = dict(parse_assignment(s, grid=True) for s in args.search)
+            index["search"] = dict(parse_assignment(s, grid=True, flag="--search") for s in args.search)
         config["stores"] = {name: {"indexes": [index]} for name in stores}
     else:
         if args.build or args.search:
@@ -86,6 +87,27 @@ def _numbers(text: str, what: str, cast: Any) -> list[Any]:
     if not values:
         raise ConfigError(f"{what}: give at least one value")
     return values
+
+
+def filters_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The filtered-search keys the flags set (``--filter``, ``--selectivity``, ``--filter-strategy``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    filters = []
+    for text in getattr(args, "filter", None) or []:
+        try:
+            filters.append(yaml.safe_load(text))
+        except yaml.YAMLError as exc:
+            line = str(exc).splitlines()[0]
+            raise ConfigError(f"--filter {text!r} is not YAML/JSON: {line}") from None
+    if filters:
+        out["filters"] = filters
+    if getattr(args, "selectivity", None):
+        out["selectivities"] = _numbers(args.selectivity, "--selectivity", float)
+    if getattr(args, "filter_strategy", None):
+        out["filter_strategy"] = args.filter_strategy
+    return out
 
 
 def load_from_args(args: argparse.Namespace, current: Any = None) -> dict[str, Any] | None:
@@ -160,6 +182,7 @@ def main(args: argparse.Namespace) -> int:
     from vecbench.analysis.streaming import render_streaming
     from vecbench.analysis.summary import load_rows, render_load_table, render_table, summary_rows
     from vecbench.api import run
+    from vecbench.config import RunConfig
     from vecbench.util.progress import Progress
 
     config = config_from_args(args)
@@ -171,8 +194,10 @@ def main(args: argparse.Namespace) -> int:
         config = apply_grid(config, args.grid)
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
+    cfg = RunConfig.from_dict(config)
+    _check_servers(cfg)
     progress = Progress(enabled=False) if args.quiet else Progress()
-    results = run(config, out=args.out, resume=args.resume, progress=progress)
+    results = run(cfg, out=args.out, resume=args.resume, progress=progress)
     records = [r.record for r in results]
     if not args.quiet:
         render_table(summary_rows(records), title="vecbench results")
@@ -181,14 +206,44 @@ def main(args: argparse.Namespace) -> int:
         )
         render_streaming(records)
     out = results[0].results_path if results else args.out
-    failed = sum(1 for r in records if r.get("status") != "ok")
-    print(f"{len(records)} cell(s), {failed} failed; results: {out}")
+    failed = [r for r in records if r.get("status") != "ok"]
+    print(f"{len(records)} cell(s), {len(failed)} failed; results: {out}")
+    for line in failure_lines(failed):
+        print(line)
     html = _html_path(args, out)
     if html is not None:
         from vecbench.report import write_html
 
         print(f"HTML report: {write_html(records, html, results_path=out)}")
-    return 0
+    return 1 if failed and not getattr(args, "allow_failures", False) else 0
+
+
+def failure_lines(failed: list[dict[str, Any]]) -> list[str]:
+    """One line per distinct reason among failed records, most frequent first, with a count."""
+    from collections import Counter
+
+    reasons = Counter(
+        f"{(r.get('error') or {}).get('type', '?')}: {(r.get('error') or {}).get('message', 'no reason recorded')}"
+        for r in failed
+    )
+    return [
+        f"  failed x{n}: {reason.splitlines()[0] if reason else reason}"
+        for reason, n in reasons.most_common()
+    ]
+
+
+def _check_servers(cfg: Any) -> None:
+    """One quick connect to each server store before any cell: with a single store, an
+    unreachable server is bad input (ConfigError); with several, a one-line warning each and
+    those stores' cells fail with the reason while the others run."""
+    from vecbench.harness.preflight import unreachable_stores
+
+    stores = [(s.name, s.config) for s in cfg.stores]
+    down = unreachable_stores(stores)
+    if down and len({name for name, _ in stores}) == 1:
+        raise ConfigError(next(iter(down.values())))
+    for name, reason in down.items():
+        print(f"vecbench: warning: {name} unreachable, its cells will fail: {reason}", file=sys.stderr)
 
 
 def _html_path(args: argparse.Namespace, out: Any) -> Path | None:

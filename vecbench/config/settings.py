@@ -20,7 +20,7 @@ from typing import Any
 from vecbench.errors import ConfigError
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.measures.stats import DEFAULT_RESAMPLES
-from vecbench.util.validation import check_k, non_negative_int, positive_int, positive_number
+from vecbench.util.validation import check_k, is_number, non_negative_int, positive_int, positive_number
 
 __all__ = ["Settings", "SETTINGS_KEYS"]
 
@@ -37,6 +37,8 @@ SETTINGS_KEYS = (
     "disturbed_retries",
     "filters",
     "filter_strategy",
+    "selectivities",
+    "selectivity_attribute",
     "freshness",
     "ingest_load",
 )
@@ -64,6 +66,10 @@ class Settings:
       them); empty: unfiltered only;
     - ``filter_strategy``: ``post_filter`` (search more, keep what passes: every store) or
       ``native`` (the store's own filter; CapabilityError where it has none);
+    - ``selectivities``: a selectivity sweep without writing filters: for each fraction in
+      (0, 1], a range filter ``{attr: {"lt": t}}`` on ``selectivity_attribute`` (default: the
+      data set's first integer attribute) with ``t`` chosen so that as close to that
+      fraction of the base vectors pass; run after ``filters``;
     - ``freshness``: a ``vecbench.workloads.plans.FreshnessPlan`` (or its mapping): a
       freshness cell (time until writes are searchable) per search setting, or None;
     - ``ingest_load``: an ``IngestPlan`` (or its mapping): a search-under-ingest cell per
@@ -85,6 +91,8 @@ class Settings:
     disturbed_retries: int = 2
     filters: tuple[Any, ...] = ()
     filter_strategy: str = "post_filter"
+    selectivities: tuple[float, ...] = ()
+    selectivity_attribute: str | None = None
     freshness: Any = None
     ingest_load: Any = None
 
@@ -101,6 +109,8 @@ class Settings:
             "load": _parse_load(self.load),
             "filters": _parse_filters(self.filters),
             "filter_strategy": _check_strategy(self.filter_strategy),
+            "selectivities": _check_selectivities(self.selectivities),
+            "selectivity_attribute": _check_attribute(self.selectivity_attribute),
             **_parse_streaming(self.freshness, self.ingest_load),
         }
         for name, value in checked.items():
@@ -148,11 +158,33 @@ class Settings:
             out["load"] = self.load.as_dict()
         if self.filters:
             out["filters"] = [f.as_dict() for f in self.filters]
+        if self.selectivities:
+            out["selectivities"] = list(self.selectivities)
+            if self.selectivity_attribute is not None:
+                out["selectivity_attribute"] = self.selectivity_attribute
+        if self.filters or self.selectivities:
             out["filter_strategy"] = self.filter_strategy
         for name in ("freshness", "ingest_load"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name).as_dict()
         return out
+
+
+def _check_selectivities(values: Any) -> tuple[float, ...]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (list, tuple)):
+        raise ConfigError(f"selectivities must be a list of fractions in (0, 1], got {values!r}")
+    out = []
+    for v in values:
+        if not is_number(v) or not 0 < v <= 1:
+            raise ConfigError(f"selectivities: {v!r} is not a fraction in (0, 1] (0.01 selects 1%)")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _check_attribute(name: Any) -> str | None:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigError(f"selectivity_attribute must be an attribute name, got {name!r}")
+    return name
 
 
 def _parse_streaming(freshness: Any, ingest_load: Any) -> dict[str, Any]:

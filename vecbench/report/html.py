@@ -17,6 +17,7 @@ from typing import Any
 
 from vecbench.analysis.pareto import AXES, best_per_store, pareto_front, points
 from vecbench.report import tables
+from vecbench.report.filtered import filtered_section
 from vecbench.util.atomic import write_atomic
 from vecbench.util.nested import dig
 
@@ -57,15 +58,15 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _group_title(key: tuple[Any, Any, Any]) -> str:
-    dataset, metric, k = key
-    return f"{dataset} ({metric}, k={k})"
+def _group_title(key: tuple[Any, ...]) -> str:
+    dataset, metric, k, flt = key
+    return f"{dataset} ({metric}, k={k})" + (f", filter {flt}" if flt else "")
 
 
-def _groups(pts: Sequence[dict[str, Any]]) -> dict[tuple[Any, Any, Any], list[dict[str, Any]]]:
-    out: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+def _groups(pts: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for p in pts:
-        out.setdefault((p["dataset"], p["metric"], p["k"]), []).append(p)
+        out.setdefault((p["dataset"], p["metric"], p["k"], p["filter"]), []).append(p)
     return dict(sorted(out.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
@@ -228,6 +229,9 @@ def render_html(
             sections.append(
                 ("latency", "Latency distributions", _latency_section(groups, colors, target_recall, rpath))
             )
+            filtered = filtered_section(pts, colors)
+            if filtered:
+                sections.append(("filtered", "Filtered search: recall and QPS against selectivity", filtered))
         load = _load_section(vector_ok)
         if load:
             sections.append(("load", "Load: throughput and tail latency under concurrency", load))
