@@ -23,7 +23,7 @@ record's ``workload.reader`` says which.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -139,7 +139,7 @@ def _workloads(settings: Settings) -> list[tuple[str, Any, float]]:
     return out
 
 
-def _cell_id(ctx: CellContext, search_params: dict[str, Any], ident: dict[str, Any]) -> str:
+def _cell_id(ctx: CellContext, search_params: Mapping[str, Any], ident: dict[str, Any]) -> str:
     return cell_id(
         ctx.store_name,
         ctx.store_config,
@@ -329,6 +329,6 @@ def _emit(ctx: CellContext, cell: Cell, record: dict[str, Any]) -> CellResult:
     return ctx.emit(CellResult(record), cell)
 
 
-def _short(params: dict[str, Any], rate: float, kind: str) -> str:
+def _short(params: Mapping[str, Any], rate: float, kind: str) -> str:
     text = " ".join(f"{k}={v}" for k, v in params.items()) or "default"
     return f"{text} insert_rate={rate:g}" if kind == "ingest_load" else text

@@ -100,14 +100,14 @@ def visibility_stats(
     ok = seen_ns >= 0
     n, hit = int(seen_ns.size), int(ok.sum())
     ms = seen_ns[ok].astype(np.float64) / _NS_PER_MS
-    pct = np.percentile(ms, [50.0, 99.0]) if hit else [None, None]
+    pct = [float(x) for x in np.percentile(ms, [50.0, 99.0])] if hit else [None, None]
     return {
         "sampled": n,
         seen: hit,
         f"not_{seen}": n - hit,
         f"fraction_{seen}": hit / n if n else None,
-        "p50_ms": float(pct[0]) if hit else None,
-        "p99_ms": float(pct[1]) if hit else None,
+        "p50_ms": pct[0],
+        "p99_ms": pct[1],
         "max_ms": float(ms.max()) if hit else None,
         "mean_ms": float(ms.mean()) if hit else None,
         f"{seen}_at_first_poll": int((ok & (polls == 1)).sum()),

@@ -207,10 +207,12 @@ def run_ingest(
     for t in threads:
         t.start()
     deadline = time.monotonic() + _START_LEAD_NS / _NS + plan.span_s + plan.request_timeout_s
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    run.stuck = any(t.is_alive() for t in threads)
-    stop.set()
+    try:
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        run.stuck = any(t.is_alive() for t in threads)
+    finally:  # Ctrl-C too: no thread starts another request
+        stop.set()
     if run.writer_error is not None:
         raise run.writer_error
     if run.stuck:
