@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vecbench.errors import ConfigError
+from vecbench.errors import ConfigError, DimensionMismatchError
 from vecbench.measures.groundtruth import exact_knn
 from vecbench.registry import get_store
 from vecbench.spec import CollectionSpec
@@ -108,3 +108,48 @@ def test_run_ingest_on_bruteforce_keeps_both_rates_and_sees_the_rows_written():
     )
     # serialized through one lock: nothing is ever in flight during a search
     assert (run.rows_in_reach(1000)[run.measured()] == live).all()
+
+
+class SlowSearches:
+    """A bruteforce store whose searches take ``delay_s`` each: a store slower than the offered rate."""
+
+    def __init__(self, inner: object, delay_s: float) -> None:
+        self.inner, self.delay_s = inner, delay_s
+
+    def search(self, q: np.ndarray, k: int) -> np.ndarray:
+        import time
+
+        time.sleep(self.delay_s)
+        return self.inner.search(q, k)
+
+
+def _small_store(base: np.ndarray) -> object:
+    store = get_store("bruteforce")
+    store.__enter__()
+    store.create(CollectionSpec("slow", 8, "euclidean", "flat"))
+    store.upsert(np.arange(500), base[:500])
+    return store
+
+
+def test_a_store_that_cannot_keep_up_fails_the_rate_with_the_backlog_named():
+    from vecbench.errors import NotReadyError
+
+    base = np.random.default_rng(2).normal(size=(1000, 8)).astype(np.float32)
+    store = _small_store(base)
+    plan = IngestPlan(search_rate=100, duration_s=0.5, warmup_s=0.0, search_threads=1, request_timeout_s=0.2)
+    rows = lambda a, b: (np.arange(a, b, dtype=np.int64), base[a:b])  # noqa: E731
+    with pytest.raises(
+        NotReadyError, match=r"of 50 searches not done 0.2 s after .* did not keep up with 100 searches/s"
+    ):
+        run_ingest(store, [SlowSearches(store, 0.05)], False, base[:10], 5, plan, 0.0, rows, 500)
+    store.__exit__(None, None, None)
+
+
+def test_a_failing_writer_fails_the_rate_with_its_error():
+    base = np.random.default_rng(2).normal(size=(1000, 8)).astype(np.float32)
+    store = _small_store(base)
+    plan = IngestPlan(search_rate=50, duration_s=0.5, warmup_s=0.0, insert_batch_size=10, search_threads=1)
+    bad_rows = lambda a, b: (np.arange(a, b, dtype=np.int64), base[a:b, :4])  # wrong dim  # noqa: E731
+    with pytest.raises(DimensionMismatchError, match="dimension 4, expected 8"):
+        run_ingest(store, [store], True, base[:10], 5, plan, 100.0, bad_rows, 500)
+    store.__exit__(None, None, None)

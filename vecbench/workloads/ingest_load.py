@@ -216,9 +216,11 @@ def run_ingest(
     if run.writer_error is not None:
         raise run.writer_error
     if run.stuck:
+        left = int((run.done_ns < 0).sum())
         raise NotReadyError(
-            f"searches or writes still running {plan.request_timeout_s:g} s after the window closed "
-            "(request_timeout_s); the store stopped answering in time"
+            f"{left} of {n} searches not done {plan.request_timeout_s:g} s after the window closed "
+            f"(request_timeout_s): the store did not keep up with {plan.search_rate:g} searches/s"
+            + (f" and {rate:g} inserts/s" if rate > 0 else "")
         )
     return run
 
