@@ -170,4 +170,4 @@ def test_the_report_has_freshness_and_ingest_sections(run_file, tmp_path):
     assert 'id="freshness"' in page and 'id="ingest"' in page
     assert "Search under ingest" in page and "recall vs insert rate" not in page  # the title is in the PNG
     assert page.count("data:image/png;base64,") >= 2
-    assert "8 record(s): 8 ok, 0 failed; 2 vector, 0 retrieval, 6 streaming" in page
+    assert "8 record(s): 8 ok, 0 failed; 2 vector, 0 retrieval, 0 runbook, 6 streaming" in page
