@@ -46,8 +46,8 @@ DECLARED: dict[str, frozenset[str]] = {
     "redis": ALL,
     "elasticsearch": ALL,
     "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
-    "weaviate": ALL - {"BatchSearch"},  # no multi-query call in Weaviate's API
-    "pinecone": ALL - {"BatchSearch"},  # one query per request in Pinecone's API
+    "weaviate": ALL - {"BatchSearch"} | {"Filterable"},  # no multi-query call in Weaviate's API
+    "pinecone": ALL - {"BatchSearch"} | {"Filterable"},  # one query per request in Pinecone's API
 }
 
 # The public methods each capability adds, and the hooks a BaseStore adapter fills in for it.
