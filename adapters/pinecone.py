@@ -68,6 +68,7 @@ class PineconeStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMi
     ``cloud``), ``namespace`` [vecbench], ``timeout_s`` [60]; the API key from the environment."""
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # Pinecone's limit on top_k
         name="pinecone",
         engine="pinecone",
         extra="pinecone",

@@ -90,6 +90,7 @@ class WeaviateStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMi
     ``metrics_url``."""
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # QUERY_MAXIMUM_RESULTS, the server's default limit on results
         name="weaviate",
         engine="weaviate",
         extra="weaviate",
