@@ -35,7 +35,7 @@ IN_PROCESS_ONLY = ALL - {"Shareable"}  # the engine lives in one process: no wor
 
 DECLARED: dict[str, frozenset[str]] = {
     "bruteforce": ALL | {"Filterable"},  # workers memory-map .npy files; exact filtered scan
-    "faiss": ALL,  # workers memory-map the written index
+    "faiss": ALL | {"Filterable"},  # workers memory-map the written index; IDSelector filters
     "chroma": ALL,
     "chroma-embedded": IN_PROCESS_ONLY,
     "qdrant": ALL,
