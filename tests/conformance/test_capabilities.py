@@ -38,9 +38,9 @@ DECLARED: dict[str, frozenset[str]] = {
     "faiss": ALL | {"Filterable"},  # workers memory-map the written index; IDSelector filters
     "chroma": ALL | {"Filterable"},  # attributes as metadata, filters as where
     "chroma-embedded": IN_PROCESS_ONLY | {"Filterable"},
-    "qdrant": ALL,
-    "qdrant-local": IN_PROCESS_ONLY,
-    "qdrant-edge": IN_PROCESS_ONLY,
+    "qdrant": ALL | {"Filterable"},  # payload (indexed) and Filter(must=...)
+    "qdrant-local": IN_PROCESS_ONLY | {"Filterable"},
+    "qdrant-edge": IN_PROCESS_ONLY | {"Filterable"},
     "milvus": ALL,
     "pgvector": ALL,
     "redis": ALL,
