@@ -304,6 +304,8 @@ class ChromaBase(BatchSearchMixin, DeletableMixin, FilterableMixin, BaseStore):
     def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
         # Chroma evaluates ``where`` on its metadata store, then searches HNSW with the passing
         # ids as an allow list (hnswlib's filter); fewer than n_results come back when fewer pass.
+        # The list is rebuilt per request (id -> offset one by one), so a wide filter costs more
+        # than a narrow one; a batch request pays it once for all its queries.
         return self._query(queries, k, chroma_where(flt))
 
     def _query(self, queries: NDArray[np.float32], k: int, where: dict[str, Any] | None) -> NDArray[np.int64]:
