@@ -35,12 +35,12 @@ IN_PROCESS_ONLY = ALL - {"Shareable"}  # the engine lives in one process: no wor
 
 DECLARED: dict[str, frozenset[str]] = {
     "bruteforce": ALL | {"Filterable"},  # workers memory-map .npy files; exact filtered scan
-    "faiss": ALL,  # workers memory-map the written index
-    "chroma": ALL,
-    "chroma-embedded": IN_PROCESS_ONLY,
-    "qdrant": ALL,
-    "qdrant-local": IN_PROCESS_ONLY,
-    "qdrant-edge": IN_PROCESS_ONLY,
+    "faiss": ALL | {"Filterable"},  # workers memory-map the written index; IDSelector filters
+    "chroma": ALL | {"Filterable"},  # attributes as metadata, filters as where
+    "chroma-embedded": IN_PROCESS_ONLY | {"Filterable"},
+    "qdrant": ALL | {"Filterable"},  # payload (indexed) and Filter(must=...)
+    "qdrant-local": IN_PROCESS_ONLY | {"Filterable"},
+    "qdrant-edge": IN_PROCESS_ONLY | {"Filterable"},
     "milvus": ALL,
     "pgvector": ALL,
     "redis": ALL,
