@@ -62,30 +62,31 @@ INDEX_TYPES = {
 # -- config and params ---------------------------------------------------------------------
 
 
-def check_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The store config checked (types, one kind of auth, URL scheme); ``config`` itself returned."""
+def check_config(config: dict[str, Any], product: str = "elasticsearch") -> dict[str, Any]:
+    """The store config checked (types, one kind of auth, URL scheme); ``config`` itself returned.
+
+    Shared with the ``opensearch`` adapter (PRODUCT names the engine in the errors).
+    """
     url = config.get("url")
     if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
-        raise ConfigError(f"elasticsearch url must be http:// or https://, got {public_url(str(url))!r}")
+        raise ConfigError(f"{product} url must be http:// or https://, got {public_url(str(url))!r}")
     if config.get("api_key") is not None and config.get("basic_auth") is not None:
-        raise ConfigError("elasticsearch: give api_key or basic_auth, not both")
+        raise ConfigError(f"{product}: give api_key or basic_auth, not both")
     auth = config.get("basic_auth")
     if auth is not None:
         ok = (isinstance(auth, str) and ":" in auth) or (
             isinstance(auth, (list, tuple)) and len(auth) == 2 and all(isinstance(a, str) for a in auth)
         )
         if not ok:
-            raise ConfigError("elasticsearch basic_auth must be 'user:password' or [user, password]")
+            raise ConfigError(f"{product} basic_auth must be 'user:password' or [user, password]")
     if "bulk_chunk" in config:
         check_int_param("bulk_chunk", config["bulk_chunk"], minimum=1)
     timeout = config.get("request_timeout_s")
-    if timeout is not None and (
-        not is_number(timeout) or timeout <= 0
-    ):
+    if timeout is not None and (not is_number(timeout) or timeout <= 0):
         raise ConfigError(f"request_timeout_s must be a positive number, got {timeout!r}")
     for key in ("verify_certs", "force_merge"):
         if key in config and not isinstance(config[key], bool):
-            raise ConfigError(f"elasticsearch {key} must be true or false, got {config[key]!r}")
+            raise ConfigError(f"{product} {key} must be true or false, got {config[key]!r}")
     return config
 
 
@@ -99,9 +100,7 @@ def check_build_params(spec: CollectionSpec, params: dict[str, Any]) -> dict[str
         check_int_param("m", params["m"], minimum=2, maximum=512)
         check_int_param("ef_construction", params["ef_construction"], minimum=1)
     ci = params.get("confidence_interval")
-    if ci is not None and (
-        not is_number(ci) or not (ci == 0 or 0.9 <= ci <= 1.0)
-    ):
+    if ci is not None and (not is_number(ci) or not (ci == 0 or 0.9 <= ci <= 1.0)):
         raise InvalidParameterError(f"confidence_interval must be 0 or in [0.9, 1.0], got {ci!r}")
     return params
 
@@ -206,12 +205,14 @@ def knn_query_body(vector: NDArray[np.float32], k: int, num_candidates: int) -> 
     }
 
 
-def refuse_zero_vectors(ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
-    """InvalidVectorError when a vector is all zeros (ES refuses them under cosine similarity)."""
+def refuse_zero_vectors(
+    ids: NDArray[np.int64], vectors: NDArray[np.float32], product: str = "Elasticsearch"
+) -> None:
+    """InvalidVectorError when a vector is all zeros (Lucene's cosine refuses them)."""
     zero = ~np.any(vectors != 0, axis=1)
     if zero.any():
         raise InvalidVectorError(
-            f"cosine: {int(zero.sum())} zero vector(s) (Elasticsearch refuses them), ids {ids[zero][:5].tolist()}"
+            f"cosine: {int(zero.sum())} zero vector(s) ({product} refuses them), ids {ids[zero][:5].tolist()}"
         )
 
 
@@ -242,14 +243,43 @@ def ids_from_hits(response: Mapping[str, Any]) -> list[int]:
 
 
 def versions(server: Mapping[str, Any], client_version: str) -> dict[str, Any]:
-    """Server, Lucene and client versions from an ``info`` response."""
-    version = server.get("version", {})
+    """Server version and build, Lucene and client versions from an ``info`` response (or the
+    same shape made by ``info_from_node``)."""
+    version = dig(server, "version") or {}
     return {
         "server_version": version.get("number"),
+        "server_build_hash": version.get("build_hash"),
+        "server_build_date": version.get("build_date"),
+        "server_build_type": version.get("build_type"),
         "lucene_version": version.get("lucene_version"),
         "build_flavor": version.get("build_flavor"),
+        "server_version_from": dig(server, "version_from") or "GET /",
         "client_version": client_version,
     }
+
+
+def info_from_node(nodes: Any) -> dict[str, Any]:
+    """An ``info``-shaped answer from ``GET _nodes/_local`` (for servers without ``GET /``).
+
+    >>> info_from_node({"nodes": {"x": {"version": "9.5.3", "build_hash": "ab", "build_type": "zip"}}})
+    {'version': {'number': '9.5.3', 'build_hash': 'ab', 'build_type': 'zip', 'build_flavor': None}}
+    """
+    found = dig(nodes, "nodes") or {}
+    node = next(iter(found.values()), None) if isinstance(found, Mapping) else None
+    if not isinstance(node, Mapping) or "version" not in node:
+        raise StoreError(f"no node version in the _nodes answer: {str(dig(nodes))[:200]}")
+    keys = ("build_hash", "build_type", "build_flavor")
+    return {"version": {"number": node["version"], **{k: node.get(k) for k in keys}}}
+
+
+def lucene_from_segments(segments: Any, index_name: str) -> str | None:
+    """The Lucene version that wrote the index's first segment (``GET INDEX/_segments``)."""
+    for copies in (dig(segments, "indices", index_name, "shards") or {}).values():
+        for copy in copies or []:
+            for seg in (dig(copy, "segments") or {}).values():
+                if isinstance(seg, Mapping) and seg.get("version"):
+                    return str(seg["version"])
+    return None
 
 
 def footprint_from_stats(stats: Any) -> FootprintStats:

@@ -2,14 +2,11 @@
 
 ``elasticsearch`` (elasticsearch-py) is imported in ``__enter__``, never at module import.
 
-Client and server majors must match. elasticsearch-py N.x sends
-``Accept: application/vnd.elasticsearch+json; compatible-with=N``: a 9.x client is refused by
-an 8.x server (HTTP 400 ``media_type_header_exception``), and an 8.x client should be paired
-with an 8.x server. Pin the ``elasticsearch`` extra and the docker-compose image to the same
-major (this adapter is written against 9.x: client 9.x, image
-``docker.elastic.co/elasticsearch/elasticsearch:9.1.x``; 9.1+ also reports the off-heap
-vector sizes ``footprint`` uses). Features used need ES >= 8.13 (``max_inner_product``,
-``flat``/``int8_flat``); nothing 9-only is required.
+Client and server majors must match: elasticsearch-py N.x asks for ``compatible-with=N``, and
+an 8.x server refuses a 9.x client (HTTP 400 ``media_type_header_exception``). Runs against
+Elasticsearch 9.5.3 here (``vecbench services up elasticsearch``; the compose image is the
+same version); 9.1+ reports the off-heap vector sizes ``footprint`` uses. A server without
+``GET /`` (the integ-test distribution) gives its version and build through ``_nodes/_local``.
 
 Layout: one index per collection, named after it in lower case (ES index names are lower
 case; a leading '_' is refused) (1 primary shard, 0 replicas, ``refresh_interval: -1``),
@@ -69,6 +66,7 @@ from vecbench.util.deps import import_optional
 
 from ._base import BaseStore
 from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._client_errors import ClientErrors
 from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S as DEFAULT_REQUEST_TIMEOUT_S
 from ._elasticsearch_bodies import (
     INDEX_TYPES,
@@ -85,7 +83,9 @@ from ._elasticsearch_bodies import (
     footprint_from_stats,
     ids_from_hits,
     index_details,
+    info_from_node,
     knn_query_body,
+    lucene_from_segments,
     mapping_body,
     public_url,
     refusal_hint,
@@ -108,7 +108,7 @@ __all__ = [
 ENGINE = ENGINES["elasticsearch"]
 ENV_VAR = ENGINE.env_var
 DEFAULT_BULK_CHUNK = 500
-COMPOSE_HINT = ENGINE.compose_command
+START_HINT = ENGINE.start_hint
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
 
 
@@ -176,7 +176,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
     def url(self) -> str:
         url = ENGINE.address(self._config)
         if not url:
-            raise ConfigError(f"elasticsearch needs a server: set config 'url' or {ENV_VAR} ({COMPOSE_HINT})")
+            raise ConfigError(
+                f"elasticsearch needs a server: set config 'url' or {ENV_VAR} (start one with {START_HINT})"
+            )
         return str(url)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -193,12 +195,12 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
             raise ConfigError(f"elasticsearch: bad url {where!r}: {exc}") from exc
         client_version = es.__versionstr__
         try:
-            server = client.info()
+            server = _server_info(client, es)
         except transport.TransportError as exc:  # connection refused, timeout, TLS
             client.close()
             raise StoreError(
                 f"elasticsearch at {where} is unreachable ({type(exc).__name__}: {exc}); start one with "
-                f"`{COMPOSE_HINT}` and set {ENV_VAR}"
+                f"{START_HINT} and set {ENV_VAR}"
             ) from exc
         except es.UnsupportedProductError as exc:
             client.close()
@@ -291,6 +293,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
                     self._count -= 1
                 elif not ok and result.get("status") != 404:
                     raise StoreError(f"elasticsearch: delete of id {result.get('_id')} failed: {result}")
+            # Searches see a delete only after a refresh (refresh_interval is -1): make it now, so
+            # that a deleted id is never found once delete() returns.
+            self._client.indices.refresh(index=self._index_name)
 
     def _do_wait_ready(self, timeout_s: float) -> None:
         if self._attached:
@@ -356,8 +361,12 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
                 searches: list[dict[str, Any]] = []
                 for q in queries:
                     searches += [{}, knn_query_body(q, k, num_candidates)]
+                # responses.status keeps one entry per search: filter_path drops a response
+                # whose hits are all empty, and the positions would no longer match the queries.
                 reply = self._client.msearch(
-                    index=name, searches=searches, filter_path=["responses.hits.hits._id", "responses.error"]
+                    index=name,
+                    searches=searches,
+                    filter_path=["responses.hits.hits._id", "responses.error", "responses.status"],
                 )
                 responses = list(reply.get("responses") or [])
                 if len(responses) != nq:
@@ -401,6 +410,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
                 mapping = self._client.indices.get_mapping(index=self._index_name)
                 settings = self._client.indices.get_settings(index=self._index_name)
                 stats = self._client.indices.stats(index=self._index_name, metric=["docs", "segments"])
+                if out.get("lucene_version") is None:  # no GET /: the segments name it
+                    segments = self._client.indices.segments(index=self._index_name)
+                    out["lucene_version"] = lucene_from_segments(segments, self._index_name)
             out.update(index_details(self._index_name, mapping, settings, stats))
         return out
 
@@ -416,35 +428,27 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
             raise StoreError("elasticsearch store is not connected; use it as a context manager (with ...)")
         return self._es
 
-    def _errors(self, what: str) -> _TranslateErrors:
-        return _TranslateErrors(self, what)
+    def _errors(self, what: str) -> ClientErrors:
+        return ClientErrors("elasticsearch", self.url, self._known_errors, what)
+
+    def _known_errors(self) -> tuple[type[BaseException], ...]:
+        modules = (
+            (self._module, "ApiError"),
+            (self._helpers, "BulkIndexError"),
+            (self._transport, "TransportError"),
+        )
+        return tuple(getattr(m, name) for m, name in modules if m is not None)
 
 
-class _TranslateErrors:
-    """Turns client exceptions into StoreError (vecbench errors pass through)."""
-
-    def __init__(self, store: ElasticsearchStore, what: str) -> None:
-        self.store, self.what = store, what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, StoreError):
-            return False
-        es, helpers, transport = self.store._module, self.store._helpers, self.store._transport
-        known: tuple[type[BaseException], ...] = ()
-        if es is not None:
-            known += (es.ApiError,)
-        if helpers is not None:
-            known += (helpers.BulkIndexError,)
-        if transport is not None:
-            known += (transport.TransportError,)
-        if known and isinstance(exc, known):
-            where = public_url(self.store.url)
-            detail = str(exc)
-            errors = getattr(exc, "errors", None)
-            if errors:
-                detail = f"{len(errors)} document(s) failed, first: {errors[0]}"
-            raise StoreError(f"elasticsearch at {where}: {self.what} failed: {detail}") from exc
-        return False
+def _server_info(client: Any, es: Any) -> dict[str, Any]:
+    """``GET /`` (version and build); from ``GET _nodes/_local`` when the server has no root
+    endpoint (405: a distribution without the rest-root module, such as the integ-test zip)."""
+    try:
+        return dict(client.info().body)
+    except es.ApiError as exc:
+        if exc.status_code != 405:
+            raise
+    return {
+        **info_from_node(client.nodes.info(node_id="_local", metric="_none")),
+        "version_from": "_nodes/_local",
+    }

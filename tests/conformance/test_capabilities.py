@@ -45,6 +45,7 @@ DECLARED: dict[str, frozenset[str]] = {
     "pgvector": ALL,
     "redis": ALL,
     "elasticsearch": ALL,
+    "opensearch": ALL,
 }
 
 # The public methods each capability adds, and the hooks a BaseStore adapter fills in for it.

@@ -16,20 +16,30 @@ from vecbench.errors import ConfigError, NotReadyError, StoreError, UnknownNameE
 from vecbench.services import _proc
 from vecbench.services.base import ExternalService, Launch, Note, Service, State
 from vecbench.services.chroma import ChromaService
+from vecbench.services.elasticsearch import ElasticsearchService
 from vecbench.services.milvus import MilvusService
+from vecbench.services.opensearch import OpenSearchService
 from vecbench.services.pgvector import PgvectorService
 from vecbench.services.redis import RedisService
 
 SERVICES: dict[str, Service] = {
-    s.name: s for s in (ChromaService(), MilvusService(), PgvectorService(), RedisService())
+    s.name: s
+    for s in (
+        ChromaService(),
+        MilvusService(),
+        PgvectorService(),
+        RedisService(),
+        ElasticsearchService(),
+        OpenSearchService(),
+    )
 }
 # Engines with no local route (no service port in vecbench.engines): docker compose only.
 EXTERNAL: dict[str, ExternalService] = {
-    e.service: ExternalService(e, "no server package on PyPI or Debian")
+    e.service: ExternalService(e, "no server package on PyPI, Debian or Maven Central")
     for e in ENGINES.values()
     if not e.local
 }
-ALIASES = {"es": "elasticsearch", "pg": "pgvector", "postgres": "pgvector"}
+ALIASES = {"es": "elasticsearch", "os": "opensearch", "pg": "pgvector", "postgres": "pgvector"}
 # Servers this process started: kept so that they are reaped (no zombie, no ResourceWarning).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
