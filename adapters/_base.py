@@ -189,6 +189,8 @@ class BaseStore:
     """
 
     info: ClassVar[StoreInfo]
+    # FilterableMixin sets it: upsert hands declared attribute columns to ``_do_upsert``.
+    _stores_attributes: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         if config is not None and not isinstance(config, Mapping):
@@ -267,6 +269,12 @@ class BaseStore:
 
     def _do_footprint(self) -> FootprintStats:
         """Memory and disk the collection takes (FootprintMixin)."""
+        raise NotImplementedError
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        """Ids under a parsed filter, checked against the declared attributes, shape (nq, k),
+        padded with -1 (FilterableMixin). Such a store's ``_do_upsert`` takes a third
+        argument, the attribute columns (``adapters._attributes.attribute_columns``)."""
         raise NotImplementedError
 
     def _do_detach(self) -> None:
@@ -365,14 +373,27 @@ class BaseStore:
         vectors: ArrayLike,
         payloads: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Insert vectors; an id already present is replaced. Payloads are accepted and not stored."""
+        """Insert vectors; an id already present is replaced.
+
+        A Filterable store stores the values of the collection's declared attributes
+        (``CollectionSpec.attributes``) from ``payloads``: one mapping per vector, or a
+        mapping of columns. Other payload keys, and payloads given to a store that cannot
+        filter, are accepted and not stored.
+        """
         spec = self._require_collection()
         self._refuse_if_attached("upsert")
         vecs = as_vectors(vectors, spec.dim)
         id_arr = self._check_ids(ids, vecs.shape[0])
-        if payloads is not None and len(payloads) != vecs.shape[0]:
-            raise ConfigError(f"got {len(payloads)} payloads for {vecs.shape[0]} vectors")
-        if vecs.shape[0]:
+        n = vecs.shape[0]
+        if payloads is not None and not isinstance(payloads, Mapping) and len(payloads) != n:
+            raise ConfigError(f"got {len(payloads)} payloads for {n} vectors")
+        if spec.attributes and self._stores_attributes:
+            from ._attributes import attribute_columns
+
+            columns = attribute_columns(payloads, spec.attributes, n)
+            if n:
+                self._do_upsert(id_arr, vecs, columns)  # type: ignore[call-arg]
+        elif n:
             self._do_upsert(id_arr, vecs)
 
     def wait_ready(self, timeout_s: float = 600.0) -> None:

@@ -8,14 +8,17 @@ exactly when the adapter mixes in the matching class here, so the check can say 
 
 Each mixin adds only the public method, with its state checks and input validation, and
 calls a ``_do_*`` hook the adapter fills in (declared on ``BaseStore``). A mixin never
-defines a hook itself, so the order of the bases does not matter. There is no
-``FilterableMixin`` yet: no adapter translates filters to its engine.
+defines a hook itself, so the order of the bases does not matter.
+
+``FilterableMixin`` is the one that changes another method: a Filterable store's
+``_do_upsert`` also receives the columns of the collection's declared attributes
+(``CollectionSpec.attributes``) and stores them the way its engine recommends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -23,10 +26,11 @@ from numpy.typing import ArrayLike, NDArray
 from vecbench.errors import CollectionExistsError, ConfigError
 from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats
+from vecbench.util.validation import as_query, as_vectors, check_k
 
 from ._base import BaseStore
 
-__all__ = ["BatchSearchMixin", "DeletableMixin", "FootprintMixin", "ShareableMixin"]
+__all__ = ["BatchSearchMixin", "DeletableMixin", "FilterableMixin", "FootprintMixin", "ShareableMixin"]
 
 
 class BatchSearchMixin(BaseStore):
@@ -50,6 +54,37 @@ class DeletableMixin(BaseStore):
         arr = np.unique(arr.astype(np.int64, copy=False))
         if arr.size:
             self._do_delete(arr)
+
+
+class FilterableMixin(BaseStore):
+    """``Filterable``: the engine's own filtered search (``_do_search_filtered``) over the
+    attributes the collection declares, which ``_do_upsert`` receives as columns."""
+
+    _stores_attributes: ClassVar[bool] = True
+
+    def search_filtered(self, query: ArrayLike, k: int, where: Any) -> NDArray[np.int64]:
+        """The k nearest neighbours among the vectors that pass ``where`` (a filter mapping
+        or a parsed ``vecbench.workloads.filters`` filter); fewer where fewer pass."""
+        row = self._search_filtered(query, k, where, batch=False)[0]
+        return row if row.shape[0] == 0 or row[-1] >= 0 else np.ascontiguousarray(row[row >= 0])
+
+    def search_filtered_batch(self, queries: ArrayLike, k: int, where: Any) -> NDArray[np.int64]:
+        """``search_filtered`` for many queries with one filter, shape (nq, k), -1 padded."""
+        return self._search_filtered(queries, k, where, batch=True)
+
+    def _search_filtered(self, queries: ArrayLike, k: int, where: Any, *, batch: bool) -> NDArray[np.int64]:
+        from vecbench.workloads.filters import parse_filter
+
+        from ._attributes import check_filter_attributes
+
+        spec = self._require_collection()
+        qs = as_vectors(queries, spec.dim, what="queries") if batch else as_query(queries, spec.dim)[None, :]
+        k = check_k(k)
+        flt = parse_filter(where)
+        check_filter_attributes(flt, spec.attributes, self.info.name)
+        if not qs.shape[0]:
+            return np.empty((0, k), dtype=np.int64)
+        return np.ascontiguousarray(self._do_search_filtered(qs, k, flt), dtype=np.int64)
 
 
 class FootprintMixin(BaseStore):
@@ -82,6 +117,7 @@ class ShareableMixin(BaseStore):
                 "metric": spec.metric.value,
                 "index_type": spec.index_type,
                 "index_params": dict(spec.index_params),
+                "attributes": dict(spec.attributes),
             },
             "build_params": dict(self._build_params),
             "search_params": dict(self._search_params),

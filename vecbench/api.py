@@ -18,6 +18,8 @@ from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, run_index
 from vecbench.harness.cells import IndexSetting
+from vecbench.harness.preflight import check_index_settings
+from vecbench.harness.streaming import check_streaming, ingest_truth, run_streaming
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
@@ -90,29 +92,94 @@ def _run(
 ) -> list[CellResult]:
     from vecbench.datasets import load
     from vecbench.measures.groundtruth import ground_truth
+    from vecbench.measures.metric_check import check_dataset_metric
 
     results: list[CellResult] = []
+    check_streaming(cfg.settings, [s.name for s in cfg.stores])
+    if cfg.settings.runbook is not None:
+        return _run_runbook(cfg, run_id, writer, skip, progress)
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
-        filtered_searches(dataset, cfg.settings)  # a filter this data set cannot answer: refused before any work
+        # Refused before any work: neighbours of another metric, a filter this data set
+        # cannot answer, a parameter value no cell could run with, a streaming plan the data
+        # set is too small for.
+        check_dataset_metric(dataset, cfg.settings.metric_check)
+        filtered_searches(dataset, cfg.settings)
+        settings = _index_settings(cfg)
+        for setting in settings:
+            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
+        truth = ingest_truth(dataset, cfg.settings)
+        if cfg.settings.freshness is not None:
+            cfg.settings.freshness.check(dataset.n)
         gt = ground_truth(dataset, cfg.k, progress=progress)
-        for store in cfg.stores:
-            for index in store.indexes:
-                search_grid = index.search_settings()
-                for build in index.build_settings():
-                    setting = IndexSetting(store.name, index.type, build, search_grid, store.config)
-                    results.extend(
-                        run_index(
-                            dataset,
-                            setting,
-                            cfg.settings,
-                            run_id=run_id,
-                            writer=writer,
-                            skip=skip,
-                            gt=gt,
-                            progress=progress,
-                        )
-                    )
+        for setting in settings:
+            results.extend(
+                run_index(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    gt=gt,
+                    progress=progress,
+                )
+            )
+            results.extend(
+                run_streaming(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    truth=truth,
+                    progress=progress,
+                )
+            )
+    return results
+
+
+def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
+    """Every (store, index type, build setting) of a run, with its search grid, in run order."""
+    out = []
+    for store in cfg.stores:
+        for index in store.indexes:
+            search_grid = index.search_settings()
+            for build in index.build_settings():
+                out.append(IndexSetting(store.name, index.type, build, search_grid, store.config))
+    return out
+
+
+def _run_runbook(
+    cfg: RunConfig, run_id: str, writer: ResultsWriter | None, skip: set[str], progress: Progress
+) -> list[CellResult]:
+    """``cfg.settings.runbook`` on every index of every store and data set; the runbook is
+    checked against the stores (deletes need ``Deletable``) and every data set first."""
+    from vecbench.datasets import load
+    from vecbench.harness.runbook import run_runbook
+    from vecbench.registry import store_class
+
+    runbook = cfg.settings.runbook
+    for store in cfg.stores:
+        runbook.require_store(store_class(store.name))
+    datasets = [load(entry.name, **dict(entry.params)) for entry in cfg.datasets]
+    settings = _index_settings(cfg)
+    for dataset in datasets:
+        from vecbench.measures.metric_check import check_dataset_metric
+
+        check_dataset_metric(dataset, cfg.settings.metric_check)
+        runbook.check(dataset.n)
+        for setting in settings:
+            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
+    results: list[CellResult] = []
+    for dataset in datasets:
+        for setting in settings:
+            results.extend(
+                run_runbook(
+                    dataset, setting, cfg.settings, run_id=run_id, writer=writer, skip=skip, progress=progress
+                )
+            )
     return results
 
 
@@ -138,7 +205,10 @@ def benchmark(
     ``settings`` are ``vecbench.config.Settings`` fields: ``k`` (default 10), ``warmup``,
     ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
-    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries`` ...
+    its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``, ``runbook``
+    (a streaming runbook's YAML path or mapping: every index plays it; see README
+    "Runbooks"), ``freshness`` and ``ingest_load`` (streaming cells, see
+    ``vecbench.harness.streaming``) ...
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP
@@ -147,7 +217,9 @@ def benchmark(
     """
     unknown = sorted(set(settings) - set(SETTINGS_KEYS))
     if unknown:
-        raise ConfigError(f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}")
+        raise ConfigError(
+            f"benchmark() got unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS_KEYS)}"
+        )
     names = [stores] if isinstance(stores, str) else list(stores)
     if not names:
         raise ConfigError("benchmark() needs at least one store")

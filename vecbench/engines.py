@@ -121,6 +121,10 @@ ENGINES: dict[str, Engine] = {
         Engine(
             "opensearch", "VECBENCH_OPENSEARCH_URL", "url", 9200, "http://127.0.0.1:9200", service_port=19210
         ),
+        # HTTP port here; the gRPC port rides in the URL (?grpc_port=N, default 50051).
+        Engine("weaviate", "VECBENCH_WEAVIATE_URL", "url", 8080, "http://127.0.0.1:8080", service_port=18080),
+        # Pinecone's control plane: Pinecone Local in compose, or "cloud" for Pinecone's own.
+        Engine("pinecone", "VECBENCH_PINECONE_HOST", "host", 5080, "http://127.0.0.1:5080"),
     )
 }
 

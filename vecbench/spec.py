@@ -11,7 +11,11 @@ from vecbench.errors import ConfigError, InvalidParameterError, UnknownNameError
 from vecbench.metrics import Metric
 from vecbench.util.validation import is_int
 
-__all__ = ["CollectionSpec", "IndexType", "check_identifier"]
+__all__ = ["ATTRIBUTE_KINDS", "CollectionSpec", "IndexType", "check_identifier"]
+
+# The kinds of filterable attribute a collection declares: integers (equality, ``in``,
+# ranges) and keywords (labels: equality and ``in``).
+ATTRIBUTE_KINDS = ("int", "keyword")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -65,10 +69,11 @@ def _merge(
 
 @dataclass(frozen=True)
 class CollectionSpec:
-    """A collection to create: name, dimension, metric and index.
+    """A collection to create: name, dimension, metric and index, and the attributes it can
+    filter on (name -> ``"int"`` or ``"keyword"``; stored and indexed by a Filterable store).
 
     >>> CollectionSpec("bench", dim=128, metric="l2", index_type="hnsw", index_params={"m": 16})
-    CollectionSpec(name='bench', dim=128, metric=<Metric.EUCLIDEAN: 'euclidean'>, index_type='hnsw', index_params={'m': 16})
+    CollectionSpec(name='bench', dim=128, metric=<Metric.EUCLIDEAN: 'euclidean'>, index_type='hnsw', index_params={'m': 16}, attributes={})
     """
 
     name: str
@@ -76,6 +81,7 @@ class CollectionSpec:
     metric: Metric = Metric.EUCLIDEAN
     index_type: str = "flat"
     index_params: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_identifier(self.name)
@@ -83,6 +89,15 @@ class CollectionSpec:
             raise ConfigError(f"dim must be a positive integer, got {self.dim!r}")
         object.__setattr__(self, "metric", Metric.parse(self.metric))
         object.__setattr__(self, "index_params", dict(self.index_params))
+        if not isinstance(self.attributes, Mapping):
+            raise ConfigError(f"attributes must map names to kinds, got {self.attributes!r}")
+        for attr, kind in self.attributes.items():
+            check_identifier(attr, "attribute name")
+            if kind not in ATTRIBUTE_KINDS:
+                raise ConfigError(
+                    f"attribute {attr!r} has kind {kind!r}; valid: {', '.join(ATTRIBUTE_KINDS)}"
+                )
+        object.__setattr__(self, "attributes", dict(self.attributes))
 
     def resolve(self, index_types: Mapping[str, IndexType], store: str) -> IndexType:
         """The IndexType this spec names in ``index_types``, checked against metric and params."""

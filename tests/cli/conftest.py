@@ -18,7 +18,11 @@ def vb(tmp_path: Path, vb_cache: Path):
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "vecbench", *args],
-            capture_output=True, text=True, cwd=tmp_path, env={**env, **(extra_env or {})}, timeout=600,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**env, **(extra_env or {})},
+            timeout=600,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"vecbench {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")

@@ -43,8 +43,19 @@ def test_stores_table_shows_extras_and_capabilities(vb):
 
 def test_run_one_off_then_report(vb, tmp_path: Path):
     out = tmp_path / "r.jsonl"
-    proc = vb("run", *SMALL, "--metric", "cosine", "--stores", "faiss,bruteforce", "--index", "flat",
-              "--out", str(out), check=True)
+    proc = vb(
+        "run",
+        *SMALL,
+        "--metric",
+        "cosine",
+        "--stores",
+        "faiss,bruteforce",
+        "--index",
+        "flat",
+        "--out",
+        str(out),
+        check=True,
+    )
     assert "results:" in proc.stdout
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["store"]["name"] for r in records} == {"faiss", "bruteforce"}
@@ -55,16 +66,43 @@ def test_run_one_off_then_report(vb, tmp_path: Path):
     rep = vb("report", str(out), "--sort", "qps", "--desc", "--store", "faiss", check=True)
     assert "faiss" in rep.stdout and "bruteforce" not in rep.stdout
 
-    again = vb("run", *SMALL, "--metric", "cosine", "--stores", "faiss,bruteforce", "--index", "flat",
-               "--out", str(out), "--resume", check=True)
+    again = vb(
+        "run",
+        *SMALL,
+        "--metric",
+        "cosine",
+        "--stores",
+        "faiss,bruteforce",
+        "--index",
+        "flat",
+        "--out",
+        str(out),
+        "--resume",
+        check=True,
+    )
     assert "2 cell(s)" in again.stdout or len(out.read_text().splitlines()) == 2
     assert len(out.read_text().splitlines()) == 2  # nothing rerun, nothing appended
 
 
 def test_run_grid_from_flags(vb, tmp_path: Path):
     out = tmp_path / "grid.jsonl"
-    vb("run", *SMALL, "--stores", "faiss", "--index", "hnsw", "--build", "m=8,16",
-       "--search", "ef_search=16,64", "--metric", "euclidean", "--out", str(out), check=True)
+    vb(
+        "run",
+        *SMALL,
+        "--stores",
+        "faiss",
+        "--index",
+        "hnsw",
+        "--build",
+        "m=8,16",
+        "--search",
+        "ef_search=16,64",
+        "--metric",
+        "euclidean",
+        "--out",
+        str(out),
+        check=True,
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     cells = {(r["index"]["params"]["m"], r["search"]["params"]["ef_search"]) for r in records}
     assert cells == {(8, 16), (8, 64), (16, 16), (16, 64)}
@@ -77,7 +115,10 @@ def test_run_grid_from_flags(vb, tmp_path: Path):
         (["run", "--metric", "hamming", "--stores", "faiss"], ["unknown metric 'hamming'", "euclidean"]),
         (["run", "--dataset", "nosuch-set", "--stores", "faiss"], ["unknown dataset", "synthetic"]),
         (["run", "--stores", "faiss", "--index", "annoy"], ["unknown index type", "hnsw"]),
-        (["run", "--stores", "faiss", "--index", "hnsw", "--build", "M=16"], ["unknown", "ef_construction, m"]),
+        (
+            ["run", "--stores", "faiss", "--index", "hnsw", "--build", "M=16"],
+            ["unknown", "ef_construction, m"],
+        ),
         (["run", "--stores", "faiss", "--k", "0"], ["k must be a positive integer"]),
         (["report", "nosuch.jsonl"], ["nosuch.jsonl"]),
     ],
@@ -114,11 +155,20 @@ def _with_nan(base: np.ndarray) -> np.ndarray:
     ],
     ids=["nan-in-base", "dimension-mismatch", "empty-base"],
 )
-def test_bad_npy_dataset_is_one_line_exit_2(vb, tmp_path: Path, base: np.ndarray, queries: tuple, needle: str):
+def test_bad_npy_dataset_is_one_line_exit_2(
+    vb, tmp_path: Path, base: np.ndarray, queries: tuple, needle: str
+):
     np.save(tmp_path / "base.npy", base)
     np.save(tmp_path / "q.npy", np.ones(queries, dtype=np.float32))
-    proc = vb("run", "--dataset", str(tmp_path / "base.npy"), "--dataset-param", f"queries={tmp_path / 'q.npy'}",
-              "--stores", "bruteforce")
+    proc = vb(
+        "run",
+        "--dataset",
+        str(tmp_path / "base.npy"),
+        "--dataset-param",
+        f"queries={tmp_path / 'q.npy'}",
+        "--stores",
+        "bruteforce",
+    )
     one_line_error(proc, needle)
 
 
@@ -153,8 +203,17 @@ def test_datasets_list_and_info(vb, tmp_path: Path):
 
 def test_default_run_writes_results_and_reaches_recall(vb, tmp_path: Path):
     """The embedded default, shrunk through flags: exact stores 1.0, HNSW's top setting >= 0.9."""
-    proc = vb("run", "--out", "d.jsonl", *SMALL, "--metric", "euclidean,cosine", "--stores", "faiss,bruteforce",
-              check=True)
+    proc = vb(
+        "run",
+        "--out",
+        "d.jsonl",
+        *SMALL,
+        "--metric",
+        "euclidean,cosine",
+        "--stores",
+        "faiss,bruteforce",
+        check=True,
+    )
     records = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
     assert "recall@10" in proc.stdout
     assert all(r["status"] == "ok" for r in records)

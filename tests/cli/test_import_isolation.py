@@ -21,6 +21,7 @@ HEAVY = [
     "transformers",
     "onnxruntime",
     "matplotlib",
+    "pyarrow",
 ]
 
 PROBE = """
@@ -56,4 +57,9 @@ def test_store_registry_and_adapter_modules_load_no_client():
         "from vecbench.registry import store_names, store_class\n"
         "for name in store_names():\n    store_class(name).info\n"
     )
+    assert _loaded(body) == []
+
+
+def test_loading_a_synthetic_data_set_loads_no_pyarrow():
+    body = "from vecbench.datasets import load\nload('synthetic', n=200, dim=4, nq=2)\n"
     assert _loaded(body) == []

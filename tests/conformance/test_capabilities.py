@@ -34,7 +34,7 @@ ALL = frozenset({"BatchSearch", "Deletable", "Footprint", "Shareable"})
 IN_PROCESS_ONLY = ALL - {"Shareable"}  # the engine lives in one process: no worker can attach
 
 DECLARED: dict[str, frozenset[str]] = {
-    "bruteforce": ALL,  # workers memory-map .npy files
+    "bruteforce": ALL | {"Filterable"},  # workers memory-map .npy files; exact filtered scan
     "faiss": ALL,  # workers memory-map the written index
     "chroma": ALL,
     "chroma-embedded": IN_PROCESS_ONLY,
@@ -46,6 +46,9 @@ DECLARED: dict[str, frozenset[str]] = {
     "redis": ALL,
     "elasticsearch": ALL,
     "opensearch": ALL,
+    "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
+    "weaviate": ALL - {"BatchSearch"} | {"Filterable"},  # no multi-query call in Weaviate's API
+    "pinecone": ALL - {"BatchSearch"} | {"Filterable"},  # one query per request in Pinecone's API
 }
 
 # The public methods each capability adds, and the hooks a BaseStore adapter fills in for it.
@@ -56,7 +59,12 @@ METHODS = {
     Footprint: ("footprint",),
     Shareable: ("share", "attach"),
 }
-HOOKS = {Deletable: ("_do_delete",), Footprint: ("_do_footprint",), Shareable: ("_do_share", "_do_attach")}
+HOOKS = {
+    Deletable: ("_do_delete",),
+    Footprint: ("_do_footprint",),
+    Shareable: ("_do_share", "_do_attach"),
+    Filterable: ("_do_search_filtered",),
+}
 
 
 def _class(name: str) -> type:
@@ -89,10 +97,13 @@ def test_declared_capabilities_are_what_isinstance_says(store_name: str) -> None
         assert not has or all(callable(getattr(store, m)) for m in methods)
 
 
-def test_nothing_claims_filterable(store_name: str) -> None:
-    # Declared for the filtered workload; no adapter translates filters yet.
-    assert not issubclass(_class(store_name), Filterable)
-    assert not hasattr(_class(store_name), "search_filtered")
+def test_a_filterable_store_stores_attributes_and_others_ignore_them(store_name: str) -> None:
+    # upsert hands declared attribute columns to _do_upsert only where the store filters.
+    cls = _class(store_name)
+    if not issubclass(cls, BaseStore):
+        pytest.skip(f"{store_name} does not build on BaseStore")
+    assert cls._stores_attributes is issubclass(cls, Filterable)
+    assert hasattr(cls, "search_filtered_batch") is issubclass(cls, Filterable)
 
 
 def test_a_claim_comes_with_its_implementation_and_only_then(store_name: str) -> None:

@@ -97,3 +97,39 @@ def test_server_killed_mid_run(store, tmp_path, monkeypatch, vb_cache):
         assert r["quality"] is None and r["latency"] is None and r["qps"] is None
     assert len(by_store[store]) == 3  # every cell is recorded, as ok or failed
     assert [r["status"] for r in by_store["faiss"]] == ["ok"]  # the run went on
+
+
+def test_weaviate_killed_mid_run(tmp_path, monkeypatch, vb_cache):
+    pytest.importorskip("weaviate")
+    from vecbench.services.weaviate import server_binary
+
+    if not server_binary().exists():
+        pytest.skip(f"no {server_binary()}: scripts/install-engines.sh weaviate builds it")
+    svc = get_service("weaviate")
+    monkeypatch.setenv(svc.port_var, str(_proc.free_port()))
+    monkeypatch.setenv("VECBENCH_WEAVIATE_GRPC_PORT", str(_proc.free_port()))
+    state = start(svc).state
+    out = tmp_path / "results.jsonl"
+    config = {
+        "k": 10,
+        "datasets": [{"name": "synthetic", "params": {"n": 5_000, "dim": 32, "nq": 100, "metric": "cosine"}}],
+        "stores": {
+            "weaviate": {
+                "config": {"url": state.url, "timeout_s": 5},
+                "indexes": [{"type": "flat"}, {"type": "hnsw", "search": {"ef": [16, 64]}}],
+            },
+            "faiss": {"indexes": [{"type": "flat"}]},
+        },
+    }
+    watcher = _kill_after_first_record(out, state.pid)
+    try:
+        vecbench.run(config, out=out)
+    finally:
+        watcher.join(timeout=5)
+        stop(svc)
+    records = read_results(out)
+    weaviate = [r for r in records if r["store"]["name"] == "weaviate"]
+    assert weaviate[0]["status"] == "ok" and len(weaviate) == 3
+    failed = [r for r in weaviate if r["status"] == "failed"]
+    assert failed and all(r["error"]["message"] and r["qps"] is None for r in failed)
+    assert [r["status"] for r in records if r["store"]["name"] == "faiss"] == ["ok"]

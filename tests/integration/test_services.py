@@ -222,7 +222,75 @@ def test_a_search_node_with_too_old_a_jdk_says_which_it_needs(monkeypatch, tmp_p
         svc.java_home()
 
 
-@pytest.mark.parametrize("name, var", [("qdrant", "VECBENCH_QDRANT_URL")])
+def _need_weaviate_binary() -> None:
+    from vecbench.services.weaviate import server_binary
+
+    if not server_binary().exists():  # a test never builds it: minutes of CPU
+        pytest.skip(
+            f"no {server_binary()}: scripts/install-engines.sh weaviate builds it (set VECBENCH_BUILD_CACHE)"
+        )
+
+
+def test_weaviate_up_roundtrip_down(monkeypatch):
+    _need("weaviate", "weaviate-client")
+    _need_weaviate_binary()
+    svc = get_service("weaviate")
+    port = _free_port_for(monkeypatch, svc)
+    grpc = _proc.free_port()
+    monkeypatch.setenv("VECBENCH_WEAVIATE_GRPC_PORT", str(grpc))
+    state = _up(svc)
+    try:
+        assert state.url == f"http://127.0.0.1:{port}?grpc_port={grpc}"
+        assert state.ports["grpc"] == grpc and _proc.port_open(state.ports["metrics"])
+        assert (svc.data_dir() / "raft").is_dir()  # its data lives under the service's home
+        import weaviate
+
+        with weaviate.connect_to_custom("127.0.0.1", port, False, "127.0.0.1", grpc, False) as client:
+            meta = client.get_meta()
+            assert meta["version"] == "1.35.2"
+            assert not any(m.startswith("text2vec") for m in meta["modules"])  # no vectorizer module
+            coll = client.collections.create("VecbenchSmoke")
+            coll.data.insert({}, vector=[1.0, 0.0])
+            # ASYNC_INDEXING: the vector is searchable once its queue is drained
+            found = _proc.wait_until(
+                lambda: len(coll.query.near_vector([1.0, 0.1], limit=1).objects) == 1, 30.0
+            )
+            assert found
+        assert start(svc).already  # a second up finds it running
+    finally:
+        _down_and_check(svc, state)
+    assert not _proc.port_open(grpc)
+
+
+def test_weaviate_refuses_a_taken_grpc_port(monkeypatch):
+    _need_weaviate_binary()
+    import socket
+
+    svc = get_service("weaviate")
+    _free_port_for(monkeypatch, svc)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        monkeypatch.setenv("VECBENCH_WEAVIATE_GRPC_PORT", str(held.getsockname()[1]))
+        with pytest.raises(ConfigError, match="VECBENCH_WEAVIATE_GRPC_PORT"):
+            start(svc)
+    assert running_state(svc) is None
+
+
+def test_weaviate_without_go_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("VECBENCH_BUILD_CACHE", str(tmp_path / "empty-build-cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no go here
+    with pytest.raises(MissingDependencyError, match="Go 1.25 or newer"):
+        get_service("weaviate").check_installed()
+
+
+@pytest.mark.parametrize(
+    "name, var",
+    [
+        ("qdrant", "VECBENCH_QDRANT_URL"),
+        ("pinecone", "VECBENCH_PINECONE_HOST"),
+    ],
+)
 def test_engines_without_a_local_route_say_so(name, var):
     with pytest.raises(ConfigError, match=var):
         get_service(name)

@@ -1,4 +1,5 @@
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,19 @@ def test_default_config():
     d = default_config_dict()
     d["k"] = 3
     assert default_config_dict()["k"] == 10  # a fresh copy each time
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p
+        for p in (Path(__file__).parents[2] / "benchmarks" / "configs").glob("*.yaml")
+        if not p.name.startswith("rag")
+    ),
+    ids=lambda p: p.name,
+)
+def test_shipped_benchmark_configs_are_valid(path):
+    from vecbench.config import RunConfig
+
+    cfg = RunConfig.from_yaml(path)
+    assert cfg.stores and cfg.datasets

@@ -1,6 +1,7 @@
 """Filtered cells through the harness: post_filter on every store, native refused where a
 store cannot filter, bad filters refused before any work, ids of plain cells unchanged."""
 
+import numpy as np
 import pytest
 
 import vecbench
@@ -42,10 +43,11 @@ def test_plain_cells_keep_their_ids():
     assert "violations" not in plain[0].record["quality"]
 
 
-def test_native_filtering_on_a_store_that_cannot_filter_fails_the_cell_with_the_reason():
-    (r,) = _bench(["bruteforce"], filters=SWEEP[1:2], filter_strategy="native")
-    assert not r.ok and r.error["type"] == "CapabilityError"
-    assert "cannot filter natively" in r.error["message"] and "post_filter" in r.error["message"]
+def test_native_and_post_filter_agree_on_an_exact_store():
+    post = _bench(["bruteforce"], filters=SWEEP[1:2])
+    native = _bench(["bruteforce"], filters=SWEEP[1:2], filter_strategy="native")
+    assert post[0].cell_id != native[0].cell_id  # the strategy is part of the identity
+    assert post[0].recall == native[0].recall == 1.0
 
 
 @pytest.mark.parametrize(
@@ -76,3 +78,54 @@ def test_bad_filter_settings_refused_when_the_config_is_read(data, needle):
     assert cfg.settings.filters[0].as_dict() == {"label": "a"}
     assert RunConfig.from_dict(cfg.to_dict()).settings == cfg.settings
     assert Settings().filters == () and Settings().filter_strategy == "post_filter"
+
+
+def test_selectivity_sweep_picks_thresholds_close_to_each_target():
+    from vecbench.workloads.filtered import selectivity_filter
+
+    col = np.random.default_rng(0).integers(0, 10_000, 50_000)
+    for target in (0.5, 0.1, 0.01, 0.001):
+        flt = selectivity_filter(col, "a", target)
+        assert set(flt) == {"a"} and set(flt["a"]) == {"lt"}
+        assert abs((col < flt["a"]["lt"]).mean() - target) <= 0.0005 + 0.02 * target
+    # a column of few values: the nearest achievable fraction, never an empty filter
+    few = np.repeat([1, 2, 3], [10, 80, 10])
+    assert selectivity_filter(few, "a", 0.001) == {"a": {"lt": 2}}
+
+
+def test_selectivities_run_after_filters_and_record_their_target():
+    results = _bench(["bruteforce"], filters=SWEEP[1:2], selectivities=[0.3, 0.02])
+    sections = [r.record["search"]["filter"] for r in results]
+    assert [s.get("target_selectivity") for s in sections] == [None, 0.3, 0.02]
+    assert sections[1]["filter"] == {"int_attr": {"lt": sections[1]["filter"]["int_attr"]["lt"]}}
+    assert all(r.recall == 1.0 for r in results)
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"selectivities": [0]}, r"selectivities: 0 is not a fraction in \(0, 1\]"),
+        ({"selectivities": [1.01]}, "selectivities: 1.01"),
+        ({"selectivities": 0.5}, "selectivities must be a list"),
+        ({"selectivities": [0.1], "selectivity_attribute": "label"}, "'label' is not an integer attribute"),
+        ({"selectivities": [0.1], "selectivity_attribute": "nope"}, "integer attributes: int_attr"),
+    ],
+)
+def test_bad_selectivity_settings_are_refused(settings, needle):
+    with pytest.raises(ConfigError, match=needle):
+        _bench(["bruteforce"], **settings)
+
+
+def test_cells_under_different_filters_never_share_a_front_or_a_best_row():
+    from vecbench.analysis.pareto import best_per_store, pareto_fronts
+    from vecbench.analysis.summary import summary_rows
+
+    results = _bench(["bruteforce"], filters=SWEEP[:2])
+    records = [r.record for r in results]
+    assert len(pareto_fronts(records)) == 2
+    rows = best_per_store(records, 0.9)
+    texts = sorted(r["filter"] for r in rows)
+    assert len(rows) == 2 and texts[0].startswith("int_attr<5000 (") and texts[1].startswith("label=label_2 (")
+    assert all(t.endswith("%, post_filter)") for t in texts)
+    table = summary_rows(records)
+    assert all(r["filter"] and r["violations"] == 0 for r in table)

@@ -145,7 +145,13 @@ def test_resume_skips_completed_cells(tmp_path):
     cfg = _config(
         {
             "bruteforce": {"indexes": [{"type": "flat"}]},
-            "faiss": {"indexes": [{"type": "hnsw", "build": {"m": 8}, "search": {"ef_search": [16, 0]}}]},
+            "faiss": {
+                "indexes": [
+                    {"type": "hnsw", "build": {"m": 8}, "search": {"ef_search": 16}},
+                    # valid values, but more lists than vectors to train them: fails when built
+                    {"type": "ivf_flat", "build": {"nlist": 100_000}},
+                ]
+            },
         }
     )
     first = run(cfg, out=out)

@@ -154,3 +154,8 @@ def test_a_rate_not_kept_up_with_or_with_errors_does_not_meet_the_target() -> No
 def test_rate_sweep_without_a_start_records_nothing() -> None:
     out = rate_sweep(_model(10, []), 5.0, start_qps=None)
     assert out == {"p99_target_ms": 5.0, "max_rate": None, "tried": []}
+
+
+def test_a_window_shorter_than_a_request_is_refused():
+    with pytest.raises(ConfigError, match=r"duration_s=0.0001 is shorter than one request"):
+        LoadPlan(concurrency=(1,), duration_s=0.0001)

@@ -152,8 +152,9 @@ def test_fronts_per_dataset_metric_and_store_index():
         rec("faiss", 0.9, 10.0, metric="cosine"),
     ]
     fronts = pareto_fronts(records, "qps")
-    assert set(fronts) == {("d", "euclidean", 10), ("d", "cosine", 10)}
-    euclid = fronts[("d", "euclidean", 10)]
+    # the last part of a group's key is the filter (None: unfiltered cells)
+    assert set(fronts) == {("d", "euclidean", 10, None), ("d", "cosine", 10, None)}
+    euclid = fronts[("d", "euclidean", 10, None)]
     assert [p["recall"] for p in euclid["faiss/hnsw"]] == [0.9, 0.99]
     assert [p["recall"] for p in euclid["faiss/ivf_flat"]] == [0.95]
 

@@ -74,7 +74,8 @@ def test_hnsw_beam_widths_and_graph_degrees_match_across_stores():
     for families in grid["stores"].values():
         if "hnsw" in families:
             (beam,) = families["hnsw"]["search"].values()
-            degree = families["hnsw"]["build"].get("m", families["hnsw"]["build"].get("max_neighbors"))
+            build = families["hnsw"]["build"]
+            degree = next(build[k] for k in ("m", "max_neighbors", "max_connections") if k in build)
             beams.add(tuple(beam))
             degrees.add(tuple(degree))
     assert beams == {(16, 32, 64, 128, 256)} and degrees == {(16, 32)}

@@ -95,6 +95,7 @@ TIMING_METRICS = ("p50_ms", "p99_ms", "qps")
 # "Confidence intervals and compare" has the measurements.
 DEFAULT_NOISE_FLOOR: dict[str, float] = {"p50_ms": 0.3, "p99_ms": 1.0, "qps": 0.3}
 
+
 @dataclass(frozen=True)
 class MetricComparison:
     """One metric of one cell on both sides; ``diff`` is B - A (of the means over runs).
@@ -340,8 +341,12 @@ def compare_runs(
     keys = list(dict.fromkeys(k for run in runs_a for k in run.cells))
     out = []
     for key in keys:
-        side_a = [(run.cells[key], sidecar_of(run.path, run.cells[key])) for run in runs_a if key in run.cells]
-        side_b = [(run.cells[key], sidecar_of(run.path, run.cells[key])) for run in runs_b if key in run.cells]
+        side_a = [
+            (run.cells[key], sidecar_of(run.path, run.cells[key])) for run in runs_a if key in run.cells
+        ]
+        side_b = [
+            (run.cells[key], sidecar_of(run.path, run.cells[key])) for run in runs_b if key in run.cells
+        ]
         if not side_b:
             continue
         metrics = tuple(

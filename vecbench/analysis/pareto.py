@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from vecbench.analysis.summary import record_filter_text
 from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.util.nested import dig
 
@@ -88,6 +89,8 @@ def _point(record: Mapping[str, Any], recall_key: str) -> dict[str, Any] | None:
         "p95_ms": dig(record, "latency", "p95_ms"),
         "p99_ms": dig(record, "latency", "p99_ms"),
         "usd_per_1m_queries": dig(record, "cost", "usd_per_1m_queries"),
+        "filter": record_filter_text(record),
+        "selectivity": dig(record, "search", "filter", "selectivity"),
         "cell_id": record.get("cell_id"),
         "record": record,
     }
@@ -153,16 +156,17 @@ def pareto_front(rows: Sequence[Mapping[str, Any]], by: str = "qps") -> list[dic
     return front
 
 
-def _group_key(p: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-    return (p["dataset"], p["metric"], p["k"])
+def _group_key(p: Mapping[str, Any]) -> tuple[Any, ...]:
+    # Cells under different filters answer different questions: never one front.
+    return (p["dataset"], p["metric"], p["k"], p["filter"])
 
 
 def pareto_fronts(
     records: Iterable[Mapping[str, Any]], by: str = "qps", *, recall_key: str = "recall_at_k"
-) -> dict[tuple[Any, Any, Any], dict[str, list[dict[str, Any]]]]:
+) -> dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]]:
     """Fronts per (dataset, metric, k) and, inside each, per label (``store/index``)."""
     _check_axis(by)
-    groups: dict[tuple[Any, Any, Any], dict[str, list[dict[str, Any]]]] = {}
+    groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for p in points(records, recall_key):
         groups.setdefault(_group_key(p), {}).setdefault(p["label"], []).append(p)
     return {

@@ -27,6 +27,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "store": ("store", "{}"),
     "index": ("index", "{}"),
     "params": ("params", "{}"),
+    "filter": ("filter", "{}"),
     "recall": ("recall@k", "{:.4f}"),
     "p50_ms": ("p50 ms", "{:.3f}"),
     "p99_ms": ("p99 ms", "{:.3f}"),
@@ -35,6 +36,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "ingest_s": ("ingest s", "{:.2f}"),
     "build_s": ("build s", "{:.2f}"),
     "usd_per_1m_queries": ("$/1M q", "{:.3g}"),
+    "violations": ("violations", "{:,}"),
     "machine": ("machine", "{}"),
     "status": ("status", "{}"),
 }
@@ -57,6 +59,8 @@ def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "store": dig(record, "store", "name"),
         "index": dig(record, "index", "type"),
         "params": _params_text(dig(record, "index", "params"), dig(record, "search", "params")),
+        "filter": record_filter_text(record),
+        "violations": dig(record, "quality", "violations"),
         "k": k,
         "recall": dig(record, "quality", "recall_at_k"),
         "p50_ms": dig(record, "latency", "p50_ms"),
@@ -72,6 +76,22 @@ def summary_row(record: Mapping[str, Any]) -> dict[str, Any]:
         "status": record.get("status"),
         "error": dig(record, "error", "message"),
     }
+
+
+def record_filter_text(record: Mapping[str, Any]) -> str | None:
+    """``int_attr<99 (1.0%, native)`` for a filtered cell's record; None for a plain one."""
+    section = dig(record, "search", "filter")
+    if not isinstance(section, Mapping) or not section.get("filter"):
+        return None
+    from vecbench.workloads.filters import filter_text
+
+    try:
+        text = filter_text(section["filter"])
+    except Exception:  # noqa: BLE001 - a record from elsewhere: show what it holds
+        text = str(section["filter"])
+    sel = section.get("selectivity")
+    share = f"{100 * sel:.3g}%, " if isinstance(sel, (int, float)) else ""
+    return f"{text} ({share}{section.get('strategy', '?')})"
 
 
 def disturbed_note(record: Mapping[str, Any]) -> str | None:

@@ -41,6 +41,11 @@ def run(p: argparse.ArgumentParser) -> None:
         "--out", "-o", metavar="FILE", help="results file (default vecbench-results/run-<id>.jsonl)"
     )
     p.add_argument("--resume", action="store_true", help="skip cells already complete in --out")
+    p.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when some cell failed (default: exit 1; bad input is always exit 2)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no table")
     p.add_argument(
         "--html",
@@ -56,6 +61,37 @@ def run(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--repeats", type=int, metavar="R", help="serial search passes per cell (default 3, or the config's)"
+    )
+    p.add_argument(
+        "--runbook",
+        metavar="FILE",
+        help="play a streaming runbook (YAML: insert/delete/replace/search/wait steps) on every index "
+        "instead of the static build-and-search; see README 'Runbooks'",
+    )
+    flt = p.add_argument_group("filtered search (see README 'Filtered search')")
+    flt.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="FILTER",
+        help="a filter as YAML/JSON, repeatable: every cell also runs under it, e.g. "
+        "'{label: label_2}' or '{int_attr: {lt: 100}}'",
+    )
+    flt.add_argument(
+        "--selectivity",
+        metavar="S,S,...",
+        help="a selectivity sweep: range filters passing these fractions, e.g. 0.5,0.1,0.01,0.001",
+    )
+    flt.add_argument(
+        "--filter-strategy",
+        choices=("post_filter", "native"),
+        help="native: the store's own filter; post_filter (default): search more, keep what passes",
+    )
+    p.add_argument(
+        "--no-metric-check",
+        action="store_true",
+        help="use a data set's own neighbours even when they match another metric than the run's "
+        "(metric_check: off)",
     )
     prices(p)
     load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
@@ -77,6 +113,20 @@ def run(p: argparse.ArgumentParser) -> None:
     )
     load.add_argument(
         "--p99-target", type=float, metavar="MS", help="rate sweep: highest rate whose p99 <= MS milliseconds"
+    )
+    streaming = p.add_argument_group("streaming (see README 'Freshness and search under ingest')")
+    streaming.add_argument(
+        "--freshness",
+        action="store_true",
+        help="also a freshness cell per search setting (config's or defaults)",
+    )
+    streaming.add_argument(
+        "--insert-rate",
+        metavar="R,R,...",
+        help="search under ingest at these insert rates (vectors/s; 0 = baseline)",
+    )
+    streaming.add_argument(
+        "--search-rate", type=float, metavar="Q", help="search under ingest: searches/s (default 100)"
     )
 
 

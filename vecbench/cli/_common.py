@@ -19,14 +19,22 @@ def _scalar(text: str) -> Any:
         return text
 
 
-def parse_assignment(text: str, *, grid: bool) -> tuple[str, Any]:
+def parse_assignment(text: str, *, grid: bool, flag: str = "--build") -> tuple[str, Any]:
     """``key=value`` (or ``key=v1,v2`` for a grid) with YAML scalars: ``m=16,32`` -> ("m", [16, 32])."""
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"expected KEY=VALUE, got {text!r}")
     if grid:
-        values = [_scalar(v.strip()) for v in value.split(",") if v.strip()]
+        parts = [v.strip() for v in value.split(",") if v.strip()]
+        other = next((p for p in parts if "=" in p), None)
+        if other is not None:
+            raise ConfigError(
+                f"{text!r}: {other!r} looks like another KEY=VALUE; give each parameter its own "
+                f"flag (e.g. {flag} {key}={parts[0]} {flag} {other}); values of one key are "
+                f"comma-separated ({key}=16,32)"
+            )
+        values = [_scalar(v) for v in parts]
         if not values:
             raise ConfigError(f"no value given for {key!r}")
         return key, values if len(values) > 1 else values[0]

@@ -29,6 +29,7 @@ def main(args: argparse.Namespace) -> int:
         for col in ("name", "kind", "metric", "dim", "n", "queries", "size", "cached"):
             table.add_column(col)
         table.add_row("synthetic", "vector", "any", "any", "any", "any", "-", "generated")
+        table.add_row("vdb:FOLDER", "vector", "by name", "-", "-", "-", "-", "local folder")
         for m in catalog.list_manifests():
             n, nq = (m.docs, m.queries) if m.is_beir else (m.n, m.nq)
             local = m.local_path(root)
@@ -68,6 +69,10 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "info":
         info = dataset.describe()
         info["ground_truth_k"] = dataset.ground_truth.k if dataset.ground_truth is not None else None
+        info["attributes"] = {name: str(col.dtype) for name, col in dataset.attributes.items()}
+        from vecbench.measures.metric_check import metric_section
+
+        info["metric_check"] = metric_section(dataset)
         print(json.dumps(info, indent=2, default=str))
         return 0
     from vecbench.measures.groundtruth import verify

@@ -27,8 +27,13 @@ def main(args: argparse.Namespace) -> int:
         from vecbench.cli.rag import render
 
         render(rag_records)
+    runbook_records = [r for r in records if r.get("kind") == "runbook"]
+    if runbook_records:
+        from vecbench.analysis.runbook import render_runbook_table, runbook_rows
+
+        render_runbook_table(runbook_rows(_selected(runbook_records, args)))
     rows = summary_rows(records)
-    if not rows and rag_records:
+    if not rows and (rag_records or runbook_records):
         if html_path is not None:
             print(f"HTML report: {html_path}")
         return 0
@@ -49,6 +54,9 @@ def main(args: argparse.Namespace) -> int:
     from vecbench.analysis.summary import load_rows, render_load_table
 
     render_load_table(load_rows(_selected(records, args)), title="load tests")
+    from vecbench.analysis.streaming import render_streaming
+
+    render_streaming(_selected(records, args))
     _print_best(_selected(records, args), args)
     if html_path is not None:
         print(f"HTML report: {html_path}")

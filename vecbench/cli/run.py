@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +37,22 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config["k"] = args.k
     if getattr(args, "repeats", None) is not None:
         config["repeats"] = args.repeats
+    if getattr(args, "no_metric_check", False):
+        config["metric_check"] = False
     base = Path(args.config).parent if args.config else None
     if isinstance(config.get("prices"), str) and base is not None:
         config["prices"] = str(base / config["prices"])  # relative to the config file, as in from_yaml
+    if isinstance(config.get("runbook"), str) and base is not None:
+        config["runbook"] = str(base / config["runbook"])  # relative to the config file, as in from_yaml
+    if getattr(args, "runbook", None):
+        config["runbook"] = args.runbook
     if getattr(args, "prices", None) or getattr(args, "price", None):
         config["prices"] = prices_from_args(args, config.get("prices")).as_dict()
     load = load_from_args(args, config.get("load"))
     if load is not None:
         config["load"] = load
+    config.update(filters_from_args(args))
+    streaming_from_args(args, config)
     if args.config:
         return config
     if not one_off:
@@ -66,7 +75,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if args.build:
             index["build"] = dict(parse_assignment(b, grid=True) for b in args.build)
         if args.search:
-            index["search"] = dict(parse_assignment(s, grid=True) for s in args.search)
+            index["search"] = dict(parse_assignment(s, grid=True, flag="--search") for s in args.search)
         config["stores"] = {name: {"indexes": [index]} for name in stores}
     else:
         if args.build or args.search:
@@ -85,6 +94,27 @@ def _numbers(text: str, what: str, cast: Any) -> list[Any]:
     if not values:
         raise ConfigError(f"{what}: give at least one value")
     return values
+
+
+def filters_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The filtered-search keys the flags set (``--filter``, ``--selectivity``, ``--filter-strategy``)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    filters = []
+    for text in getattr(args, "filter", None) or []:
+        try:
+            filters.append(yaml.safe_load(text))
+        except yaml.YAMLError as exc:
+            line = str(exc).splitlines()[0]
+            raise ConfigError(f"--filter {text!r} is not YAML/JSON: {line}") from None
+    if filters:
+        out["filters"] = filters
+    if getattr(args, "selectivity", None):
+        out["selectivities"] = _numbers(args.selectivity, "--selectivity", float)
+    if getattr(args, "filter_strategy", None):
+        out["filter_strategy"] = args.filter_strategy
+    return out
 
 
 def load_from_args(args: argparse.Namespace, current: Any = None) -> dict[str, Any] | None:
@@ -107,6 +137,26 @@ def load_from_args(args: argparse.Namespace, current: Any = None) -> dict[str, A
     if not load.get("concurrency") and not load.get("rates"):
         raise ConfigError("load-test flags need --concurrency and/or --rate")
     return load
+
+
+def streaming_from_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    """``--freshness``, ``--insert-rate`` and ``--search-rate`` applied to the config's
+    ``freshness`` and ``ingest_load`` mappings (validated later, with the whole config)."""
+    if getattr(args, "freshness", False):
+        config.setdefault("freshness", {})
+    rates = getattr(args, "insert_rate", None)
+    search_rate = getattr(args, "search_rate", None)
+    if rates is None and search_rate is None:
+        return
+    current = config.get("ingest_load") or {}
+    if not isinstance(current, dict):
+        raise ConfigError("the config's ingest_load must be a mapping")
+    ingest = dict(current)
+    if rates is not None:
+        ingest["insert_rates"] = _numbers(rates, "--insert-rate", float)
+    if search_rate is not None:
+        ingest["search_rate"] = search_rate
+    config["ingest_load"] = ingest
 
 
 def _installed_only(config: dict[str, Any]) -> dict[str, Any]:
@@ -136,8 +186,10 @@ def _default_synthetic_params(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from vecbench.analysis.streaming import render_streaming
     from vecbench.analysis.summary import load_rows, render_load_table, render_table, summary_rows
     from vecbench.api import run
+    from vecbench.config import RunConfig
     from vecbench.util.progress import Progress
 
     config = config_from_args(args)
@@ -149,23 +201,74 @@ def main(args: argparse.Namespace) -> int:
         config = apply_grid(config, args.grid)
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
+    cfg = RunConfig.from_dict(config)
+    _check_servers(cfg)
     progress = Progress(enabled=False) if args.quiet else Progress()
-    results = run(config, out=args.out, resume=args.resume, progress=progress)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_notes(warnings.showwarning)
+        results = run(cfg, out=args.out, resume=args.resume, progress=progress)
     records = [r.record for r in results]
     if not args.quiet:
         render_table(summary_rows(records), title="vecbench results")
         render_load_table(
             load_rows(records), title="load (worker processes; latency from scheduled send time in open loop)"
         )
+        from vecbench.analysis.runbook import render_runbook_table, runbook_rows
+
+        render_runbook_table(runbook_rows(records))
+        render_streaming(records)
     out = results[0].results_path if results else args.out
-    failed = sum(1 for r in records if r.get("status") != "ok")
-    print(f"{len(records)} cell(s), {failed} failed; results: {out}")
+    failed = [r for r in records if r.get("status") != "ok"]
+    print(f"{len(records)} cell(s), {len(failed)} failed; results: {out}")
+    for line in failure_lines(failed):
+        print(line)
     html = _html_path(args, out)
     if html is not None:
         from vecbench.report import write_html
 
         print(f"HTML report: {write_html(records, html, results_path=out)}")
-    return 0
+    return 1 if failed and not getattr(args, "allow_failures", False) else 0
+
+
+def failure_lines(failed: list[dict[str, Any]]) -> list[str]:
+    """One line per distinct reason among failed records, most frequent first, with a count."""
+    from collections import Counter
+
+    reasons = Counter(
+        f"{(r.get('error') or {}).get('type', '?')}: {(r.get('error') or {}).get('message', 'no reason recorded')}"
+        for r in failed
+    )
+    return [
+        f"  failed x{n}: {reason.splitlines()[0] if reason else reason}"
+        for reason, n in reasons.most_common()
+    ]
+
+
+def _check_servers(cfg: Any) -> None:
+    """One quick connect to each server store before any cell: with a single store, an
+    unreachable server is bad input (ConfigError); with several, a one-line warning each and
+    those stores' cells fail with the reason while the others run."""
+    from vecbench.harness.preflight import unreachable_stores
+
+    stores = [(s.name, s.config) for s in cfg.stores]
+    down = unreachable_stores(stores)
+    if down and len({name for name, _ in stores}) == 1:
+        raise ConfigError(next(iter(down.values())))
+    for name, reason in down.items():
+        print(f"vecbench: warning: {name} unreachable, its cells will fail: {reason}", file=sys.stderr)
+
+
+def _one_line_notes(show: Any) -> Any:
+    """``warnings.showwarning`` printing a data set's metric notes as one line on stderr."""
+    from vecbench.measures.metric_check import MetricNote
+
+    def showwarning(message: Any, category: Any, *rest: Any, **kw: Any) -> None:
+        if issubclass(category, MetricNote):
+            print(f"vecbench: note: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest, **kw)
+
+    return showwarning
 
 
 def _html_path(args: argparse.Namespace, out: Any) -> Path | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -16,7 +17,9 @@ ACTIONS = ("up", "down", "status", "env")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Subcommands of ``vecbench services`` (no import of the services package)."""
-    names_help = "chroma, milvus, pgvector, redis, elasticsearch, opensearch (qdrant: docker compose only)"
+    names_help = (
+        "chroma, milvus, pgvector, redis, elasticsearch, opensearch, weaviate (qdrant, pinecone: compose)"
+    )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(p))
     up = sub.add_parser("up", help="start engines and wait until they answer")
     up.add_argument("names", nargs="+", metavar="NAME", help=names_help)
@@ -103,7 +106,7 @@ def _up(args: argparse.Namespace) -> int:
         if svc.notes:
             _err(f"{svc.name}: note: {svc.notes}")
         up_names.append(svc.name)
-        print(f"export {st.env_var}={st.url}", flush=True)
+        print(f"export {st.env_var}={shlex.quote(st.url)}", flush=True)
     if failed:
         if up_names:
             _err(f"still running: {', '.join(up_names)} (vecbench services down to stop)")

@@ -20,7 +20,7 @@ from typing import Any
 from vecbench.errors import ConfigError
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.measures.stats import DEFAULT_RESAMPLES
-from vecbench.util.validation import check_k, non_negative_int, positive_int, positive_number
+from vecbench.util.validation import check_k, is_number, non_negative_int, positive_int, positive_number
 
 __all__ = ["Settings", "SETTINGS_KEYS"]
 
@@ -37,6 +37,12 @@ SETTINGS_KEYS = (
     "disturbed_retries",
     "filters",
     "filter_strategy",
+    "runbook",
+    "selectivities",
+    "selectivity_attribute",
+    "metric_check",
+    "freshness",
+    "ingest_load",
 )
 
 
@@ -62,6 +68,20 @@ class Settings:
       them); empty: unfiltered only;
     - ``filter_strategy``: ``post_filter`` (search more, keep what passes: every store) or
       ``native`` (the store's own filter; CapabilityError where it has none);
+    - ``runbook``: a streaming workload (``vecbench.workloads.runbook``: a YAML file's path,
+      a mapping of steps or a ``Runbook``): every index then plays it instead of the
+      static build-and-search, with recall and latency per search step; None: static;
+    - ``selectivities``: a selectivity sweep without writing filters: for each fraction in
+      (0, 1], a range filter ``{attr: {"lt": t}}`` on ``selectivity_attribute`` (default: the
+      data set's first integer attribute) with ``t`` chosen so that as close to that
+      fraction of the base vectors pass; run after ``filters``;
+    - ``metric_check``: refuse a data set whose own neighbours match another metric than the
+      run's (``vecbench.measures.metric_check``); False (``metric_check: off``) uses them as
+      they are;
+    - ``freshness``: a ``vecbench.workloads.plans.FreshnessPlan`` (or its mapping): a
+      freshness cell (time until writes are searchable) per search setting, or None;
+    - ``ingest_load``: an ``IngestPlan`` (or its mapping): a search-under-ingest cell per
+      search setting and insert rate, or None;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -79,6 +99,12 @@ class Settings:
     disturbed_retries: int = 2
     filters: tuple[Any, ...] = ()
     filter_strategy: str = "post_filter"
+    runbook: Any = None
+    selectivities: tuple[float, ...] = ()
+    selectivity_attribute: str | None = None
+    metric_check: bool = True
+    freshness: Any = None
+    ingest_load: Any = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -93,6 +119,13 @@ class Settings:
             "load": _parse_load(self.load),
             "filters": _parse_filters(self.filters),
             "filter_strategy": _check_strategy(self.filter_strategy),
+            "runbook": _parse_runbook(
+                self.runbook, bool(self.filters) or bool(self.selectivities), self.load
+            ),
+            "selectivities": _check_selectivities(self.selectivities),
+            "selectivity_attribute": _check_attribute(self.selectivity_attribute),
+            "metric_check": _check_bool(self.metric_check, "metric_check"),
+            **_parse_streaming(self.freshness, self.ingest_load),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -103,10 +136,12 @@ class Settings:
     ) -> Settings:
         """The settings among a run config's top-level keys (others are ignored here).
 
-        A relative price file path is taken relative to ``base`` (the config's folder).
+        A relative price file or runbook path is taken relative to ``base`` (the config's folder).
         Errors name ``source``.
         """
         given = {k: data[k] for k in SETTINGS_KEYS if k in data}
+        if isinstance(given.get("runbook"), (str, Path)):  # its errors name the runbook's file and line
+            given["runbook"] = _parse_runbook(given["runbook"], base=base)
         try:
             if "prices" in given:
                 given["prices"] = resolve_prices(given["prices"], base)
@@ -139,8 +174,57 @@ class Settings:
             out["load"] = self.load.as_dict()
         if self.filters:
             out["filters"] = [f.as_dict() for f in self.filters]
+        if self.selectivities:
+            out["selectivities"] = list(self.selectivities)
+            if self.selectivity_attribute is not None:
+                out["selectivity_attribute"] = self.selectivity_attribute
+        if self.filters or self.selectivities:
             out["filter_strategy"] = self.filter_strategy
+        if self.runbook is not None:
+            out["runbook"] = self.runbook.as_dict()
+        if not self.metric_check:
+            out["metric_check"] = False
+        for name in ("freshness", "ingest_load"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name).as_dict()
         return out
+
+
+def _parse_runbook(runbook: Any, filtered: bool = False, load: Any = None, base: Path | None = None) -> Any:
+    """A ``vecbench.workloads.runbook.Runbook`` (file path relative to ``base``), or None."""
+    if runbook is None:
+        return None
+    from vecbench.workloads.runbook import load_runbook
+
+    if filtered or load is not None:
+        raise ConfigError("a runbook cannot be combined with filters, selectivities or a load test (yet)")
+    return load_runbook(runbook, base)
+
+
+def _check_selectivities(values: Any) -> tuple[float, ...]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (list, tuple)):
+        raise ConfigError(f"selectivities must be a list of fractions in (0, 1], got {values!r}")
+    out = []
+    for v in values:
+        if not is_number(v) or not 0 < v <= 1:
+            raise ConfigError(f"selectivities: {v!r} is not a fraction in (0, 1] (0.01 selects 1%)")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _check_attribute(name: Any) -> str | None:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigError(f"selectivity_attribute must be an attribute name, got {name!r}")
+    return name
+
+
+def _parse_streaming(freshness: Any, ingest_load: Any) -> dict[str, Any]:
+    from vecbench.workloads.plans import FreshnessPlan, IngestPlan, parse_plan
+
+    return {
+        "freshness": parse_plan(freshness, FreshnessPlan, "freshness"),
+        "ingest_load": parse_plan(ingest_load, IngestPlan, "ingest_load"),
+    }
 
 
 def _parse_filters(filters: Any) -> tuple[Any, ...]:
@@ -149,6 +233,12 @@ def _parse_filters(filters: Any) -> tuple[Any, ...]:
     if isinstance(filters, Mapping) or isinstance(filters, (str, bytes)):
         raise ConfigError("filters must be a list of filters (one per cell of a selectivity sweep)")
     return tuple(parse_filter(f, f"filters[{i}]") for i, f in enumerate(filters or ()))
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be on or off (true or false), got {value!r}")
+    return value
 
 
 def _check_strategy(strategy: Any) -> str:

@@ -50,6 +50,9 @@ class Dataset:
     params: dict[str, Any] = field(default_factory=dict)
     # Per-base-vector attribute columns for filtered search (name -> array of n values).
     attributes: dict[str, NDArray[Any]] = field(default_factory=dict)
+    # Which metric the data set's own neighbours match, set before a run
+    # (vecbench.measures.metric_check); in the record when set.
+    metric_check: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.metric = Metric.parse(self.metric)
@@ -108,4 +111,5 @@ class Dataset:
             "checksum": self.checksum,
             "source": self.source,
             "params": dict(self.params),
+            **({"metric_check": dict(self.metric_check)} if self.metric_check is not None else {}),
         }

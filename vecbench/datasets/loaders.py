@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.datasets.attributes import hdf5_attributes, read_attributes_file
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.datasets.checksums import file_sha256
+from vecbench.datasets.synthetic import SYNTHETIC_DEFAULTS, load_synthetic, synthetic_attributes
 from vecbench.errors import (
     ConfigError,
     DatasetError,
@@ -34,21 +36,17 @@ from vecbench.errors import (
 )
 from vecbench.metrics import Metric
 from vecbench.util.paths import cache_dir
-from vecbench.util.validation import is_int
 
-__all__ = ["load", "load_synthetic", "load_hdf5", "load_vecs", "load_npy", "SYNTHETIC_DEFAULTS"]
+__all__ = [
+    "load",
+    "load_synthetic",
+    "load_hdf5",
+    "load_vecs",
+    "load_npy",
+    "synthetic_attributes",
+    "SYNTHETIC_DEFAULTS",
+]
 
-SYNTHETIC_DEFAULTS: dict[str, Any] = {
-    "n": 20_000,
-    "dim": 128,
-    "nq": 200,
-    "clusters": 32,
-    "spread": 0.5,
-    "metric": "euclidean",
-    "seed": 0,
-}
-_SYNTHETIC_VERSION = 1  # bump when the generator's output changes: it is in the checksum
-_GEN_ROWS = 65_536  # rows generated per step; fixed, so the bytes never depend on memory
 _CHECK_ROWS = 65_536  # rows per step of the NaN/inf scan of a base set
 _VECS: dict[str, np.dtype[Any]] = {
     ".fvecs": np.dtype("<f4"),
@@ -59,22 +57,35 @@ _SUFFIXES = (".hdf5", ".h5", *_VECS, ".npy")
 
 
 def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
-    """A Dataset from ``"synthetic"``, a manifest name, or a path (.hdf5/.h5, .fvecs/.ivecs/.bvecs, .npy).
+    """A Dataset from ``"synthetic"``, a manifest name, a path (.hdf5/.h5, .fvecs/.ivecs/.bvecs,
+    .npy), or a VectorDBBench folder (``vdb:PATH``, or the folder's path).
 
     Params by kind: synthetic takes n, dim, nq, clusters, spread, metric, seed; files take
     ``metric`` (overrides the file's), ``check_finite`` (default True); vecs and .npy also
-    take ``queries=PATH`` (required) and ``groundtruth=PATH`` (.ivecs or .npy ids).
+    take ``queries=PATH`` (required), ``groundtruth=PATH`` (.ivecs or .npy ids) and
+    ``attributes=PATH`` (.npz or .parquet); a VectorDBBench folder takes ``metric`` and
+    ``shuffled`` (see ``vecbench.datasets.vdb``).
     """
     if isinstance(name_or_path, str) and name_or_path == "synthetic":
         return load_synthetic(**params)
+    from vecbench.datasets import vdb
+
+    if str(name_or_path).startswith(vdb.PREFIX) or vdb.is_vdb_folder(name_or_path):
+        return _call(vdb.load_vdb, name_or_path, params)
     path = Path(name_or_path)
     suffix = path.suffix.lower()
     if suffix in (".hdf5", ".h5"):
-        return load_hdf5(path, **params)
+        return _call(load_hdf5, path, params)
     if suffix in _VECS:
-        return load_vecs(path, **params)
+        return _call(load_vecs, path, params)
     if suffix == ".npy":
-        return load_npy(path, **params)
+        return _call(load_npy, path, params)
+    if path.is_dir():
+        lacks = [f for f in ("test.parquet", "train*.parquet") if not any(path.glob(f"*{f}"))]
+        raise DatasetError(
+            f"{path}: a folder is read in VectorDBBench's layout (train*.parquet or shuffle_train*.parquet, "
+            f"test.parquet, neighbors.parquet); this one has no {' and no '.join(lacks)}"
+        )
     name = str(name_or_path)
     from vecbench.datasets.catalog import list_manifests
 
@@ -95,104 +106,29 @@ def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
                 f"run `vecbench datasets fetch {name}`"
             )
         params.setdefault("metric", manifest.metric)
-        return load_hdf5(local, name=name, **params)
+        return _call(load_hdf5, local, {**params, "name": name})
     if path.exists():
         raise DatasetError(
             f"{path}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(_SUFFIXES)}"
         )
     err = UnknownNameError("dataset", name, ["synthetic", *manifests])
-    err.args = (f"{err.args[0]} (a path to a {'/'.join(_SUFFIXES)} file is accepted too)",)
+    err.args = (
+        f"{err.args[0]} (a path to a {'/'.join(_SUFFIXES)} file, or to a VectorDBBench folder as "
+        "vdb:PATH, is accepted too)",
+    )
     raise err
 
 
-# --------------------------------------------------------------------------- synthetic
+def _call(loader: Any, path: Any, params: dict[str, Any]) -> Dataset:
+    """``loader(path, **params)``, with ConfigError (not TypeError) for a parameter it lacks."""
+    import inspect
 
-
-def load_synthetic(**params: Any) -> Dataset:
-    """Seeded Gaussian clusters: ``clusters`` centres ~ N(0, 1), points = centre + spread * N(0, 1).
-
-    Queries are fresh draws from the same mixture (not copies of base points). Base,
-    queries and centres use independent streams of the seed, so changing ``nq`` leaves the
-    base unchanged. Exact ground truth is left to ``vecbench.measures.groundtruth`` (lazy, cached).
-    """
-    unknown = sorted(set(params) - set(SYNTHETIC_DEFAULTS))
+    accepted = [name for name in inspect.signature(loader).parameters if name != "path"]
+    unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ConfigError(
-            f"synthetic data set: unknown parameter(s) {unknown}; known: {sorted(SYNTHETIC_DEFAULTS)}"
-        )
-    p = {**SYNTHETIC_DEFAULTS, **params}
-    for key in ("n", "dim", "nq", "clusters"):
-        value = p[key]
-        if not is_int(value) or value <= 0:
-            raise ConfigError(f"synthetic data set: {key} must be a positive integer, got {value!r}")
-        p[key] = int(value)
-    if not is_int(p["seed"]) or p["seed"] < 0:
-        raise ConfigError(f"synthetic data set: seed must be a non-negative integer, got {p['seed']!r}")
-    p["seed"] = int(p["seed"])
-    try:
-        p["spread"] = float(p["spread"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"synthetic data set: spread must be a number, got {p['spread']!r}") from None
-    if not np.isfinite(p["spread"]) or p["spread"] < 0:
-        raise ConfigError(f"synthetic data set: spread must be finite and >= 0, got {p['spread']!r}")
-    metric = Metric.parse(p["metric"])
-    p["metric"] = metric.value
-
-    # Children of a SeedSequence depend only on their index: the attributes' stream (the
-    # fourth) leaves centres, base and queries as they were before attributes existed.
-    seeds = np.random.SeedSequence(p["seed"]).spawn(4)
-    centres = np.random.default_rng(seeds[0]).standard_normal((p["clusters"], p["dim"]), dtype=np.float32)
-    base = _mixture(np.random.default_rng(seeds[1]), centres, p["n"], p["spread"])
-    queries = _mixture(np.random.default_rng(seeds[2]), centres, p["nq"], p["spread"])
-    canonical = json.dumps(
-        {"generator": "gaussian-clusters", "version": _SYNTHETIC_VERSION, **p}, sort_keys=True
-    )
-    return Dataset(
-        name=f"synthetic-{p['n']}x{p['dim']}-{metric.value}-s{p['seed']}",
-        metric=metric,
-        base=base,
-        queries=queries,
-        checksum="synthetic:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
-        source="synthetic",
-        params=p,
-        attributes=synthetic_attributes(np.random.default_rng(seeds[3]), p["n"]),
-    )
-
-
-SYNTHETIC_INT_RANGE = 10_000  # int_attr is uniform on [0, 10_000): "lt: 100" selects ~1%
-SYNTHETIC_LABELS = 100  # label_0 .. label_99, Zipf-like: label_i has probability ~ 1 / (i + 1)
-
-
-def synthetic_attributes(rng: np.random.Generator, n: int) -> dict[str, NDArray[Any]]:
-    """Attribute columns for filtered search with known selectivities.
-
-    - ``int_attr``: integers uniform on ``[0, SYNTHETIC_INT_RANGE)``, so ``{"lt": v}`` passes
-      a fraction ``v / 10_000`` (a range filter at any chosen selectivity);
-    - ``label``: ``label_0`` .. ``label_99`` with probability proportional to ``1 / (i + 1)``
-      (label_0 ~19%, label_9 ~1.9%, label_99 ~0.19%): equality filters from common to rare,
-      as real tenant or category labels are.
-
-    Not in the data set's checksum: they are a function of the same seed and n.
-    """
-    weights = 1.0 / np.arange(1, SYNTHETIC_LABELS + 1)
-    names = np.array([f"label_{i}" for i in range(SYNTHETIC_LABELS)])
-    return {
-        "int_attr": rng.integers(0, SYNTHETIC_INT_RANGE, size=n, dtype=np.int64),
-        "label": names[rng.choice(SYNTHETIC_LABELS, size=n, p=weights / weights.sum())],
-    }
-
-
-def _mixture(
-    rng: np.random.Generator, centres: NDArray[np.float32], rows: int, spread: float
-) -> NDArray[np.float32]:
-    out = np.empty((rows, centres.shape[1]), dtype=np.float32)
-    for start in range(0, rows, _GEN_ROWS):
-        stop = min(rows, start + _GEN_ROWS)
-        labels = rng.integers(0, centres.shape[0], size=stop - start)
-        noise = rng.standard_normal((stop - start, centres.shape[1]), dtype=np.float32)
-        noise *= np.float32(spread)
-        np.add(centres[labels], noise, out=out[start:stop])
-    return out
+        raise ConfigError(f"{path}: unknown data set parameter(s) {unknown}; accepted: {accepted}")
+    result: Dataset = loader(path, **params)
+    return result
 
 
 # --------------------------------------------------------------------------- checks
@@ -256,7 +192,8 @@ def load_hdf5(
     distances are kept as they are: ann-benchmarks computes angular distance as scipy's
     cosine distance (1 - cos) and euclidean as L2, which are vecbench's conventions. For
     inner-product files the stored truth is dropped (its sign convention is not
-    documented) and recomputed on demand by ``vecbench.measures.groundtruth``.
+    documented) and recomputed on demand by ``vecbench.measures.groundtruth``. An
+    ``attributes`` group (one 1-D dataset per attribute) gives ``Dataset.attributes``.
     """
     import h5py
 
@@ -291,6 +228,7 @@ def load_hdf5(
             queries = _check_queries(np.asarray(fh["test"][()]), where)
             base = _hdf5_base(path, train)
             gt = _hdf5_truth(fh, where, int(train.shape[0]), queries.shape[0], metric)
+            attributes = hdf5_attributes(fh, int(train.shape[0]), where)
         except OSError as exc:  # h5py raises OSError for damaged chunks or truncated data
             raise DatasetError(f"{where}: cannot read data ({exc})") from None
     _check_base(base, where, check_finite)
@@ -307,6 +245,7 @@ def load_hdf5(
         source=str(path.resolve()),
         ground_truth=gt,
         params={"format": "ann-benchmarks-hdf5", "path": str(path)},
+        attributes=attributes,
     )
 
 
@@ -401,14 +340,16 @@ def _ids_file(path: Path, nq: int, n: int) -> NDArray[np.int64]:
 def _file_dataset(
     base_path: Path,
     base: NDArray[Any],
-    queries: str | os.PathLike[str] | None,
-    groundtruth: str | os.PathLike[str] | None,
+    files: dict[str, str | os.PathLike[str] | None],
     metric: Metric | str,
     check_finite: bool,
     read_queries: Any,
     fmt: str,
 ) -> Dataset:
+    """A data set from a base array and its companion ``files``: ``queries`` (required),
+    ``groundtruth`` (neighbour ids) and ``attributes`` (.npz or .parquet), each a path or None."""
     where = str(base_path)
+    queries = files.get("queries")
     if queries is None:
         raise ConfigError(
             f"{where}: a {fmt} file holds one array; pass queries=PATH to a second file "
@@ -416,6 +357,9 @@ def _file_dataset(
         )
     metric = Metric.parse(metric)
     q_path = Path(queries)
+    gt_path, attr_path = (
+        Path(p) if p is not None else None for p in (files.get("groundtruth"), files.get("attributes"))
+    )
     q = _check_queries(read_queries(q_path), str(q_path))
     _check_base(base, where, check_finite)
     if q.shape[1] != base.shape[1]:
@@ -424,19 +368,22 @@ def _file_dataset(
         raise DimensionMismatchError(
             f"{q_path}: queries have dimension {q.shape[1]}, base ({where}) {base.shape[1]}"
         )
+    attributes = read_attributes_file(attr_path, int(base.shape[0])) if attr_path is not None else {}
     gt = None
-    gt_path = Path(groundtruth) if groundtruth is not None else None
     if gt_path is not None:
         from vecbench.measures.groundtruth import distances_for_ids
 
         ids = _ids_file(_require_file(gt_path, "ground truth"), q.shape[0], base.shape[0])
         gt = GroundTruth(ids=ids, distances=distances_for_ids(base, q, ids, metric))
+    parts = {"base": base_path, "queries": q_path, "groundtruth": gt_path}
+    if attr_path is not None:  # only then: the checksums of sets without attributes stay as they were
+        parts["attributes"] = attr_path
     return Dataset(
         name=base_path.stem,
         metric=metric,
         base=base,
         queries=q,
-        checksum=_combined_checksum({"base": base_path, "queries": q_path, "groundtruth": gt_path}),
+        checksum=_combined_checksum(parts),
         source=str(base_path.resolve()),
         ground_truth=gt,
         params={
@@ -444,7 +391,9 @@ def _file_dataset(
             "path": str(base_path),
             "queries": str(q_path),
             "groundtruth": str(gt_path) if gt_path else None,
+            **({"attributes": str(attr_path)} if attr_path is not None else {}),
         },
+        attributes=attributes,
     )
 
 
@@ -453,17 +402,20 @@ def load_vecs(
     *,
     queries: str | os.PathLike[str] | None = None,
     groundtruth: str | os.PathLike[str] | None = None,
+    attributes: str | os.PathLike[str] | None = None,
     metric: Metric | str = "euclidean",
     check_finite: bool = True,
 ) -> Dataset:
-    """TEXMEX .fvecs/.ivecs/.bvecs base (memory-mapped) with a queries file and optional .ivecs truth.
+    """TEXMEX .fvecs/.ivecs/.bvecs base (memory-mapped) with a queries file, optional .ivecs
+    truth and optional ``attributes`` (.npz or .parquet, one value per base vector).
 
     Ids-only ground truth gets exact distances computed for its ids, in the file's order.
     """
     path = Path(path)
     base = _vecs(path)
+    files = {"queries": queries, "groundtruth": groundtruth, "attributes": attributes}
     return _file_dataset(
-        path, base, queries, groundtruth, metric, check_finite, lambda p: np.asarray(_vecs(p)), "texmex-vecs"
+        path, base, files, metric, check_finite, lambda p: np.asarray(_vecs(p)), "texmex-vecs"
     )
 
 
@@ -480,21 +432,18 @@ def load_npy(
     *,
     queries: str | os.PathLike[str] | None = None,
     groundtruth: str | os.PathLike[str] | None = None,
+    attributes: str | os.PathLike[str] | None = None,
     metric: Metric | str = "euclidean",
     check_finite: bool = True,
 ) -> Dataset:
-    """A .npy base (memory-mapped) with ``queries=`` another .npy (required) and optional ground truth ids."""
+    """A .npy base (memory-mapped) with ``queries=`` another .npy (required), optional ground
+    truth ids and optional ``attributes=`` (.npz: one array per attribute; .parquet: one column
+    per attribute), one value per base vector in base-row order."""
     path = Path(path)
     base = _npy(path, "base .npy")
     if base.dtype.kind not in "fiu":
         raise DatasetError(f"{path}: base must be numeric, got dtype {base.dtype}")
+    files = {"queries": queries, "groundtruth": groundtruth, "attributes": attributes}
     return _file_dataset(
-        path,
-        base,
-        queries,
-        groundtruth,
-        metric,
-        check_finite,
-        lambda p: np.asarray(_npy(p, "queries .npy")),
-        "npy",
+        path, base, files, metric, check_finite, lambda p: np.asarray(_npy(p, "queries .npy")), "npy"
     )

@@ -20,6 +20,7 @@ __all__ = [
     "build_collection",
     "collection_name",
     "collection_spec",
+    "attribute_kinds",
     "index_type_of",
     "checked_ground_truth",
     "describe_store",
@@ -61,10 +62,13 @@ def collection_spec(
     run_id: str,
     store_name: str,
     store_config: Mapping[str, Any],
+    attributes: Mapping[str, str] | None = None,
 ) -> Any:
+    """The spec of one index's collection; ``attributes`` (name -> kind, see
+    ``attribute_kinds``) are declared for a store to store and index for native filters."""
     from vecbench.spec import CollectionSpec
 
-    name = collection_name(
+    parts: tuple[Any, ...] = (
         run_id,
         store_name,
         public_config(store_config),
@@ -73,9 +77,28 @@ def collection_spec(
         index_type,
         sorted(build.items()),
     )
-    return CollectionSpec(
-        name, dim=dataset.dim, metric=dataset.metric, index_type=index_type, index_params=build
+    name = (
+        collection_name(*parts, sorted((attributes or {}).items())) if attributes else collection_name(*parts)
     )
+    return CollectionSpec(
+        name,
+        dim=dataset.dim,
+        metric=dataset.metric,
+        index_type=index_type,
+        index_params=build,
+        attributes=dict(attributes or {}),
+    )
+
+
+def attribute_kinds(attributes: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, str]:
+    """``{name: "int" | "keyword"}`` for a data set's attribute columns (all, or ``names``):
+    integer columns are ``int``, anything else a keyword (label)."""
+    import numpy as np
+
+    wanted = list(attributes) if names is None else list(names)
+    return {
+        a: "int" if np.issubdtype(np.asarray(attributes[a]).dtype, np.integer) else "keyword" for a in wanted
+    }
 
 
 def build_collection(
@@ -90,6 +113,8 @@ def build_collection(
 
     ``source`` is a ``Dataset`` or anything with ``n`` and ``batches(batch_size)`` yielding
     ``(ids, vectors)`` or ``(ids, vectors, payloads)`` (the retrieval harness's chunks).
+    When ``spec`` declares attributes, a data set's batches carry their attribute columns
+    as payloads (sliced outside the timed upsert).
     Returns the timings every record holds, ``create_s``, ``ingest_s`` (the store's upsert
     calls only), ``build_s`` (``wait_ready``, bounded by ``settings.ready_timeout_s``) and
     ``vectors_per_s``, and what the machine-load probe saw during ingest and build
@@ -106,6 +131,8 @@ def build_collection(
     ingest_s = 0.0
     with progress.task(f"ingest {spec.index_type}", total=source.n, unit="vec") as bar:
         for batch in source.batches(settings.batch_size):
+            if spec.attributes and len(batch) == 2:
+                batch = (*batch, {a: source.attributes[a][batch[0]] for a in spec.attributes})
             t0 = time.perf_counter()
             store.upsert(*batch)
             ingest_s += time.perf_counter() - t0  # batch slicing/copying is not the store's time

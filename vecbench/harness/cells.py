@@ -94,6 +94,9 @@ class CellResult:
         if not self.ok:
             err = self.error or {}
             return f"CellResult({head}: failed {err.get('type')}: {err.get('message')})"
+        kind = self.record.get("kind", "vector")
+        if kind != "vector":  # a streaming cell: its figures are in its own section
+            return f"CellResult({kind} {head})"
         return f"CellResult({head}: recall={self.recall:.4f} p99_ms={self.p99_ms:.3f} qps={self.qps:.1f})"
 
 

@@ -31,8 +31,10 @@ from numpy.typing import NDArray
 
 from vecbench.config.settings import Settings
 from vecbench.datasets.base import Dataset, GroundTruth
+from vecbench.errors import CapabilityError
 from vecbench.harness import measure
 from vecbench.harness.build import (
+    attribute_kinds,
     build_collection,
     checked_ground_truth,
     collection_spec,
@@ -92,6 +94,8 @@ def run_index(
         ctx.filtered = filtered_searches(dataset, ctx.settings)
     except Exception as exc:  # a filter the data set cannot answer: every cell fails
         filter_error = exc
+    if filter_error is None and ctx.filtered and ctx.settings.filter_strategy == "native":
+        filter_error = _native_filter_error(ctx.store_name)
     cells, errors, index_error = _plan_cells(ctx, set(skip))
     index_error = filter_error or index_error
     todo = [c for c in cells if c.cell_id not in set(skip)]
@@ -109,6 +113,35 @@ def run_index(
         ctx.describe = ctx.describe or {}
         results.extend(ctx.failed(c, errors.get(id(c), exc)) for c in todo if not c.done)
     return results
+
+
+def _native_filter_error(store_name: str) -> Exception | None:
+    """CapabilityError, before any build, when the store cannot filter natively."""
+    from vecbench.registry import store_class
+    from vecbench.store import Filterable
+
+    try:
+        cls = store_class(store_name)
+    except Exception:  # noqa: BLE001 - an unknown store fails its cells with its own error
+        return None
+    if issubclass(cls, Filterable):
+        return None
+    return CapabilityError(f"store {store_name!r} cannot filter natively; use filter_strategy: post_filter")
+
+
+def native_filter_attributes(dataset: Dataset, filtered: list[Any] | None) -> dict[str, str]:
+    """The attributes a collection declares: those the run's native filters name (none for
+    post_filter, so its build is the same as an unfiltered one)."""
+    from vecbench.workloads.filters import And
+
+    names: list[str] = []
+    for fs in filtered or []:
+        if fs.strategy == "native":
+            flt = fs.filter
+            for clause in flt.clauses if isinstance(flt, And) else (flt,):
+                if clause.attr not in names:
+                    names.append(clause.attr)
+    return attribute_kinds(dataset.attributes, names)
 
 
 def _plan_cells(
@@ -159,7 +192,13 @@ def _build_and_search(
     store = get_store(ctx.store_name, ctx.store_config)
     with store:
         spec = collection_spec(
-            ctx.dataset, ctx.index_type, ctx.build, ctx.run_id, ctx.store_name, ctx.store_config
+            ctx.dataset,
+            ctx.index_type,
+            ctx.build,
+            ctx.run_id,
+            ctx.store_name,
+            ctx.store_config,
+            native_filter_attributes(ctx.dataset, ctx.filtered),
         )
         pids = workload_pids(store, ctx.store_name, ctx.store_config)
         ctx.exclude_pids, ctx.retries = pids or [], ctx.settings.disturbed_retries if pids is not None else 0
@@ -221,7 +260,9 @@ def _interleaved_passes(
                     continue
                 try:
                     store.set_search_params(dict(cell.search_params))
-                    search = cell.filtered.search_fn(store, s.k) if cell.filtered is not None else store.search
+                    search = (
+                        cell.filtered.search_fn(store, s.k) if cell.filtered is not None else store.search
+                    )
                     warm_up(search, queries, s.k, s.warmup)
                     mine = passes[id(cell)]
                     got = mine.add(_serial_pass(search, queries, s.k), ctx.retries, ctx.exclude_pids)

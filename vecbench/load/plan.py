@@ -20,6 +20,9 @@ MAX_SCHEDULED = 20_000_000
 DEFAULT_RATE_WORKERS = 8
 
 
+MIN_DURATION_S = 0.01  # a measured window shorter than this holds a handful of requests at best
+
+
 @dataclass(frozen=True)
 class LoadPlan:
     """Closed-loop levels, open-loop rates and an optional rate sweep, with their timing.
@@ -58,6 +61,11 @@ class LoadPlan:
         duration = _number(self.duration_s, "duration_s")
         if duration <= 0:
             raise ConfigError(f"duration_s must be > 0, got {self.duration_s!r}")
+        if duration < MIN_DURATION_S:
+            raise ConfigError(
+                f"duration_s={duration:g} is shorter than one request takes on most stores; "
+                f"a measured window needs at least {MIN_DURATION_S:g} s (seconds give a stable p99)"
+            )
         warmup = _number(self.warmup_s, "warmup_s")
         if warmup < 0:
             raise ConfigError(f"warmup_s must be >= 0, got {self.warmup_s!r}")

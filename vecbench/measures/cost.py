@@ -158,8 +158,7 @@ def _check_values(values: Mapping[str, Any], where: str) -> None:
     bad = [
         f"{k}={v!r}"
         for k, v in values.items()
-        if k in PRICE_KEYS
-        and (not is_number(v) or not math.isfinite(v) or v < 0)
+        if k in PRICE_KEYS and (not is_number(v) or not math.isfinite(v) or v < 0)
     ]
     if bad:
         raise ConfigError(f"{where}: prices must be non-negative numbers: {', '.join(bad)}")
@@ -324,11 +323,12 @@ def reprice(record: Mapping[str, Any], prices: PriceModel) -> dict[str, Any]:
     """A copy of ``record`` whose ``cost`` figures use ``prices`` (nothing is re-measured).
 
     The saved ``cost.basis`` is used; a vector record without one (schema v1) gets it
-    derived from its measured sections. Failed records come back unchanged.
+    derived from its measured sections. Failed records, and kinds without a cost section,
+    come back unchanged.
     """
     out = dict(record)
-    if record.get("status") != "ok":
-        return out
+    if record.get("status") != "ok" or record.get("kind", "vector") not in ("vector", "rag"):
+        return out  # failed, or a kind with no cost section (freshness, ingest_load)
     cost = record.get("cost")
     basis = dig(cost, "basis")
     if record.get("kind", "vector") == "rag":

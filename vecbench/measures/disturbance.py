@@ -206,7 +206,9 @@ class LoadProbe:
             other_cores=cores,
             other_share=None if cores is None else cores / (os.cpu_count() or 1),
             involuntary_switches=switches,
-            disturbed=None if other is None or resolution is None else other > self.threshold_cores * wall + resolution,
+            disturbed=None
+            if other is None or resolution is None
+            else other > self.threshold_cores * wall + resolution,
             threshold_cores=self.threshold_cores,
             resolution_s=resolution,
         )

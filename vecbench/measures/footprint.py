@@ -24,7 +24,9 @@ def store_footprint(store: Any) -> dict[str, Any] | None:
         return None
 
 
-def collection_footprint(store: Any, store_name: str, store_config: Mapping[str, Any] | None) -> dict[str, Any]:
+def collection_footprint(
+    store: Any, store_name: str, store_config: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The record's ``footprint``: ``store_footprint`` plus ``service`` (its process tree's RSS)."""
     from vecbench.services.rss import with_service
 

@@ -17,12 +17,18 @@ from typing import Any
 
 from vecbench.analysis.pareto import AXES, best_per_store, pareto_front, points
 from vecbench.report import tables
+from vecbench.report.filtered import filtered_section
 from vecbench.util.atomic import write_atomic
 from vecbench.util.nested import dig
 
 __all__ = ["render_html", "write_html"]
 
-_MEASURED = ("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "counts")
+_MEASURED = (
+    *("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "counts"),
+    *("steps", "summary"),  # a runbook record's
+    *("freshness", "ingest"),  # a streaming record's
+)
+_STREAMING = ("freshness", "ingest_load")
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d1d1f;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:2px solid #ddd}
@@ -44,15 +50,15 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _group_title(key: tuple[Any, Any, Any]) -> str:
-    dataset, metric, k = key
-    return f"{dataset} ({metric}, k={k})"
+def _group_title(key: tuple[Any, ...]) -> str:
+    dataset, metric, k, flt = key
+    return f"{dataset} ({metric}, k={k})" + (f", filter {flt}" if flt else "")
 
 
-def _groups(pts: Sequence[dict[str, Any]]) -> dict[tuple[Any, Any, Any], list[dict[str, Any]]]:
-    out: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+def _groups(pts: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for p in pts:
-        out.setdefault((p["dataset"], p["metric"], p["k"]), []).append(p)
+        out.setdefault((p["dataset"], p["metric"], p["k"], p["filter"]), []).append(p)
     return dict(sorted(out.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
@@ -162,7 +168,7 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for i, r in enumerate(records, start=1):
         who = f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}"
-        what = tables.cell_params(r) if r.get("kind", "vector") == "vector" else tables.rag_setting(r)
+        what = tables.rag_setting(r) if r.get("kind") == "rag" else tables.cell_params(r)
         summary = (
             f"{i}. [{r.get('status')}] {r.get('kind', 'vector')} {dig(r, 'dataset', 'name')} {who} {what}"
         )
@@ -190,6 +196,8 @@ def render_html(
     vector = [r for r in records if r.get("kind", "vector") == "vector"]
     vector_ok = [r for r in vector if r.get("status") == "ok"]
     rag = [r for r in records if r.get("kind") == "rag"]
+    runbook = [r for r in records if r.get("kind") == "runbook"]
+    streaming_ok = [r for r in records if r.get("kind") in _STREAMING and r.get("status") == "ok"]
     failed = [r for r in records if r.get("status") != "ok"]
     pts = points(vector_ok)
     groups = _groups(pts)
@@ -214,9 +222,27 @@ def render_html(
             sections.append(
                 ("latency", "Latency distributions", _latency_section(groups, colors, target_recall, rpath))
             )
+            filtered = filtered_section(pts, colors)
+            if filtered:
+                sections.append(("filtered", "Filtered search: recall and QPS against selectivity", filtered))
         load = _load_section(vector_ok)
         if load:
             sections.append(("load", "Load: throughput and tail latency under concurrency", load))
+    if any(r.get("status") == "ok" for r in runbook):
+        from vecbench.report.plots import require_matplotlib
+        from vecbench.report.runbook import runbook_section
+
+        require_matplotlib()
+        sections.append(("runbook", "Runbooks: recall and p99 over the steps", runbook_section(runbook)))
+    if any(r.get("kind") in _STREAMING for r in records):
+        from vecbench.report.streaming import freshness_section, ingest_section
+
+        fresh = freshness_section(records)
+        if fresh:
+            sections.append(("freshness", "Freshness: time until a write is searchable", fresh))
+        ingest = ingest_section(records)
+        if ingest:
+            sections.append(("ingest", "Search under ingest", ingest))
     if any(isinstance(r.get("cost"), Mapping) and r.get("status") == "ok" for r in records):
         sections.append(("cost", "Cost", tables.cost_table(records)))
     if rag:
@@ -230,14 +256,20 @@ def render_html(
     run_text = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
     meta = (
         f"{len(records)} record(s): {len(records) - len(failed)} ok, {len(failed)} failed; "
-        f"{len(vector)} vector, {len(rag)} retrieval. Run(s): {run_text or '-'}. "
+        f"{len(vector)} vector, {len(rag)} retrieval, {len(runbook)} runbook"
+        + (
+            f", {len(records) - len(vector) - len(rag) - len(runbook)} streaming"
+            if len(records) > len(vector) + len(rag) + len(runbook)
+            else ""
+        )
+        + f". Run(s): {run_text or '-'}. "
         f"Generated {utc_now_iso()} by vecbench {__version__}"
         + (f" from {rpath.name}" if rpath is not None else "")
         + "."
     )
     if not records:
         notice = '<p class="none">No records: nothing was measured.</p>'
-    elif not vector_ok and not [r for r in rag if r.get("status") == "ok"]:
+    elif not vector_ok and not streaming_ok and not [r for r in rag + runbook if r.get("status") == "ok"]:
         notice = '<p class="bad">No successful records: every cell failed (see below).</p>'
     else:
         notice = ""

@@ -18,6 +18,7 @@ __all__ = [
     "html_table",
     "summary_table",
     "best_table",
+    "setting_text",
     "cost_table",
     "rag_table",
     "load_table",
@@ -156,6 +157,12 @@ _BY_HEADERS = {"p99_ms": "p99 ms", "p95_ms": "p95 ms", "p50_ms": "p50 ms", "qps"
                "batch_qps": "batch QPS", "load_qps": "load QPS", "usd_per_1m_queries": "$/1M queries"}  # fmt: skip
 
 
+def setting_text(row: Mapping[str, Any]) -> str:
+    """A best-per-store row's setting: its parameters, and its filter where it has one."""
+    parts = [row.get("params") or "", f"filter {row['filter']}" if row.get("filter") else ""]
+    return " | ".join(p for p in parts if p) or "-"
+
+
 def best_table(rows: Sequence[Mapping[str, Any]], by: str) -> str:
     """Rows of ``vecbench.analysis.pareto.best_per_store``: the ``by`` column, then p99, QPS and $."""
     shown = [by] + [c for c in ("p99_ms", "qps", "usd_per_1m_queries") if c != by]
@@ -178,7 +185,7 @@ def best_table(rows: Sequence[Mapping[str, Any]], by: str) -> str:
                 r["k"],
                 r["store"],
                 r["index"],
-                r["params"],
+                setting_text(r),
                 fmt(r["recall"], "recall"),
             ]
             + figures
@@ -344,7 +351,7 @@ def failed_table(records: Sequence[Mapping[str, Any]]) -> str:
             dig(r, "dataset", "name"),
             dig(r, "store", "name"),
             dig(r, "index", "type"),
-            cell_params(r) if r.get("kind", "vector") == "vector" else rag_setting(r),
+            rag_setting(r) if r.get("kind") == "rag" else cell_params(r),
             Cell(dig(r, "error", "type") or "?", cls="bad"),
             Cell(dig(r, "error", "message") or "", cls="wrap"),
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from vecbench.report.tables import fmt
+from vecbench.report.tables import fmt, setting_text
 
 __all__ = ["render_best"]
 
@@ -44,7 +44,7 @@ def render_best(
             str(r["metric"]),
             str(r["store"]),
             str(r["index"]),
-            r["params"] or "-",
+            setting_text(r),
             fmt(r["recall"], "recall"),
             fmt(r.get("p99_ms"), "ms"),
             fmt(r.get("qps"), "qps"),

@@ -99,11 +99,13 @@ def make_record(
     sidecar: str | None = None,
     **sections: Any,
 ) -> dict[str, Any]:
-    """A complete, validated record of ``kind`` ("vector" or "rag").
+    """A complete, validated record of ``kind`` ("vector", "rag", "runbook", "freshness",
+    "ingest_load").
 
     ``sections`` are the record's other keys (``vecbench.results.schema.KINDS``): the
     identity of the cell (run_id, cell_id, created_at, versions, machine, store, dataset,
-    index, search; for "rag" also chunker, embedder, reranker, counts) must be given; a
+    index, search; for "rag" also chunker, embedder, reranker, counts; for "runbook" also
+    runbook) must be given; a
     measurement section left out is null. With ``error`` it is a failed record and every
     measurement is null, never a number.
     """

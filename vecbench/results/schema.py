@@ -17,8 +17,12 @@ __all__ = [
     "READABLE_VERSIONS",
     "RECORD_KEYS",
     "RAG_RECORD_KEYS",
+    "FRESHNESS_RECORD_KEYS",
+    "INGEST_RECORD_KEYS",
     "MEASURED",
     "RAG_MEASURED",
+    "RUNBOOK_RECORD_KEYS",
+    "RUNBOOK_MEASURED",
     "KINDS",
     "validate_record",
     "upgrade_record",
@@ -76,9 +80,51 @@ RAG_RECORD_KEYS = (
     "ci",
     *_TAIL,
 )
+# Runbook (streaming) records: kind "runbook", made by vecbench.harness.runbook; one per
+# store x index x search setting x runbook, ``steps`` holding every step's figures.
+RUNBOOK_RECORD_KEYS = (
+    *_HEAD,
+    "store",
+    "dataset",
+    "index",
+    "search",
+    "runbook",
+    "timings",
+    "steps",
+    "summary",
+    "footprint",
+    *_TAIL,
+)
+# Streaming workloads (vecbench.harness.streaming): time until writes are searchable, and
+# search latency and recall while vectors are written at a fixed rate.
+FRESHNESS_RECORD_KEYS = (
+    *_HEAD,
+    "store",
+    "dataset",
+    "index",
+    "search",
+    "workload",
+    "timings",
+    "freshness",
+    *_TAIL,
+)
+INGEST_RECORD_KEYS = (
+    *_HEAD,
+    "store",
+    "dataset",
+    "index",
+    "search",
+    "workload",
+    "timings",
+    "quality",
+    "latency",
+    "ingest",
+    *_TAIL,
+)
 # Sections that hold measurements: null in a failed record, never numbers.
 MEASURED = ("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "machine_load")
 RAG_MEASURED = ("quality", "cost", "latency", "footprint", "ci", "machine_load")
+RUNBOOK_MEASURED = ("timings", "steps", "summary", "footprint", "machine_load")
 # Keys each version added, per kind; an older record read back gets them as null.
 _ADDED: dict[int, dict[str, tuple[str, ...]]] = {
     2: {"vector": ("load", "cost", "ci"), "rag": ("ci",)},
@@ -88,13 +134,17 @@ _ADDED: dict[int, dict[str, tuple[str, ...]]] = {
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vector": (RECORD_KEYS, MEASURED),
     "rag": (RAG_RECORD_KEYS, RAG_MEASURED),
+    "runbook": (RUNBOOK_RECORD_KEYS, RUNBOOK_MEASURED),  # new in version 3: no older file holds one
+    "freshness": (FRESHNESS_RECORD_KEYS, ("timings", "freshness", "machine_load")),
+    "ingest_load": (INGEST_RECORD_KEYS, ("timings", "quality", "latency", "ingest", "machine_load")),
 }
 
 
 def validate_record(record: Mapping[str, Any]) -> None:
     """Raise ResultsFormatError unless ``record`` follows the schema's shape rules.
 
-    The keys depend on ``kind``: "vector" (the default when absent) or "rag".
+    The keys depend on ``kind``: "vector" (the default when absent), "rag", "runbook",
+    "freshness" or "ingest_load".
     """
     keys = tuple(record)
     kind = record.get("kind", "vector")
@@ -148,7 +198,10 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
         return dict(record)
     version = record.get("schema_version")
     added = {
-        k for v, by_kind in _ADDED.items() if isinstance(version, int) and v > version for k in by_kind[kind]
+        k
+        for v, by_kind in _ADDED.items()
+        if isinstance(version, int) and v > version
+        for k in by_kind.get(kind, ())
     }
     order = [k for k in KINDS[kind][0] if k in record or k in added]
     order += [k for k in record if k not in order]  # keep whatever else is there for validation

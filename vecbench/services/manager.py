@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 import time
 from collections.abc import Iterable
@@ -21,6 +22,7 @@ from vecbench.services.milvus import MilvusService
 from vecbench.services.opensearch import OpenSearchService
 from vecbench.services.pgvector import PgvectorService
 from vecbench.services.redis import RedisService
+from vecbench.services.weaviate import WeaviateService
 
 SERVICES: dict[str, Service] = {
     s.name: s
@@ -31,11 +33,18 @@ SERVICES: dict[str, Service] = {
         RedisService(),
         ElasticsearchService(),
         OpenSearchService(),
+        WeaviateService(),
     )
+}
+# Why an engine has no local route, where it is not the usual one.
+_NO_LOCAL_ROUTE = {
+    "pinecone": "a cloud service; Pinecone Local, its emulator, is only a Docker image",
 }
 # Engines with no local route (no service port in vecbench.engines): docker compose only.
 EXTERNAL: dict[str, ExternalService] = {
-    e.service: ExternalService(e, "no server package on PyPI, Debian or Maven Central")
+    e.service: ExternalService(
+        e, _NO_LOCAL_ROUTE.get(e.name, "no server package on PyPI, Debian or Maven Central")
+    )
     for e in ENGINES.values()
     if not e.local
 }
@@ -309,5 +318,5 @@ def env_lines(names: Iterable[str] | None = None) -> list[str]:
     for svc in SERVICES.values() if names is None else [get_service(n) for n in names]:
         state = running_state(svc)
         if state is not None:
-            out.append(f"export {state.env_var}={state.url}")
+            out.append(f"export {state.env_var}={shlex.quote(state.url)}")
     return out

@@ -10,7 +10,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from vecbench.errors import ConfigError, DimensionMismatchError, DuplicateIdError, InvalidVectorError
 
-__all__ = ["as_vectors", "as_query", "as_ids", "check_k", "is_int", "positive_int", "non_negative_int", "positive_number", "is_number"]
+__all__ = [
+    "as_vectors",
+    "as_query",
+    "as_ids",
+    "check_k",
+    "is_int",
+    "positive_int",
+    "non_negative_int",
+    "positive_number",
+    "is_number",
+]
 
 
 def as_vectors(vectors: ArrayLike, dim: int | None = None, *, what: str = "vectors") -> NDArray[np.float32]:

@@ -48,10 +48,15 @@ class FilteredSearch:
     keep: NDArray[np.bool_]
     selectivity: float
     strategy: str
+    target: float | None = None  # the selectivity asked for, when the filter came from one
 
     @classmethod
     def make(
-        cls, flt: Filter | Mapping[str, Any], dataset: Any, strategy: str = "post_filter"
+        cls,
+        flt: Filter | Mapping[str, Any],
+        dataset: Any,
+        strategy: str = "post_filter",
+        target: float | None = None,
     ) -> FilteredSearch:
         """Check ``flt`` against the data set's attributes; ConfigError when it names an
         attribute the data set lacks or passes no base vector."""
@@ -61,7 +66,7 @@ class FilteredSearch:
         keep = parsed.mask(dataset.attributes)
         if not keep.any():
             raise ConfigError(f"filter {parsed.as_dict()} matches no base vector of {dataset.name}")
-        return cls(parsed, keep, float(keep.mean()), strategy)
+        return cls(parsed, keep, float(keep.mean()), strategy, target)
 
     def identity(self) -> dict[str, Any]:
         """What makes a cell filtered, for its cell id."""
@@ -78,6 +83,7 @@ class FilteredSearch:
         """The record's ``search.filter`` entry."""
         return {
             **self.identity(),
+            **({"target_selectivity": self.target} if self.target is not None else {}),
             "selectivity": self.selectivity,
             "passing": int(self.keep.sum()),
             "k_searched": self.k_searched(k),
@@ -108,12 +114,21 @@ class FilteredSearch:
     def batch(
         self, store: Any, queries: NDArray[np.float32], k: int
     ) -> tuple[NDArray[np.int64] | None, float | None]:
-        """One timed batch pass with post-filtering (native: not measured in batch yet)."""
+        """One timed batch pass: the store's filtered batch search (native), or a batch search
+        filtered by vecbench (post_filter); (None, None) where the store has no batch form."""
+        import time
+
         from vecbench.harness.measure import batch_pass
+        from vecbench.measures.latency import qps_from_elapsed
         from vecbench.measures.quality import pad_ids
 
         if self.strategy == "native":
-            return None, None
+            if not hasattr(store, "search_filtered_batch"):
+                return None, None
+            t0 = time.perf_counter_ns()
+            got = store.search_filtered_batch(queries, k, self.filter)
+            elapsed = time.perf_counter_ns() - t0
+            return pad_ids(np.asarray(got), k), qps_from_elapsed(len(queries), max(elapsed, 1))
         ids, qps = batch_pass(store, queries, self.k_searched(k))
         if ids is None:
             return None, None
@@ -142,6 +157,38 @@ class FilteredSearch:
 
 
 def filtered_searches(dataset: Any, settings: Any) -> list[FilteredSearch]:
-    """A ``FilteredSearch`` per filter of ``settings.filters`` on ``dataset`` (ConfigError on
-    a filter the data set cannot answer)."""
-    return [FilteredSearch.make(f, dataset, settings.filter_strategy) for f in settings.filters]
+    """A ``FilteredSearch`` per filter of ``settings.filters``, then one per fraction of
+    ``settings.selectivities`` (ConfigError on a filter the data set cannot answer)."""
+    out = [FilteredSearch.make(f, dataset, settings.filter_strategy) for f in settings.filters]
+    if settings.selectivities:
+        attr = selectivity_attribute(dataset, settings.selectivity_attribute)
+        for target in settings.selectivities:
+            flt = selectivity_filter(dataset.attributes[attr], attr, target)
+            out.append(FilteredSearch.make(flt, dataset, settings.filter_strategy, target))
+    return out
+
+
+def selectivity_attribute(dataset: Any, name: str | None) -> str:
+    """The integer attribute a selectivity sweep filters on: ``name``, or the first one."""
+    attrs = dataset.attributes
+    ints = [a for a, col in attrs.items() if np.issubdtype(np.asarray(col).dtype, np.integer)]
+    if name is None:
+        if not ints:
+            have = ", ".join(sorted(attrs)) or "none"
+            raise ConfigError(f"a selectivity sweep needs an integer attribute; {dataset.name} has: {have}")
+        return ints[0]
+    if name not in ints:
+        raise ConfigError(
+            f"selectivity_attribute {name!r} is not an integer attribute of {dataset.name} "
+            f"(integer attributes: {', '.join(ints) or 'none'})"
+        )
+    return name
+
+
+def selectivity_filter(column: NDArray[Any], attr: str, target: float) -> dict[str, Any]:
+    """``{attr: {"lt": t}}`` whose passing fraction of ``column`` is closest to ``target``
+    (at least one value passes)."""
+    values, counts = np.unique(np.asarray(column), return_counts=True)
+    passing = np.cumsum(counts) / column.shape[0]  # fraction below each next value
+    best = int(np.argmin(np.abs(passing - target)))
+    return {attr: {"lt": int(values[best]) + 1}}

@@ -41,6 +41,7 @@ __all__ = [
     "selectivity",
     "filtered_ground_truth",
     "violations",
+    "filter_text",
 ]
 
 Scalar = str | int
@@ -228,3 +229,19 @@ def violations(ids: NDArray[np.int64], keep: NDArray[np.bool_]) -> NDArray[np.in
     passes = np.zeros(ids.shape, dtype=bool)
     passes[inside] = keep[ids[inside]]
     return (valid & ~passes).sum(axis=1).astype(np.int64)
+
+
+def filter_text(flt: Filter | Mapping[str, Any]) -> str:
+    """A short human form: ``label=news``, ``label in {a, b}``, ``2020<=year<2024``, joined by " and "."""
+    parsed = parse_filter(flt)
+    parts = []
+    for c in parsed.clauses if isinstance(parsed, And) else (parsed,):
+        if isinstance(c, Eq):
+            parts.append(f"{c.attr}={c.value}")
+        elif isinstance(c, In):
+            parts.append(f"{c.attr} in {{{', '.join(map(str, c.values))}}}")
+        else:
+            low = f"{c.gte:g}<=" if c.gte is not None else f"{c.gt:g}<" if c.gt is not None else ""
+            high = f"<={c.lte:g}" if c.lte is not None else f"<{c.lt:g}" if c.lt is not None else ""
+            parts.append(f"{low}{c.attr}{high}")
+    return " and ".join(parts)
