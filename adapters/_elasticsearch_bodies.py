@@ -22,6 +22,7 @@ from vecbench.store import FootprintStats
 from vecbench.util.validation import is_number
 
 from ._base import check_int_param
+from ._search_filters import attribute_properties, check_attribute_names, document_attributes
 
 VECTOR_FIELD = "embedding"
 MAX_NUM_CANDIDATES = 10_000  # ES's limit on num_candidates (and on k)
@@ -96,6 +97,7 @@ def check_build_params(spec: CollectionSpec, params: dict[str, Any]) -> dict[str
         raise ConfigError(f"elasticsearch index names cannot start with '_': {spec.name!r}")
     if spec.dim > MAX_DIMS:
         raise InvalidParameterError(f"elasticsearch dense_vector dims must be <= {MAX_DIMS}, got {spec.dim}")
+    check_attribute_names(spec.attributes, "elasticsearch", VECTOR_FIELD)
     if "m" in params:
         check_int_param("m", params["m"], minimum=2, maximum=512)
         check_int_param("ef_construction", params["ef_construction"], minimum=1)
@@ -170,7 +172,8 @@ def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, A
                     "index": True,
                     "similarity": SIMILARITY[spec.metric],
                     "index_options": options,
-                }
+                },
+                **attribute_properties(spec.attributes),  # the declared attributes, for filters
             },
         },
     }
@@ -187,22 +190,24 @@ def effective_num_candidates(k: int, num_candidates: int | None) -> tuple[int, b
     return int(num_candidates), False
 
 
-def knn_query_body(vector: NDArray[np.float32], k: int, num_candidates: int) -> dict[str, Any]:
-    """A ``_search`` body for the k nearest documents, ids only.
+def knn_query_body(
+    vector: NDArray[np.float32], k: int, num_candidates: int, flt: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ``_search`` body for the k nearest documents (among those passing the query DSL filter
+    FLT, applied during the kNN search), ids only.
 
     >>> knn_query_body(np.array([1, 0], dtype=np.float32), 2, 10)
     {'knn': {'field': 'embedding', 'query_vector': [1.0, 0.0], 'k': 2, 'num_candidates': 10}, 'size': 2, '_source': False}
     """
-    return {
-        "knn": {
-            "field": VECTOR_FIELD,
-            "query_vector": vector.tolist(),
-            "k": k,
-            "num_candidates": num_candidates,
-        },
-        "size": k,
-        "_source": False,
+    knn: dict[str, Any] = {
+        "field": VECTOR_FIELD,
+        "query_vector": vector.tolist(),
+        "k": k,
+        "num_candidates": num_candidates,
     }
+    if flt is not None:
+        knn["filter"] = dict(flt)
+    return {"knn": knn, "size": k, "_source": False}
 
 
 def refuse_zero_vectors(
@@ -217,12 +222,17 @@ def refuse_zero_vectors(
 
 
 def bulk_actions(
-    index: str, ids: NDArray[np.int64], vectors: NDArray[np.float32]
+    index: str,
+    ids: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    attributes: Mapping[str, NDArray[Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """``index`` bulk operations (replace by ``_id``), one per vector."""
+    """``index`` bulk operations (replace by ``_id``), one per vector, with its attribute values."""
     rows = vectors.tolist()
+    attrs = document_attributes(attributes, len(rows))
     for i, vid in enumerate(ids.tolist()):
-        yield {"_op_type": "index", "_index": index, "_id": str(vid), "_source": {VECTOR_FIELD: rows[i]}}
+        source = {VECTOR_FIELD: rows[i], **attrs[i]}
+        yield {"_op_type": "index", "_index": index, "_id": str(vid), "_source": source}
 
 
 def delete_actions(index: str, ids: NDArray[np.int64]) -> Iterator[dict[str, Any]]:
@@ -240,6 +250,18 @@ def ids_from_hits(response: Mapping[str, Any]) -> list[int]:
         return [int(h["_id"]) for h in hits]
     except (KeyError, ValueError) as exc:
         raise StoreError(f"elasticsearch: a hit without an integer _id ({exc})") from exc
+
+
+def ids_matrix(responses: list[Any], k: int, product: str = "elasticsearch") -> NDArray[np.int64]:
+    """The hit ids of one ``_search`` response per query as a (nq, k) array padded with -1;
+    StoreError for a failed search (an ``error`` entry of ``_msearch``)."""
+    out = np.full((len(responses), k), -1, dtype=np.int64)
+    for row, resp in enumerate(responses):
+        if isinstance(resp, Mapping) and resp.get("error"):
+            raise StoreError(f"{product}: search failed: {resp['error']}")
+        found = ids_from_hits(resp)
+        out[row, : len(found)] = found
+    return out
 
 
 def versions(server: Mapping[str, Any], client_version: str) -> dict[str, Any]:

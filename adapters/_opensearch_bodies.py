@@ -22,6 +22,7 @@ from vecbench.store import FootprintStats
 
 from ._base import check_int_param
 from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S, VECTOR_FIELD, dig
+from ._search_filters import attribute_properties, check_attribute_names
 
 MAX_DIMS = 16_000  # the k-NN plugin's limit for the lucene and faiss engines
 MAX_K = 10_000  # index.max_result_window: size (and k) of one search
@@ -57,6 +58,7 @@ def check_build_params(spec: CollectionSpec, params: dict[str, Any]) -> dict[str
         raise ConfigError(f"opensearch index names cannot start with '_', '-' or '+': {spec.name!r}")
     if spec.dim > MAX_DIMS:
         raise InvalidParameterError(f"opensearch knn_vector dimension must be <= {MAX_DIMS}, got {spec.dim}")
+    check_attribute_names(spec.attributes, "opensearch", VECTOR_FIELD)
     if "m" in params:
         check_int_param("m", params["m"], minimum=2, maximum=512)
         check_int_param("ef_construction", params["ef_construction"], minimum=2)
@@ -129,7 +131,7 @@ def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, A
         "mappings": {
             "dynamic": "strict",
             "_source": {"excludes": [VECTOR_FIELD]},
-            "properties": {VECTOR_FIELD: field},
+            "properties": {VECTOR_FIELD: field, **attribute_properties(spec.attributes)},
         },
     }
 
@@ -145,8 +147,12 @@ def effective_ef_search(k: int, ef_search: int | None) -> tuple[int | None, bool
     return int(ef_search), False
 
 
-def knn_query_body(vector: NDArray[np.float32], k: int, ef_search: int | None) -> dict[str, Any]:
-    """A ``_search`` body for the k nearest documents on an HNSW field, ids only.
+def knn_query_body(
+    vector: NDArray[np.float32], k: int, ef_search: int | None, flt: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ``_search`` body for the k nearest documents on an HNSW field, ids only; with FLT (a
+    query DSL filter) the k nearest among the documents that pass it (the k-NN plugin filters
+    during the graph search, or scans the passing documents exactly when they are few).
 
     >>> knn_query_body(np.array([1, 0], dtype=np.float32), 2, 16)
     {'size': 2, '_source': False, 'query': {'knn': {'embedding': {'vector': [1.0, 0.0], 'k': 2, 'method_parameters': {'ef_search': 16}}}}}
@@ -154,11 +160,16 @@ def knn_query_body(vector: NDArray[np.float32], k: int, ef_search: int | None) -
     knn: dict[str, Any] = {"vector": vector.tolist(), "k": k}
     if ef_search is not None:
         knn["method_parameters"] = {"ef_search": ef_search}
+    if flt is not None:
+        knn["filter"] = dict(flt)
     return {"size": k, "_source": False, "query": {"knn": {VECTOR_FIELD: knn}}}
 
 
-def exact_query_body(vector: NDArray[np.float32], k: int, metric: Metric) -> dict[str, Any]:
-    """A ``_search`` body scoring every document with the k-NN plugin's ``knn_score`` script.
+def exact_query_body(
+    vector: NDArray[np.float32], k: int, metric: Metric, flt: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ``_search`` body scoring every document (that passes FLT) with the k-NN plugin's
+    ``knn_score`` script.
 
     The script's scores fall as the distance grows (l2: 1 / (1 + d), cosinesimil: 1 + cos,
     innerproduct: a monotone map of the dot product), so the top k by score are the k nearest.
@@ -171,7 +182,12 @@ def exact_query_body(vector: NDArray[np.float32], k: int, metric: Metric) -> dic
     return {
         "size": k,
         "_source": False,
-        "query": {"script_score": {"query": {"match_all": {}}, "script": script}},
+        "query": {
+            "script_score": {
+                "query": {"bool": {"filter": [dict(flt)]}} if flt is not None else {"match_all": {}},
+                "script": script,
+            }
+        },
     }
 
 

@@ -19,6 +19,11 @@ plugin's native library: a node started by ``vecbench services up opensearch`` h
 and the adapter then refuses faiss with CapabilityError before creating anything; describe()
 records the engine that ran.
 
+Filtered search (``Filterable``): each declared attribute is a field (keyword, or long for
+int); a filter is a query DSL filter (``_search_filters``) inside the ``knn`` query (hnsw:
+the plugin filters while it searches, exactly when few pass) or under the ``knn_score``
+script (flat).
+
 Build time lands as in ``elasticsearch``: Lucene HNSW graphs are written per segment during
 upsert; ``wait_ready`` refreshes, force-merges to one segment (``force_merge``, default
 True) and checks the document count.
@@ -48,7 +53,13 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import (
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+)
 from ._client_errors import ClientErrors
 from ._elasticsearch_bodies import (
     DEFAULT_REQUEST_TIMEOUT_S,
@@ -57,7 +68,7 @@ from ._elasticsearch_bodies import (
     check_config,
     delete_actions,
     dig,
-    ids_from_hits,
+    ids_matrix,
     public_url,
     refuse_zero_vectors,
 )
@@ -78,6 +89,7 @@ from ._opensearch_bodies import (
     refuse_native_engine,
     versions,
 )
+from ._search_filters import filter_query
 
 __all__ = ["OpenSearchStore"]
 
@@ -88,7 +100,9 @@ DEFAULT_BULK_CHUNK = 500
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
 
 
-class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class OpenSearchStore(
+    BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore
+):
     """OpenSearch over HTTP (opensearch-py) with the k-NN plugin.
 
     Config: ``url`` (default ``$VECBENCH_OPENSEARCH_URL``), ``basic_auth``
@@ -96,7 +110,7 @@ class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
     ``request_timeout_s`` (default 60), ``bulk_chunk`` (documents per bulk request, default
     500), ``force_merge`` (default True: merge to one segment in wait_ready).
 
-    Implements BatchSearch (``_msearch``), Deletable, Footprint and Shareable.
+    Implements BatchSearch (``_msearch``), Deletable, Filterable, Footprint and Shareable.
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
@@ -134,6 +148,7 @@ class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
         self._raised_searches = 0
         self._last_ef_search: int | None = None
         self._merge: dict[str, Any] = {}
+        self._filtered_searches = 0
 
     # -- config and params -----------------------------------------------------------------
 
@@ -236,7 +251,9 @@ class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         if self._require_collection().metric is Metric.COSINE:
             refuse_zero_vectors(ids, vectors, product="OpenSearch")
         created = 0
@@ -244,7 +261,7 @@ class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
             with self._errors("bulk index"):
                 for ok, item in self._helpers.streaming_bulk(
                     self._client,
-                    bulk_actions(self._index_name, ids, vectors),
+                    bulk_actions(self._index_name, ids, vectors, attributes),
                     chunk_size=int(self._config.get("bulk_chunk", DEFAULT_BULK_CHUNK)),
                     raise_on_error=True,
                 ):
@@ -314,43 +331,47 @@ class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
 
     # -- search ------------------------------------------------------------------------------
 
-    def _query_bodies(self, queries: NDArray[np.float32], k: int) -> list[dict[str, Any]]:
+    def _query_bodies(
+        self, queries: NDArray[np.float32], k: int, flt: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
         spec = self._require_collection()
         if spec.index_type == "flat":
-            return [exact_query_body(q, k, spec.metric) for q in queries]
+            return [exact_query_body(q, k, spec.metric, flt) for q in queries]
         ef_search, raised = effective_ef_search(k, self._search_params.get("ef_search"))
         if raised:
             self._raised_searches += queries.shape[0]
         self._last_ef_search = ef_search
-        return [knn_query_body(q, k, ef_search) for q in queries]
+        return [knn_query_body(q, k, ef_search, flt) for q in queries]
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._knn(queries, k, None)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        query = filter_query(flt)
+        if query is None:  # no stored value can pass: nothing to ask
+            return np.full((queries.shape[0], k), -1, dtype=np.int64)
+        self._filtered_searches += queries.shape[0]
+        return self._knn(queries, k, query)
+
+    def _knn(self, queries: NDArray[np.float32], k: int, flt: dict[str, Any] | None) -> NDArray[np.int64]:
         nq = queries.shape[0]
-        bodies = self._query_bodies(queries, k)
-        out = np.full((nq, k), -1, dtype=np.int64)
+        bodies = self._query_bodies(queries, k, flt)
         name = self._index_name
         with self._errors("search"):
             if nq == 1:
-                responses = [self._client.search(index=name, body=bodies[0], filter_path=["hits.hits._id"])]
-            else:
-                lines: list[dict[str, Any]] = []
-                for body in bodies:
-                    lines += [{}, body]
-                # responses.status keeps one entry per search even where no hit was found.
-                reply = self._client.msearch(
-                    index=name,
-                    body=lines,
-                    filter_path=["responses.hits.hits._id", "responses.error", "responses.status"],
+                return ids_matrix(
+                    [self._client.search(index=name, body=bodies[0], filter_path=["hits.hits._id"])], k
                 )
-                responses = list(reply.get("responses") or [])
-                if len(responses) != nq:
-                    raise StoreError(f"opensearch: _msearch answered {len(responses)} of {nq} searches")
-        for row, resp in enumerate(responses):
-            if isinstance(resp, Mapping) and resp.get("error"):
-                raise StoreError(f"opensearch: search failed: {resp['error']}")
-            found = ids_from_hits(resp)
-            out[row, : len(found)] = found
-        return out
+            # responses.status keeps one entry per search even where no hit was found.
+            reply = self._client.msearch(
+                index=name,
+                body=[line for body in bodies for line in ({}, body)],
+                filter_path=["responses.hits.hits._id", "responses.error", "responses.status"],
+            )
+        responses = list(reply.get("responses") or [])
+        if len(responses) != nq:
+            raise StoreError(f"opensearch: _msearch answered {len(responses)} of {nq} searches")
+        return ids_matrix(responses, k, "opensearch")
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -382,6 +403,12 @@ class OpenSearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Shareabl
             "force_merge": bool(self._config.get("force_merge", True)),
             "ef_search_last": self._last_ef_search,
             "searches_with_ef_search_raised_to_k": self._raised_searches,
+            "filtered_searches": self._filtered_searches,
+            "filter": (
+                "query DSL filter inside the knn query (filtered during the graph search)"
+                if spec.index_type == "hnsw"
+                else "query DSL filter under the knn_score script (exact over the passing documents)"
+            ),
             "build_time_counted_in": (
                 "upsert (HNSW built per segment as documents are indexed) and wait_ready "
                 "(refresh, force merge to one segment)"
