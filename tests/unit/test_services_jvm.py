@@ -141,3 +141,28 @@ def test_jvm_options_paths_move_into_the_service_logs(
     got = svc._absolute_paths(text)  # type: ignore[attr-defined]
     assert f"HeapDumpPath={logs}\n" in got and f"ErrorFile={logs}/hs_err" in got
     assert f"file={logs}/gc.log" in got and "-javaagent:agent/opensearch-agent.jar" in got
+
+
+def test_a_port_in_use_names_the_process_that_holds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import socket
+
+    from vecbench.errors import ConfigError
+    from vecbench.services import _proc, start
+
+    monkeypatch.setenv("VECBENCH_CACHE", str(tmp_path))
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert _proc.port_holder(port) == f"pid {os.getpid()} ({Path('/proc/self/comm').read_text().strip()})"
+        svc = get_service("elasticsearch")
+        monkeypatch.setenv(svc.port_var, str(port))
+        with pytest.raises(
+            ConfigError,
+            match=rf"port {port} is already in use by pid {os.getpid()} .*VECBENCH_ELASTICSEARCH_PORT",
+        ):
+            start(svc)  # refused before anything is prepared or started
+    assert _proc.port_holder(port) is None

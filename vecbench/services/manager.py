@@ -182,8 +182,9 @@ def start(
         return Started(svc.name, current, already=True, rss=_rss(current))
     port = svc.port()
     if _proc.port_open(port):
+        holder = _proc.port_holder(port) or "another process"
         raise ConfigError(
-            f"{svc.name}: port {port} is already in use by another process; set {svc.port_var} to a free port"
+            f"{svc.name}: port {port} is already in use by {holder}; set {svc.port_var} to a free port"
         )
     svc.data_dir().mkdir(parents=True, exist_ok=True)
     svc.prepare(note)
