@@ -12,7 +12,7 @@ failed and the first. vecbench errors, and anything else, pass through unchanged
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from vecbench.errors import StoreError
 
@@ -28,7 +28,7 @@ class ClientErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, StoreError):
             return False
         known = self.known()

@@ -197,7 +197,7 @@ class OpenSearchStore(
         if dig(server, "version", "distribution") != "opensearch":
             client.close()
             raise StoreError(f"{where} is not an OpenSearch server: {dig(server, 'version')}")
-        node = next(iter((dig(nodes, "nodes") or {}).values()), {})
+        node: Any = next(iter((dig(nodes, "nodes") or {}).values()), {})
         self._node_attributes = dict(dig(node, "attributes") or {})
         self._versions = versions(server, osp.__versionstr__)
         self._os, self._exceptions, self._helpers = client, exceptions, helpers
