@@ -44,7 +44,8 @@ DECLARED: dict[str, frozenset[str]] = {
     "milvus": ALL,
     "pgvector": ALL,
     "redis": ALL,
-    "elasticsearch": ALL,
+    "elasticsearch": ALL | {"Filterable"},  # knn.filter (query DSL term, terms, range, bool)
+    "opensearch": ALL | {"Filterable"},  # knn filter (lucene engine), or under knn_score (flat)
     "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
     "weaviate": ALL - {"BatchSearch"} | {"Filterable"},  # no multi-query call in Weaviate's API
     "pinecone": ALL - {"BatchSearch"} | {"Filterable"},  # one query per request in Pinecone's API
