@@ -129,6 +129,7 @@ class ElasticsearchStore(
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # kNN k and the result window (index.max_result_window) are capped at 10000
         name="elasticsearch",
         engine="elasticsearch",
         extra="elasticsearch",

@@ -114,6 +114,7 @@ class OpenSearchStore(
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # the k-NN query's k and index.max_result_window are capped at 10000
         name="opensearch",
         engine="opensearch",
         extra="opensearch",
