@@ -41,7 +41,7 @@ DECLARED: dict[str, frozenset[str]] = {
     "qdrant": ALL,
     "qdrant-local": IN_PROCESS_ONLY,
     "qdrant-edge": IN_PROCESS_ONLY,
-    "milvus": ALL,
+    "milvus": ALL | {"Filterable"},  # scalar fields + indexes, boolean expression
     "pgvector": ALL,
     "redis": ALL,
     "elasticsearch": ALL,
