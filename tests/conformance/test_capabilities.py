@@ -42,7 +42,7 @@ DECLARED: dict[str, frozenset[str]] = {
     "qdrant-local": IN_PROCESS_ONLY,
     "qdrant-edge": IN_PROCESS_ONLY,
     "milvus": ALL | {"Filterable"},  # scalar fields + indexes, boolean expression
-    "pgvector": ALL,
+    "pgvector": ALL | {"Filterable"},  # bigint/text columns + B-trees, WHERE, iterative scans
     "redis": ALL,
     "elasticsearch": ALL,
 }
