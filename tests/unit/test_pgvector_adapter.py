@@ -36,7 +36,11 @@ def test_info() -> None:
         "scan_mem_multiplier": None,
     }
     assert dict(info.index_types["ivfflat"].build) == {"lists": 100}
-    assert dict(info.index_types["ivfflat"].search) == {"probes": 1, "iterative_scan": "off", "max_probes": None}
+    assert dict(info.index_types["ivfflat"].search) == {
+        "probes": 1,
+        "iterative_scan": "off",
+        "max_probes": None,
+    }
     assert set(info.config_keys) == {
         "dsn",
         "schema",
