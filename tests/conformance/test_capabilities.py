@@ -43,7 +43,7 @@ DECLARED: dict[str, frozenset[str]] = {
     "qdrant-edge": IN_PROCESS_ONLY,
     "milvus": ALL | {"Filterable"},  # scalar fields + indexes, boolean expression
     "pgvector": ALL | {"Filterable"},  # bigint/text columns + B-trees, WHERE, iterative scans
-    "redis": ALL,
+    "redis": ALL | {"Filterable"},  # TAG/NUMERIC fields, KNN pre-filter
     "elasticsearch": ALL,
 }
 
