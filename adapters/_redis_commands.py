@@ -243,11 +243,14 @@ def knn_search_args(
 ) -> list[Any]:
     """``FT.SEARCH`` for the k nearest hashes among those ``prefilter`` passes, returning
     keys only, nearest first. ``hybrid``: ``hybrid_policy`` / ``batch_size``, sent only with
-    a filter (RediSearch refuses them on a query without one)."""
+    a filter (RediSearch refuses them on a query without one); with ``ADHOC_BF`` no
+    ``EF_RUNTIME`` (refused too: brute force over the passing hashes uses no graph)."""
     attrs, params = "", ["k", k, "vec", query]
-    if ef_runtime is not None:
+    policy = hybrid.get("hybrid_policy") if hybrid and prefilter != "*" else None
+    # ADHOC_BF computes the distance of every hash that passes: RediSearch refuses EF_RUNTIME with it
+    if ef_runtime is not None and policy != "ADHOC_BF":
         attrs, params = " EF_RUNTIME $ef", [*params, "ef", ef_runtime]
-    if prefilter != "*" and hybrid and hybrid.get("hybrid_policy"):
+    if policy:
         attrs += f" HYBRID_POLICY {hybrid['hybrid_policy']}"
         if hybrid.get("batch_size") is not None:
             attrs += " BATCH_SIZE $batch"

@@ -124,6 +124,8 @@ def test_hybrid_policy_is_checked_and_sent_only_with_a_filter() -> None:
         "batch",
         64,
     ]
+    adhoc = knn_search_args("i", b"v", 10, 32, "@n:[1 2]", {"hybrid_policy": "ADHOC_BF"})
+    assert "EF_RUNTIME" not in adhoc[2] and "HYBRID_POLICY ADHOC_BF" in adhoc[2]  # refused together
     plain = knn_search_args("i", b"v", 10, None, "*", hybrid)  # RediSearch refuses it without a filter
     assert "HYBRID_POLICY" not in plain[2] and plain[2].startswith("*=>")
 
@@ -149,12 +151,13 @@ def test_every_tricky_tag_finds_exactly_its_own_hashes() -> None:
 
 
 @live
-def test_hybrid_policies_return_the_exact_filtered_neighbours_on_flat() -> None:
+@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+def test_hybrid_policies_return_the_filtered_neighbours(index_type: str) -> None:
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(600, 8)).astype(np.float32)
     nums = np.arange(600)
     with RedisStore({"url": URL}) as store:
-        store.create(CollectionSpec("vb_hybrid", 8, "l2", "flat", attributes={"n": "int"}), drop_old=True)
+        store.create(CollectionSpec("vb_hybrid", 8, "l2", index_type, attributes={"n": "int"}), drop_old=True)
         store.upsert(np.arange(600), vectors, {"n": nums})
         store.wait_ready(timeout_s=30)
         q = vectors[5]
@@ -165,6 +168,6 @@ def test_hybrid_policies_return_the_exact_filtered_neighbours_on_flat() -> None:
             {"hybrid_policy": "ADHOC_BF"},
             {"hybrid_policy": "BATCHES", "batch_size": 7},
         ):
-            store.set_search_params(params)
+            store.set_search_params({**params, **({"ef_runtime": 200} if index_type == "hnsw" else {})})
             assert store.search_filtered(q, 10, {"n": {"lt": 300}}).tolist() == want, params
         assert store.describe()["filter"]["hybrid_policy"] == "BATCHES"
