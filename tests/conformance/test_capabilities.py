@@ -41,9 +41,9 @@ DECLARED: dict[str, frozenset[str]] = {
     "qdrant": ALL | {"Filterable"},  # payload (indexed) and Filter(must=...)
     "qdrant-local": IN_PROCESS_ONLY | {"Filterable"},
     "qdrant-edge": IN_PROCESS_ONLY | {"Filterable"},
-    "milvus": ALL,
-    "pgvector": ALL,
-    "redis": ALL,
+    "milvus": ALL | {"Filterable"},  # scalar fields + indexes, boolean expression
+    "pgvector": ALL | {"Filterable"},  # bigint/text columns + B-trees, WHERE, iterative scans
+    "redis": ALL | {"Filterable"},  # TAG/NUMERIC fields, KNN pre-filter
     "elasticsearch": ALL | {"Filterable"},  # knn.filter (query DSL term, terms, range, bool)
     "opensearch": ALL | {"Filterable"},  # knn filter (lucene engine), or under knn_score (flat)
     "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
