@@ -125,7 +125,9 @@ def test_cells_under_different_filters_never_share_a_front_or_a_best_row():
     assert len(pareto_fronts(records)) == 2
     rows = best_per_store(records, 0.9)
     texts = sorted(r["filter"] for r in rows)
-    assert len(rows) == 2 and texts[0].startswith("int_attr<5000 (") and texts[1].startswith("label=label_2 (")
+    assert (
+        len(rows) == 2 and texts[0].startswith("int_attr<5000 (") and texts[1].startswith("label=label_2 (")
+    )
     assert all(t.endswith("%, post_filter)") for t in texts)
     table = summary_rows(records)
     assert all(r["filter"] and r["violations"] == 0 for r in table)
