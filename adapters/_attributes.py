@@ -14,6 +14,7 @@ a filter over a million rows is a few vectorized comparisons.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,14 +26,45 @@ from vecbench.workloads.filters import And, Eq, Filter, In, Range
 
 from ._base import IdIndex
 
-__all__ = ["AttributeTable", "attribute_columns", "check_filter_attributes", "clauses"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "AttributeTable",
+    "attribute_columns",
+    "check_filter_attributes",
+    "clauses",
+    "int_bounds",
+]
 
 Columns = dict[str, NDArray[Any]]
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def clauses(flt: Filter) -> tuple[Eq | In | Range, ...]:
     """The ANDed clauses of a filter (one for a single condition)."""
     return flt.clauses if isinstance(flt, And) else (flt,)
+
+
+def int_bounds(clause: Range) -> tuple[int, int] | None:
+    """A range over an int64 attribute as inclusive integer bounds ``(lo, hi)``, the same set
+    of int64 values whatever the bounds' type (``{"lt": 4.5}`` -> ``hi == 4``); None when no
+    int64 passes. An open side is ``INT64_MIN`` / ``INT64_MAX``. Engines that refuse a float
+    bound on an integer field (Milvus), or would compare as floats and miss the index
+    (PostgreSQL), get exact integers from it.
+
+    >>> int_bounds(Range("year", gt=2019.5, lt=2024))
+    (2020, 2023)
+    """
+    lo, hi = INT64_MIN, INT64_MAX
+    if clause.gte is not None:
+        lo = max(lo, math.ceil(clause.gte))
+    if clause.gt is not None:
+        lo = max(lo, math.floor(clause.gt) + 1)
+    if clause.lte is not None:
+        hi = min(hi, math.floor(clause.lte))
+    if clause.lt is not None:
+        hi = min(hi, math.ceil(clause.lt) - 1)
+    return (lo, hi) if lo <= hi else None
 
 
 def _column(values: Any, attr: str, kind: str, n: int) -> NDArray[Any]:

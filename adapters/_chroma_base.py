@@ -24,7 +24,8 @@ from vecbench.spec import CollectionSpec, IndexType
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, IdIndex, check_int_param
-from ._capabilities import BatchSearchMixin, DeletableMixin
+from ._capabilities import BatchSearchMixin, DeletableMixin, FilterableMixin
+from ._chroma_filter import chroma_metadatas, chroma_where
 
 READY_POLL_S = 0.05
 READY_POLL_MAX_S = 0.5
@@ -59,7 +60,7 @@ def ids_from_chroma(ids: Sequence[str]) -> NDArray[np.int64]:
     return np.fromiter((int(s) for s in ids), dtype=np.int64, count=len(ids))
 
 
-class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
+class ChromaBase(BatchSearchMixin, DeletableMixin, FilterableMixin, BaseStore):
     """What both Chroma stores share; subclasses open the client and say how ef is applied."""
 
     _mode: ClassVar[str]
@@ -195,7 +196,8 @@ class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
         vectors: ArrayLike,
         payloads: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        """Insert vectors (an id already present is replaced); payloads become Chroma metadata."""
+        """Insert vectors (an id already present is replaced); payloads, with the values of the
+        declared attributes, become Chroma metadata."""
         # BaseStore validates and calls _do_upsert without payloads: hand them over here.
         self._payloads = payloads
         try:
@@ -203,11 +205,11 @@ class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
         finally:
             self._payloads = None
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         str_ids = ids_to_chroma(ids)
-        metas = None
-        if self._payloads is not None:
-            metas = [dict(p) if p else None for p in self._payloads]
+        metas = chroma_metadatas(self._payloads, attributes, len(str_ids))
         step = self._max_batch
         for start in range(0, len(str_ids), step):
             stop = start + step
@@ -297,6 +299,16 @@ class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
         self._rebuilds += 1
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._query(queries, k, None)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        # Chroma evaluates ``where`` on its metadata store, then searches HNSW with the passing
+        # ids as an allow list (hnswlib's filter); fewer than n_results come back when fewer pass.
+        # The list is rebuilt per request (id -> offset one by one), so a wide filter costs more
+        # than a narrow one; a batch request pays it once for all its queries.
+        return self._query(queries, k, chroma_where(flt))
+
+    def _query(self, queries: NDArray[np.float32], k: int, where: dict[str, Any] | None) -> NDArray[np.int64]:
         nq = queries.shape[0]
         # An attached store does not count the owner's writes: the server caps n_results itself.
         live = k if self._attached else len(self._live)
@@ -304,7 +316,8 @@ class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
         if live == 0:
             return out
         n = k if k <= live else live  # Chroma refuses n_results above its count
-        res = self._coll.query(query_embeddings=queries, n_results=n, include=[])
+        extra = {} if where is None else {"where": where}
+        res = self._coll.query(query_embeddings=queries, n_results=n, include=[], **extra)
         for row, found in enumerate(res["ids"]):
             out[row, : len(found)] = ids_from_chroma(found)
         return out
@@ -333,4 +346,6 @@ class ChromaBase(BatchSearchMixin, DeletableMixin, BaseStore):
             "max_batch_size": self._max_batch,
             "id_mapping": "int64 <-> decimal string",
             "build_time_counted_in": "upsert (Chroma indexes while writing)",
+            "filtering": "native: declared attributes as metadata, filters as a where document "
+            "($eq, $in, $gte/$gt/$lte/$lt, $and)",
         }

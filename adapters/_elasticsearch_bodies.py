@@ -22,6 +22,7 @@ from vecbench.store import FootprintStats
 from vecbench.util.validation import is_number
 
 from ._base import check_int_param
+from ._search_filters import attribute_properties, check_attribute_names, document_attributes
 
 VECTOR_FIELD = "embedding"
 MAX_NUM_CANDIDATES = 10_000  # ES's limit on num_candidates (and on k)
@@ -62,20 +63,23 @@ INDEX_TYPES = {
 # -- config and params ---------------------------------------------------------------------
 
 
-def check_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The store config checked (types, one kind of auth, URL scheme); ``config`` itself returned."""
+def check_config(config: dict[str, Any], product: str = "elasticsearch") -> dict[str, Any]:
+    """The store config checked (types, one kind of auth, URL scheme); ``config`` itself returned.
+
+    Shared with the ``opensearch`` adapter (PRODUCT names the engine in the errors).
+    """
     url = config.get("url")
     if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
-        raise ConfigError(f"elasticsearch url must be http:// or https://, got {public_url(str(url))!r}")
+        raise ConfigError(f"{product} url must be http:// or https://, got {public_url(str(url))!r}")
     if config.get("api_key") is not None and config.get("basic_auth") is not None:
-        raise ConfigError("elasticsearch: give api_key or basic_auth, not both")
+        raise ConfigError(f"{product}: give api_key or basic_auth, not both")
     auth = config.get("basic_auth")
     if auth is not None:
         ok = (isinstance(auth, str) and ":" in auth) or (
             isinstance(auth, (list, tuple)) and len(auth) == 2 and all(isinstance(a, str) for a in auth)
         )
         if not ok:
-            raise ConfigError("elasticsearch basic_auth must be 'user:password' or [user, password]")
+            raise ConfigError(f"{product} basic_auth must be 'user:password' or [user, password]")
     if "bulk_chunk" in config:
         check_int_param("bulk_chunk", config["bulk_chunk"], minimum=1)
     timeout = config.get("request_timeout_s")
@@ -83,7 +87,7 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"request_timeout_s must be a positive number, got {timeout!r}")
     for key in ("verify_certs", "force_merge"):
         if key in config and not isinstance(config[key], bool):
-            raise ConfigError(f"elasticsearch {key} must be true or false, got {config[key]!r}")
+            raise ConfigError(f"{product} {key} must be true or false, got {config[key]!r}")
     return config
 
 
@@ -93,6 +97,7 @@ def check_build_params(spec: CollectionSpec, params: dict[str, Any]) -> dict[str
         raise ConfigError(f"elasticsearch index names cannot start with '_': {spec.name!r}")
     if spec.dim > MAX_DIMS:
         raise InvalidParameterError(f"elasticsearch dense_vector dims must be <= {MAX_DIMS}, got {spec.dim}")
+    check_attribute_names(spec.attributes, "elasticsearch", VECTOR_FIELD)
     if "m" in params:
         check_int_param("m", params["m"], minimum=2, maximum=512)
         check_int_param("ef_construction", params["ef_construction"], minimum=1)
@@ -167,7 +172,8 @@ def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, A
                     "index": True,
                     "similarity": SIMILARITY[spec.metric],
                     "index_options": options,
-                }
+                },
+                **attribute_properties(spec.attributes),  # the declared attributes, for filters
             },
         },
     }
@@ -184,40 +190,49 @@ def effective_num_candidates(k: int, num_candidates: int | None) -> tuple[int, b
     return int(num_candidates), False
 
 
-def knn_query_body(vector: NDArray[np.float32], k: int, num_candidates: int) -> dict[str, Any]:
-    """A ``_search`` body for the k nearest documents, ids only.
+def knn_query_body(
+    vector: NDArray[np.float32], k: int, num_candidates: int, flt: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ``_search`` body for the k nearest documents (among those passing the query DSL filter
+    FLT, applied during the kNN search), ids only.
 
     >>> knn_query_body(np.array([1, 0], dtype=np.float32), 2, 10)
     {'knn': {'field': 'embedding', 'query_vector': [1.0, 0.0], 'k': 2, 'num_candidates': 10}, 'size': 2, '_source': False}
     """
-    return {
-        "knn": {
-            "field": VECTOR_FIELD,
-            "query_vector": vector.tolist(),
-            "k": k,
-            "num_candidates": num_candidates,
-        },
-        "size": k,
-        "_source": False,
+    knn: dict[str, Any] = {
+        "field": VECTOR_FIELD,
+        "query_vector": vector.tolist(),
+        "k": k,
+        "num_candidates": num_candidates,
     }
+    if flt is not None:
+        knn["filter"] = dict(flt)
+    return {"knn": knn, "size": k, "_source": False}
 
 
-def refuse_zero_vectors(ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
-    """InvalidVectorError when a vector is all zeros (ES refuses them under cosine similarity)."""
+def refuse_zero_vectors(
+    ids: NDArray[np.int64], vectors: NDArray[np.float32], product: str = "Elasticsearch"
+) -> None:
+    """InvalidVectorError when a vector is all zeros (Lucene's cosine refuses them)."""
     zero = ~np.any(vectors != 0, axis=1)
     if zero.any():
         raise InvalidVectorError(
-            f"cosine: {int(zero.sum())} zero vector(s) (Elasticsearch refuses them), ids {ids[zero][:5].tolist()}"
+            f"cosine: {int(zero.sum())} zero vector(s) ({product} refuses them), ids {ids[zero][:5].tolist()}"
         )
 
 
 def bulk_actions(
-    index: str, ids: NDArray[np.int64], vectors: NDArray[np.float32]
+    index: str,
+    ids: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    attributes: Mapping[str, NDArray[Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """``index`` bulk operations (replace by ``_id``), one per vector."""
+    """``index`` bulk operations (replace by ``_id``), one per vector, with its attribute values."""
     rows = vectors.tolist()
+    attrs = document_attributes(attributes, len(rows))
     for i, vid in enumerate(ids.tolist()):
-        yield {"_op_type": "index", "_index": index, "_id": str(vid), "_source": {VECTOR_FIELD: rows[i]}}
+        source = {VECTOR_FIELD: rows[i], **attrs[i]}
+        yield {"_op_type": "index", "_index": index, "_id": str(vid), "_source": source}
 
 
 def delete_actions(index: str, ids: NDArray[np.int64]) -> Iterator[dict[str, Any]]:
@@ -237,15 +252,56 @@ def ids_from_hits(response: Mapping[str, Any]) -> list[int]:
         raise StoreError(f"elasticsearch: a hit without an integer _id ({exc})") from exc
 
 
+def ids_matrix(responses: list[Any], k: int, product: str = "elasticsearch") -> NDArray[np.int64]:
+    """The hit ids of one ``_search`` response per query as a (nq, k) array padded with -1;
+    StoreError for a failed search (an ``error`` entry of ``_msearch``)."""
+    out = np.full((len(responses), k), -1, dtype=np.int64)
+    for row, resp in enumerate(responses):
+        if isinstance(resp, Mapping) and resp.get("error"):
+            raise StoreError(f"{product}: search failed: {resp['error']}")
+        found = ids_from_hits(resp)
+        out[row, : len(found)] = found
+    return out
+
+
 def versions(server: Mapping[str, Any], client_version: str) -> dict[str, Any]:
-    """Server, Lucene and client versions from an ``info`` response."""
-    version = server.get("version", {})
+    """Server version and build, Lucene and client versions from an ``info`` response (or the
+    same shape made by ``info_from_node``)."""
+    version = dig(server, "version") or {}
     return {
         "server_version": version.get("number"),
+        "server_build_hash": version.get("build_hash"),
+        "server_build_date": version.get("build_date"),
+        "server_build_type": version.get("build_type"),
         "lucene_version": version.get("lucene_version"),
         "build_flavor": version.get("build_flavor"),
+        "server_version_from": dig(server, "version_from") or "GET /",
         "client_version": client_version,
     }
+
+
+def info_from_node(nodes: Any) -> dict[str, Any]:
+    """An ``info``-shaped answer from ``GET _nodes/_local`` (for servers without ``GET /``).
+
+    >>> info_from_node({"nodes": {"x": {"version": "9.5.3", "build_hash": "ab", "build_type": "zip"}}})
+    {'version': {'number': '9.5.3', 'build_hash': 'ab', 'build_type': 'zip', 'build_flavor': None}}
+    """
+    found = dig(nodes, "nodes") or {}
+    node = next(iter(found.values()), None) if isinstance(found, Mapping) else None
+    if not isinstance(node, Mapping) or "version" not in node:
+        raise StoreError(f"no node version in the _nodes answer: {str(dig(nodes))[:200]}")
+    keys = ("build_hash", "build_type", "build_flavor")
+    return {"version": {"number": node["version"], **{k: node.get(k) for k in keys}}}
+
+
+def lucene_from_segments(segments: Any, index_name: str) -> str | None:
+    """The Lucene version that wrote the index's first segment (``GET INDEX/_segments``)."""
+    for copies in (dig(segments, "indices", index_name, "shards") or {}).values():
+        for copy in copies or []:
+            for seg in (dig(copy, "segments") or {}).values():
+                if isinstance(seg, Mapping) and seg.get("version"):
+                    return str(seg["version"])
+    return None
 
 
 def footprint_from_stats(stats: Any) -> FootprintStats:

@@ -17,6 +17,7 @@ from vecbench.metrics import Metric
 from vecbench.spec import IndexType
 
 from ._base import VectorTable
+from ._faiss_filter import load_attributes, save_attributes
 
 DEFAULT_NLIST = 1024
 DEFAULT_NBITS = 8
@@ -130,6 +131,9 @@ class FaissSharing:
             arrays["dead"] = np.asarray(self._dead, dtype=np.int64)
             state["identity"] = self._labels.identity
         np.savez(state["ids_path"], **arrays)
+        if self._attrs.kinds:  # attached workers filter too
+            state["attributes_path"] = f"{folder}/attributes.npz"
+            save_attributes(self._attrs, self._ids._keys, state["attributes_path"])
         return state
 
     def _do_attach(self, state: Mapping[str, Any]) -> None:
@@ -149,6 +153,8 @@ class FaissSharing:
                     self._dead = arrays["dead"].tolist()
             if state.get("index_path"):
                 self._index = self._read_shared_index(state["index_path"])
+            if state.get("attributes_path"):
+                self._attrs = load_attributes(self._attrs.kinds, state["attributes_path"])
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             raise StoreError(f"faiss cannot attach the shared index in {state.get('dir')}: {exc}") from exc
         self._live = len(self._ids)

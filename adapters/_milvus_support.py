@@ -28,7 +28,7 @@ from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats
 from vecbench.util.validation import is_number
 
-from . import _milvus_metrics
+from . import _milvus_filters, _milvus_metrics
 from ._base import auto_pq_m, check_int_param, check_pq_m
 
 ID_FIELD = "id"
@@ -220,16 +220,21 @@ def fast_upsert(client: Any, timeout_s: float) -> tuple[Callable[[Any], Any], An
     return send, request_cls
 
 
-def collection_schema(client: Any, data_type: Any, dim: int) -> Any:
-    """``id`` INT64 primary key (ids are the caller's) and ``vector`` FLOAT_VECTOR(dim)."""
+def collection_schema(client: Any, data_type: Any, spec: CollectionSpec) -> Any:
+    """``id`` INT64 primary key (ids are the caller's), ``vector`` FLOAT_VECTOR(dim), and a
+    scalar field per declared attribute (``_milvus_filters``)."""
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field(ID_FIELD, data_type.INT64, is_primary=True)
-    schema.add_field(VECTOR_FIELD, data_type.FLOAT_VECTOR, dim=dim)
+    schema.add_field(VECTOR_FIELD, data_type.FLOAT_VECTOR, dim=spec.dim)
+    _milvus_filters.add_attribute_fields(schema, data_type, spec.attributes)
     return schema
 
 
-def index_request(client: Any, spec: CollectionSpec, params: Mapping[str, Any]) -> Any:
-    """The index parameters for ``create_index``: one index named ``vector`` on the vector field."""
+def index_request(
+    client: Any, spec: CollectionSpec, params: Mapping[str, Any], scalar_types: Mapping[str, str]
+) -> Any:
+    """The index parameters for ``create_index``: one index named ``vector`` on the vector
+    field, and a scalar index per declared attribute (``scalar_types``: kind -> index type)."""
     index_params = client.prepare_index_params()
     index_params.add_index(
         VECTOR_FIELD,
@@ -238,6 +243,7 @@ def index_request(client: Any, spec: CollectionSpec, params: Mapping[str, Any]) 
         params=params,
         index_name=INDEX_NAME,
     )
+    _milvus_filters.add_scalar_indexes(index_params, spec.attributes, scalar_types)
     return index_params
 
 
@@ -264,8 +270,10 @@ def upsert_request(
     field_ids: Mapping[str, int],
     ids: NDArray[np.int64],
     vectors: NDArray[np.float32],
+    attributes: tuple[Mapping[str, NDArray[Any]], Mapping[str, str]] | None = None,
 ) -> Any:
-    """An ``UpsertRequest`` with the ids and vectors copied from their numpy buffers (no rows)."""
+    """An ``UpsertRequest`` with the ids and vectors copied from their numpy buffers (no
+    rows), and the attribute columns (``attributes``: columns, kinds) when declared."""
     req = request_cls(collection_name=name, num_rows=len(ids))
     id_field = req.fields_data.add(type=data_type.INT64, field_name=ID_FIELD)
     id_field.field_id = field_ids.get(ID_FIELD, 0)
@@ -276,6 +284,8 @@ def upsert_request(
     raw = vectors.astype("<f4", copy=False).tobytes()
     # FloatArray.data is field 1, packed: tag 0x0a, byte length, little-endian floats.
     vec_field.vectors.float_vector.MergeFromString(b"\x0a" + varint(len(raw)) + raw)
+    if attributes is not None:
+        _milvus_filters.add_field_data(req, data_type, field_ids, *attributes)
     return req
 
 

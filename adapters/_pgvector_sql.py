@@ -6,9 +6,12 @@ Functions take the psycopg module, the open connection or ``psycopg.sql`` as arg
 vector dim are validated ints rendered with ``sql.Literal``.
 
 COPY (``copy_payload``): ``COPY ... FROM STDIN (FORMAT BINARY)`` of ``(id bigint, embedding
-vector|halfvec)`` rows, encoded with numpy in one go: a structured array per piece whose
-bytes are the rows (field count, length-prefixed big-endian id, length-prefixed pgvector
-binary value), between the PGCOPY header and trailer.
+vector|halfvec, <int attributes> bigint, <keyword attributes> text)`` rows, encoded with
+numpy in one go: a structured array per piece whose bytes are the fixed-width part of the
+rows (field count, length-prefixed big-endian id, length-prefixed pgvector binary value,
+length-prefixed bigints), between the PGCOPY header and trailer. Keyword (text) fields have
+a length per row: each distinct value is encoded once and the rows are joined after their
+fixed part (one slice per row and text column).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,14 +51,22 @@ INDEX_TYPES = {
     "hnsw": IndexType(
         "hnsw",
         build={"m": 16, "ef_construction": 64},
-        search={"ef_search": 40},
-        description="pgvector HNSW (built in wait_ready); search sets hnsw.ef_search",
+        search={
+            "ef_search": 40,
+            "iterative_scan": "off",
+            "max_scan_tuples": None,
+            "scan_mem_multiplier": None,
+        },
+        description="pgvector HNSW (built in wait_ready); search sets hnsw.ef_search, and for filters "
+        "hnsw.iterative_scan (off, relaxed_order, strict_order), hnsw.max_scan_tuples and "
+        "hnsw.scan_mem_multiplier (None: the server's; pgvector >= 0.8)",
     ),
     "ivfflat": IndexType(
         "ivfflat",
         build={"lists": 100},
-        search={"probes": 1},
-        description="pgvector IVFFlat (k-means lists built in wait_ready); search sets ivfflat.probes",
+        search={"probes": 1, "iterative_scan": "off", "max_probes": None},
+        description="pgvector IVFFlat (k-means lists built in wait_ready); search sets ivfflat.probes, and "
+        "for filters ivfflat.iterative_scan (off, relaxed_order) and ivfflat.max_probes (pgvector >= 0.8)",
     ),
 }
 
@@ -175,9 +186,10 @@ def check_search_params(params: dict[str, Any]) -> dict[str, Any]:
 # -- binary COPY ---------------------------------------------------------------------------
 
 
-def _copy_dtype(dim: int, half: bool) -> np.dtype:
+def _copy_dtype(dim: int, half: bool, n_ints: int = 0) -> np.dtype:
     # One binary COPY tuple: field count, then (length, value) for id and embedding; the
-    # vector/halfvec binary value is uint16 dim, uint16 unused, then big-endian elements.
+    # vector/halfvec binary value is uint16 dim, uint16 unused, then big-endian elements;
+    # then (length, value) per bigint attribute.
     return np.dtype(
         [
             ("nfields", ">i2"),
@@ -188,7 +200,16 @@ def _copy_dtype(dim: int, half: bool) -> np.dtype:
             ("unused", ">u2"),
             ("vec", ">f2" if half else ">f4", (dim,)),
         ]
+        + [item for j in range(n_ints) for item in ((f"a{j}_len", ">i4"), (f"a{j}", ">i8"))]
     )
+
+
+def _text_fields(column: NDArray[Any]) -> list[bytes]:
+    """Each row's binary COPY text field (length, UTF-8 bytes), encoded once per distinct value."""
+    uniq, inverse = np.unique(np.asarray(column, dtype=str), return_inverse=True)
+    encoded = [str(u).encode("utf-8") for u in uniq]
+    fields = [len(e).to_bytes(4, "big") + e for e in encoded]
+    return [fields[i] for i in inverse.reshape(-1).tolist()]
 
 
 def copy_payload(
@@ -197,62 +218,104 @@ def copy_payload(
     *,
     half: bool = False,
     piece_bytes: int = COPY_PIECE_BYTES,
+    ints: Sequence[NDArray[np.int64]] = (),
+    texts: Sequence[NDArray[Any]] = (),
 ) -> Iterator[bytes]:
-    """The PostgreSQL binary COPY stream of ``(id bigint, embedding vector|halfvec)`` rows, in pieces.
+    """The PostgreSQL binary COPY stream of ``(id bigint, embedding vector|halfvec, *ints
+    bigint, *texts text)`` rows, in pieces.
 
-    Header first, trailer last; each piece holds whole rows. Encoded with numpy, so the cost
-    is a few memory passes, not a Python call per row.
+    Header first, trailer last; each piece holds whole rows. The fixed-width part is encoded
+    with numpy, so its cost is a few memory passes, not a Python call per row; text columns
+    add one join per row.
     """
     n, dim = vectors.shape
-    dt = _copy_dtype(dim, half)
+    dt = _copy_dtype(dim, half, len(ints))
     rows_per_piece = max(1, piece_bytes // dt.itemsize)
     yield _COPY_HEADER
     for start in range(0, n, rows_per_piece):
         stop = min(n, start + rows_per_piece)
         rec = np.empty(stop - start, dtype=dt)
-        rec["nfields"] = 2
+        rec["nfields"] = 2 + len(ints) + len(texts)
         rec["id_len"] = 8
         rec["id"] = ids[start:stop]
         rec["vec_len"] = 4 + dt["vec"].itemsize
         rec["dim"] = dim
         rec["unused"] = 0
         rec["vec"] = vectors[start:stop]
-        yield rec.tobytes()
+        for j, col in enumerate(ints):
+            rec[f"a{j}_len"] = 8
+            rec[f"a{j}"] = col[start:stop]
+        if not texts:
+            yield rec.tobytes()
+            continue
+        fixed, size = memoryview(rec.tobytes()), dt.itemsize
+        heads = [fixed[i * size : (i + 1) * size] for i in range(stop - start)]
+        tails = [_text_fields(col[start:stop]) for col in texts]
+        yield b"".join(part for row in zip(heads, *tails, strict=True) for part in row)
     yield _COPY_TRAILER
 
 
+def _split_columns(
+    columns: Mapping[str, NDArray[Any]],
+) -> tuple[list[str], list[NDArray[np.int64]], list[NDArray[Any]]]:
+    """Attribute columns in COPY order (bigint ones, then text ones), by their dtype."""
+    ints = [(a, c) for a, c in columns.items() if c.dtype != object]
+    texts = [(a, c) for a, c in columns.items() if c.dtype == object]
+    return [a for a, _ in ints + texts], [c for _, c in ints], [c for _, c in texts]
+
+
 def copy_rows(
-    conn: Any, sql: Any, table: Any, ids: NDArray[np.int64], vectors: NDArray[np.float32], half: bool
+    conn: Any,
+    sql: Any,
+    table: Any,
+    ids: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    half: bool,
+    columns: Mapping[str, NDArray[Any]] | None = None,
 ) -> None:
-    """Binary COPY straight into ``table``, in one transaction (an id already there fails it whole)."""
+    """Binary COPY straight into ``table``, in one transaction (an id already there fails it
+    whole); ``columns``: the attribute columns (int64 or str objects) by name."""
+    names, ints, texts = _split_columns(columns or {})
     with conn.transaction(), conn.cursor() as cur:
-        with cur.copy(_copy_into(sql, table)) as copy:
-            for piece in copy_payload(ids, vectors, half=half):
+        with cur.copy(_copy_into(sql, table, names)) as copy:
+            for piece in copy_payload(ids, vectors, half=half, ints=ints, texts=texts):
                 copy.write(piece)
 
 
 def merge_rows(
-    conn: Any, sql: Any, table: Any, ids: NDArray[np.int64], vectors: NDArray[np.float32], half: bool
+    conn: Any,
+    sql: Any,
+    table: Any,
+    ids: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    half: bool,
+    columns: Mapping[str, NDArray[Any]] | None = None,
 ) -> None:
     """COPY into a temporary staging table, then ``INSERT ... ON CONFLICT (id) DO UPDATE``."""
+    names, ints, texts = _split_columns(columns or {})
     stage = sql.Identifier(_STAGE_TABLE)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in ["id", "embedding", *names])
+    updates = sql.SQL(", ").join(
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+        for c in ["embedding", *names]
+    )
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(stage, table)
         )
-        with cur.copy(_copy_into(sql, stage)) as copy:
-            for piece in copy_payload(ids, vectors, half=half):
+        with cur.copy(_copy_into(sql, stage, names)) as copy:
+            for piece in copy_payload(ids, vectors, half=half, ints=ints, texts=texts):
                 copy.write(piece)
         cur.execute(
-            sql.SQL(
-                "INSERT INTO {} (id, embedding) SELECT id, embedding FROM {} "
-                "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding"
-            ).format(table, stage)
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (id) DO UPDATE SET {}").format(
+                table, cols, cols, stage, updates
+            )
         )
 
 
-def _copy_into(sql: Any, table: Any) -> Any:
-    return sql.SQL("COPY {} (id, embedding) FROM STDIN WITH (FORMAT BINARY)").format(table)
+def _copy_into(sql: Any, table: Any, names: Sequence[str] = ()) -> Any:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in ["id", "embedding", *names])
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(table, cols)
 
 
 # -- tables, indexes, statements -------------------------------------------------------------
@@ -274,13 +337,20 @@ def index_exists(conn: Any, schema: str, index_name: str) -> bool:
     )
 
 
-def create_table(conn: Any, sql: Any, table: Any, schema: str, vector_type: str, dim: int) -> None:
-    """``CREATE TABLE (id bigint PRIMARY KEY, embedding vector(dim))``, and its schema if missing."""
+def create_table(
+    conn: Any, sql: Any, table: Any, schema: str, vector_type: str, dim: int, attributes: Any = None
+) -> None:
+    """``CREATE TABLE (id bigint PRIMARY KEY, embedding vector(dim)[, attribute columns])``
+    (``attributes``: their definitions, ``_pgvector_filters.column_definitions``), and its
+    schema if missing."""
     if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     conn.execute(
-        sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, embedding {}({}))").format(
-            table, sql.SQL(vector_type), sql.Literal(dim)
+        sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, embedding {}({}){})").format(
+            table,
+            sql.SQL(vector_type),
+            sql.Literal(dim),
+            attributes if attributes is not None else sql.SQL(""),
         )
     )
 
@@ -325,16 +395,6 @@ def create_index(
     return time.perf_counter() - t0
 
 
-def explain_plan(conn: Any, stmt: str, param: Any, *, generic: bool) -> dict[str, Any]:
-    """The plan of ``stmt`` from ``EXPLAIN (FORMAT JSON)``; generic: the generic plan, ``$1`` unbound."""
-    with conn.cursor() as cur:
-        if generic:
-            cur.execute("EXPLAIN (GENERIC_PLAN, FORMAT JSON) " + stmt.replace("%b", "$1"))
-        else:
-            cur.execute("EXPLAIN (FORMAT JSON) " + stmt, (param,))
-        return dict(cur.fetchone()[0][0]["Plan"])
-
-
 def search_statement(conn: Any, sql: Any, table: Any, op: str, k: int) -> str:
     """``SELECT id FROM t ORDER BY embedding <op> %b LIMIT k`` as text for ``conn``."""
     # k is a validated int rendered as a literal: a LIMIT parameter would let a generic
@@ -344,37 +404,6 @@ def search_statement(conn: Any, sql: Any, table: Any, op: str, k: int) -> str:
         .format(table, sql.SQL(op), sql.Literal(k))
         .as_string(conn)
     )
-
-
-# -- reporting -------------------------------------------------------------------------------
-
-
-def relation_sizes(conn: Any, schema: str, name: str, index_name: str) -> tuple[int, int, int | None] | None:
-    """Table with all its indexes and TOAST, heap alone, and the vector index (None if unbuilt);
-    None when the table is gone."""
-    row = conn.execute(
-        "SELECT pg_total_relation_size(c.oid), pg_relation_size(c.oid), "
-        "(SELECT pg_relation_size(i.oid) FROM pg_class i WHERE i.relnamespace = n.oid AND i.relname = %s) "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-        (index_name, schema, name),
-    ).fetchone()
-    if row is None:
-        return None
-    return int(row[0]), int(row[1]), (None if row[2] is None else int(row[2]))
-
-
-def built_index(conn: Any, schema: str, index_name: str) -> dict[str, Any] | None:
-    """Name, access method, definition and options of the vector index, None when there is none."""
-    index = conn.execute(
-        "SELECT i.indexname, i.indexdef, c.reloptions, am.amname FROM pg_indexes i "
-        "JOIN pg_namespace n ON n.nspname = i.schemaname "
-        "JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = n.oid "
-        "JOIN pg_am am ON am.oid = c.relam WHERE i.schemaname = %s AND i.indexname = %s",
-        (schema, index_name),
-    ).fetchone()
-    if index is None:
-        return None
-    return {"name": index[0], "type": index[3], "definition": index[1], "reloptions": list(index[2] or [])}
 
 
 def scalar(conn: Any, query: Any, params: Any = None) -> Any:

@@ -17,6 +17,9 @@ from numpy.typing import NDArray
 from vecbench.errors import ConfigError
 from vecbench.metrics import Metric
 from vecbench.spec import IndexType
+from vecbench.workloads.filters import Eq, Filter, Range
+
+from ._attributes import clauses, int_bounds
 
 API_KEY_VARS = ("VECBENCH_PINECONE_API_KEY", "PINECONE_API_KEY")
 CLOUD = "cloud"  # host value meaning Pinecone's own control plane (the SDK's default)
@@ -25,6 +28,8 @@ MAX_TOP_K = 10000
 MAX_NAME = 45
 UPSERT_BATCH = 200  # vectors per upsert request (Pinecone caps a request at 2 MB and 1000 vectors)
 DELETE_BATCH = 1000  # ids per delete request
+EXACT_INT = 2**53  # Pinecone keeps metadata numbers as float64: larger integers are rounded
+MAX_IN_VALUES = 10000  # Pinecone's limit on the values of one $in
 METRICS = {Metric.EUCLIDEAN: "euclidean", Metric.COSINE: "cosine", Metric.IP: "dotproduct"}
 METRIC_MAPPING = {
     Metric.EUCLIDEAN: "euclidean -> euclidean",
@@ -113,13 +118,70 @@ def create_request(
 
 
 def upsert_batches(
-    ids: NDArray[np.int64], vectors: NDArray[np.float32], batch: int = UPSERT_BATCH
-) -> Iterator[list[tuple[str, list[float]]]]:
-    """``(id as decimal string, values)`` records, ``batch`` per request."""
+    ids: NDArray[np.int64],
+    vectors: NDArray[np.float32],
+    attributes: Mapping[str, NDArray[Any]] | None = None,
+    batch: int = UPSERT_BATCH,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``(id as decimal string, values)`` records, ``batch`` per request; with ``attributes``
+    (one column per declared attribute) ``(id, values, metadata)``."""
+    columns = {a: col.tolist() for a, col in (attributes or {}).items()}
     for start in range(0, ids.shape[0], batch):
         chunk_ids = ids[start : start + batch].tolist()
         rows = vectors[start : start + batch].tolist()
-        yield [(str(i), v) for i, v in zip(chunk_ids, rows, strict=True)]
+        if not columns:
+            yield [(str(i), v) for i, v in zip(chunk_ids, rows, strict=True)]
+            continue
+        yield [
+            (str(i), v, {a: c[start + n] for a, c in columns.items()})
+            for n, (i, v) in enumerate(zip(chunk_ids, rows, strict=True))
+        ]
+
+
+def check_metadata(columns: Mapping[str, NDArray[Any]], kinds: Mapping[str, str]) -> None:
+    """Refuse integer attributes Pinecone would round (beyond +-2**53), before any request."""
+    for attr, col in columns.items():
+        if kinds[attr] == "int" and col.size and int(np.abs(col).max()) > EXACT_INT:
+            bad = int(col[np.argmax(np.abs(col))])
+            raise ConfigError(
+                f"pinecone: attribute {attr!r} value {bad} is beyond +-2**53: Pinecone keeps metadata "
+                "numbers as float64 and would store it rounded"
+            )
+
+
+def _storable(value: Any) -> bool:
+    return isinstance(value, str) or abs(int(value)) <= EXACT_INT
+
+
+def metadata_filter(flt: Filter) -> dict[str, Any] | None:
+    """Pinecone's metadata filter for a parsed filter: ``$eq``, ``$in``, ``$gte``/``$lte`` on
+    inclusive integer bounds (``int_bounds``), ``$and`` of several clauses; ``{}`` when every
+    record passes, None when none can (no request is needed). A bound no stored value can
+    cross is left out, and a value Pinecone cannot store exactly matches nothing."""
+    parts: list[dict[str, Any]] = []
+    for clause in clauses(flt):
+        if isinstance(clause, Range):
+            bounds = int_bounds(clause)
+            if bounds is None or bounds[0] > EXACT_INT or bounds[1] < -EXACT_INT:
+                return None
+            cond = {"$gte": int(bounds[0])} if bounds[0] > -EXACT_INT else {}
+            cond.update({"$lte": int(bounds[1])} if bounds[1] < EXACT_INT else {})
+            if cond:
+                parts.append({clause.attr: cond})
+            continue
+        values = [clause.value] if isinstance(clause, Eq) else list(dict.fromkeys(clause.values))
+        values = [v if isinstance(v, str) else int(v) for v in values if _storable(v)]
+        if not values:
+            return None
+        if len(values) > MAX_IN_VALUES:
+            raise ConfigError(
+                f"pinecone: an 'in' filter takes at most {MAX_IN_VALUES} values, got {len(values)}"
+            )
+        op = {"$eq": values[0]} if len(values) == 1 else {"$in": values}
+        parts.append({clause.attr: op})
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
+    return {"$and": parts}
 
 
 def delete_batches(ids: NDArray[np.int64], batch: int = DELETE_BATCH) -> Iterator[list[str]]:
@@ -127,8 +189,14 @@ def delete_batches(ids: NDArray[np.int64], batch: int = DELETE_BATCH) -> Iterato
         yield [str(i) for i in ids[start : start + batch].tolist()]
 
 
-def query_request(query: NDArray[np.float32], k: int, namespace: str) -> dict[str, Any]:
-    return {"vector": query.tolist(), "top_k": int(k), "namespace": namespace, "include_values": False}
+def query_request(
+    query: NDArray[np.float32], k: int, namespace: str, metadata: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of ``Index.query``; ``metadata`` is a ``metadata_filter``."""
+    out = {"vector": query.tolist(), "top_k": int(k), "namespace": namespace, "include_values": False}
+    if metadata:
+        out["filter"] = dict(metadata)
+    return out
 
 
 def ids_from_matches(matches: Any, out: NDArray[np.int64]) -> int:

@@ -27,7 +27,8 @@ from vecbench.metrics import Metric
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
-from ._capabilities import BatchSearchMixin, DeletableMixin
+from ._capabilities import BatchSearchMixin, DeletableMixin, FilterableMixin
+from ._qdrant_filter import attribute_payloads, payload_index_schemas, qdrant_filter
 
 # Qdrant's names for vecbench's metrics (models.Distance values).
 DISTANCE_NAMES = {Metric.EUCLIDEAN: "Euclid", Metric.COSINE: "Cosine", Metric.IP: "Dot"}
@@ -51,7 +52,7 @@ def client_version() -> str | None:
         return None
 
 
-class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
+class QdrantClientStore(BatchSearchMixin, DeletableMixin, FilterableMixin, BaseStore):
     """What the server and local-mode stores share: the qdrant-client calls themselves."""
 
     _local: ClassVar[bool] = False
@@ -192,6 +193,18 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
                 )
             self._call("drop the old collection", self._client.delete_collection, spec.name)
         self._call("create the collection", self._client.create_collection, **self.collection_request())
+        if self._local:
+            return  # local mode has no payload indexes (it warns and ignores them): filters scan
+        # Before any vector is indexed, so the HNSW build adds the filter-aware links.
+        for field, schema in payload_index_schemas(spec.attributes).items():
+            self._call(
+                f"create the payload index of {field!r}",
+                self._client.create_payload_index,
+                spec.name,
+                field,
+                field_schema=self._m.PayloadSchemaType(schema),
+                wait=True,
+            )
 
     def _do_drop(self) -> None:
         spec = self._spec
@@ -200,7 +213,9 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         spec = self._require_collection()
         batch = int(self._config.get("upload_batch_size") or DEFAULT_BATCH_SIZE)
         self._call(
@@ -209,6 +224,7 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
             collection_name=spec.name,
             vectors=vectors,
             ids=ids.tolist(),
+            payload=attribute_payloads(attributes, ids.shape[0]) if attributes else None,
             batch_size=batch,
             parallel=self._upload_parallel,
             wait=True,
@@ -272,6 +288,12 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
     # -- search ----------------------------------------------------------------------------
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._query(queries, k, None)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        return self._query(queries, k, qdrant_filter(flt, self._m))
+
+    def _query(self, queries: NDArray[np.float32], k: int, query_filter: Any) -> NDArray[np.int64]:
         spec = self._require_collection()
         params = self.search_request_params()
         out = np.full((queries.shape[0], k), -1, dtype=np.int64)
@@ -282,6 +304,7 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
                 spec.name,
                 query=queries[0],
                 limit=k,
+                query_filter=query_filter,
                 search_params=params,
                 with_payload=False,
                 with_vectors=False,
@@ -291,7 +314,12 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
             m = self._m
             requests = [
                 m.QueryRequest(
-                    query=q.tolist(), limit=k, params=params, with_payload=False, with_vector=False
+                    query=q.tolist(),
+                    limit=k,
+                    filter=query_filter,
+                    params=params,
+                    with_payload=False,
+                    with_vector=False,
                 )
                 for q in queries
             ]
@@ -334,6 +362,15 @@ class QdrantClientStore(BatchSearchMixin, DeletableMixin, BaseStore):
             if cfg.quantization_config is not None
             else None,
         )
+        if spec.attributes:
+            out["filtering"] = (
+                "native: declared attributes as payload, filters as Filter(must=[FieldCondition "
+                "MatchValue / MatchAny / Range])"
+                + ("; no payload index (local mode has none)" if self._local else "; payload indexes")
+            )
+            out["payload_schema"] = {
+                k: str(enum_value(v.data_type)) for k, v in (info.payload_schema or {}).items()
+            }
         if self._index_wait:
             out["wait_ready"] = dict(self._index_wait)
         return out

@@ -7,6 +7,7 @@ the client's ``Configure`` helpers (unit-tested without a server).
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -33,6 +34,14 @@ METRIC_MAPPING = {
     Metric.IP: "ip -> dot (distance = -dot product)",
 }
 
+# Collection settings vecbench treats as search parameters: Weaviate applies a change at
+# once (no rebuild), so one build serves every value. filter_strategy None keeps the
+# server's default (acorn since 1.34, sweeping from 1.27 to 1.33, or the server's
+# HNSW_DEFAULT_FILTER_STRATEGY); describe() reports the one in effect.
+FILTER_STRATEGIES = (None, "sweeping", "acorn")
+FILTER_STRATEGY_SINCE = (1, 27)
+DEFAULT_FLAT_SEARCH_CUTOFF = 40000  # Weaviate's own default
+_HNSW_SEARCH = {"ef": -1, "filter_strategy": None, "flat_search_cutoff": DEFAULT_FLAT_SEARCH_CUTOFF}
 _HNSW_BUILD = {
     "max_connections": 32,
     "ef_construction": 128,
@@ -46,11 +55,13 @@ INDEX_TYPES: dict[str, IndexType] = {
     "hnsw": IndexType(
         "hnsw",
         build=_HNSW_BUILD,
-        search={"ef": -1},
+        search=_HNSW_SEARCH,
         description=(
             "Weaviate HNSW: max_connections, ef_construction; compression None|'pq'|'bq'|'sq' "
             "(pq_segments 0 = auto, pq_centroids; PQ and SQ train once training_limit vectors are indexed; "
-            "rescore_limit for SQ and BQ); search ef (-1: Weaviate's dynamic ef)"
+            "rescore_limit for SQ and BQ); search ef (-1: Weaviate's dynamic ef), and for filtered search "
+            "filter_strategy (None: the server's default; 'sweeping', 'acorn') and flat_search_cutoff (a filter "
+            "passing fewer objects is answered by a flat scan of them)"
         ),
     ),
     "flat": IndexType("flat", exact=True, description="Weaviate flat index: brute force, no compression"),
@@ -62,10 +73,10 @@ INDEX_TYPES: dict[str, IndexType] = {
     "dynamic": IndexType(
         "dynamic",
         build={"threshold": 10000, "max_connections": 32, "ef_construction": 128},
-        search={"ef": -1},
+        search=_HNSW_SEARCH,
         description=(
             "Weaviate dynamic index: flat until threshold objects, then HNSW (needs ASYNC_INDEXING on the "
-            "server); search ef of the HNSW part"
+            "server); search ef, filter_strategy and flat_search_cutoff of the HNSW part"
         ),
     ),
 }
@@ -155,10 +166,33 @@ def check_pq_segments(dim: int, segments: int) -> None:
         )
 
 
-def check_search_params(params: dict[str, Any]) -> dict[str, Any]:
+def check_search_params(params: dict[str, Any], server: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Value checks; ``server`` (the version, once connected) refuses a filter strategy the
+    server does not have."""
     if "ef" in params and params["ef"] != -1:
         check_int_param("ef", params["ef"], minimum=1)
+    if "flat_search_cutoff" in params:
+        check_int_param("flat_search_cutoff", params["flat_search_cutoff"], minimum=0)
+    strategy = params.get("filter_strategy")
+    if strategy not in FILTER_STRATEGIES:
+        raise InvalidParameterError(f"filter_strategy must be None, 'sweeping' or 'acorn'; got {strategy!r}")
+    if strategy is not None and server is not None and server < FILTER_STRATEGY_SINCE:
+        raise InvalidParameterError(
+            f"filter_strategy needs Weaviate 1.27 or newer; this server is {'.'.join(map(str, server))}"
+        )
     return params
+
+
+def version_tuple(text: str | None) -> tuple[int, ...]:
+    """``"1.35.2"`` -> ``(1, 35, 2)``; the leading numbers of a pre-release; () when unknown."""
+    parts = []
+    for piece in str(text or "").lstrip("v").split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, piece))
+        if digits:
+            parts.append(int(digits))
+        if not digits or digits != piece:  # "0-rc" ends the version
+            break
+    return tuple(parts)
 
 
 def _quantizer(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -181,17 +215,29 @@ def _quantizer(p: Mapping[str, Any]) -> dict[str, Any]:
     return {"skipDefaultQuantization": True}
 
 
-def _hnsw(p: Mapping[str, Any], distance: str, ef: int) -> dict[str, Any]:
-    out = {"distance": distance, "maxConnections": int(p["max_connections"])}
+def _hnsw(p: Mapping[str, Any], distance: str, ef: int, search: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"distance": distance, "maxConnections": int(p["max_connections"])}
     out.update(efConstruction=int(p["ef_construction"]), ef=int(ef))
+    if "flat_search_cutoff" in search:
+        out["flatSearchCutoff"] = int(search["flat_search_cutoff"])
+    if search.get("filter_strategy") is not None:
+        out["filterStrategy"] = str(search["filter_strategy"])
     return out
 
 
-def vector_index_config(index_type: str, metric: Metric, build: Mapping[str, Any], ef: int) -> dict[str, Any]:
-    """``(vectorIndexType, vectorIndexConfig)`` of Weaviate's schema, as one mapping."""
+def vector_index_config(
+    index_type: str,
+    metric: Metric,
+    build: Mapping[str, Any],
+    ef: int,
+    search: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``(vectorIndexType, vectorIndexConfig)`` of Weaviate's schema, as one mapping; ``search``
+    adds the filtered-search settings of the HNSW graph (flat_search_cutoff, filter_strategy)."""
     distance = DISTANCES[metric]
+    search = search or {}
     if index_type == "hnsw":
-        return {"type": "hnsw", "config": {**_hnsw(build, distance, ef), **_quantizer(build)}}
+        return {"type": "hnsw", "config": {**_hnsw(build, distance, ef, search), **_quantizer(build)}}
     if index_type == "flat":
         return {"type": "flat", "config": {"distance": distance, "skipDefaultQuantization": True}}
     if index_type == "flat_bq":
@@ -199,7 +245,7 @@ def vector_index_config(index_type: str, metric: Metric, build: Mapping[str, Any
         return {"type": "flat", "config": {"distance": distance, "bq": bq}}
     if index_type == "dynamic":
         config = {"distance": distance, "threshold": int(build["threshold"])}
-        config.update(hnsw=_hnsw(build, distance, ef), flat={"distance": distance})
+        config.update(hnsw=_hnsw(build, distance, ef, search), flat={"distance": distance})
         return {"type": "dynamic", "config": config}
     raise InvalidParameterError(f"no Weaviate vector index for index type {index_type!r}")
 
@@ -228,6 +274,9 @@ def to_configure(wvc: Any, index: Mapping[str, Any]) -> Any:
 
     def hnsw(c: Mapping[str, Any], with_quantizer: bool) -> Any:
         kw = {"max_connections": c["maxConnections"], "ef_construction": c["efConstruction"], "ef": c["ef"]}
+        kw["flat_search_cutoff"] = c.get("flatSearchCutoff")
+        if c.get("filterStrategy"):
+            kw["filter_strategy"] = wvc.VectorFilterStrategy(c["filterStrategy"])
         return vi.hnsw(distance_metric=dist, quantizer=quantizer(cfg) if with_quantizer else None, **kw)
 
     if index["type"] == "hnsw":

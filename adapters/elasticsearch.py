@@ -2,48 +2,40 @@
 
 ``elasticsearch`` (elasticsearch-py) is imported in ``__enter__``, never at module import.
 
-Client and server majors must match. elasticsearch-py N.x sends
-``Accept: application/vnd.elasticsearch+json; compatible-with=N``: a 9.x client is refused by
-an 8.x server (HTTP 400 ``media_type_header_exception``), and an 8.x client should be paired
-with an 8.x server. Pin the ``elasticsearch`` extra and the docker-compose image to the same
-major (this adapter is written against 9.x: client 9.x, image
-``docker.elastic.co/elasticsearch/elasticsearch:9.1.x``; 9.1+ also reports the off-heap
-vector sizes ``footprint`` uses). Features used need ES >= 8.13 (``max_inner_product``,
-``flat``/``int8_flat``); nothing 9-only is required.
+Client and server majors must match: elasticsearch-py N.x asks for ``compatible-with=N``, and
+an 8.x server refuses a 9.x client (HTTP 400 ``media_type_header_exception``). Runs against
+Elasticsearch 9.5.3 here (``vecbench services up elasticsearch``; the compose image is the
+same version); 9.1+ reports the off-heap vector sizes ``footprint`` uses. A server without
+``GET /`` (the integ-test distribution) gives its version and build through ``_nodes/_local``.
 
-Layout: one index per collection, named after it in lower case (ES index names are lower
-case; a leading '_' is refused) (1 primary shard, 0 replicas, ``refresh_interval: -1``),
-one document per vector with ``_id`` = ``str(id)`` and a ``dense_vector`` field
-``embedding`` (``index: true``, float elements, kept out of ``_source``). Indexing a
-present ``_id`` replaces the document.
+Layout: one index per collection, named after it in lower case (a leading '_' is refused;
+1 primary shard, 0 replicas, ``refresh_interval: -1``), one document per vector with
+``_id`` = ``str(id)``, a ``dense_vector`` field ``embedding`` (kept out of ``_source``) and
+one field per declared attribute (keyword, or long for int). Indexing an ``_id`` replaces it.
 
-Metrics: euclidean -> ``l2_norm``; cosine -> ``cosine`` (zero vectors are refused by ES,
-so the adapter refuses them first with InvalidVectorError); ip -> ``max_inner_product``
-(``dot_product`` would require unit-length vectors, which ip does not promise).
+Metrics: euclidean -> ``l2_norm``; cosine -> ``cosine`` (zero vectors refused first, as ES
+refuses them); ip -> ``max_inner_product`` (``dot_product`` needs unit-length vectors).
 
 Index types (``index_options.type``): ``hnsw`` and ``int8_hnsw`` (build m [16],
-ef_construction [100]; int8 also confidence_interval [None: ES default]); ``flat``
-(exact scan); ``int8_flat`` (scan of int8-quantized vectors: approximate). Search
-parameter ``num_candidates`` [100] (per shard, at most 10000) for every type but
-``flat``, which uses ``num_candidates = k``. A num_candidates below k is raised to k for
-that search (ES requires num_candidates >= k); describe() reports how often.
+ef_construction [100]; int8 also confidence_interval), ``flat`` (exact scan), ``int8_flat``
+(scan of int8 vectors: approximate). Search parameter ``num_candidates`` [100] (at most
+10000; ``flat`` uses k), raised to k where lower; describe() reports how often.
 
-Where build time lands: HNSW graphs are built as segments are written (in upsert, with
-refreshes off), and ``wait_ready`` refreshes, force-merges to one segment
-(``force_merge``, default True: one graph to search, the usual setting for benchmarks,
-and merging rebuilds the graph, so it is real build time) and refreshes again, then
-checks the document count.
+Filtered search (``Filterable``): the filter is a query DSL filter inside the ``knn`` clause
+(``_search_filters``: term, terms, range, bool), applied while the graph is searched.
 
-    with ElasticsearchStore({"url": "http://127.0.0.1:9200"}) as store:
+Where build time lands: HNSW graphs are built as segments are written (in upsert), and
+``wait_ready`` refreshes, force-merges to one segment (``force_merge``, default True: merging
+rebuilds the graph, so it is real build time), refreshes again and checks the count.
+
+    with ElasticsearchStore({"url": "http://127.0.0.1:19200"}) as store:
         store.create(CollectionSpec("demo", dim=128, metric="cosine", index_type="hnsw"))
         store.upsert(ids, vectors)
         store.wait_ready()
         store.set_search_params({"num_candidates": 200})
         store.search(query, k=10)
 
-The request bodies are built by pure functions (``mapping_body``, ``knn_query_body``,
-``bulk_actions``, ``ids_from_hits``, in ``_elasticsearch_bodies``, re-exported here) that
-tests check without a server.
+Request bodies are built by pure functions in ``_elasticsearch_bodies`` (tested without a server).
 """
 
 from __future__ import annotations
@@ -68,7 +60,14 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import (
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+)
+from ._client_errors import ClientErrors
 from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S as DEFAULT_REQUEST_TIMEOUT_S
 from ._elasticsearch_bodies import (
     INDEX_TYPES,
@@ -84,8 +83,11 @@ from ._elasticsearch_bodies import (
     effective_num_candidates,
     footprint_from_stats,
     ids_from_hits,
+    ids_matrix,
     index_details,
+    info_from_node,
     knn_query_body,
+    lucene_from_segments,
     mapping_body,
     public_url,
     refusal_hint,
@@ -94,6 +96,7 @@ from ._elasticsearch_bodies import (
 )
 from ._elasticsearch_bodies import MAX_DIMS as MAX_DIMS
 from ._elasticsearch_bodies import MAX_NUM_CANDIDATES as MAX_NUM_CANDIDATES
+from ._search_filters import filter_query
 
 __all__ = [
     "ElasticsearchStore",
@@ -108,11 +111,13 @@ __all__ = [
 ENGINE = ENGINES["elasticsearch"]
 ENV_VAR = ENGINE.env_var
 DEFAULT_BULK_CHUNK = 500
-COMPOSE_HINT = ENGINE.compose_command
+START_HINT = ENGINE.start_hint
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
 
 
-class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class ElasticsearchStore(
+    BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore
+):
     """Elasticsearch over HTTP (elasticsearch-py; client major = server major).
 
     Config: ``url`` (default ``$VECBENCH_ES_URL``), ``api_key`` or ``basic_auth``
@@ -120,10 +125,11 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
     ``request_timeout_s`` (default 60), ``bulk_chunk`` (documents per bulk request, default
     500), ``force_merge`` (default True: merge to one segment in wait_ready).
 
-    Implements BatchSearch (``_msearch``), Deletable and Footprint.
+    Implements BatchSearch (``_msearch``), Deletable, Filterable, Footprint and Shareable.
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # kNN k and the result window (index.max_result_window) are capped at 10000
         name="elasticsearch",
         engine="elasticsearch",
         extra="elasticsearch",
@@ -160,6 +166,7 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
         self._clamped_searches = 0
         self._last_num_candidates: int | None = None
         self._merge: dict[str, Any] = {}
+        self._filtered_searches = 0
 
     # -- config and params -----------------------------------------------------------------
 
@@ -176,7 +183,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
     def url(self) -> str:
         url = ENGINE.address(self._config)
         if not url:
-            raise ConfigError(f"elasticsearch needs a server: set config 'url' or {ENV_VAR} ({COMPOSE_HINT})")
+            raise ConfigError(
+                f"elasticsearch needs a server: set config 'url' or {ENV_VAR} (start one with {START_HINT})"
+            )
         return str(url)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -193,12 +202,12 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
             raise ConfigError(f"elasticsearch: bad url {where!r}: {exc}") from exc
         client_version = es.__versionstr__
         try:
-            server = client.info()
+            server = _server_info(client, es)
         except transport.TransportError as exc:  # connection refused, timeout, TLS
             client.close()
             raise StoreError(
                 f"elasticsearch at {where} is unreachable ({type(exc).__name__}: {exc}); start one with "
-                f"`{COMPOSE_HINT}` and set {ENV_VAR}"
+                f"{START_HINT} and set {ENV_VAR}"
             ) from exc
         except es.UnsupportedProductError as exc:
             client.close()
@@ -260,7 +269,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         spec = self._require_collection()
         if spec.metric is Metric.COSINE:
             refuse_zero_vectors(ids, vectors)
@@ -269,7 +280,7 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
             with self._errors("bulk index"):
                 for ok, item in self._helpers.streaming_bulk(
                     self._client,
-                    bulk_actions(self._index_name, ids, vectors),
+                    bulk_actions(self._index_name, ids, vectors, attributes),
                     chunk_size=int(self._config.get("bulk_chunk", DEFAULT_BULK_CHUNK)),
                     raise_on_error=True,
                 ):
@@ -291,6 +302,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
                     self._count -= 1
                 elif not ok and result.get("status") != 404:
                     raise StoreError(f"elasticsearch: delete of id {result.get('_id')} failed: {result}")
+            # Searches see a delete only after a refresh (refresh_interval is -1): make it now, so
+            # that a deleted id is never found once delete() returns.
+            self._client.indices.refresh(index=self._index_name)
 
     def _do_wait_ready(self, timeout_s: float) -> None:
         if self._attached:
@@ -335,39 +349,44 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
     # -- search ------------------------------------------------------------------------------
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._knn(queries, k, None)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        query = filter_query(flt)
+        if query is None:  # no stored value can pass: nothing to ask
+            return np.full((queries.shape[0], k), -1, dtype=np.int64)
+        self._filtered_searches += queries.shape[0]
+        return self._knn(queries, k, query)
+
+    def _knn(self, queries: NDArray[np.float32], k: int, flt: dict[str, Any] | None) -> NDArray[np.int64]:
         nq = queries.shape[0]
         wanted = self._search_params.get("num_candidates") if self._spec_index_type != "flat" else None
         num_candidates, clamped = effective_num_candidates(k, wanted)
         if clamped:
             self._clamped_searches += nq
         self._last_num_candidates = num_candidates
-        out = np.full((nq, k), -1, dtype=np.int64)
-        name = self._index_name
+        bodies = [knn_query_body(q, k, num_candidates, flt) for q in queries]
         with self._errors("search"):
             if nq == 1:
-                responses = [
-                    self._client.search(
-                        index=name,
-                        body=knn_query_body(queries[0], k, num_candidates),
-                        filter_path=["hits.hits._id"],
-                    )
-                ]
-            else:
-                searches: list[dict[str, Any]] = []
-                for q in queries:
-                    searches += [{}, knn_query_body(q, k, num_candidates)]
-                reply = self._client.msearch(
-                    index=name, searches=searches, filter_path=["responses.hits.hits._id", "responses.error"]
+                return ids_matrix(
+                    [
+                        self._client.search(
+                            index=self._index_name, body=bodies[0], filter_path=["hits.hits._id"]
+                        )
+                    ],
+                    k,
                 )
-                responses = list(reply.get("responses") or [])
-                if len(responses) != nq:
-                    raise StoreError(f"elasticsearch: _msearch answered {len(responses)} of {nq} searches")
-        for row, resp in enumerate(responses):
-            if isinstance(resp, Mapping) and resp.get("error"):
-                raise StoreError(f"elasticsearch: search failed: {resp['error']}")
-            found = ids_from_hits(resp)
-            out[row, : len(found)] = found
-        return out
+            # responses.status keeps one entry per search: filter_path drops a response whose
+            # hits are all empty, and the positions would no longer match the queries.
+            reply = self._client.msearch(
+                index=self._index_name,
+                searches=[line for body in bodies for line in ({}, body)],
+                filter_path=["responses.hits.hits._id", "responses.error", "responses.status"],
+            )
+        responses = list(reply.get("responses") or [])
+        if len(responses) != nq:
+            raise StoreError(f"elasticsearch: _msearch answered {len(responses)} of {nq} searches")
+        return ids_matrix(responses, k)
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -388,6 +407,8 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
             "force_merge": bool(self._config.get("force_merge", True)),
             "num_candidates_last": self._last_num_candidates,
             "searches_with_num_candidates_raised_to_k": self._clamped_searches,
+            "filtered_searches": self._filtered_searches,
+            "filter": "query DSL filter inside the knn clause (applied during the kNN search)",
             "build_time_counted_in": (
                 "upsert (HNSW built per segment as documents are indexed) and wait_ready "
                 "(refresh, force merge to one segment)"
@@ -401,6 +422,9 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
                 mapping = self._client.indices.get_mapping(index=self._index_name)
                 settings = self._client.indices.get_settings(index=self._index_name)
                 stats = self._client.indices.stats(index=self._index_name, metric=["docs", "segments"])
+                if out.get("lucene_version") is None:  # no GET /: the segments name it
+                    segments = self._client.indices.segments(index=self._index_name)
+                    out["lucene_version"] = lucene_from_segments(segments, self._index_name)
             out.update(index_details(self._index_name, mapping, settings, stats))
         return out
 
@@ -416,35 +440,27 @@ class ElasticsearchStore(BatchSearchMixin, DeletableMixin, FootprintMixin, Share
             raise StoreError("elasticsearch store is not connected; use it as a context manager (with ...)")
         return self._es
 
-    def _errors(self, what: str) -> _TranslateErrors:
-        return _TranslateErrors(self, what)
+    def _errors(self, what: str) -> ClientErrors:
+        return ClientErrors("elasticsearch", self.url, self._known_errors, what)
+
+    def _known_errors(self) -> tuple[type[BaseException], ...]:
+        modules = (
+            (self._module, "ApiError"),
+            (self._helpers, "BulkIndexError"),
+            (self._transport, "TransportError"),
+        )
+        return tuple(getattr(m, name) for m, name in modules if m is not None)
 
 
-class _TranslateErrors:
-    """Turns client exceptions into StoreError (vecbench errors pass through)."""
-
-    def __init__(self, store: ElasticsearchStore, what: str) -> None:
-        self.store, self.what = store, what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, StoreError):
-            return False
-        es, helpers, transport = self.store._module, self.store._helpers, self.store._transport
-        known: tuple[type[BaseException], ...] = ()
-        if es is not None:
-            known += (es.ApiError,)
-        if helpers is not None:
-            known += (helpers.BulkIndexError,)
-        if transport is not None:
-            known += (transport.TransportError,)
-        if known and isinstance(exc, known):
-            where = public_url(self.store.url)
-            detail = str(exc)
-            errors = getattr(exc, "errors", None)
-            if errors:
-                detail = f"{len(errors)} document(s) failed, first: {errors[0]}"
-            raise StoreError(f"elasticsearch at {where}: {self.what} failed: {detail}") from exc
-        return False
+def _server_info(client: Any, es: Any) -> dict[str, Any]:
+    """``GET /`` (version and build); from ``GET _nodes/_local`` when the server has no root
+    endpoint (405: a distribution without the rest-root module, such as the integ-test zip)."""
+    try:
+        return dict(client.info().body)
+    except es.ApiError as exc:
+        if exc.status_code != 405:
+            raise
+    return {
+        **info_from_node(client.nodes.info(node_id="_local", metric="_none")),
+        "version_from": "_nodes/_local",
+    }

@@ -48,8 +48,10 @@ from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
+from ._attributes import AttributeTable
 from ._base import BaseStore, IdIndex, VectorTable, auto_pq_m, check_int_param, check_pq_m
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin
+from ._faiss_filter import FaissFiltering
 from ._faiss_support import _BUILD_TIME, _INDEX_TYPES, _METRIC_MAPPING, _TRAINED_TYPES, FaissSharing, _Labels
 
 __all__ = ["FaissStore"]
@@ -68,7 +70,16 @@ _FLOAT32 = np.dtype(np.float32)
 _UNIT_SQ_NORM_MAX = 1.0 + 2.0**-23
 
 
-class FaissStore(FaissSharing, BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class FaissStore(
+    FaissSharing,
+    FaissFiltering,
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+    BaseStore,
+):
     """FAISS in-process. Config: ``threads`` (OpenMP threads, process-wide), ``seed`` (training sample).
 
     Index types and parameters (defaults in brackets): ``flat``; ``hnsw`` m [16],
@@ -118,6 +129,9 @@ class FaissStore(FaissSharing, BatchSearchMixin, DeletableMixin, FootprintMixin,
         self._selector: Any = None
         self._effective: dict[str, Any] = {}
         self._training: dict[str, Any] = {}
+        # Declared attributes by id, and the filtered searches' selectors (_faiss_filter.py).
+        self._attrs = AttributeTable(self._spec.attributes if self._spec is not None else {})
+        self._filter_cache: dict[Any, Any] = {}
 
     # -- config and params ---------------------------------------------------------------
 
@@ -188,8 +202,12 @@ class FaissStore(FaissSharing, BatchSearchMixin, DeletableMixin, FootprintMixin,
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         self._use_threads(self._threads)
+        if attributes is not None:
+            self._attrs.upsert(ids, attributes)
         if self._spec_metric is Metric.COSINE:
             vectors = self._normalized(vectors)
         if self._index is None:
@@ -210,6 +228,7 @@ class FaissStore(FaissSharing, BatchSearchMixin, DeletableMixin, FootprintMixin,
         self._live = len(self._ids)
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
+        self._attrs.delete(ids)
         if self._index is None:
             assert self._pending is not None
             self._pending.delete(ids)
@@ -550,6 +569,8 @@ class FaissStore(FaissSharing, BatchSearchMixin, DeletableMixin, FootprintMixin,
             out["search_params_in_effect"] = {}
         if self._training:
             out["training"] = dict(self._training)
+        if self._attrs.kinds:
+            out.update(self._filter_describe())
         return out
 
     # -- small accessors -------------------------------------------------------------------

@@ -31,6 +31,10 @@ refuses ``ef < k``); IVF ``nprobe`` -> ``nprobe``. ``k`` is at most 16384 (Milvu
 limit). DISKANN is not offered: Milvus 2.3.5 standalone accepts the index but its build
 fails (``bad_function_call``) and is retried forever.
 
+Filtered search (``search_filtered``): declared attributes are INT64 / VARCHAR fields with
+scalar indexes built with the vector index, and a filter is the search's boolean expression
+(``_milvus_filters``); a range no int64 can meet is answered without a call.
+
 Footprint: from the server's metrics endpoint, and the index files of a server ``vecbench
 services`` started here (see ``_milvus_support.footprint``); ``footprint().method`` says
 which figures were read, and where.
@@ -66,9 +70,17 @@ from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
+from . import _milvus_filters as filters
+from . import _milvus_ready as ready
 from . import _milvus_support as support
 from ._base import BaseStore
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import (
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+)
 from ._milvus_support import CONSISTENCY_LEVELS as CONSISTENCY_LEVELS
 from ._milvus_support import FOOTPRINT_WAIT_S as FOOTPRINT_WAIT_S
 from ._milvus_support import ID_FIELD as ID_FIELD
@@ -88,7 +100,9 @@ MAX_TOPK = 16384  # Milvus's limit on k (``topk``) per search
 DELETE_BATCH_IDS = 10_000  # ids per ``id in [...]`` delete expression
 
 
-class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class MilvusStore(
+    BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore
+):
     """A Milvus server. Config: ``uri`` (default ``$VECBENCH_MILVUS_URI``), ``token`` or
     ``user``/``password``, ``db_name``, ``consistency_level`` [auto: Strong until wait_ready
     settles the writes, then Bounded], ``timeout_s`` [60].
@@ -96,9 +110,13 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
     Index types (defaults in brackets): ``hnsw`` m [16], ef_construction [200], search
     ef_search [64]; ``ivf_flat`` and ``ivf_sq8`` nlist [128], search nprobe [8]; ``ivf_pq``
     nlist [128], m [auto], nbits [8], search nprobe [8]; ``flat`` (exact).
+
+    Filterable: declared attributes are INT64 / VARCHAR fields with scalar indexes, a filter
+    is the search's boolean expression (``_milvus_filters``).
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=MAX_TOPK,
         name="milvus",
         engine="milvus",
         extra="milvus",
@@ -137,6 +155,7 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
         self._loaded = False
         self._stale = False  # data written since the last (re)load: wait_ready must reload
         self._index_sent: dict[str, Any] = {}
+        self._scalar_indexes: dict[str, str] = {}  # attribute -> scalar index type sent
         self._field_ids: dict[str, int] = {}
         self._last_ready: dict[str, Any] = {}
 
@@ -146,6 +165,7 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
         return support.check_config(config)
 
     def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        filters.check_attribute_names(spec.attributes, (ID_FIELD, VECTOR_FIELD))
         return support.check_build_params(spec, params)
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +225,7 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
                     "pass drop_old=True to replace it"
                 )
             self._call("drop_collection", name)
-        schema = support.collection_schema(self._client, pm.DataType, spec.dim)
+        schema = support.collection_schema(self._client, pm.DataType, spec)
         self._call(
             "create_collection",
             name,
@@ -216,7 +236,9 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
             fields = self._call("describe_collection", name)["fields"]
             self._field_ids = {f["name"]: int(f["field_id"]) for f in fields}
             self._index_sent = self._milvus_index_params()
-            index_params = support.index_request(self._client, spec, self._index_sent)
+            types = filters.scalar_index_types(self._server_version)
+            self._scalar_indexes = {a: types[kind] for a, kind in spec.attributes.items()}
+            index_params = support.index_request(self._client, spec, self._index_sent, types)
             try:
                 self._client.create_index(name, index_params, timeout=self._timeout)
             except pm.MilvusException as exc:
@@ -255,6 +277,11 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
             raise StoreError(f"Milvus at {self._uri} has no collection {name!r} to attach to")
         fields = self._call("describe_collection", name)["fields"]
         self._field_ids = {f["name"]: int(f["field_id"]) for f in fields}
+        missing = sorted(set(self._require_collection().attributes) - set(self._field_ids))
+        if missing:
+            raise StoreError(f"Milvus collection {name!r} has no field(s) {', '.join(missing)} to filter on")
+        types = filters.scalar_index_types(self._server_version)
+        self._scalar_indexes = {a: types[k] for a, k in self._require_collection().attributes.items()}
         self._index_sent = self._milvus_index_params()
         # Loading is the owner's (its wait_ready releases and reloads): an attached store
         # never loads or releases, it needs the collection loaded already.
@@ -281,25 +308,32 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _upsert_request(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> Any:
-        name = self._require_collection().name
+    def _upsert_request(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], columns: Mapping[str, Any] | None = None
+    ) -> Any:
+        spec = self._require_collection()
+        attrs = (columns, spec.attributes) if spec.attributes and columns is not None else None
         return support.upsert_request(
-            self._upsert_request_cls, self._pm.DataType, name, self._field_ids, ids, vectors
+            self._upsert_request_cls, self._pm.DataType, spec.name, self._field_ids, ids, vectors, attrs
         )
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
-        name = self._require_collection().name
+    def _do_upsert(
+        self,
+        ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        spec = self._require_collection()
+        if attributes:
+            filters.check_keyword_values(attributes, spec.attributes)
         step = batch_rows(vectors.shape[1])
         for start in range(0, ids.shape[0], step):
             chunk_ids, chunk = ids[start : start + step], vectors[start : start + step]
+            cols = {a: c[start : start + step] for a, c in (attributes or {}).items()}
             if self._fast_upsert is not None:
-                self._guard("upsert", self._fast_upsert, self._upsert_request(chunk_ids, chunk))
+                self._guard("upsert", self._fast_upsert, self._upsert_request(chunk_ids, chunk, cols))
             else:
-                rows = [
-                    {ID_FIELD: int(i), VECTOR_FIELD: v}
-                    for i, v in zip(chunk_ids.tolist(), chunk, strict=True)
-                ]
-                self._call("upsert", name, rows)
+                self._call("upsert", spec.name, filters.rows(chunk_ids, chunk, cols))
         self._written = True
         self._stale = True
         self._unsettled_writes = True
@@ -323,15 +357,8 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
         t0 = time.perf_counter()
         self._call("flush", name, timeout=max(1.0, deadline.left()))
         t_flush = time.perf_counter()
-        progress = self._index_progress()
-        while not support.index_done(progress):
-            if not deadline.wait():
-                raise NotReadyError(
-                    f"Milvus index {self._kind} on {name!r} not built after {timeout_s:g} s: "
-                    f"{progress['indexed_rows']} of {progress['total_rows']} rows indexed, "
-                    f"{progress['pending_index_rows']} pending (the server log says why a build fails)"
-                )
-            progress = self._index_progress()
+        indexes = [INDEX_NAME, *(filters.scalar_index_name(a) for a in self._scalar_indexes)]
+        ready.wait_indexed(self._call, name, indexes, deadline, timeout_s)
         t_index = time.perf_counter()
         # A collection loaded before its segments were indexed keeps serving the growing
         # segment without the index: release it and load it again.
@@ -340,7 +367,7 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
             self._loaded = False
         self._load(deadline)
         t_load = time.perf_counter()
-        segments = self._check_loaded_segments(deadline)
+        segments = ready.check_loaded_segments(self._call, name, deadline)
         self._stale = False
         self._unsettled_writes = False
         self._last_ready = {
@@ -352,27 +379,8 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
         }
 
     def _load(self, deadline: support.Deadline) -> None:
-        name = self._require_collection().name
-        self._call("load_collection", name, _async=True)
-        while support.state_name(self._call("get_load_state", name)["state"]) != "Loaded":
-            if not deadline.wait():
-                raise NotReadyError(f"Milvus collection {name!r} not loaded before the deadline")
+        ready.load(self._call, self._require_collection().name, deadline)
         self._loaded = True
-
-    def _check_loaded_segments(self, deadline: support.Deadline) -> int:
-        """Wait until every flushed segment is loaded as a sealed segment; return how many."""
-        name = self._require_collection().name
-        while True:
-            flushed = {s.segment_id for s in self._call("list_persistent_segments", name)}
-            loaded = self._call("list_loaded_segments", name)
-            sealed = {s.segment_id for s in loaded if support.state_name(s.state) == "Sealed"}
-            if flushed <= sealed:
-                return len(flushed)
-            if not deadline.wait():
-                raise NotReadyError(
-                    f"Milvus collection {name!r}: flushed segments {sorted(flushed - sealed)} not "
-                    "loaded as sealed segments before the deadline"
-                )
 
     def _index_progress(self) -> dict[str, Any]:
         return self._call("describe_index", self._require_collection().name, INDEX_NAME)
@@ -383,6 +391,15 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
         return support.search_param(self._kind, self._search_params, k)
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._search(queries, k, "")
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        expr = filters.filter_expr(flt, self._require_collection().attributes)
+        if expr is None:  # no int64 value passes: nothing to search for
+            return np.full((queries.shape[0], k), -1, dtype=np.int64)
+        return self._search(queries, k, expr)
+
+    def _search(self, queries: NDArray[np.float32], k: int, expr: str) -> NDArray[np.int64]:
         if k > MAX_TOPK:
             raise InvalidParameterError(f"k={k} exceeds Milvus's topk limit of {MAX_TOPK}")
         nq = queries.shape[0]
@@ -397,6 +414,7 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
             spec.name,
             data=queries,
             limit=k,
+            filter=expr,
             search_params={
                 "metric_type": support.MILVUS_METRIC[spec.metric],
                 "params": self._search_param(k),
@@ -430,6 +448,10 @@ class MilvusStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMix
                 self._call("list_loaded_segments", spec.name)
             )
         out["index_ready"] = not self._stale
+        if spec.attributes:
+            out["filter"] = filters.describe(
+                spec.attributes, self._scalar_indexes, spec.index_type, self._server_version
+            )
         if self._last_ready:
             out["last_wait_ready"] = dict(self._last_ready)
         return out

@@ -15,7 +15,7 @@ order is largest inner product first).
 Where time lands (the harness times upsert as ingest and wait_ready as build):
 
 - ``upsert``: one binary ``COPY ... FROM STDIN (FORMAT BINARY)`` per call, the COPY stream
-  encoded in one go with numpy (no per-row Python work). It is optimistic: rows are copied
+  encoded in one go with numpy (no per-row Python work but a join where keyword columns are). It is optimistic: rows are copied
   straight into the table; if an id is already there the COPY fails on the primary key
   (nothing is kept) and the batch is copied again into a temporary staging table and merged
   with ``INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE``. A benchmark load (fresh ids)
@@ -30,6 +30,13 @@ Where time lands (the harness times upsert as ingest and wait_ready as build):
   parameter, prepared on the server. As FAISS does, hnsw searches with
   ``ef_search = max(ef_search, k)`` (pgvector returns at most ef_search rows otherwise).
   ``search_batch`` sends all queries in one pipeline (one network round trip).
+
+Filtered search (``search_filtered``): declared attributes are ``bigint`` / ``text`` columns
+of the table, COPYed with the vectors, with a B-tree index each (built in ``wait_ready``); a
+filter is a ``WHERE`` clause with bound parameters, planned per execution; hnsw and ivfflat
+take pgvector 0.8's iterative index scans as search parameters (``iterative_scan``,
+``max_scan_tuples``, ``scan_mem_multiplier``; ``iterative_scan``, ``max_probes``), refused
+on an older extension. See ``_pgvector_filters`` and ``_pgvector_search``.
 
 Leaving the ``with`` block drops the table created in it, like every vecbench store.
 
@@ -64,15 +71,24 @@ from vecbench.spec import CollectionSpec, check_identifier
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
+from . import _pgvector_filters as pgf
+from . import _pgvector_report as pgreport
 from . import _pgvector_sql as pgsql
 from ._base import BaseStore
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import (
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+)
+from ._pgvector_search import PgVectorSearch
 from ._pgvector_sql import CONNECT_TIMEOUT_S as CONNECT_TIMEOUT_S
 from ._pgvector_sql import COPY_PIECE_BYTES as COPY_PIECE_BYTES
 from ._pgvector_sql import MAX_DIM as MAX_DIM
-from ._pgvector_sql import MAX_EF_SEARCH, copy_payload
 from ._pgvector_sql import MAX_INDEX_DIM as MAX_INDEX_DIM
 from ._pgvector_sql import SERVICE_HINT as SERVICE_HINT
+from ._pgvector_sql import copy_payload
 
 __all__ = ["PgVectorStore", "DSN_ENV", "copy_payload", "redact_dsn"]
 
@@ -86,13 +102,26 @@ def redact_dsn(dsn: str) -> str:
     return redact_text(dsn)
 
 
-class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class PgVectorStore(
+    PgVectorSearch,
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+    BaseStore,
+):
     """PostgreSQL with the pgvector extension. See the module docstring for the SQL it runs.
 
     Index types (defaults in brackets): ``flat`` (exact); ``hnsw`` m [16], ef_construction
     [64], search ef_search [40]; ``ivfflat`` lists [100], search probes [1] (pgvector's own
     defaults). Config: ``dsn`` (default ``$VECBENCH_PG_DSN``), ``schema`` ["public"],
     ``halfvec`` [False], ``maintenance_work_mem``, ``max_parallel_maintenance_workers``.
+
+    Filterable: declared attributes are bigint / text columns with B-tree indexes, a filter
+    a WHERE clause with bound parameters; hnsw and ivfflat take the iterative scan settings
+    (``iterative_scan``, ``max_scan_tuples``, ``scan_mem_multiplier``, ``max_probes``) as
+    search parameters (``_pgvector_filters``).
     """
 
     info: ClassVar[StoreInfo] = StoreInfo(
@@ -120,6 +149,7 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         self._cursor: Any = None
         self._half_vector: Any = None
         self._where = ""
+        self._pgvector_version: tuple[int, ...] | None = None  # known once connected
         self._drop_old = False
         self._clear_table_state()
 
@@ -127,7 +157,8 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         self._index_built = False
         self._build_s: float | None = None
         self._stmts: dict[int, str] = {}
-        self._session: dict[str, int] = {}  # search GUCs as last SET on this connection
+        self._filtered_stmts: dict[tuple[int, Any], tuple[str, list[Any]] | None] = {}
+        self._session: dict[str, Any] = {}  # search GUCs as last SET on this connection
         self._ingest = {"direct_copy_batches": 0, "merged_batches": 0}
 
     def __repr__(self) -> str:
@@ -144,9 +175,13 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         return pgsql.check_config(config)
 
     def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        pgf.check_attribute_names(spec.attributes)
         return pgsql.check_build_params(spec, params, self._vector_type)
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        # create() checks before it sets the spec: the kind is told by the params' names.
+        kind = "hnsw" if "ef_search" in params else "ivfflat" if "probes" in params else "flat"
+        pgf.check_iterative_params(kind, params, self._pgvector_version)
         return pgsql.check_search_params(params)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -161,6 +196,9 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         conn = pgsql.connect(pg, pgv, dsn, params, self._where)
         self._pg, self._conn = pg, conn
         self._cursor = conn.cursor(binary=True)  # reused by every search
+        self._pgvector_version = pgf.parse_version(
+            pgsql.scalar(conn, "SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        )
         if self._config.get("halfvec", False):
             self._half_vector = import_optional("pgvector", "pgvector").HalfVector
 
@@ -187,7 +225,8 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
                 )
             if exists:
                 self._conn.execute(sql.SQL("DROP TABLE {}").format(self._table))
-            pgsql.create_table(self._conn, sql, self._table, schema, self._vector_type, spec.dim)
+            columns = pgf.column_definitions(sql, spec.attributes)
+            pgsql.create_table(self._conn, sql, self._table, schema, self._vector_type, spec.dim, columns)
 
     def _do_drop(self) -> None:
         try:
@@ -225,23 +264,32 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self,
+        ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
         half = self._config.get("halfvec", False)
+        if attributes:
+            pgf.check_keyword_values(attributes, self._require_collection().attributes)
         if half and float(np.abs(vectors).max()) > HALF_MAX:
             raise InvalidVectorError(
                 f"halfvec holds values up to {HALF_MAX:g} in magnitude; vectors exceed it"
             )
         with self._errors(f"upsert of {ids.shape[0]} vectors"):
-            self._copy_or_merge(ids, vectors, half)
+            self._copy_or_merge(ids, vectors, half, attributes)
 
-    def _copy_or_merge(self, ids: NDArray[np.int64], vectors: NDArray[np.float32], half: bool) -> None:
+    def _copy_or_merge(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], half: bool, columns: Any
+    ) -> None:
         try:
-            pgsql.copy_rows(self._conn, self._sql, self._table, ids, vectors, half)
+            pgsql.copy_rows(self._conn, self._sql, self._table, ids, vectors, half, columns)
             self._ingest["direct_copy_batches"] += 1
             return
         except self._client.errors.UniqueViolation:
             pass  # some ids are present already: merge this batch instead (rolled back above)
-        pgsql.merge_rows(self._conn, self._sql, self._table, ids, vectors, half)
+        pgsql.merge_rows(self._conn, self._sql, self._table, ids, vectors, half, columns)
         self._ingest["merged_batches"] += 1
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
@@ -260,13 +308,17 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         self._apply_search_params()
 
     def _build_and_analyze(self, timeout_s: float) -> None:
-        kind = self._require_collection().index_type
+        spec = self._require_collection()
+        kind = spec.index_type
         conn, sql = self._conn, self._sql
         with pgsql.statement_timeout(conn, timeout_s):
             try:
-                if kind != "flat" and not self._index_built:
+                if not self._index_built:
                     if pgsql.scalar(conn, sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(self._table)):
-                        self._build_index(kind)
+                        # B-trees on the attribute columns after the bulk load, like the vector index
+                        pgf.create_attribute_indexes(conn, sql, self._table, spec.name, spec.attributes)
+                        if kind != "flat":
+                            self._build_index(kind)
                 conn.execute(sql.SQL("ANALYZE {}").format(self._table))
             except self._client.errors.QueryCanceled as exc:
                 raise NotReadyError(
@@ -286,19 +338,7 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
         )
         self._index_built = True
 
-    # -- search ----------------------------------------------------------------------------
-
-    def _apply_search_params(self) -> None:
-        kind = self._require_collection().index_type
-        if kind in pgsql.SEARCH_GUC:
-            self._set_search_guc(kind, int(self._search_params[pgsql.SEARCH_GUC[kind][0]]))
-
-    def _set_search_guc(self, kind: str, value: int) -> None:
-        guc = pgsql.SEARCH_GUC[kind][1]
-        if self._session.get(guc) != value:
-            with self._errors(f"SET {guc}"):
-                self._conn.execute("SELECT set_config(%s, %s, false)", (guc, str(value)))
-            self._session[guc] = value
+    # -- errors ----------------------------------------------------------------------------
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -309,61 +349,6 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
             raise StoreError(
                 f"pgvector {what} failed on {self._where}: {' '.join(str(exc).split())}"
             ) from exc
-
-    def _statement(self, k: int) -> str:
-        stmt = self._stmts.get(k)
-        if stmt is None:
-            op, _ = pgsql.OPS[self._require_collection().metric]
-            stmt = pgsql.search_statement(self._conn, self._sql, self._table, op, k)
-            self._stmts[k] = stmt
-        return stmt
-
-    def _query_param(self, q: NDArray[np.float32]) -> Any:
-        if self._half_vector is not None:
-            return self._half_vector(q)
-        return q  # register_vector's binary dumper sends a numpy array as vector
-
-    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
-        # The serial-latency hot path: no context managers, one reused cursor, cached statement.
-        if "ef_search" in self._search_params:  # hnsw
-            ef = min(MAX_EF_SEARCH, max(int(self._search_params["ef_search"]), k))
-            if self._session.get("hnsw.ef_search") != ef:
-                self._set_search_guc("hnsw", ef)
-        stmt = self._stmts.get(k) or self._statement(k)
-        nq = queries.shape[0]
-        out = np.full((nq, k), -1, dtype=np.int64)
-        cur = self._cursor
-        try:
-            if nq == 1:
-                rows = cur.execute(stmt, (self._query_param(queries[0]),), prepare=True).fetchall()
-                out[0, : len(rows)] = [r[0] for r in rows]
-                return out
-            # executemany pipelines the statements: one round trip for the whole batch.
-            cur.executemany(stmt, [(self._query_param(q),) for q in queries], returning=True)
-            for i in range(nq):
-                rows = cur.fetchall()
-                out[i, : len(rows)] = [r[0] for r in rows]
-                if not cur.nextset():
-                    break
-        except self._client.Error as exc:
-            raise StoreError(
-                f"pgvector search failed on {self._where}: {' '.join(str(exc).split())}"
-            ) from exc
-        return out
-
-    def explain(self, query: Any, k: int = 10, *, generic: bool = False) -> dict[str, Any]:
-        """The planner's plan (``EXPLAIN (FORMAT JSON)``) for ``search(query, k)``.
-
-        ``generic=True`` shows the generic plan a prepared statement may switch to after a
-        few executions (``EXPLAIN (GENERIC_PLAN)``, PostgreSQL 16+), with ``$1`` unbound.
-        """
-        from vecbench.util.validation import as_query, check_k
-
-        spec = self._require_collection()
-        k = check_k(k)
-        stmt = self._statement(k)
-        param = None if generic else self._query_param(as_query(query, spec.dim))
-        return pgsql.explain_plan(self._conn, stmt, param, generic=generic)
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -376,7 +361,7 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
 
     def _sizes(self) -> tuple[int, int, int | None]:
         """Table with all its indexes and TOAST, heap alone, and the vector index (None if unbuilt)."""
-        sizes = pgsql.relation_sizes(self._conn, self._config["schema"], self._spec_name, self._index_name)
+        sizes = pgreport.relation_sizes(self._conn, self._config["schema"], self._spec_name, self._index_name)
         if sizes is None:
             raise StoreError(f"table {self._config['schema']}.{self._spec_name} is gone from {self._where}")
         return sizes
@@ -386,44 +371,22 @@ class PgVectorStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableM
             return self._describe()
 
     def _describe(self) -> dict[str, Any]:
-        conn, schema, name = self._conn, self._config["schema"], self._spec_name
         spec = self._require_collection()
         op, _ = pgsql.OPS[spec.metric]
-        setting = "SELECT current_setting(%s, true)"
-        index = pgsql.built_index(conn, schema, self._index_name)
-        total, heap, index_bytes = self._sizes()
-        server_version = pgsql.scalar(conn, "SHOW server_version")
-        out: dict[str, Any] = {
-            "engine_version": server_version,
-            "server_version": server_version,
-            "pgvector_version": pgsql.scalar(
-                conn, "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
-            ),
+        known = {
+            "pgvector_version": ".".join(map(str, self._pgvector_version or ())),
             "client_version": self._client.__version__,
             "server": self._where,
-            "table": f"{schema}.{name}",
+            "table": f"{self._config['schema']}.{spec.name}",
             "vector_type": self._vector_type,
             "metric_mapping": {"operator": op, "opclass": self._opclass},
-            "index_built": index,
             "index_build_s": self._build_s,
-            "row_count": pgsql.scalar(conn, self._sql.SQL("SELECT count(*) FROM {}").format(self._table)),
-            "search_settings_in_effect": {
-                "hnsw.ef_search": pgsql.scalar(conn, setting, ("hnsw.ef_search",)),
-                "ivfflat.probes": pgsql.scalar(conn, setting, ("ivfflat.probes",)),
-            },
-            "maintenance_work_mem": pgsql.scalar(conn, "SHOW maintenance_work_mem"),
-            "max_parallel_maintenance_workers": pgsql.scalar(conn, "SHOW max_parallel_maintenance_workers"),
-            "disk_bytes": {"total": total, "table": heap, "vector_index": index_bytes},
             "ingest": dict(
                 self._ingest, method="binary COPY; merge via staging + ON CONFLICT when ids exist"
             ),
-            "build_time_counted_in": "nothing to build"
-            if spec.index_type == "flat"
-            else "wait_ready (CREATE INDEX)",
         }
-        if spec.index_type == "hnsw":
-            out["ef_search_rule"] = "max(ef_search, k), at most 1000"
-        return out
+        where = (self._conn, self._sql, self._table, self._config["schema"])
+        return pgreport.describe(where, spec, self._index_name, self._sizes(), known)
 
     # -- small accessors -------------------------------------------------------------------
 

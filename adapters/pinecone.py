@@ -16,6 +16,14 @@ or ``cloud`` for Pinecone's own control plane.
   (``serverless``: cloud, region; ``pod``: environment, pod_type, pods, replicas), with no
   build or search knob. Writes are eventually consistent: ``wait_ready`` polls
   ``describe_index_stats`` until the namespace holds the vectors written.
+- Filtered search (``Filterable``): the declared attributes are each record's metadata, sent
+  with its vector (an upsert replaces it); a filter becomes Pinecone's metadata filter
+  (``$eq``, ``$in``, ``$gte``/``$lte`` on integer bounds, ``$and``) on the query
+  (``_pinecone_requests.metadata_filter``). Pinecone indexes the metadata it is sent (only
+  the declared attributes are) and filters inside the search, with no knob. Integers beyond
+  +-2**53 are refused (Pinecone keeps numbers as float64).
+  Like vectors, metadata is eventually consistent: ``wait_ready`` waits for the count of
+  records, not for a changed label to show.
 - Footprint: Pinecone reports counts, not bytes; ``footprint()`` gives the storage Pinecone
   bills for them (4 bytes per dimension plus the id, per vector), and says so.
 """
@@ -39,7 +47,7 @@ from vecbench.util.validation import is_number
 
 from . import _pinecone_requests as pr
 from ._base import BaseStore, IdIndex
-from ._capabilities import DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin
 
 __all__ = ["PineconeStore"]
 
@@ -55,11 +63,12 @@ def client_version() -> str | None:
         return None
 
 
-class PineconeStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class PineconeStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """Pinecone. Config: ``host`` (default ``$VECBENCH_PINECONE_HOST``: Pinecone Local's URL, or
     ``cloud``), ``namespace`` [vecbench], ``timeout_s`` [60]; the API key from the environment."""
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # Pinecone's limit on top_k
         name="pinecone",
         engine="pinecone",
         extra="pinecone",
@@ -67,7 +76,10 @@ class PineconeStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
         index_types=pr.INDEX_TYPES,
         embedded=False,
         server=ENGINE,
-        description="Pinecone (cloud, or Pinecone Local in docker compose) via the pinecone SDK: serverless, pod.",
+        description=(
+            "Pinecone (cloud, or Pinecone Local in docker compose) via the pinecone SDK: serverless, pod; "
+            "metadata filters."
+        ),
         config_keys={
             "host": f"control plane: Pinecone Local's URL ({ENGINE.compose_url}) or 'cloud' (default ${ENGINE.env_var})",
             "namespace": "namespace the vectors go to (default 'vecbench')",
@@ -176,8 +188,12 @@ class PineconeStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
 
     # -- writes, build ---------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
-        for records in pr.upsert_batches(ids, vectors):
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
+        if attributes:
+            pr.check_metadata(attributes, self._require_collection().attributes)
+        for records in pr.upsert_batches(ids, vectors, attributes):
             self._call(
                 "upsert vectors", self._index.upsert, vectors=records, namespace=self._ns, show_progress=False
             )
@@ -207,10 +223,20 @@ class PineconeStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     # -- search ----------------------------------------------------------------------
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._query(queries, k, None)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        metadata = pr.metadata_filter(flt)
+        if metadata is None:  # no stored value can pass: nothing to ask
+            pr.check_top_k(k)
+            return np.full((queries.shape[0], k), -1, dtype=np.int64)
+        return self._query(queries, k, metadata)
+
+    def _query(self, queries: NDArray[np.float32], k: int, metadata: Any) -> NDArray[np.int64]:
         pr.check_top_k(k)
         out = np.full((queries.shape[0], k), -1, dtype=np.int64)
         for row, q in enumerate(queries):
-            res = self._call("query", self._index.query, **pr.query_request(q, k, self._ns))
+            res = self._call("query", self._index.query, **pr.query_request(q, k, self._ns, metadata))
             pr.ids_from_matches(res["matches"] if isinstance(res, Mapping) else res.matches, out[row])
         return out
 

@@ -49,7 +49,8 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from ._base import BaseStore, check_int_param
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin
+from ._capabilities import BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin
+from ._qdrant_filter import attribute_payloads, edge_filter, payload_index_schemas
 
 __all__ = ["QdrantEdgeStore"]
 
@@ -75,7 +76,7 @@ _INDEX_TYPES = {
 }
 
 
-class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStore):
+class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, BaseStore):
     """Qdrant Edge in-process. Config: ``path``, ``upsert_batch_size``, ``max_search_threads``.
 
     Index types (defaults in brackets): ``hnsw`` m [16], ef_construct [100],
@@ -199,6 +200,11 @@ class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStor
             self._shard = self._client.EdgeShard.create(str(path), self.edge_config())
         except Exception as exc:
             raise StoreError(f"qdrant-edge could not create a shard at {path}: {exc}") from exc
+        # Payload indexes before any vector is indexed, as on a server (see _qdrant_filter.py).
+        schema = self._client.PayloadSchemaType
+        for field, kind in payload_index_schemas(self._require_collection().attributes).items():
+            op = self._client.UpdateOperation.create_field_index(field, getattr(schema, kind.capitalize()))
+            self._shard.update(op)
         self._search_request_params = self._make_search_params()
 
     def _do_drop(self) -> None:
@@ -215,23 +221,30 @@ class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStor
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         self._require_idle()
         qe = self._client
         point, op, update = qe.Point, qe.UpdateOperation.upsert_points, self._shard.update
         batch = int(self._config.get("upsert_batch_size") or DEFAULT_BATCH_SIZE)
         id_list = ids.tolist()
+        payloads = attribute_payloads(attributes, len(id_list)) if attributes else None
         for start in range(0, len(id_list), batch):
             stop = start + batch
+            rows = zip(id_list[start:stop], vectors[start:stop], strict=True)
             # Point(int, list) is the fastest way in: a numpy row costs twice as much (measured).
-            update(
-                op(
-                    [
-                        point(i, v.tolist())
-                        for i, v in zip(id_list[start:stop], vectors[start:stop], strict=True)
-                    ]
+            if payloads is None:
+                update(op([point(i, v.tolist()) for i, v in rows]))
+            else:
+                update(
+                    op(
+                        [
+                            point(i, v.tolist(), p)
+                            for (i, v), p in zip(rows, payloads[start:stop], strict=True)
+                        ]
+                    )
                 )
-            )
 
     def _do_delete(self, ids: NDArray[np.int64]) -> None:
         self._require_idle()
@@ -294,6 +307,12 @@ class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStor
         self._search_request_params = self._make_search_params()
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._query(queries, k, None)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        return self._query(queries, k, edge_filter(flt, self._client))
+
+    def _query(self, queries: NDArray[np.float32], k: int, query_filter: Any) -> NDArray[np.int64]:
         self._require_idle()
         qe = self._client
         params = self._search_request_params
@@ -301,6 +320,7 @@ class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStor
             qe.QueryRequest(
                 limit=k,
                 query=qe.Query.Nearest(q.tolist()),
+                filter=query_filter,
                 params=params,
                 with_payload=False,
                 with_vector=False,
@@ -356,12 +376,18 @@ class QdrantEdgeStore(BatchSearchMixin, DeletableMixin, FootprintMixin, BaseStor
             ),
             "build": dict(self._build),
         }
+        if spec.attributes:
+            out["filtering"] = (
+                "native: declared attributes as payload with payload indexes (keyword / integer), "
+                "filters as Filter(must=[FieldCondition MatchValue / MatchAny / RangeFloat])"
+            )
         if not (self._optimizer is not None and self._optimizer.is_alive()) and self._shard is not None:
             info = self._shard.info()
             out.update(
                 points_count=int(info.points_count),
                 indexed_vectors_count=int(info.indexed_vectors_count),
                 segments_count=int(info.segments_count),
+                payload_schema={k: str(v.data_type).split(".")[-1] for k, v in info.payload_schema.items()},
             )
         cfg_file = self._shard_path / "edge_config.json"
         try:

@@ -12,13 +12,20 @@ Metrics: euclidean -> ``L2`` (RediSearch ranks by squared L2, the same order); c
 ``COSINE``; ip -> ``IP`` (RediSearch's distance is ``1 - <q, x>``, same order as -ip).
 
 Index types: ``hnsw`` (build m [16], ef_construction [200], initial_cap [None: not sent];
-search ef_runtime [10], RediSearch's own default and name) and ``flat`` (exact scan).
+search ef_runtime [10], RediSearch's own default and name) and ``flat`` (exact scan); both
+take hybrid_policy [None] and batch_size [None] for filtered search.
 
 Where build time lands: RediSearch indexes a hash when it is written (HNSW inserts run
 in the write), so build time is in upsert; ``wait_ready`` polls ``FT.INFO`` until
 ``indexing`` is 0, ``percent_indexed`` is 1 and ``num_docs`` is the number of vectors
 this store wrote (it counts HSETs that created a key, minus DELs), and fails at once
 with StoreError if RediSearch reports hash indexing failures.
+
+Filtered search (``search_filtered``): declared attributes are TAG (keyword) and NUMERIC
+(int) fields of the index, written into each hash with the vector; a filter is the KNN
+query's pre-filter, ``(@label:{a | b} @n:[lo (hi])=>[KNN ...]``, tag values escaped; search
+parameter ``hybrid_policy`` (ADHOC_BF, BATCHES; None: RediSearch picks per query) and
+``batch_size`` go with filtered queries (``_redis_commands``).
 
 ``create`` refuses an index that already exists on the server (``FT._LIST``), and hashes
 left under the key prefix by someone else (they would be indexed with ours), unless
@@ -43,131 +50,39 @@ from numpy.typing import NDArray
 
 from vecbench.engines import ENGINES
 from vecbench.errors import CollectionExistsError, ConfigError, NotReadyError, StoreError
-from vecbench.metrics import Metric
-from vecbench.spec import CollectionSpec, IndexType
+from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 from vecbench.util.validation import is_number
 
+from . import _redis_commands as cmds
+from . import _redis_report as report
 from ._base import BaseStore, check_int_param
-from ._capabilities import BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import (
+    BatchSearchMixin,
+    DeletableMixin,
+    FilterableMixin,
+    FootprintMixin,
+    ShareableMixin,
+)
+from ._redis_commands import (
+    VECTOR_FIELD,
+    as_map,
+    ft_create_args,
+    knn_search_args,
+    module_version,
+    parse_search_ids,
+)
+from ._redis_commands import as_float as _float
+from ._redis_commands import text as _text
 
 __all__ = ["RedisStore", "ft_create_args", "knn_search_args", "parse_search_ids", "module_version"]
 
 ENGINE = ENGINES["redis"]
 ENV_VAR = ENGINE.env_var
-VECTOR_FIELD = "embedding"
-DISTANCE_ALIAS = "__vector_distance"
 DEFAULT_PIPELINE_BATCH = 1000
 DEFAULT_SOCKET_TIMEOUT_S = 60.0
-FOOTPRINT_SAMPLE_KEYS = 16
 _POLL_START_S, _POLL_MAX_S = 0.01, 0.5
-
-ENGINE_METRIC = {Metric.EUCLIDEAN: "L2", Metric.COSINE: "COSINE", Metric.IP: "IP"}
-_METRIC_MAPPING = {
-    Metric.EUCLIDEAN: "euclidean -> DISTANCE_METRIC L2 (squared L2, same order)",
-    Metric.COSINE: "cosine -> DISTANCE_METRIC COSINE (1 - cos)",
-    Metric.IP: "ip -> DISTANCE_METRIC IP (1 - <q, x>, same order as -ip)",
-}
-
-_INDEX_TYPES = {
-    "hnsw": IndexType(
-        "hnsw",
-        build={"m": 16, "ef_construction": 200, "initial_cap": None},
-        search={"ef_runtime": 10},
-        description="RediSearch VECTOR HNSW (FLOAT32); graph built as hashes are written",
-    ),
-    "flat": IndexType(
-        "flat",
-        build={"initial_cap": None},
-        exact=True,
-        description="RediSearch VECTOR FLAT (FLOAT32): exact scan",
-    ),
-}
-
-# FT.INFO fields whose sum is the index's own memory (RediSearch 2.10: total_index_memory_sz_mb
-# leaves the vector index out, so the parts are summed instead).
-_INDEX_MEMORY_FIELDS = (
-    "vector_index_sz_mb",
-    "inverted_sz_mb",
-    "offset_vectors_sz_mb",
-    "doc_table_size_mb",
-    "sortable_values_size_mb",
-    "key_table_size_mb",
-    "tag_overhead_sz_mb",
-    "text_overhead_sz_mb",
-    "geoshapes_sz_mb",
-)
-
-
-# -- pure helpers (no server): what is sent, and how replies are read ------------------------
-
-
-def ft_create_args(index: str, prefix: str, spec: CollectionSpec, params: Mapping[str, Any]) -> list[Any]:
-    """The ``FT.CREATE`` command as a list of separate arguments.
-
-    >>> ft_create_args("bench", "bench:", CollectionSpec("bench", 4, "l2", "flat"), {"initial_cap": None})
-    ['FT.CREATE', 'bench', 'ON', 'HASH', 'PREFIX', 1, 'bench:', 'SCHEMA', 'embedding', 'VECTOR', 'FLAT', 6, 'TYPE', 'FLOAT32', 'DIM', 4, 'DISTANCE_METRIC', 'L2']
-    """
-    attrs: list[Any] = ["TYPE", "FLOAT32", "DIM", spec.dim, "DISTANCE_METRIC", ENGINE_METRIC[spec.metric]]
-    if spec.index_type == "hnsw":
-        attrs += ["M", int(params["m"]), "EF_CONSTRUCTION", int(params["ef_construction"])]
-        algorithm = "HNSW"
-    elif spec.index_type == "flat":
-        algorithm = "FLAT"
-    else:
-        raise ConfigError(f"redis has no index type {spec.index_type!r}")
-    if params.get("initial_cap") is not None:
-        attrs += ["INITIAL_CAP", int(params["initial_cap"])]
-    return [
-        "FT.CREATE", index, "ON", "HASH", "PREFIX", 1, prefix,
-        "SCHEMA", VECTOR_FIELD, "VECTOR", algorithm, len(attrs), *attrs,
-    ]  # fmt: skip
-
-
-def knn_search_args(index: str, query: bytes, k: int, ef_runtime: int | None) -> list[Any]:
-    """``FT.SEARCH`` for the k nearest hashes, returning keys only, nearest first."""
-    if ef_runtime is None:
-        knn = f"*=>[KNN $k @{VECTOR_FIELD} $vec AS {DISTANCE_ALIAS}]"
-        params: list[Any] = ["PARAMS", 4, "k", k, "vec", query]
-    else:
-        knn = f"*=>[KNN $k @{VECTOR_FIELD} $vec EF_RUNTIME $ef AS {DISTANCE_ALIAS}]"
-        params = ["PARAMS", 6, "k", k, "vec", query, "ef", ef_runtime]
-    return [
-        "FT.SEARCH", index, knn, *params,
-        "SORTBY", DISTANCE_ALIAS, "LIMIT", 0, k, "NOCONTENT", "DIALECT", 2,
-    ]  # fmt: skip
-
-
-def _text(value: Any) -> Any:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def as_map(reply: Any) -> dict[str, Any]:
-    """A RESP3 map, or a RESP2 flat ``[key, value, ...]`` list, as a dict with str keys."""
-    if isinstance(reply, Mapping):
-        return {str(_text(k)): v for k, v in reply.items()}
-    if isinstance(reply, (list, tuple)) and len(reply) % 2 == 0:
-        return {str(_text(reply[i])): reply[i + 1] for i in range(0, len(reply), 2)}
-    raise StoreError(f"redis: unexpected reply {reply!r:.200}")
-
-
-def parse_search_ids(reply: Any, prefix: str) -> list[int]:
-    """The ids in an ``FT.SEARCH ... NOCONTENT`` reply (RESP2 or RESP3), in reply order."""
-    if isinstance(reply, Mapping):
-        keys = [as_map(r)["id"] for r in as_map(reply)["results"]]
-    else:  # RESP2: [total, key1, key2, ...]
-        keys = list(reply[1:])
-    cut = len(prefix)
-    try:
-        return [int(_text(key)[cut:]) for key in keys]
-    except ValueError as exc:
-        raise StoreError(f"redis: a key under prefix {prefix!r} is not <prefix><int id>: {exc}") from exc
-
-
-def module_version(ver: int) -> str:
-    """RediSearch's ``MODULE LIST`` version number as a dotted string (21005 -> '2.10.5')."""
-    return f"{ver // 10000}.{ver // 100 % 100}.{ver % 100}"
 
 
 def _public_url(url: str) -> str:
@@ -176,14 +91,9 @@ def _public_url(url: str) -> str:
     return str(public_config({"url": url})["url"])
 
 
-def _float(value: Any) -> float:
-    try:
-        return float(_text(value))
-    except (TypeError, ValueError):
-        return 0.0
-
-
-class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class RedisStore(
+    BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore
+):
     """Redis Stack / RediSearch over the network (redis-py, RESP3).
 
     Config: ``url`` (default ``$VECBENCH_REDIS_URL``; a password in it is redacted from
@@ -200,7 +110,7 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
         engine="redis-stack/RediSearch",
         extra="redis",
         client_modules=("redis",),
-        index_types=_INDEX_TYPES,
+        index_types=cmds.INDEX_TYPES,
         embedded=False,
         server=ENGINE,
         description="Redis Stack server, RediSearch vector index (HNSW, FLAT) over hashes.",
@@ -249,6 +159,7 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
         return config
 
     def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        cmds.check_attribute_names(spec.attributes)
         if spec.index_type == "hnsw":
             check_int_param("m", params["m"], minimum=1, maximum=4096)
             check_int_param("ef_construction", params["ef_construction"], minimum=1)
@@ -259,7 +170,8 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
         if "ef_runtime" in params:
             check_int_param("ef_runtime", params["ef_runtime"], minimum=1)
-        return params
+        version = self._versions.get("search_module_version")
+        return cmds.check_hybrid_params(params, tuple(map(int, version.split("."))) if version else None)
 
     @property
     def url(self) -> str:
@@ -376,17 +288,29 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self,
+        ids: NDArray[np.int64],
+        vectors: NDArray[np.float32],
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
         batch = int(self._config.get("pipeline_batch", DEFAULT_PIPELINE_BATCH))
         prefix, client = self._prefix, self._client
+        if attributes:
+            cmds.check_attribute_values(attributes, self._require_collection().attributes)
         id_list = ids.tolist()
         created = 0
         try:
             for start in range(0, len(id_list), batch):
                 pipe = client.pipeline(transaction=False)
                 for i in range(start, min(start + batch, len(id_list))):
+                    if attributes:  # the vector and the attributes in one hash
+                        fields = {VECTOR_FIELD: vectors[i].tobytes(), **cmds.hash_fields(attributes, i)}
+                        pipe.hset(f"{prefix}{id_list[i]}", mapping=fields)
+                        continue
                     pipe.hset(f"{prefix}{id_list[i]}", VECTOR_FIELD, vectors[i].tobytes())
-                created += sum(pipe.execute())  # HSET returns 1 for a new key, 0 for a replaced one
+                # HSET returns the fields it added: all of them for a new key, 0 for a replaced one
+                created += sum(1 for added in pipe.execute() if added)
         except self._module.exceptions.RedisError as exc:
             raise self._store_error("HSET pipeline", exc) from exc
         finally:
@@ -431,18 +355,28 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
     # -- search ------------------------------------------------------------------------------
 
     def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._search(queries, k, "*")
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        prefilter = cmds.filter_query(flt, self._require_collection().attributes)
+        if prefilter is None:  # no value a NUMERIC field can hold passes
+            return np.full((queries.shape[0], k), -1, dtype=np.int64)
+        return self._search(queries, k, prefilter)
+
+    def _search(self, queries: NDArray[np.float32], k: int, prefilter: str) -> NDArray[np.int64]:
         nq = queries.shape[0]
         ef = self._search_params.get("ef_runtime")
         ef = int(ef) if ef is not None else None
-        name, prefix = self._index_name, self._prefix
+        name, prefix, hybrid = self._index_name, self._prefix, self._search_params
         out = np.full((nq, k), -1, dtype=np.int64)
         try:
             if nq == 1:
-                replies = [self._redis.execute_command(*knn_search_args(name, queries[0].tobytes(), k, ef))]
+                args = knn_search_args(name, queries[0].tobytes(), k, ef, prefilter, hybrid)
+                replies = [self._redis.execute_command(*args)]
             else:
                 pipe = self._client.pipeline(transaction=False)
                 for q in queries:
-                    pipe.execute_command(*knn_search_args(name, q.tobytes(), k, ef))
+                    pipe.execute_command(*knn_search_args(name, q.tobytes(), k, ef, prefilter, hybrid))
                 replies = pipe.execute()
         except self._module.exceptions.RedisError as exc:
             raise self._store_error("FT.SEARCH", exc) from exc
@@ -454,43 +388,13 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
     # -- reporting ---------------------------------------------------------------------------
 
     def _do_footprint(self) -> FootprintStats:
-        info = self._ft_info()
-        index_bytes = int(sum(_float(info.get(f, 0)) for f in _INDEX_MEMORY_FIELDS) * 1024 * 1024)
-        num_docs = int(info.get("num_docs", 0))
-        hash_bytes = 0
-        sampled = 0
-        if num_docs:
-            reply = self._cmd(
-                "FT.SEARCH",
-                self._index_name,
-                "*",
-                "NOCONTENT",
-                "LIMIT",
-                0,
-                FOOTPRINT_SAMPLE_KEYS,
-                "DIALECT",
-                2,
-            )
-            keys = [f"{self._prefix}{i}" for i in parse_search_ids(reply, self._prefix)]
-            sizes = [int(self._cmd("MEMORY", "USAGE", key, "SAMPLES", 0) or 0) for key in keys]
-            sampled = len(sizes)
-            if sizes:
-                hash_bytes = int(round(num_docs * (sum(sizes) / len(sizes))))
-        return FootprintStats(
-            memory_bytes=index_bytes + hash_bytes,
-            disk_bytes=None,
-            method=(
-                f"FT.INFO index memory ({' + '.join(_INDEX_MEMORY_FIELDS)}) + num_docs x mean MEMORY USAGE "
-                f"of {sampled} sampled hashes (the vectors are held twice: in the hashes and in the index); "
-                "in-memory engine, persistence files not counted"
-            ),
-        )
+        return report.footprint(self._cmd, self._ft_info(), self._index_name, self._prefix)
 
     def _do_describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             **self._versions,
             "engine_version": self._versions.get("search_module_version"),
-            "metric_mapping": _METRIC_MAPPING[self._require_collection().metric],
+            "metric_mapping": cmds.METRIC_MAPPING[self._require_collection().metric],
             "index_name": self._index_name,
             "key_prefix": self._prefix,
             "vector_field": VECTOR_FIELD,
@@ -504,19 +408,11 @@ class RedisStore(BatchSearchMixin, DeletableMixin, FootprintMixin, ShareableMixi
             "build_time_counted_in": "upsert (RediSearch indexes each hash as it is written)",
             "vectors_written": self._count,
         }
+        spec = self._require_collection()
+        if spec.attributes:
+            out["filter"] = report.filter_section(spec.attributes, self._search_params)
         if self._owns_index:
-            info = self._ft_info()
-            attrs = [as_map(a) for a in info.get("attributes", [])]
-            vector = next((a for a in attrs if _text(a.get("identifier")) == VECTOR_FIELD), {})
-            out["index_attributes"] = {k: _text(v) for k, v in vector.items() if k not in ("flags",)}
-            for key in (
-                "num_docs",
-                "percent_indexed",
-                "hash_indexing_failures",
-                "indexing",
-                "vector_index_sz_mb",
-            ):
-                out[key] = _text(info.get(key))
+            out.update(report.index_state(self._ft_info()))
         return out
 
     # -- small helpers -------------------------------------------------------------------------

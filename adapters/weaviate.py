@@ -1,7 +1,8 @@
 """Weaviate server through weaviate-client v4 (REST for the schema, gRPC for data and queries).
 
 ``weaviate`` is imported in ``__enter__``, never at module import. A collection is a
-Weaviate class with one self-provided vector (``default``), no properties and no vectorizer.
+Weaviate class with one self-provided vector (``default``), no vectorizer, and a property
+per declared attribute.
 
 - Names: Weaviate class names start with an upper-case letter; ``bench_1`` becomes
   ``Bench_1`` (Weaviate capitalizes names itself), ``_x`` becomes ``V_x``.
@@ -19,6 +20,18 @@ Weaviate class with one self-provided vector (``default``), no properties and no
   (below it Weaviate keeps full vectors; ``describe()`` says which). Without async indexing
   the server indexes inside the import, PQ/SQ never train, and ``dynamic`` is refused.
 - Batch search: none (Weaviate has no multi-query call), so no ``search_batch``.
+- Filtered search (``Filterable``, ``_weaviate_filters``): attributes are properties (``int``
+  -> INT, filterable and range-indexed; ``keyword`` -> TEXT with ``field`` tokenization, so a
+  label matches exactly) sent with the objects; a filter becomes ``Filter.by_property(...)``
+  conditions (``equal``, ``contains_any``, ``greater_or_equal`` / ``less_or_equal``) ANDed,
+  passed as ``filters=`` to ``near_vector``. Weaviate pre-filters: the property indexes give
+  an allow-list; one of fewer than ``flat_search_cutoff`` objects [40000] is answered by a
+  flat scan of them (exact); a larger one goes through HNSW with ``filter_strategy``:
+  ``sweeping`` walks the graph as usual and keeps passing nodes, ``acorn`` (1.27+, the default
+  since 1.34) walks passing nodes only, reached through up to two hops of others, from a
+  passing seed; it falls back to sweeping when over 40% of the objects (the server's
+  ``HNSW_ACORN_FILTER_RATIO``) or of the entry point's neighbours pass. Weaviate changes both
+  settings at once, so they are search parameters (like ``ef``); ``describe()`` gives them.
 - Footprint: the collection's LSM segments and memtables from Weaviate's Prometheus metrics.
 
     with WeaviateStore({"url": "http://127.0.0.1:8080"}) as store:
@@ -47,9 +60,10 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 from vecbench.util.validation import is_number
 
+from . import _weaviate_filters as wf
 from . import _weaviate_support as ws
 from ._base import BaseStore, check_int_param
-from ._capabilities import DeletableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin
 from ._weaviate_footprint import footprint_from_metrics, metrics_url
 
 __all__ = ["WeaviateStore", "START_HINT"]
@@ -59,6 +73,8 @@ START_HINT = f"start one with {ENGINE.start_hint} (it prints {ENGINE.env_var}=..
 VECTOR = "default"
 POLL_S = 0.2
 DELETE_CHUNK = 5000  # ids per delete_many (the server caps matches at QUERY_MAXIMUM_RESULTS, 10000)
+# The collection settings vecbench sets as search parameters (see _apply_search_params).
+SETTINGS = ("ef", "filter_strategy", "flat_search_cutoff")
 
 
 def client_version() -> str | None:
@@ -68,12 +84,13 @@ def client_version() -> str | None:
         return None
 
 
-class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class WeaviateStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore):
     """A Weaviate server. Config: ``url`` (default ``$VECBENCH_WEAVIATE_URL``; ``?grpc_port=N``
     allowed), ``grpc_port`` [50051], ``api_key``, ``timeout_s`` [120], ``batch_size`` [1000],
     ``metrics_url``."""
 
     info: ClassVar[StoreInfo] = StoreInfo(
+        max_k=10_000,  # QUERY_MAXIMUM_RESULTS, the server's default limit on results
         name="weaviate",
         engine="weaviate",
         extra="weaviate",
@@ -81,7 +98,10 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
         index_types=ws.INDEX_TYPES,
         embedded=False,
         server=ENGINE,
-        description="Weaviate server via weaviate-client v4 (gRPC): HNSW (PQ, BQ, SQ), flat, flat+BQ, dynamic.",
+        description=(
+            "Weaviate server via weaviate-client v4 (gRPC): HNSW (PQ, BQ, SQ), flat, flat+BQ, dynamic; "
+            "filtered search on properties (ACORN or sweeping)."
+        ),
         config_keys={
             "url": f"server HTTP URL, e.g. {ENGINE.compose_url} (default ${ENGINE.env_var}); ?grpc_port=N allowed",
             "grpc_port": f"the server's gRPC port (default: the URL's grpc_port, else {ws.DEFAULT_GRPC_PORT})",
@@ -102,7 +122,8 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
         self._client: Any = None
         self._coll: Any = None
         self._server_version: str | None = None
-        self._ef_in_effect: int | None = None
+        self._in_effect: dict[str, Any] = {}  # SETTINGS as the server holds them
+        self._props: dict[str, str] = {}  # attribute -> property name
         self._wait: dict[str, Any] = {}
         self._address: dict[str, Any]  # set by _check_config
 
@@ -132,10 +153,15 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
         params = ws.check_build_params(spec.index_type, params)
         if params.get("compression") == "pq":
             ws.check_pq_segments(spec.dim, int(params["pq_segments"]))
+        wf.property_names(spec.attributes)  # names Weaviate cannot take are refused before any work
         return params
 
     def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return ws.check_search_params(params)
+        return ws.check_search_params(params, self._version or None)
+
+    @property
+    def _version(self) -> tuple[int, ...]:
+        return ws.version_tuple(self._server_version)
 
     @property
     def _where(self) -> str:
@@ -193,7 +219,7 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
 
     def _reset_collection(self) -> None:
         super()._reset_collection()
-        self._coll, self._ef_in_effect, self._wait = None, None, {}
+        self._coll, self._in_effect, self._props, self._wait = None, {}, {}, {}
 
     @property
     def _class(self) -> str:
@@ -209,20 +235,24 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
                 )
             self._call("drop the old collection", self._client.collections.delete, name)
         ef = int(self._search_params.get("ef", -1))
-        index = ws.vector_index_config(spec.index_type, spec.metric, self._build_params, ef)
+        index = ws.vector_index_config(
+            spec.index_type, spec.metric, self._build_params, ef, self._search_params
+        )
         from weaviate.classes import config as wvc
 
         vectors = wvc.Configure.Vectors.self_provided(
             name=VECTOR, vector_index_config=ws.to_configure(wvc, index)
         )
+        self._props = wf.property_names(spec.attributes)
+        props = wf.properties(spec.attributes, self._props, self._version)
         self._coll = self._call(
             "create the collection",
             self._client.collections.create,
             name,
             vector_config=vectors,
-            properties=[],
+            properties=wf.to_client_properties(wvc, props),
         )
-        self._ef_in_effect = ef if "ef" in self._search_params else None
+        self._in_effect = self._server_settings()
 
     def _do_drop(self) -> None:
         if self._client is not None and self._spec is not None:
@@ -230,16 +260,23 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
 
     # -- writes ----------------------------------------------------------------------
 
-    def _do_upsert(self, ids: NDArray[np.int64], vectors: NDArray[np.float32]) -> None:
+    def _do_upsert(
+        self, ids: NDArray[np.int64], vectors: NDArray[np.float32], attributes: Any = None
+    ) -> None:
         from weaviate.classes.data import DataObject
 
+        if attributes:
+            wf.check_values(attributes, self._require_collection().attributes)
+        columns = {self._props[a]: col.tolist() for a, col in (attributes or {}).items()}
         batch = int(self._config.get("batch_size") or ws.DEFAULT_BATCH_SIZE)
         uuids = ws.ids_to_uuids(ids.tolist())
         for start in range(0, len(uuids), batch):
             rows = vectors[start : start + batch].tolist()
             objs = [
-                DataObject(properties={}, uuid=u, vector=v)
-                for u, v in zip(uuids[start : start + batch], rows, strict=True)
+                DataObject(properties={p: c[i] for p, c in columns.items()}, uuid=u, vector=v)
+                for i, u, v in zip(
+                    range(start, start + len(rows)), uuids[start : start + batch], rows, strict=True
+                )
             ]
             result = self._call("import objects", self._coll.data.insert_many, objs)
             if result.has_errors:
@@ -297,54 +334,82 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
     # -- search ----------------------------------------------------------------------
 
     def _apply_search_params(self) -> None:
-        if "ef" not in self._search_params or self._coll is None:
+        """Write the changed HNSW settings (ef, filter_strategy, flat_search_cutoff) to the
+        collection; filter_strategy None leaves the server's own."""
+        if self._coll is None:
             return
-        ef = int(self._search_params["ef"])
-        if ef == self._ef_in_effect:
+        want = {s: self._search_params[s] for s in SETTINGS if self._search_params.get(s) is not None}
+        changed = {s: v for s, v in want.items() if v != self._in_effect.get(s)}
+        if not changed:
             return
         if self._attached:
-            self._search_params["ef"] = self._ef_in_effect
+            self._search_params.update({s: self._in_effect.get(s) for s in changed})
+            names = ", ".join(f"{s}={v!r}" for s, v in changed.items())
             raise CapabilityError(
-                f"weaviate: ef is a setting of the collection; an attached store searches with the owner's "
-                f"ef {self._ef_in_effect}: set ef={ef} on the owner before share()"
+                f"weaviate: {', '.join(changed)} are settings of the collection; an attached store searches "
+                f"with the owner's ({self._in_effect}): set {names} on the owner before share()"
             )
-        from weaviate.classes.config import Reconfigure
+        from weaviate.classes.config import Reconfigure, VectorFilterStrategy
 
-        hnsw = Reconfigure.VectorIndex.hnsw(ef=ef)
+        kw = dict(changed)
+        if "filter_strategy" in kw:
+            kw["filter_strategy"] = VectorFilterStrategy(kw["filter_strategy"])
+        hnsw = Reconfigure.VectorIndex.hnsw(**kw)
         index = hnsw if self._kind == "hnsw" else Reconfigure.VectorIndex.dynamic(hnsw=hnsw)
         update = Reconfigure.Vectors.update(name=VECTOR, vector_index_config=index)
-        self._call("set ef", self._coll.config.update, vector_config=update)
-        self._ef_in_effect = ef
+        self._call(f"set {', '.join(changed)}", self._coll.config.update, vector_config=update)
+        self._in_effect.update(changed)
 
-    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+    def _near(self, queries: NDArray[np.float32], k: int, where: Any = None) -> NDArray[np.int64]:
         out = np.full((queries.shape[0], k), -1, dtype=np.int64)
         near = self._coll.query.near_vector
         for row, q in enumerate(queries):
-            res = self._call("search", near, near_vector=q.tolist(), limit=k, return_properties=[])
+            res = self._call(
+                "search", near, near_vector=q.tolist(), limit=k, filters=where, return_properties=[]
+            )
             ws.uuids_to_ids((o.uuid for o in res.objects), out[row])
         return out
+
+    def _do_search(self, queries: NDArray[np.float32], k: int) -> NDArray[np.int64]:
+        return self._near(queries, k)
+
+    def _do_search_filtered(self, queries: NDArray[np.float32], k: int, flt: Any) -> NDArray[np.int64]:
+        conds = wf.conditions(flt, self._props)
+        if conds is None:  # no stored value can pass: nothing to ask
+            return np.full((queries.shape[0], k), -1, dtype=np.int64)
+        from weaviate.classes.query import Filter
+
+        return self._near(queries, k, wf.client_filter(Filter, conds))
 
     # -- sharing ---------------------------------------------------------------------
 
     def _do_share(self) -> dict[str, Any]:
-        return {"class": self._class, "ef_in_effect": self._ef_in_effect}
+        return {"class": self._class, "in_effect": dict(self._in_effect)}
 
     def _do_attach(self, state: Mapping[str, Any]) -> None:
         name = self._class
         if not self._call("look up the collection", self._client.collections.exists, name):
             raise StoreError(f"Weaviate ({self._where}) has no collection {name!r} to attach to")
         self._coll = self._client.collections.get(name)
-        self._ef_in_effect = self._server_ef()
+        self._props = wf.property_names(self._require_collection().attributes)
+        self._in_effect = self._server_settings()
 
     def _do_detach(self) -> None:
         self._coll = None
 
-    def _server_ef(self) -> int | None:
+    def _server_settings(self) -> dict[str, Any]:
+        """ef, filter_strategy and flat_search_cutoff as the collection holds them (HNSW part)."""
+        if self._kind not in ("hnsw", "dynamic"):
+            return {}
         cfg = self._call("read the collection config", self._coll.config.get)
         vic = cfg.vector_config[VECTOR].vector_index_config
         hnsw = getattr(vic, "hnsw", None) or vic
-        ef = getattr(hnsw, "ef", None)
-        return None if ef is None else int(ef)
+        strategy = getattr(hnsw, "filter_strategy", None)
+        return {
+            "ef": hnsw.ef,
+            "filter_strategy": getattr(strategy, "value", strategy),
+            "flat_search_cutoff": hnsw.flat_search_cutoff,
+        }
 
     # -- reporting -------------------------------------------------------------------
 
@@ -361,8 +426,14 @@ class WeaviateStore(DeletableMixin, FootprintMixin, ShareableMixin, BaseStore):
             "weaviate_class": self._class,
             "metric_mapping": ws.METRIC_MAPPING[spec.metric],
             "id_mapping": "vecbench int64 id >= 0 -> the object UUID with that 128-bit value",
-            "ef_in_effect": self._ef_in_effect,
+            "ef_in_effect": self._in_effect.get("ef"),
         }
+        if self._in_effect:
+            out["filter_strategy_in_effect"] = self._in_effect.get("filter_strategy")
+            out["flat_search_cutoff_in_effect"] = self._in_effect.get("flat_search_cutoff")
+        if self._props:
+            out["attribute_properties"] = dict(self._props)
+            out["filtered_search"] = wf.search_path(self._kind)
         try:
             cfg = self._coll.config.get()
             out["vector_index_config"] = cfg.vector_config[VECTOR].vector_index_config.to_dict()

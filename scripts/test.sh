@@ -3,6 +3,7 @@
 #
 # 1. .venv with vecbench[test] (every client library) and the engines that run here without
 #    Docker (scripts/install-engines.sh: chroma, milvus, pgvector, redis + libssl1.1, and
+#    elasticsearch, opensearch from Maven Central, which need mvn and a JDK >= 21, and
 #    weaviate, built with go install once: ~3.5 min cold on 2 cores, then cached).
 # 2. ruff.
 # 3. The engine lifecycle and fault tests, which start (and kill) servers of their own.
@@ -34,8 +35,9 @@ pytest_run -q tests/integration/test_services.py tests/integration/test_server_f
 # engines are left alone (Milvus's embedded etcd always takes port 2379, though).
 export VECBENCH_CACHE="${VECBENCH_TEST_CACHE:-$PWD/.test-cache}"
 export VECBENCH_CHROMA_PORT=28000 VECBENCH_MILVUS_PORT=39530 VECBENCH_PGVECTOR_PORT=25432 VECBENCH_REDIS_PORT=26379
+export VECBENCH_ELASTICSEARCH_PORT=29200 VECBENCH_OPENSEARCH_PORT=29210
 export VECBENCH_WEAVIATE_PORT=28080 VECBENCH_WEAVIATE_GRPC_PORT=25051
-services="${VECBENCH_TEST_SERVICES-chroma milvus pgvector redis weaviate}"
+services="${VECBENCH_TEST_SERVICES-chroma milvus pgvector redis elasticsearch opensearch weaviate}"
 if [ -n "$services" ]; then
   trap '.venv/bin/vecbench services down $services >&2 || true' EXIT
   # shellcheck disable=SC2086

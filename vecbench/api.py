@@ -19,6 +19,7 @@ from vecbench.errors import ConfigError
 from vecbench.harness import CellResult, run_index
 from vecbench.harness.cells import IndexSetting
 from vecbench.harness.preflight import check_index_settings
+from vecbench.harness.streaming import check_streaming, ingest_truth, run_streaming
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
@@ -94,17 +95,22 @@ def _run(
     from vecbench.measures.metric_check import check_dataset_metric
 
     results: list[CellResult] = []
+    check_streaming(cfg.settings, [s.name for s in cfg.stores])
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
     for entry in cfg.datasets:
         dataset = load(entry.name, **dict(entry.params))
         # Refused before any work: neighbours of another metric, a filter this data set
-        # cannot answer, a parameter value no cell could run with.
+        # cannot answer, a parameter value no cell could run with, a streaming plan the data
+        # set is too small for.
         check_dataset_metric(dataset, cfg.settings.metric_check)
         filtered_searches(dataset, cfg.settings)
         settings = _index_settings(cfg)
         for setting in settings:
             check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
+        truth = ingest_truth(dataset, cfg.settings)
+        if cfg.settings.freshness is not None:
+            cfg.settings.freshness.check(dataset.n)
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for setting in settings:
             results.extend(
@@ -116,6 +122,18 @@ def _run(
                     writer=writer,
                     skip=skip,
                     gt=gt,
+                    progress=progress,
+                )
+            )
+            results.extend(
+                run_streaming(
+                    dataset,
+                    setting,
+                    cfg.settings,
+                    run_id=run_id,
+                    writer=writer,
+                    skip=skip,
+                    truth=truth,
                     progress=progress,
                 )
             )
@@ -189,7 +207,8 @@ def benchmark(
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
     its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``, ``runbook``
     (a streaming runbook's YAML path or mapping: every index plays it; see README
-    "Runbooks") ...
+    "Runbooks"), ``freshness`` and ``ingest_load`` (streaming cells, see
+    ``vecbench.harness.streaming``) ...
 
     >>> rs = benchmark("synthetic", ["bruteforce"], index="flat",
     ...                dataset_params={"n": 1000, "dim": 16, "nq": 20})  # doctest: +SKIP

@@ -116,7 +116,11 @@ ENGINES: dict[str, Engine] = {
             service_port=15432,
         ),
         Engine("redis", "VECBENCH_REDIS_URL", "url", 6379, "redis://127.0.0.1:6379", service_port=16379),
-        Engine("elasticsearch", "VECBENCH_ES_URL", "url", 9200, "http://127.0.0.1:9200"),
+        Engine("elasticsearch", "VECBENCH_ES_URL", "url", 9200, "http://127.0.0.1:9200", service_port=19200),
+        # OpenSearch's usual port is Elasticsearch's: their compose profiles run one at a time.
+        Engine(
+            "opensearch", "VECBENCH_OPENSEARCH_URL", "url", 9200, "http://127.0.0.1:9200", service_port=19210
+        ),
         # HTTP port here; the gRPC port rides in the URL (?grpc_port=N, default 50051).
         Engine("weaviate", "VECBENCH_WEAVIATE_URL", "url", 8080, "http://127.0.0.1:8080", service_port=18080),
         # Pinecone's control plane: Pinecone Local in compose, or "cloud" for Pinecone's own.

@@ -62,7 +62,8 @@ class StoreInfo:
     ``server`` is the engine a server store talks to (``vecbench.engines.ENGINES``: its
     address variable, config key, ports); None for an embedded store. ``unsupported`` maps
     a capability the store lacks (``"Shareable"``) to why the engine cannot do it;
-    ``require_capability`` puts that in its error.
+    ``require_capability`` puts that in its error. ``max_k`` is the engine's limit on k
+    per search, where it has one (post-filtering asks no more than that).
     """
 
     name: str
@@ -75,6 +76,7 @@ class StoreInfo:
     config_keys: Mapping[str, str] = field(default_factory=dict)
     unsupported: Mapping[str, str] = field(default_factory=dict)
     server: Engine | None = None
+    max_k: int | None = None  # the most neighbours one search may ask (the engine's limit), if any
 
     @property
     def metrics(self) -> tuple[Metric, ...]:

@@ -35,18 +35,20 @@ IN_PROCESS_ONLY = ALL - {"Shareable"}  # the engine lives in one process: no wor
 
 DECLARED: dict[str, frozenset[str]] = {
     "bruteforce": ALL | {"Filterable"},  # workers memory-map .npy files; exact filtered scan
-    "faiss": ALL,  # workers memory-map the written index
-    "chroma": ALL,
-    "chroma-embedded": IN_PROCESS_ONLY,
-    "qdrant": ALL,
-    "qdrant-local": IN_PROCESS_ONLY,
-    "qdrant-edge": IN_PROCESS_ONLY,
-    "milvus": ALL,
-    "pgvector": ALL,
-    "redis": ALL,
-    "elasticsearch": ALL,
-    "weaviate": ALL - {"BatchSearch"},  # no multi-query call in Weaviate's API
-    "pinecone": ALL - {"BatchSearch"},  # one query per request in Pinecone's API
+    "faiss": ALL | {"Filterable"},  # workers memory-map the written index; IDSelector filters
+    "chroma": ALL | {"Filterable"},  # attributes as metadata, filters as where
+    "chroma-embedded": IN_PROCESS_ONLY | {"Filterable"},
+    "qdrant": ALL | {"Filterable"},  # payload (indexed) and Filter(must=...)
+    "qdrant-local": IN_PROCESS_ONLY | {"Filterable"},
+    "qdrant-edge": IN_PROCESS_ONLY | {"Filterable"},
+    "milvus": ALL | {"Filterable"},  # scalar fields + indexes, boolean expression
+    "pgvector": ALL | {"Filterable"},  # bigint/text columns + B-trees, WHERE, iterative scans
+    "redis": ALL | {"Filterable"},  # TAG/NUMERIC fields, KNN pre-filter
+    "elasticsearch": ALL | {"Filterable"},  # knn.filter (query DSL term, terms, range, bool)
+    "opensearch": ALL | {"Filterable"},  # knn filter (lucene engine), or under knn_score (flat)
+    "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
+    "weaviate": ALL - {"BatchSearch"} | {"Filterable"},  # no multi-query call in Weaviate's API
+    "pinecone": ALL - {"BatchSearch"} | {"Filterable"},  # one query per request in Pinecone's API
 }
 
 # The public methods each capability adds, and the hooks a BaseStore adapter fills in for it.

@@ -65,5 +65,7 @@ def test_round_trip(index_type: str, metric: str) -> None:
         assert info["server_version"].split(".")[0] == info["client_version"].split(".")[0]
         stats = store.footprint()
         assert stats.disk_bytes and stats.disk_bytes > 0
-        assert store.search(queries[0], 150).shape[0] == N - 2 or index_type != "flat"
+        if index_type == "flat":  # an exact scan finds every live document, and no deleted one
+            everything = store.search(queries[0], N)
+            assert (everything >= 0).sum() == N - 2 and not set(ids[1:3]) & set(everything.tolist())
         store.drop()

@@ -35,6 +35,8 @@ ENGINES = {
     "pgvector": ("VECBENCH_PG_DSN", "psycopg", "hnsw"),
     "redis": ("VECBENCH_REDIS_URL", "redis", "hnsw"),
     "chroma": ("VECBENCH_CHROMA_URL", "chromadb", "hnsw"),
+    "elasticsearch": ("VECBENCH_ES_URL", "elasticsearch", "hnsw"),
+    "opensearch": ("VECBENCH_OPENSEARCH_URL", "opensearchpy", "hnsw"),
 }
 
 
@@ -87,6 +89,16 @@ def test_footprint_has_the_engines_figures(built: tuple[str, Any]) -> None:
         if local_service("milvus", store._config) is not None:
             # Index files on the local storage add to the binlogs: an HNSW file holds the vectors.
             assert "index file" in fp.method and fp.disk_bytes >= 2 * RAW_BYTES, fp
+    elif store_name == "elasticsearch":
+        # Lucene's .vec file holds every vector whole, on disk and in the off-heap figures (ES >= 9.1).
+        assert fp.disk_bytes is not None and fp.disk_bytes >= RAW_BYTES, fp
+        assert fp.memory_bytes is not None and fp.memory_bytes >= RAW_BYTES, fp
+        assert "dense_vector.off_heap" in fp.method
+    elif store_name == "opensearch":
+        # The lucene engine's .vec file holds every vector whole; the segment file sizes show it.
+        assert fp.disk_bytes is not None and fp.disk_bytes >= RAW_BYTES, fp
+        assert fp.memory_bytes is not None and fp.memory_bytes >= RAW_BYTES, fp
+        assert "Lucene vector files" in fp.method
     else:  # chroma
         if local_service("chroma", store._config) is None:
             assert fp.memory_bytes is None and fp.disk_bytes is None

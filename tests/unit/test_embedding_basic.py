@@ -36,14 +36,21 @@ def test_hashing_is_deterministic_normalised_and_an_embedder() -> None:
 
 def test_hashing_stable_across_processes_and_seeds() -> None:
     code = "from vecbench.embedding.hashing import HashingEmbedder as H; print(H(dim=32).embed(['wing lift'])[0].tolist())"
-    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    runs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     assert len(runs) == 1  # PYTHONHASHSEED differs per process; blake2b does not care
     assert runs.pop().strip() == str(HashingEmbedder(dim=32).embed(["wing lift"])[0].tolist())
-    assert not np.array_equal(HashingEmbedder(seed=1).embed(["wing lift"]), HashingEmbedder().embed(["wing lift"]))
+    assert not np.array_equal(
+        HashingEmbedder(seed=1).embed(["wing lift"]), HashingEmbedder().embed(["wing lift"])
+    )
 
 
 def test_hashing_similar_texts_are_closer() -> None:
-    v = HashingEmbedder().embed(["boundary layer transition", "transition of the boundary layer", "rocket nozzle"])
+    v = HashingEmbedder().embed(
+        ["boundary layer transition", "transition of the boundary layer", "rocket nozzle"]
+    )
     assert v[0] @ v[1] > v[0] @ v[2]
 
 
@@ -64,7 +71,11 @@ def test_get_embedder_builtins_and_unknown() -> None:
 
 
 def test_model_constructors_do_no_io_and_pickle() -> None:
-    for name, params in [("sentence-transformers", {}), ("onnx", {}), ("openai", {"base_url": "http://127.0.0.1:9", "model": "m"})]:
+    for name, params in [
+        ("sentence-transformers", {}),
+        ("onnx", {}),
+        ("openai", {"base_url": "http://127.0.0.1:9", "model": "m"}),
+    ]:
         e = get_embedder(name, **params)
         assert pickle.loads(pickle.dumps(e)) is not None
 

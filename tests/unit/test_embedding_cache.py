@@ -41,7 +41,9 @@ def test_embeds_only_misses_in_order(tmp_path: Path) -> None:
         inner.seen.clear()
         mixed = cache.embed(["nozzle flow", "new text here", "shock wave"])
         assert inner.seen == ["new text here"]
-        np.testing.assert_array_equal(mixed, HashingEmbedder(dim=32).embed(["nozzle flow", "new text here", "shock wave"]))
+        np.testing.assert_array_equal(
+            mixed, HashingEmbedder(dim=32).embed(["nozzle flow", "new text here", "shock wave"])
+        )
         assert cache.stats.hits == 2 and cache.stats.misses == 6
         assert cache.stats.hit_rate == pytest.approx(2 / 8)
         assert cache.usage.texts == 5 and cache.usage.tokens == 10 + 3
@@ -62,9 +64,10 @@ def test_rerun_in_a_new_process_never_reembeds(tmp_path: Path) -> None:
 
 
 def test_identity_separates_models(tmp_path: Path) -> None:
-    with EmbeddingCache(HashingEmbedder(dim=16), root=tmp_path) as a, EmbeddingCache(
-        CountingEmbedder(dim=16, seed=7), root=tmp_path
-    ) as b:
+    with (
+        EmbeddingCache(HashingEmbedder(dim=16), root=tmp_path) as a,
+        EmbeddingCache(CountingEmbedder(dim=16, seed=7), root=tmp_path) as b,
+    ):
         a.embed(["x y"])
         b.embed(["x y"])
         assert b.inner.seen == ["x y"]  # type: ignore[attr-defined]

@@ -47,7 +47,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        self.server.requests.append(
+            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        )
         if self.server.fail_next:
             status, headers = self.server.fail_next.pop(0)
             return self._send(status, {"error": {"message": "try later"}}, headers)
@@ -59,7 +61,14 @@ class Handler(BaseHTTPRequestHandler):
         data = [{"object": "embedding", "index": i, "embedding": vector(t)} for i, t in enumerate(inputs)]
         data.reverse()  # servers may answer out of order: the client must sort by index
         tokens = sum(len(t.split()) for t in inputs)
-        self._send(200, {"data": data, "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._send(
+            200,
+            {
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
 
 @pytest.fixture
@@ -84,7 +93,10 @@ def test_embeds_in_index_order_in_batches(server: Server) -> None:
     v = e.embed(texts)
     assert v.dtype == np.float32 and v.shape == (4, DIM) and e.dim == DIM
     np.testing.assert_allclose(v, np.asarray([vector(t) for t in texts], dtype=np.float32))
-    assert len(server.requests) == 2 and server.requests[0]["body"] == {"model": "text-embedding-test", "input": texts[:2]}
+    assert len(server.requests) == 2 and server.requests[0]["body"] == {
+        "model": "text-embedding-test",
+        "input": texts[:2],
+    }
     assert server.requests[0]["auth"] == f"Bearer {KEY}"
     assert e.usage.texts == 4 and e.usage.tokens == 4 + 1 + 3 + 2
     assert e.name == "openai:text-embedding-test"

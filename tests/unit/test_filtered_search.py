@@ -125,7 +125,24 @@ def test_cells_under_different_filters_never_share_a_front_or_a_best_row():
     assert len(pareto_fronts(records)) == 2
     rows = best_per_store(records, 0.9)
     texts = sorted(r["filter"] for r in rows)
-    assert len(rows) == 2 and texts[0].startswith("int_attr<5000 (") and texts[1].startswith("label=label_2 (")
+    assert (
+        len(rows) == 2 and texts[0].startswith("int_attr<5000 (") and texts[1].startswith("label=label_2 (")
+    )
     assert all(t.endswith("%, post_filter)") for t in texts)
     table = summary_rows(records)
     assert all(r["filter"] and r["violations"] == 0 for r in table)
+
+
+def test_post_filter_never_asks_more_than_the_store_allows():
+    from vecbench.datasets import load
+    from vecbench.workloads.filtered import FilteredSearch
+
+    ds = load("synthetic", **DATA)
+    fs = FilteredSearch.make({"int_attr": {"lt": 30}}, ds, "post_filter")  # ~0.3%: k/sel x 2 > n
+    assert fs.k_searched(10) == DATA["n"]
+    assert fs.k_searched(10, max_k=1000) == 1000
+    section = fs.section(10, max_k=1000)
+    assert section["k_searched"] == 1000 and section["k_limited_by_store"] == 1000
+    assert "k_limited_by_store" not in fs.section(10)
+    native = FilteredSearch.make({"int_attr": {"lt": 30}}, ds, "native")
+    assert native.k_searched(10, max_k=5) == 10  # native asks k: the store refuses k > max_k itself

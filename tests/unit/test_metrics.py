@@ -7,8 +7,14 @@ from vecbench.metrics import Metric, distances_to, normalize, pairwise_distances
 
 @pytest.mark.parametrize(
     ("alias", "metric"),
-    [("l2", Metric.EUCLIDEAN), ("Euclidean", Metric.EUCLIDEAN), ("angular", Metric.COSINE),
-     ("cosine", Metric.COSINE), ("dot", Metric.IP), ("ip", Metric.IP)],
+    [
+        ("l2", Metric.EUCLIDEAN),
+        ("Euclidean", Metric.EUCLIDEAN),
+        ("angular", Metric.COSINE),
+        ("cosine", Metric.COSINE),
+        ("dot", Metric.IP),
+        ("ip", Metric.IP),
+    ],
 )
 def test_aliases(alias, metric):
     assert Metric.parse(alias) is metric

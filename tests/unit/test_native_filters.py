@@ -110,7 +110,11 @@ def test_bruteforce_filter_sees_deletes_replaces_and_attached_workers():
     vecs, attrs = _data()
     with BruteForceStore() as store:
         store.create(CollectionSpec("f", dim=vecs.shape[1], attributes=KINDS))
-        store.upsert(np.arange(len(vecs)), vecs, [{"year": int(y), "label": str(lb)} for y, lb in zip(*attrs.values(), strict=True)])
+        store.upsert(
+            np.arange(len(vecs)),
+            vecs,
+            [{"year": int(y), "label": str(lb)} for y, lb in zip(*attrs.values(), strict=True)],
+        )
         q = vecs[7]
         assert store.search_filtered(q, 1, {"label": str(attrs["label"][7])})[0] == 7
         store.upsert(np.array([7]), vecs[7:8], {"year": np.array([1999]), "label": np.array(["z"])})
@@ -181,3 +185,19 @@ def test_native_filtering_where_a_store_cannot_filter_fails_before_any_build(mon
     (r,) = results
     assert not r.ok and r.error["type"] == "CapabilityError" and "post_filter" in r.error["message"]
     assert built == []
+
+
+def test_int_bounds_are_the_same_int64_set_as_the_range():
+    from vecbench.adapters._attributes import INT64_MAX, INT64_MIN, int_bounds
+    from vecbench.workloads.filters import Range
+
+    assert int_bounds(Range("n", gte=3, lt=10)) == (3, 9)
+    assert int_bounds(Range("n", gt=2.5, lte=9.9)) == (3, 9)
+    assert int_bounds(Range("n", gt=3, gte=3)) == (4, INT64_MAX)
+    assert int_bounds(Range("n", lt=-1e30)) is None
+    assert int_bounds(Range("n", gt=4.2, lt=4.8)) is None  # no integer in between
+    assert int_bounds(Range("n", lte=1e30)) == (INT64_MIN, INT64_MAX)
+    values = np.arange(-5, 15)
+    for rng in (Range("n", gt=0.5, lt=7.5), Range("n", gte=-2, lte=3), Range("n", gt=-1.0)):
+        lo, hi = int_bounds(rng)
+        assert np.array_equal((values >= lo) & (values <= hi), rng.mask({"n": values}))

@@ -29,9 +29,18 @@ def test_info() -> None:
     assert set(info.index_types) == {"flat", "hnsw", "ivfflat"}
     assert info.index_types["flat"].exact and not info.index_types["hnsw"].exact
     assert dict(info.index_types["hnsw"].build) == {"m": 16, "ef_construction": 64}
-    assert dict(info.index_types["hnsw"].search) == {"ef_search": 40}
+    assert dict(info.index_types["hnsw"].search) == {
+        "ef_search": 40,
+        "iterative_scan": "off",
+        "max_scan_tuples": None,
+        "scan_mem_multiplier": None,
+    }
     assert dict(info.index_types["ivfflat"].build) == {"lists": 100}
-    assert dict(info.index_types["ivfflat"].search) == {"probes": 1}
+    assert dict(info.index_types["ivfflat"].search) == {
+        "probes": 1,
+        "iterative_scan": "off",
+        "max_probes": None,
+    }
     assert set(info.config_keys) == {
         "dsn",
         "schema",

@@ -118,3 +118,55 @@ def test_answers_are_read_back() -> None:
     assert pr.index_host("localhost:5081", "http://127.0.0.1:5080") == "http://localhost:5081"
     assert pr.index_host("idx-abc.svc.example", "cloud") == "https://idx-abc.svc.example"
     assert pr.index_host("https://h", "cloud") == "https://h"
+
+
+@pytest.mark.parametrize(
+    "where, expected",
+    [
+        ({"label": "news"}, {"label": {"$eq": "news"}}),
+        ({"year": 2020}, {"year": {"$eq": 2020}}),
+        ({"label": {"in": ["a", "b", "a"]}}, {"label": {"$in": ["a", "b"]}}),
+        ({"year": {"in": [3]}}, {"year": {"$eq": 3}}),
+        ({"year": {"gte": 2000, "lt": 2010}}, {"year": {"$gte": 2000, "$lte": 2009}}),
+        ({"year": {"gt": 1.5}}, {"year": {"$gte": 2}}),
+        ({"year": {"lte": 1e30}}, {}),  # every stored integer passes: no filter
+        (
+            {"label": "x", "year": {"lt": 5}},
+            {"$and": [{"label": {"$eq": "x"}}, {"year": {"$lte": 4}}]},
+        ),
+        ({"year": {"in": [2**60, 7]}}, {"year": {"$eq": 7}}),  # 2**60 cannot be stored exactly
+    ],
+)
+def test_filters_become_pinecone_metadata_filters(where: dict, expected: dict) -> None:
+    from vecbench.workloads.filters import parse_filter
+
+    assert pr.metadata_filter(parse_filter(where)) == expected
+
+
+def test_a_filter_nothing_can_pass_sends_no_query_and_limits_are_checked() -> None:
+    from vecbench.workloads.filters import parse_filter
+
+    for where in ({"year": {"gt": 4.2, "lt": 4.8}}, {"year": {"gte": 2**60}}, {"year": 2**60}):
+        assert pr.metadata_filter(parse_filter(where)) is None
+    with pytest.raises(ConfigError, match="at most 10000"):
+        pr.metadata_filter(parse_filter({"year": {"in": list(range(10001))}}))
+
+
+def test_metadata_goes_with_the_vectors_and_the_filter_with_the_query() -> None:
+    ids = np.array([5, 9, 11], dtype=np.int64)
+    vecs = np.arange(6, dtype=np.float32).reshape(3, 2)
+    columns = {"label": np.array(["a", "b", "c"], dtype=object), "year": np.array([1, 2, 3], dtype=np.int64)}
+    (batch,) = list(pr.upsert_batches(ids, vecs, columns))
+    assert batch[2] == ("11", [4.0, 5.0], {"label": "c", "year": 3})
+    assert type(batch[2][2]["year"]) is int  # JSON numbers, not numpy scalars
+    assert [len(b) for b in pr.upsert_batches(ids, vecs, columns, batch=2)] == [2, 1]
+    q = pr.query_request(vecs[0], 3, "ns", {"label": {"$eq": "a"}})
+    assert q["filter"] == {"label": {"$eq": "a"}} and "filter" not in pr.query_request(vecs[0], 3, "ns", {})
+    pr.check_metadata(columns, {"label": "keyword", "year": "int"})
+    with pytest.raises(ConfigError, match=r"beyond \+-2\*\*53"):
+        pr.check_metadata({"year": np.array([2**53 + 1])}, {"year": "int"})
+    try:  # the SDK's own check of a record, where this SDK version has it
+        from pinecone._internal.vector_factory import _from_tuple
+    except ImportError:
+        return
+    assert _from_tuple(batch[0]).metadata == {"label": "a", "year": 1}

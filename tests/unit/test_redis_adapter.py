@@ -49,7 +49,11 @@ def test_info() -> None:
     assert set(info.index_types) == {"hnsw", "flat"}
     assert info.index_types["flat"].exact and not info.index_types["hnsw"].exact
     assert dict(info.index_types["hnsw"].build) == {"m": 16, "ef_construction": 200, "initial_cap": None}
-    assert dict(info.index_types["hnsw"].search) == {"ef_runtime": 10}
+    assert dict(info.index_types["hnsw"].search) == {
+        "ef_runtime": 10,
+        "hybrid_policy": None,
+        "batch_size": None,
+    }
     assert set(info.config_keys) == {"url", "pipeline_batch", "key_prefix", "socket_timeout_s"}
 
 

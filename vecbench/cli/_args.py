@@ -114,6 +114,20 @@ def run(p: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--p99-target", type=float, metavar="MS", help="rate sweep: highest rate whose p99 <= MS milliseconds"
     )
+    streaming = p.add_argument_group("streaming (see README 'Freshness and search under ingest')")
+    streaming.add_argument(
+        "--freshness",
+        action="store_true",
+        help="also a freshness cell per search setting (config's or defaults)",
+    )
+    streaming.add_argument(
+        "--insert-rate",
+        metavar="R,R,...",
+        help="search under ingest at these insert rates (vectors/s; 0 = baseline)",
+    )
+    streaming.add_argument(
+        "--search-rate", type=float, metavar="Q", help="search under ingest: searches/s (default 100)"
+    )
 
 
 def prices(p: argparse.ArgumentParser) -> None:

@@ -54,6 +54,9 @@ def main(args: argparse.Namespace) -> int:
     from vecbench.analysis.summary import load_rows, render_load_table
 
     render_load_table(load_rows(_selected(records, args)), title="load tests")
+    from vecbench.analysis.streaming import render_streaming
+
+    render_streaming(_selected(records, args))
     _print_best(_selected(records, args), args)
     if html_path is not None:
         print(f"HTML report: {html_path}")

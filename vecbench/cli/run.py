@@ -52,6 +52,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if load is not None:
         config["load"] = load
     config.update(filters_from_args(args))
+    streaming_from_args(args, config)
     if args.config:
         return config
     if not one_off:
@@ -138,6 +139,26 @@ def load_from_args(args: argparse.Namespace, current: Any = None) -> dict[str, A
     return load
 
 
+def streaming_from_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    """``--freshness``, ``--insert-rate`` and ``--search-rate`` applied to the config's
+    ``freshness`` and ``ingest_load`` mappings (validated later, with the whole config)."""
+    if getattr(args, "freshness", False):
+        config.setdefault("freshness", {})
+    rates = getattr(args, "insert_rate", None)
+    search_rate = getattr(args, "search_rate", None)
+    if rates is None and search_rate is None:
+        return
+    current = config.get("ingest_load") or {}
+    if not isinstance(current, dict):
+        raise ConfigError("the config's ingest_load must be a mapping")
+    ingest = dict(current)
+    if rates is not None:
+        ingest["insert_rates"] = _numbers(rates, "--insert-rate", float)
+    if search_rate is not None:
+        ingest["search_rate"] = search_rate
+    config["ingest_load"] = ingest
+
+
 def _installed_only(config: dict[str, Any]) -> dict[str, Any]:
     """The default run without the stores whose client is missing (named on stderr)."""
     from vecbench.registry import client_installed, store_class
@@ -165,6 +186,7 @@ def _default_synthetic_params(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from vecbench.analysis.streaming import render_streaming
     from vecbench.analysis.summary import load_rows, render_load_table, render_table, summary_rows
     from vecbench.api import run
     from vecbench.config import RunConfig
@@ -194,6 +216,7 @@ def main(args: argparse.Namespace) -> int:
         from vecbench.analysis.runbook import render_runbook_table, runbook_rows
 
         render_runbook_table(runbook_rows(records))
+        render_streaming(records)
     out = results[0].results_path if results else args.out
     failed = [r for r in records if r.get("status") != "ok"]
     print(f"{len(records)} cell(s), {len(failed)} failed; results: {out}")

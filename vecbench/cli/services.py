@@ -17,7 +17,9 @@ ACTIONS = ("up", "down", "status", "env")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Subcommands of ``vecbench services`` (no import of the services package)."""
-    names_help = "chroma, milvus, pgvector, redis (qdrant, elasticsearch: docker compose only)"
+    names_help = (
+        "chroma, milvus, pgvector, redis, elasticsearch, opensearch, weaviate (qdrant, pinecone: compose)"
+    )
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(p))
     up = sub.add_parser("up", help="start engines and wait until they answer")
     up.add_argument("names", nargs="+", metavar="NAME", help=names_help)

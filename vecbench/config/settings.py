@@ -41,6 +41,8 @@ SETTINGS_KEYS = (
     "selectivities",
     "selectivity_attribute",
     "metric_check",
+    "freshness",
+    "ingest_load",
 )
 
 
@@ -76,6 +78,10 @@ class Settings:
     - ``metric_check``: refuse a data set whose own neighbours match another metric than the
       run's (``vecbench.measures.metric_check``); False (``metric_check: off``) uses them as
       they are;
+    - ``freshness``: a ``vecbench.workloads.plans.FreshnessPlan`` (or its mapping): a
+      freshness cell (time until writes are searchable) per search setting, or None;
+    - ``ingest_load``: an ``IngestPlan`` (or its mapping): a search-under-ingest cell per
+      search setting and insert rate, or None;
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
@@ -97,6 +103,8 @@ class Settings:
     selectivities: tuple[float, ...] = ()
     selectivity_attribute: str | None = None
     metric_check: bool = True
+    freshness: Any = None
+    ingest_load: Any = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -117,6 +125,7 @@ class Settings:
             "selectivities": _check_selectivities(self.selectivities),
             "selectivity_attribute": _check_attribute(self.selectivity_attribute),
             "metric_check": _check_bool(self.metric_check, "metric_check"),
+            **_parse_streaming(self.freshness, self.ingest_load),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -175,6 +184,9 @@ class Settings:
             out["runbook"] = self.runbook.as_dict()
         if not self.metric_check:
             out["metric_check"] = False
+        for name in ("freshness", "ingest_load"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name).as_dict()
         return out
 
 
@@ -204,6 +216,15 @@ def _check_attribute(name: Any) -> str | None:
     if name is not None and (not isinstance(name, str) or not name):
         raise ConfigError(f"selectivity_attribute must be an attribute name, got {name!r}")
     return name
+
+
+def _parse_streaming(freshness: Any, ingest_load: Any) -> dict[str, Any]:
+    from vecbench.workloads.plans import FreshnessPlan, IngestPlan, parse_plan
+
+    return {
+        "freshness": parse_plan(freshness, FreshnessPlan, "freshness"),
+        "ingest_load": parse_plan(ingest_load, IngestPlan, "ingest_load"),
+    }
 
 
 def _parse_filters(filters: Any) -> tuple[Any, ...]:

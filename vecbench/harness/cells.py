@@ -94,6 +94,9 @@ class CellResult:
         if not self.ok:
             err = self.error or {}
             return f"CellResult({head}: failed {err.get('type')}: {err.get('message')})"
+        kind = self.record.get("kind", "vector")
+        if kind != "vector":  # a streaming cell: its figures are in its own section
+            return f"CellResult({kind} {head})"
         return f"CellResult({head}: recall={self.recall:.4f} p99_ms={self.p99_ms:.3f} qps={self.qps:.1f})"
 
 
@@ -167,6 +170,16 @@ class CellContext:
         self.handle: dict[str, Any] | None = None  # store.share(), made once per index
         self.filtered: list[Any] = []  # a FilteredSearch per filter of settings.filters
 
+    @property
+    def max_k(self) -> int | None:
+        """The store's limit on k per search (``StoreInfo.max_k``), if it declares one."""
+        from vecbench.registry import store_class
+
+        try:
+            return getattr(store_class(self.store_name).info, "max_k", None)
+        except Exception:  # noqa: BLE001 - an unknown store fails its cells elsewhere
+            return None
+
     def cell_id(self, search_params: Mapping[str, Any], filtered: Any = None) -> str:
         return cell_id(
             self.store_name,
@@ -202,7 +215,9 @@ class CellContext:
                 "params": dict(cell.search_params),
                 "k": self.k,
                 "resolved_params": cell.resolved,
-                **({"filter": cell.filtered.section(self.k)} if cell.filtered is not None else {}),
+                **(
+                    {"filter": cell.filtered.section(self.k, self.max_k)} if cell.filtered is not None else {}
+                ),
             },
         }
 

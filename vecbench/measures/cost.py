@@ -323,11 +323,12 @@ def reprice(record: Mapping[str, Any], prices: PriceModel) -> dict[str, Any]:
     """A copy of ``record`` whose ``cost`` figures use ``prices`` (nothing is re-measured).
 
     The saved ``cost.basis`` is used; a vector record without one (schema v1) gets it
-    derived from its measured sections. Failed records come back unchanged.
+    derived from its measured sections. Failed records, and kinds without a cost section,
+    come back unchanged.
     """
     out = dict(record)
-    if record.get("status") != "ok":
-        return out
+    if record.get("status") != "ok" or record.get("kind", "vector") not in ("vector", "rag"):
+        return out  # failed, or a kind with no cost section (freshness, ingest_load)
     cost = record.get("cost")
     basis = dig(cost, "basis")
     if record.get("kind", "vector") == "rag":

@@ -26,7 +26,9 @@ __all__ = ["render_html", "write_html"]
 _MEASURED = (
     *("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "counts"),
     *("steps", "summary"),  # a runbook record's
+    *("freshness", "ingest"),  # a streaming record's
 )
+_STREAMING = ("freshness", "ingest_load")
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d1d1f;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:2px solid #ddd}
@@ -195,6 +197,7 @@ def render_html(
     vector_ok = [r for r in vector if r.get("status") == "ok"]
     rag = [r for r in records if r.get("kind") == "rag"]
     runbook = [r for r in records if r.get("kind") == "runbook"]
+    streaming_ok = [r for r in records if r.get("kind") in _STREAMING and r.get("status") == "ok"]
     failed = [r for r in records if r.get("status") != "ok"]
     pts = points(vector_ok)
     groups = _groups(pts)
@@ -231,6 +234,15 @@ def render_html(
 
         require_matplotlib()
         sections.append(("runbook", "Runbooks: recall and p99 over the steps", runbook_section(runbook)))
+    if any(r.get("kind") in _STREAMING for r in records):
+        from vecbench.report.streaming import freshness_section, ingest_section
+
+        fresh = freshness_section(records)
+        if fresh:
+            sections.append(("freshness", "Freshness: time until a write is searchable", fresh))
+        ingest = ingest_section(records)
+        if ingest:
+            sections.append(("ingest", "Search under ingest", ingest))
     if any(isinstance(r.get("cost"), Mapping) and r.get("status") == "ok" for r in records):
         sections.append(("cost", "Cost", tables.cost_table(records)))
     if rag:
@@ -250,14 +262,20 @@ def render_html(
     run_text = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
     meta = (
         f"{len(records)} record(s): {len(records) - len(failed)} ok, {len(failed)} failed; "
-        f"{len(vector)} vector, {len(rag)} retrieval, {len(runbook)} runbook. Run(s): {run_text or '-'}. "
+        f"{len(vector)} vector, {len(rag)} retrieval, {len(runbook)} runbook"
+        + (
+            f", {len(records) - len(vector) - len(rag) - len(runbook)} streaming"
+            if len(records) > len(vector) + len(rag) + len(runbook)
+            else ""
+        )
+        + f". Run(s): {run_text or '-'}. "
         f"Generated {utc_now_iso()} by vecbench {__version__}"
         + (f" from {rpath.name}" if rpath is not None else "")
         + "."
     )
     if not records:
         notice = '<p class="none">No records: nothing was measured.</p>'
-    elif not vector_ok and not [r for r in rag + runbook if r.get("status") == "ok"]:
+    elif not vector_ok and not streaming_ok and not [r for r in rag + runbook if r.get("status") == "ok"]:
         notice = '<p class="bad">No successful records: every cell failed (see below).</p>'
     else:
         notice = ""

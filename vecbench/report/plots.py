@@ -166,7 +166,7 @@ def _curve(ax: Any, xs: list[float], ys: list[Any], **kw: Any) -> bool:
     pts = [(x, y) for x, y in zip(xs, ys, strict=True) if isinstance(y, (int, float))]
     if not pts:
         return False
-    ax.plot(*zip(*sorted(pts), strict=True), marker="o", markersize=4, **kw)
+    ax.plot(*zip(*sorted(pts), strict=True), **{"marker": "o", "markersize": 4, **kw})
     return True
 
 

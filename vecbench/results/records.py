@@ -99,7 +99,8 @@ def make_record(
     sidecar: str | None = None,
     **sections: Any,
 ) -> dict[str, Any]:
-    """A complete, validated record of ``kind`` ("vector", "rag" or "runbook").
+    """A complete, validated record of ``kind`` ("vector", "rag", "runbook", "freshness",
+    "ingest_load").
 
     ``sections`` are the record's other keys (``vecbench.results.schema.KINDS``): the
     identity of the cell (run_id, cell_id, created_at, versions, machine, store, dataset,

@@ -17,6 +17,8 @@ __all__ = [
     "READABLE_VERSIONS",
     "RECORD_KEYS",
     "RAG_RECORD_KEYS",
+    "FRESHNESS_RECORD_KEYS",
+    "INGEST_RECORD_KEYS",
     "MEASURED",
     "RAG_MEASURED",
     "RUNBOOK_RECORD_KEYS",
@@ -93,6 +95,32 @@ RUNBOOK_RECORD_KEYS = (
     "footprint",
     *_TAIL,
 )
+# Streaming workloads (vecbench.harness.streaming): time until writes are searchable, and
+# search latency and recall while vectors are written at a fixed rate.
+FRESHNESS_RECORD_KEYS = (
+    *_HEAD,
+    "store",
+    "dataset",
+    "index",
+    "search",
+    "workload",
+    "timings",
+    "freshness",
+    *_TAIL,
+)
+INGEST_RECORD_KEYS = (
+    *_HEAD,
+    "store",
+    "dataset",
+    "index",
+    "search",
+    "workload",
+    "timings",
+    "quality",
+    "latency",
+    "ingest",
+    *_TAIL,
+)
 # Sections that hold measurements: null in a failed record, never numbers.
 MEASURED = ("timings", "quality", "latency", "qps", "footprint", "load", "cost", "ci", "machine_load")
 RAG_MEASURED = ("quality", "cost", "latency", "footprint", "ci", "machine_load")
@@ -107,13 +135,16 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "vector": (RECORD_KEYS, MEASURED),
     "rag": (RAG_RECORD_KEYS, RAG_MEASURED),
     "runbook": (RUNBOOK_RECORD_KEYS, RUNBOOK_MEASURED),  # new in version 3: no older file holds one
+    "freshness": (FRESHNESS_RECORD_KEYS, ("timings", "freshness", "machine_load")),
+    "ingest_load": (INGEST_RECORD_KEYS, ("timings", "quality", "latency", "ingest", "machine_load")),
 }
 
 
 def validate_record(record: Mapping[str, Any]) -> None:
     """Raise ResultsFormatError unless ``record`` follows the schema's shape rules.
 
-    The keys depend on ``kind``: "vector" (the default when absent), "rag" or "runbook".
+    The keys depend on ``kind``: "vector" (the default when absent), "rag", "runbook",
+    "freshness" or "ingest_load".
     """
     keys = tuple(record)
     kind = record.get("kind", "vector")

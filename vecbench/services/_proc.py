@@ -109,6 +109,41 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on PORT (TCP, IPv4 and IPv6), from /proc/net/tcp{,6}."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holder(port: int) -> str | None:
+    """``"pid 123 (name)"`` of a process listening on PORT, or None when it cannot be told
+    (nothing listens, or the process is another user's and its fds are unreadable)."""
+    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    if not wanted:
+        return None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+            if any(os.readlink(f"/proc/{entry}/fd/{fd}") in wanted for fd in fds):
+                name = Path(f"/proc/{entry}/comm").read_text().strip()
+                return f"pid {entry} ({name})"
+        except OSError:
+            continue
+    return None
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now (any interface), chosen by the kernel."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

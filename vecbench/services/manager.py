@@ -17,14 +17,24 @@ from vecbench.errors import ConfigError, NotReadyError, StoreError, UnknownNameE
 from vecbench.services import _proc
 from vecbench.services.base import ExternalService, Launch, Note, Service, State
 from vecbench.services.chroma import ChromaService
+from vecbench.services.elasticsearch import ElasticsearchService
 from vecbench.services.milvus import MilvusService
+from vecbench.services.opensearch import OpenSearchService
 from vecbench.services.pgvector import PgvectorService
 from vecbench.services.redis import RedisService
 from vecbench.services.weaviate import WeaviateService
 
 SERVICES: dict[str, Service] = {
     s.name: s
-    for s in (ChromaService(), MilvusService(), PgvectorService(), RedisService(), WeaviateService())
+    for s in (
+        ChromaService(),
+        MilvusService(),
+        PgvectorService(),
+        RedisService(),
+        ElasticsearchService(),
+        OpenSearchService(),
+        WeaviateService(),
+    )
 }
 # Why an engine has no local route, where it is not the usual one.
 _NO_LOCAL_ROUTE = {
@@ -32,11 +42,13 @@ _NO_LOCAL_ROUTE = {
 }
 # Engines with no local route (no service port in vecbench.engines): docker compose only.
 EXTERNAL: dict[str, ExternalService] = {
-    e.service: ExternalService(e, _NO_LOCAL_ROUTE.get(e.name, "no server package on PyPI or Debian"))
+    e.service: ExternalService(
+        e, _NO_LOCAL_ROUTE.get(e.name, "no server package on PyPI, Debian or Maven Central")
+    )
     for e in ENGINES.values()
     if not e.local
 }
-ALIASES = {"es": "elasticsearch", "pg": "pgvector", "postgres": "pgvector"}
+ALIASES = {"es": "elasticsearch", "os": "opensearch", "pg": "pgvector", "postgres": "pgvector"}
 # Servers this process started: kept so that they are reaped (no zombie, no ResourceWarning).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -170,8 +182,9 @@ def start(
         return Started(svc.name, current, already=True, rss=_rss(current))
     port = svc.port()
     if _proc.port_open(port):
+        holder = _proc.port_holder(port) or "another process"
         raise ConfigError(
-            f"{svc.name}: port {port} is already in use by another process; set {svc.port_var} to a free port"
+            f"{svc.name}: port {port} is already in use by {holder}; set {svc.port_var} to a free port"
         )
     svc.data_dir().mkdir(parents=True, exist_ok=True)
     svc.prepare(note)

@@ -11,27 +11,19 @@ server: anyone on this machine may connect). The first start creates the databas
 from __future__ import annotations
 
 import os
-import pwd
 import signal
-import stat
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from vecbench.engines import ENGINES
-from vecbench.errors import ConfigError, StoreError
+from vecbench.errors import StoreError
 from vecbench.services._proc import port_open
+from vecbench.services._user import as_user_kwargs, ensure_traversable, ensure_user, run_user
 from vecbench.services.base import INSTALL_SCRIPT, EngineNotInstalledError, Launch, Note, Service, State
 
 ROLE = "vecbench"
 DATABASE = "vecbench"
-SYSTEM_USER = "vecbench"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes; the socket file adds "/.s.PGSQL.NNNNN"
-
-
-def _run_user() -> str | None:
-    """The system user the server runs as when it must not run as us (root), else None."""
-    return SYSTEM_USER if os.geteuid() == 0 else None
 
 
 class PgvectorService(Service):
@@ -57,65 +49,16 @@ class PgvectorService(Service):
                     f"pgvector: {self.bindir() / exe} is missing; reinstall with {INSTALL_SCRIPT}",
                 )
 
-    # -- running as an unprivileged user ------------------------------------------------
-    def _ensure_user(self, note: Note) -> pwd.struct_passwd:
-        try:
-            return pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            pass
-        note(f"pgvector: creating system user {SYSTEM_USER!r} (postgres refuses to run as root)")
-        try:
-            subprocess.run(
-                [
-                    "useradd",
-                    "--system",
-                    "--user-group",
-                    "--no-create-home",
-                    "--home-dir",
-                    "/nonexistent",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    SYSTEM_USER,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-        except (OSError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", "") or str(exc)
-            raise ConfigError(
-                f"pgvector: postgres can't run as root and creating user {SYSTEM_USER!r} failed: "
-                f"{detail.strip()}; create it (useradd --system {SYSTEM_USER}) or run vecbench as a normal user"
-            ) from exc
-        return pwd.getpwnam(SYSTEM_USER)
-
-    @staticmethod
-    def _ensure_traversable(path: Path, note: Note) -> None:
-        """Let other users pass through PATH's ancestors (o+x only, no listing), as the server
-        user must reach its data dir and binaries."""
-        for parent in reversed(path.resolve().parents):
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                note(f"pgvector: chmod o+x {parent} so that user {SYSTEM_USER!r} can reach {path}")
-                parent.chmod(mode | stat.S_IXOTH)
-
-    def _as_user_kwargs(self, user: str | None) -> dict[str, Any]:
-        if user is None:
-            return {}
-        pw = pwd.getpwnam(user)
-        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
-
     def prepare(self, note: Note) -> None:
-        user = _run_user()
+        user = run_user()
         data, run = self.data_dir(), self.socket_dir()
         for d in (data, run):
             d.mkdir(parents=True, exist_ok=True)
         data.chmod(0o700)
         if user:
-            pw = self._ensure_user(note)
-            self._ensure_traversable(data, note)
-            self._ensure_traversable(self.bindir(), note)
+            pw = ensure_user(self.name, "postgres refuses to run as root", note)
+            ensure_traversable(self.name, data, note)
+            ensure_traversable(self.name, self.bindir(), note)
             for d in (data, run):
                 os.chown(d, pw.pw_uid, pw.pw_gid)
         if (data / "PG_VERSION").exists():
@@ -138,7 +81,7 @@ class PgvectorService(Service):
             text=True,
             timeout=300,
             cwd=str(data),
-            **self._as_user_kwargs(user),
+            **as_user_kwargs(user),
         )
         if proc.returncode != 0:
             raise StoreError(f"pgvector: initdb failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
@@ -156,7 +99,7 @@ class PgvectorService(Service):
             "-k",
             sockets,
         ]
-        return Launch(argv, cwd=self.data_dir(), user=_run_user())
+        return Launch(argv, cwd=self.data_dir(), user=run_user())
 
     def url(self, port: int) -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{port}/{DATABASE}"

@@ -72,21 +72,26 @@ class FilteredSearch:
         """What makes a cell filtered, for its cell id."""
         return {"filter": self.filter.as_dict(), "strategy": self.strategy}
 
-    def k_searched(self, k: int) -> int:
+    def k_searched(self, k: int, max_k: int | None = None) -> int:
         """Neighbours asked of the store: k for native filtering; for post_filter k over the
-        selectivity, ``POST_FILTER_OVERSAMPLE`` times over, at most the base set."""
+        selectivity, ``POST_FILTER_OVERSAMPLE`` times over, at most the base set and at most
+        ``max_k`` (the engine's own limit on k, ``StoreInfo.max_k``)."""
         if self.strategy == "native":
             return k
-        return int(min(self.keep.shape[0], max(k, math.ceil(k / self.selectivity * POST_FILTER_OVERSAMPLE))))
+        wide = min(self.keep.shape[0], max(k, math.ceil(k / self.selectivity * POST_FILTER_OVERSAMPLE)))
+        return int(min(wide, max_k) if max_k is not None else wide)
 
-    def section(self, k: int) -> dict[str, Any]:
-        """The record's ``search.filter`` entry."""
+    def section(self, k: int, max_k: int | None = None) -> dict[str, Any]:
+        """The record's ``search.filter`` entry (``k_limited_by_store`` when the engine's
+        limit on k cut what post-filtering asked for)."""
+        limited = self.k_searched(k, max_k) < self.k_searched(k)
         return {
             **self.identity(),
             **({"target_selectivity": self.target} if self.target is not None else {}),
             "selectivity": self.selectivity,
             "passing": int(self.keep.sum()),
-            "k_searched": self.k_searched(k),
+            "k_searched": self.k_searched(k, max_k),
+            **({"k_limited_by_store": max_k} if limited else {}),
         }
 
     def search_fn(self, store: Any, k: int) -> Callable[[NDArray[np.float32], int], Any]:
@@ -101,7 +106,7 @@ class FilteredSearch:
                 )
             flt = self.filter
             return lambda q, kk: store.search_filtered(q, kk, flt)
-        keep, wide, n = self.keep, self.k_searched(k), self.keep.shape[0]
+        keep, wide, n = self.keep, self.k_searched(k, _max_k(store)), self.keep.shape[0]
         search = store.search
 
         def post_filtered(q: NDArray[np.float32], kk: int) -> NDArray[np.int64]:
@@ -129,7 +134,7 @@ class FilteredSearch:
             got = store.search_filtered_batch(queries, k, self.filter)
             elapsed = time.perf_counter_ns() - t0
             return pad_ids(np.asarray(got), k), qps_from_elapsed(len(queries), max(elapsed, 1))
-        ids, qps = batch_pass(store, queries, self.k_searched(k))
+        ids, qps = batch_pass(store, queries, self.k_searched(k, _max_k(store)))
         if ids is None:
             return None, None
         rows = [row[(row >= 0) & (row < self.keep.shape[0])] for row in ids]
@@ -154,6 +159,10 @@ class FilteredSearch:
             "violations": int(per_query.sum()),
             "queries_with_violations": int((per_query > 0).sum()),
         }
+
+
+def _max_k(store: Any) -> int | None:
+    return getattr(getattr(store, "info", None), "max_k", None)
 
 
 def filtered_searches(dataset: Any, settings: Any) -> list[FilteredSearch]:
