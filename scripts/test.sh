@@ -17,6 +17,7 @@ export VECBENCH_BUILD_CACHE="${VECBENCH_BUILD_CACHE:-$HOME/.cache/vecbench/build
 bash scripts/setup.sh test
 VENV=.venv bash scripts/install-engines.sh
 .venv/bin/ruff check vecbench adapters tests benchmarks
+.venv/bin/ruff format --check vecbench adapters tests benchmarks
 
 export VECBENCH_PROGRESS=0
 pytest_run() {
