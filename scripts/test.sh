@@ -20,9 +20,13 @@ VENV=.venv bash scripts/install-engines.sh
 .venv/bin/ruff format --check vecbench adapters tests benchmarks
 
 export VECBENCH_PROGRESS=0
+# A temp root of this checkout's own: pytest makes /tmp/pytest-of-$USER private (0700) at the
+# start of every session on the machine, which would cut the engines that run as another
+# user (Elasticsearch, OpenSearch, PostgreSQL refuse root) off a test's cache mid-run.
+BASETEMP="$PWD/.pytest-tmp"
 pytest_run() {
   local rc=0
-  .venv/bin/python -m pytest "$@" || rc=$?
+  .venv/bin/python -m pytest --basetemp="$BASETEMP" "$@" || rc=$?
   if [ "$rc" -eq 5 ]; then
     echo "pytest collected no tests: treated as a failure" >&2
     return 1
