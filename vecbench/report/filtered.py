@@ -88,7 +88,7 @@ def _table(pts: Sequence[Mapping[str, Any]]) -> str:
         rows.append(
             [
                 p["label"],
-                p["params"] or "-",
+                tables.Cell(p["params"] or "-", cls="wrap"),
                 p["filter"],
                 tables.fmt(section.get("selectivity"), "share"),
                 tables.fmt(section.get("k_searched"), "int"),
