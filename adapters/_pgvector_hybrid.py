@@ -43,7 +43,9 @@ def text_column_definitions(sql: Any, full_text: str, ts_config: str = TS_CONFIG
     """``, "text" text NOT NULL, "text_tsv" tsvector GENERATED ALWAYS AS (...) STORED``."""
     return sql.SQL(
         ", {text} text NOT NULL, {tsv} tsvector GENERATED ALWAYS AS (to_tsvector({cfg}::regconfig, {text})) STORED"
-    ).format(text=sql.Identifier(full_text), tsv=sql.Identifier(tsv_column(full_text)), cfg=sql.Literal(ts_config))
+    ).format(
+        text=sql.Identifier(full_text), tsv=sql.Identifier(tsv_column(full_text)), cfg=sql.Literal(ts_config)
+    )
 
 
 def create_text_index(conn: Any, sql: Any, table: Any, table_name: str, full_text: str) -> None:

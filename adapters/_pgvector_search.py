@@ -103,7 +103,9 @@ class PgVectorSearch:
         stmt = self._hybrid_stmts.get(fusion)
         if stmt is None:
             op, _ = pgsql.OPS[spec.metric]
-            stmt = pgh.hybrid_statement(self._sql, self._table, op, spec.full_text, fusion).as_string(self._conn)
+            stmt = pgh.hybrid_statement(self._sql, self._table, op, spec.full_text, fusion).as_string(
+                self._conn
+            )
             self._hybrid_stmts[fusion] = stmt
         if "ef_search" in self._search_params:  # hnsw: at least k candidates from the vector side
             ef = min(MAX_EF_SEARCH, max(int(self._search_params["ef_search"]), k))

@@ -61,9 +61,9 @@ from vecbench.util.deps import import_optional
 from vecbench.util.validation import is_number
 
 from . import _weaviate_filters as wf
+from . import _weaviate_hybrid as wh
 from . import _weaviate_support as ws
 from ._base import BaseStore, check_int_param
-from . import _weaviate_hybrid as wh
 from ._capabilities import DeletableMixin, FilterableMixin, FootprintMixin, HybridSearchMixin, ShareableMixin
 from ._weaviate_footprint import footprint_from_metrics, metrics_url
 
@@ -254,7 +254,11 @@ class WeaviateStore(
         if spec.full_text is not None:
             props.append(wh.text_property(wvc, wh.text_property_name(spec.attributes, spec.full_text)))
         self._coll = self._call(
-            "create the collection", self._client.collections.create, name, vector_config=vectors, properties=props
+            "create the collection",
+            self._client.collections.create,
+            name,
+            vector_config=vectors,
+            properties=props,
         )
         self._in_effect = self._server_settings()
 

@@ -128,9 +128,7 @@ class Retriever:
         qv = check_vectors(self.embedder.embed([text]), 1, self.embedder)[0]
         lap("embed_query")
         m = self.mode
-        ids = self.store.search_hybrid(
-            qv, text, self.k_chunks, fusion=m.fusion, alpha=m.alpha, rrf_k=m.rrf_k
-        )
+        ids = self.store.search_hybrid(qv, text, self.k_chunks, fusion=m.fusion, alpha=m.alpha, rrf_k=m.rrf_k)
         ranked = [(int(i), 1.0 / r) for r, i in enumerate(ids, start=1)]
         lap("hybrid_search")
         return ranked
