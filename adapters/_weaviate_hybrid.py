@@ -71,9 +71,22 @@ def hybrid_kwargs(
 
 
 def search_hybrid(
-    coll: Any, call: Any, target: str, query: NDArray[np.float32], text: str, k: int, kwargs: dict[str, Any]
+    coll: Any,
+    call: Any,
+    target: str,
+    spec: Any,
+    query: NDArray[np.float32],
+    text: str,
+    k: int,
+    fusion: str,
+    alpha: float | None,
 ) -> NDArray[np.int64]:
-    """Run one hybrid query (``call``: the store's error wrapper); ids best first, -1 padded."""
+    """One hybrid query on ``coll`` (``call``: the store's error wrapper, ``target``: the
+    named vector, ``spec``: the collection's); ids best first, -1 padded."""
+    from weaviate.classes.query import HybridFusion
+
+    prop = text_property_name(spec.attributes, str(spec.full_text))
+    kwargs = hybrid_kwargs(HybridFusion, text, query.tolist(), k, fusion, alpha, prop)
     out = np.full(k, -1, dtype=np.int64)
     res = call("hybrid search", coll.query.hybrid, target_vector=target, **kwargs)
     ws.uuids_to_ids((o.uuid for o in res.objects), out)

@@ -397,12 +397,8 @@ class WeaviateStore(
     def _do_search_hybrid(
         self, query: NDArray[np.float32], text: str, k: int, fusion: str, alpha: float | None, rrf_k: int
     ) -> NDArray[np.int64]:
-        from weaviate.classes.query import HybridFusion
-
         spec = self._require_collection()
-        prop = wh.text_property_name(spec.attributes, str(spec.full_text))
-        kwargs = wh.hybrid_kwargs(HybridFusion, text, query.tolist(), k, fusion, alpha, prop)
-        return wh.search_hybrid(self._coll, self._call, VECTOR, query, text, k, kwargs)
+        return wh.search_hybrid(self._coll, self._call, VECTOR, spec, query, text, k, fusion, alpha)
 
     # -- sharing ---------------------------------------------------------------------
 
