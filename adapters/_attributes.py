@@ -34,6 +34,7 @@ __all__ = [
     "check_filter_attributes",
     "clauses",
     "int_bounds",
+    "text_column",
 ]
 
 Columns = dict[str, NDArray[Any]]
@@ -232,3 +233,26 @@ class AttributeTable:
         """The ids among ``ids`` that pass ``flt``."""
         ids = np.asarray(ids, dtype=np.int64)
         return ids[self.passes(flt, ids)]
+
+
+def text_column(payloads: Any, key: str, n: int) -> NDArray[Any]:
+    """The full-text column (str objects) from ``payloads`` (one mapping per vector, or a
+    mapping of columns); ConfigError when a vector has no text under ``key``."""
+    if payloads is None:
+        raise ConfigError(f"the collection stores full text under {key!r}: upsert needs payloads with it")
+    if isinstance(payloads, Mapping):
+        if key not in payloads:
+            raise ConfigError(f"payload columns lack the full-text key {key!r}")
+        values = list(payloads[key])
+    else:
+        missing = sum(1 for p in payloads if not isinstance(p, Mapping) or key not in p)
+        if missing:
+            raise ConfigError(f"{missing} payload(s) lack the full-text key {key!r}")
+        values = [p[key] for p in payloads]
+    if len(values) != n:
+        raise ConfigError(f"full text {key!r}: got {len(values)} values for {n} vectors")
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"full text {key!r}: every value must be a str")
+    out = np.empty(n, dtype=object)
+    out[:] = values
+    return out

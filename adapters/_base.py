@@ -191,6 +191,8 @@ class BaseStore:
     info: ClassVar[StoreInfo]
     # FilterableMixin sets it: upsert hands declared attribute columns to ``_do_upsert``.
     _stores_attributes: ClassVar[bool] = False
+    # HybridSearchMixin sets it: upsert hands the full-text column to ``_do_upsert``.
+    _stores_text: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         if config is not None and not isinstance(config, Mapping):
@@ -280,6 +282,13 @@ class BaseStore:
     def _do_detach(self) -> None:
         """Release what ``_do_attach`` acquired; never delete the shared collection."""
 
+    def _do_search_hybrid(
+        self, query: NDArray[np.float32], text: str, k: int, fusion: str, alpha: float | None, rrf_k: int
+    ) -> NDArray[np.int64]:
+        """Ids fused by the engine from its full-text and vector searches, best first, at most
+        k (HybridSearchMixin; fusion and its parameter checked, supported by the engine)."""
+        raise NotImplementedError
+
     # -- lifecycle ---------------------------------------------------------------------
 
     def __enter__(self) -> BaseStore:
@@ -332,6 +341,10 @@ class BaseStore:
         if not isinstance(spec, CollectionSpec):
             raise ConfigError(f"create() takes a CollectionSpec, got {type(spec).__name__}")
         index_type = spec.resolve(self.info.index_types, self.info.name)
+        if spec.full_text is not None and not self._stores_text:
+            from vecbench.store import HybridSearch, require_capability
+
+            require_capability(self, HybridSearch, "a collection with full_text")
         build = self._check_build_params(spec, index_type.build_params(spec.index_params))
         search = self._check_search_params(index_type.search_params(None))
         if self._spec is not None:
@@ -377,7 +390,7 @@ class BaseStore:
 
         A Filterable store stores the values of the collection's declared attributes
         (``CollectionSpec.attributes``) from ``payloads``: one mapping per vector, or a
-        mapping of columns. Other payload keys, and payloads given to a store that cannot
+        mapping of columns; a HybridSearch store stores the text under ``spec.full_text``. Other payload keys, and payloads given to a store that cannot
         filter, are accepted and not stored.
         """
         spec = self._require_collection()
@@ -387,12 +400,17 @@ class BaseStore:
         n = vecs.shape[0]
         if payloads is not None and not isinstance(payloads, Mapping) and len(payloads) != n:
             raise ConfigError(f"got {len(payloads)} payloads for {n} vectors")
+        columns: dict[str, Any] | None = None
         if spec.attributes and self._stores_attributes:
             from ._attributes import attribute_columns
 
             columns = attribute_columns(payloads, spec.attributes, n)
-            if n:
-                self._do_upsert(id_arr, vecs, columns)  # type: ignore[call-arg]
+        if spec.full_text is not None:  # only a HybridSearch store gets here (create checks)
+            from ._attributes import text_column
+
+            columns = {**(columns or {}), spec.full_text: text_column(payloads, spec.full_text, n)}
+        if n and columns is not None:
+            self._do_upsert(id_arr, vecs, columns)  # type: ignore[call-arg]
         elif n:
             self._do_upsert(id_arr, vecs)
 

@@ -10,6 +10,9 @@ Each mixin adds only the public method, with its state checks and input validati
 calls a ``_do_*`` hook the adapter fills in (declared on ``BaseStore``). A mixin never
 defines a hook itself, so the order of the bases does not matter.
 
+``HybridSearchMixin`` changes ``upsert`` too: when the collection has ``full_text``, the
+text column (from the payloads) reaches ``_do_upsert`` among the columns, under that key.
+
 ``FilterableMixin`` is the one that changes another method: a Filterable store's
 ``_do_upsert`` also receives the columns of the collection's declared attributes
 (``CollectionSpec.attributes``) and stores them the way its engine recommends.
@@ -23,14 +26,24 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vecbench.errors import CollectionExistsError, ConfigError
+from vecbench.errors import CapabilityError, CollectionExistsError, ConfigError
 from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats
 from vecbench.util.validation import as_query, as_vectors, check_k
 
 from ._base import BaseStore
 
-__all__ = ["BatchSearchMixin", "DeletableMixin", "FilterableMixin", "FootprintMixin", "ShareableMixin"]
+__all__ = [
+    "BatchSearchMixin",
+    "DeletableMixin",
+    "FilterableMixin",
+    "FootprintMixin",
+    "HybridSearchMixin",
+    "ShareableMixin",
+    "HYBRID_FUSIONS",
+]
+
+HYBRID_FUSIONS = ("rrf", "weighted")
 
 
 class BatchSearchMixin(BaseStore):
@@ -118,6 +131,7 @@ class ShareableMixin(BaseStore):
                 "index_type": spec.index_type,
                 "index_params": dict(spec.index_params),
                 "attributes": dict(spec.attributes),
+                "full_text": spec.full_text,
             },
             "build_params": dict(self._build_params),
             "search_params": dict(self._search_params),
@@ -150,3 +164,74 @@ class ShareableMixin(BaseStore):
         except BaseException:
             self._reset_collection()
             raise
+
+
+class HybridSearchMixin(BaseStore):
+    """``HybridSearch``: full-text + vector search fused by the engine (``_do_search_hybrid``).
+
+    The collection must be created with ``CollectionSpec.full_text`` (the payload key of the
+    text); ``upsert`` then hands the text column to ``_do_upsert`` under that key.
+    ``hybrid_fusions`` maps each fusion the engine runs to how it runs it (the record's
+    ``search.retrieval.method``).
+    """
+
+    _stores_text: ClassVar[bool] = True
+    hybrid_fusions: ClassVar[Mapping[str, str]] = {}
+    hybrid_rrf_k: ClassVar[int | None] = None  # an engine whose RRF constant is fixed
+
+    @classmethod
+    def hybrid_refusal(cls, fusion: str, rrf_k: int = 60) -> str | None:
+        """Why ``fusion`` (with ``rrf_k``) cannot run in this engine, or None when it can."""
+        if fusion not in cls.hybrid_fusions:
+            offered = ", ".join(cls.hybrid_fusions) or "none"
+            return f"{cls.info.name} fuses natively by {offered}, not {fusion}"
+        if fusion == "rrf" and cls.hybrid_rrf_k is not None and rrf_k != cls.hybrid_rrf_k:
+            return f"{cls.info.name}'s reciprocal-rank fusion has a fixed constant k={cls.hybrid_rrf_k}"
+        return None
+
+    @classmethod
+    def hybrid_method(cls, fusion: str) -> str:
+        """How the engine runs ``fusion`` (for the record)."""
+        return cls.hybrid_fusions[fusion]
+
+    def search_hybrid(
+        self,
+        query: ArrayLike,
+        text: str,
+        k: int,
+        *,
+        fusion: str = "rrf",
+        alpha: float | None = None,
+        rrf_k: int = 60,
+    ) -> NDArray[np.int64]:
+        """The k best ids for ``query`` (a vector) and ``text``, fused by the engine: by
+        reciprocal rank (``rrf``, constant ``rrf_k``) or a weighted sum of normalised scores
+        (``weighted``, ``alpha`` the vector side's weight in [0, 1])."""
+        spec = self._require_collection()
+        if spec.full_text is None:
+            raise ConfigError(
+                f"{self.info.name}: hybrid search needs a collection created with full_text "
+                "(CollectionSpec(..., full_text='text'))"
+            )
+        q = as_query(query, spec.dim)
+        k = check_k(k)
+        if not isinstance(text, str):
+            raise ConfigError(f"hybrid search text must be a str, got {type(text).__name__}")
+        alpha = _check_fusion(fusion, alpha, rrf_k)
+        why = self.hybrid_refusal(fusion, rrf_k)
+        if why is not None:
+            raise CapabilityError(why)
+        row = np.asarray(self._do_search_hybrid(q, text, k, fusion, alpha, rrf_k), dtype=np.int64)
+        return np.ascontiguousarray(row[row >= 0])
+
+
+def _check_fusion(fusion: str, alpha: float | None, rrf_k: int) -> float | None:
+    if fusion not in HYBRID_FUSIONS:
+        raise ConfigError(f"fusion must be one of {', '.join(HYBRID_FUSIONS)}, got {fusion!r}")
+    if fusion == "rrf":
+        if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, np.integer)) or rrf_k < 1:
+            raise ConfigError(f"rrf_k must be a positive integer, got {rrf_k!r}")
+        return None
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha (the vector side's weight) must be a number in [0, 1], got {alpha!r}")
+    return float(alpha)

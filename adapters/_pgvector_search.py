@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from vecbench.errors import ConfigError, StoreError
 
 from . import _pgvector_filters as pgf
+from . import _pgvector_hybrid as pgh
 from . import _pgvector_report as pgreport
 from . import _pgvector_sql as pgsql
 from ._pgvector_sql import MAX_EF_SEARCH
@@ -38,6 +39,7 @@ class PgVectorSearch:
     _pgvector_version: tuple[int, ...] | None
     _session: dict[str, Any]
     _stmts: dict[int, str]
+    _hybrid_stmts: dict[str, str]
     _filtered_stmts: dict[tuple[int, Any], tuple[str, list[Any]] | None]
     _search_params: dict[str, Any]
 
@@ -92,6 +94,27 @@ class PgVectorSearch:
         # Not prepared: each execution is planned with its values, so the planner sees the
         # filter's selectivity (a generic plan would guess it) and picks its index from that.
         return self._run(queries, k, entry[0], tuple(entry[1]), prepare=False)
+
+    def _do_search_hybrid(
+        self, query: NDArray[np.float32], text: str, k: int, fusion: str, alpha: float | None, rrf_k: int
+    ) -> NDArray[np.int64]:
+        spec = self._require_collection()
+        assert spec.full_text is not None  # HybridSearchMixin checked
+        stmt = self._hybrid_stmts.get(fusion)
+        if stmt is None:
+            op, _ = pgsql.OPS[spec.metric]
+            stmt = pgh.hybrid_statement(self._sql, self._table, op, spec.full_text, fusion).as_string(
+                self._conn
+            )
+            self._hybrid_stmts[fusion] = stmt
+        if "ef_search" in self._search_params:  # hnsw: at least k candidates from the vector side
+            ef = min(MAX_EF_SEARCH, max(int(self._search_params["ef_search"]), k))
+            if self._session.get("hnsw.ef_search") != ef:
+                self._set_search_guc("hnsw", ef)
+        params = pgh.hybrid_params(self._query_param(query), text, k, fusion, alpha, rrf_k)
+        with self._errors("hybrid search"):
+            rows = self._cursor.execute(stmt, params, prepare=True).fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
 
     def _filtered_statement(self, k: int, flt: Any) -> tuple[str, list[Any]] | None:
         spec = self._require_collection()

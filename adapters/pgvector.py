@@ -72,6 +72,7 @@ from vecbench.store import FootprintStats, StoreInfo
 from vecbench.util.deps import import_optional
 
 from . import _pgvector_filters as pgf
+from . import _pgvector_hybrid as pgh
 from . import _pgvector_report as pgreport
 from . import _pgvector_sql as pgsql
 from ._base import BaseStore
@@ -80,6 +81,7 @@ from ._capabilities import (
     DeletableMixin,
     FilterableMixin,
     FootprintMixin,
+    HybridSearchMixin,
     ShareableMixin,
 )
 from ._pgvector_search import PgVectorSearch
@@ -109,6 +111,7 @@ class PgVectorStore(
     FilterableMixin,
     FootprintMixin,
     ShareableMixin,
+    HybridSearchMixin,
     BaseStore,
 ):
     """PostgreSQL with the pgvector extension. See the module docstring for the SQL it runs.
@@ -122,7 +125,13 @@ class PgVectorStore(
     a WHERE clause with bound parameters; hnsw and ivfflat take the iterative scan settings
     (``iterative_scan``, ``max_scan_tuples``, ``scan_mem_multiplier``, ``max_probes``) as
     search parameters (``_pgvector_filters``).
+
+    HybridSearch: the text in a column, a generated ``tsvector`` with a GIN index, and one
+    SQL statement fusing ``ts_rank_cd`` and the vector order by RRF or a weighted sum
+    (``_pgvector_hybrid``).
     """
+
+    hybrid_fusions: ClassVar[Mapping[str, str]] = pgh.METHODS
 
     info: ClassVar[StoreInfo] = StoreInfo(
         name="pgvector",
@@ -157,6 +166,7 @@ class PgVectorStore(
         self._index_built = False
         self._build_s: float | None = None
         self._stmts: dict[int, str] = {}
+        self._hybrid_stmts: dict[str, str] = {}
         self._filtered_stmts: dict[tuple[int, Any], tuple[str, list[Any]] | None] = {}
         self._session: dict[str, Any] = {}  # search GUCs as last SET on this connection
         self._ingest = {"direct_copy_batches": 0, "merged_batches": 0}
@@ -226,6 +236,8 @@ class PgVectorStore(
             if exists:
                 self._conn.execute(sql.SQL("DROP TABLE {}").format(self._table))
             columns = pgf.column_definitions(sql, spec.attributes)
+            if spec.full_text is not None:
+                columns = sql.Composed([columns, pgh.text_column_definitions(sql, spec.full_text)])
             pgsql.create_table(self._conn, sql, self._table, schema, self._vector_type, spec.dim, columns)
 
     def _do_drop(self) -> None:
@@ -272,7 +284,9 @@ class PgVectorStore(
     ) -> None:
         half = self._config.get("halfvec", False)
         if attributes:
-            pgf.check_keyword_values(attributes, self._require_collection().attributes)
+            spec = self._require_collection()
+            kinds = {**spec.attributes, **({spec.full_text: "keyword"} if spec.full_text else {})}
+            pgf.check_keyword_values(attributes, kinds)
         if half and float(np.abs(vectors).max()) > HALF_MAX:
             raise InvalidVectorError(
                 f"halfvec holds values up to {HALF_MAX:g} in magnitude; vectors exceed it"
@@ -317,6 +331,8 @@ class PgVectorStore(
                     if pgsql.scalar(conn, sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(self._table)):
                         # B-trees on the attribute columns after the bulk load, like the vector index
                         pgf.create_attribute_indexes(conn, sql, self._table, spec.name, spec.attributes)
+                        if spec.full_text is not None:
+                            pgh.create_text_index(conn, sql, self._table, spec.name, spec.full_text)
                         if kind != "flat":
                             self._build_index(kind)
                 conn.execute(sql.SQL("ANALYZE {}").format(self._table))

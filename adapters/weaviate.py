@@ -61,9 +61,10 @@ from vecbench.util.deps import import_optional
 from vecbench.util.validation import is_number
 
 from . import _weaviate_filters as wf
+from . import _weaviate_hybrid as wh
 from . import _weaviate_support as ws
 from ._base import BaseStore, check_int_param
-from ._capabilities import DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin
+from ._capabilities import DeletableMixin, FilterableMixin, FootprintMixin, HybridSearchMixin, ShareableMixin
 from ._weaviate_footprint import footprint_from_metrics, metrics_url
 
 __all__ = ["WeaviateStore", "START_HINT"]
@@ -84,10 +85,15 @@ def client_version() -> str | None:
         return None
 
 
-class WeaviateStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, BaseStore):
+class WeaviateStore(
+    DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin, HybridSearchMixin, BaseStore
+):
     """A Weaviate server. Config: ``url`` (default ``$VECBENCH_WEAVIATE_URL``; ``?grpc_port=N``
     allowed), ``grpc_port`` [50051], ``api_key``, ``timeout_s`` [120], ``batch_size`` [1000],
-    ``metrics_url``."""
+    ``metrics_url``. HybridSearch: Weaviate's ``hybrid`` query (``_weaviate_hybrid``)."""
+
+    hybrid_fusions: ClassVar[Mapping[str, str]] = wh.METHODS
+    hybrid_rrf_k: ClassVar[int | None] = wh.RRF_K
 
     info: ClassVar[StoreInfo] = StoreInfo(
         max_k=10_000,  # QUERY_MAXIMUM_RESULTS, the server's default limit on results
@@ -244,13 +250,15 @@ class WeaviateStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMi
             name=VECTOR, vector_index_config=ws.to_configure(wvc, index)
         )
         self._props = wf.property_names(spec.attributes)
-        props = wf.properties(spec.attributes, self._props, self._version)
+        props = wf.to_client_properties(wvc, wf.properties(spec.attributes, self._props, self._version))
+        if spec.full_text is not None:
+            props.append(wh.text_property(wvc, wh.text_property_name(spec.attributes, spec.full_text)))
         self._coll = self._call(
             "create the collection",
             self._client.collections.create,
             name,
             vector_config=vectors,
-            properties=wf.to_client_properties(wvc, props),
+            properties=props,
         )
         self._in_effect = self._server_settings()
 
@@ -265,9 +273,14 @@ class WeaviateStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMi
     ) -> None:
         from weaviate.classes.data import DataObject
 
+        spec = self._require_collection()
+        attributes = dict(attributes or {})
+        text = attributes.pop(spec.full_text, None) if spec.full_text is not None else None
         if attributes:
-            wf.check_values(attributes, self._require_collection().attributes)
-        columns = {self._props[a]: col.tolist() for a, col in (attributes or {}).items()}
+            wf.check_values(attributes, spec.attributes)
+        columns = {self._props[a]: col.tolist() for a, col in attributes.items()}
+        if text is not None:
+            columns[wh.text_property_name(spec.attributes, str(spec.full_text))] = text.tolist()
         batch = int(self._config.get("batch_size") or ws.DEFAULT_BATCH_SIZE)
         uuids = ws.ids_to_uuids(ids.tolist())
         for start in range(0, len(uuids), batch):
@@ -380,6 +393,12 @@ class WeaviateStore(DeletableMixin, FilterableMixin, FootprintMixin, ShareableMi
         from weaviate.classes.query import Filter
 
         return self._near(queries, k, wf.client_filter(Filter, conds))
+
+    def _do_search_hybrid(
+        self, query: NDArray[np.float32], text: str, k: int, fusion: str, alpha: float | None, rrf_k: int
+    ) -> NDArray[np.int64]:
+        spec = self._require_collection()
+        return wh.search_hybrid(self._coll, self._call, VECTOR, spec, query, text, k, fusion, alpha)
 
     # -- sharing ---------------------------------------------------------------------
 

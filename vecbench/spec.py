@@ -69,8 +69,10 @@ def _merge(
 
 @dataclass(frozen=True)
 class CollectionSpec:
-    """A collection to create: name, dimension, metric and index, and the attributes it can
-    filter on (name -> ``"int"`` or ``"keyword"``; stored and indexed by a Filterable store).
+    """A collection to create: name, dimension, metric and index, the attributes it can
+    filter on (name -> ``"int"`` or ``"keyword"``; stored and indexed by a Filterable store)
+    and ``full_text``: the payload key whose text a HybridSearch store indexes for its own
+    full-text search (None: no text is stored).
 
     >>> CollectionSpec("bench", dim=128, metric="l2", index_type="hnsw", index_params={"m": 16})
     CollectionSpec(name='bench', dim=128, metric=<Metric.EUCLIDEAN: 'euclidean'>, index_type='hnsw', index_params={'m': 16}, attributes={})
@@ -82,6 +84,7 @@ class CollectionSpec:
     index_type: str = "flat"
     index_params: Mapping[str, Any] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)
+    full_text: str | None = None
 
     def __post_init__(self) -> None:
         check_identifier(self.name)
@@ -98,6 +101,10 @@ class CollectionSpec:
                     f"attribute {attr!r} has kind {kind!r}; valid: {', '.join(ATTRIBUTE_KINDS)}"
                 )
         object.__setattr__(self, "attributes", dict(self.attributes))
+        if self.full_text is not None:
+            check_identifier(self.full_text, "full_text key")
+            if self.full_text in self.attributes:
+                raise ConfigError(f"full_text key {self.full_text!r} is also a filter attribute")
 
     def resolve(self, index_types: Mapping[str, IndexType], store: str) -> IndexType:
         """The IndexType this spec names in ``index_types``, checked against metric and params."""

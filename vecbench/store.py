@@ -45,6 +45,7 @@ __all__ = [
     "Deletable",
     "Footprint",
     "Shareable",
+    "HybridSearch",
     "StoreInfo",
     "FootprintStats",
     "CAPABILITIES",
@@ -182,7 +183,34 @@ class Shareable(Protocol):
     def attach(self, handle: Mapping[str, Any]) -> None: ...
 
 
-CAPABILITIES: tuple[type, ...] = (BatchSearch, Filterable, Deletable, Footprint, Shareable)
+@runtime_checkable
+class HybridSearch(Protocol):
+    """The engine's own hybrid retrieval: full-text search over the text stored with the
+    vectors (``CollectionSpec.full_text``) and vector search, fused by the engine in one
+    request. ``hybrid_refusal`` says, without I/O, why a fusion setting cannot run natively
+    (None when it can); ``hybrid_method`` says how the engine runs it, for the record.
+    """
+
+    def search_hybrid(
+        self,
+        query: NDArray[np.float32],
+        text: str,
+        k: int,
+        *,
+        fusion: str = "rrf",
+        alpha: float | None = None,
+        rrf_k: int = 60,
+    ) -> NDArray[np.int64]:
+        """Ids of the k best chunks for the query vector and text, fused by the engine."""
+
+    @classmethod
+    def hybrid_refusal(cls, fusion: str, rrf_k: int = 60) -> str | None: ...
+
+    @classmethod
+    def hybrid_method(cls, fusion: str) -> str: ...
+
+
+CAPABILITIES: tuple[type, ...] = (BatchSearch, Filterable, Deletable, Footprint, Shareable, HybridSearch)
 """Every optional capability protocol, in the order they are listed to users."""
 
 

@@ -35,6 +35,9 @@ def _config(tmp_path: Path, retrieval: str, docs: list[dict] | None = None) -> P
         ("[{mode: hybrid, fusion: weighted, alpha: 1.5}]", "must be a number in [0, 1], got 1.5"),
         ("[{mode: hybrid, fusion: weighted, alpha: [0.2, -1]}]", "got -1"),
         ("[{mode: hybrid, fusion: max}]", "unknown fusion 'max'"),
+        # hybrid on a store without text support and no client-side fallback chosen
+        ("[dense, {mode: hybrid}]", "bruteforce has no native hybrid search"),
+        ("[{mode: hybrid, where: far}]", "unknown hybrid_where 'far'"),
     ],
 )
 def test_bad_retrieval_is_one_line(vb, tmp_path, retrieval, needle):

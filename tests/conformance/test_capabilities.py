@@ -25,6 +25,7 @@ from vecbench.store import (
     Deletable,
     Filterable,
     Footprint,
+    HybridSearch,
     Shareable,
     capabilities,
     require_capability,
@@ -42,12 +43,14 @@ DECLARED: dict[str, frozenset[str]] = {
     "qdrant-local": IN_PROCESS_ONLY | {"Filterable"},
     "qdrant-edge": IN_PROCESS_ONLY | {"Filterable"},
     "milvus": ALL | {"Filterable"},  # scalar fields + indexes, boolean expression
-    "pgvector": ALL | {"Filterable"},  # bigint/text columns + B-trees, WHERE, iterative scans
+    # bigint/text columns + B-trees, WHERE, iterative scans; tsvector + GIN, hybrid in one SQL statement
+    "pgvector": ALL | {"Filterable", "HybridSearch"},
     "redis": ALL | {"Filterable"},  # TAG/NUMERIC fields, KNN pre-filter
     "elasticsearch": ALL | {"Filterable"},  # knn.filter (query DSL term, terms, range, bool)
     "opensearch": ALL | {"Filterable"},  # knn filter (lucene engine), or under knn_score (flat)
     "langchain": frozenset({"Deletable"}),  # LangChain's VectorStore interface: add, search, delete
-    "weaviate": ALL - {"BatchSearch"} | {"Filterable"},  # no multi-query call in Weaviate's API
+    # no multi-query call in Weaviate's API; hybrid query (BM25 on a TEXT property + vector)
+    "weaviate": ALL - {"BatchSearch"} | {"Filterable", "HybridSearch"},
     "pinecone": ALL - {"BatchSearch"} | {"Filterable"},  # one query per request in Pinecone's API
 }
 
@@ -58,12 +61,14 @@ METHODS = {
     Deletable: ("delete",),
     Footprint: ("footprint",),
     Shareable: ("share", "attach"),
+    HybridSearch: ("search_hybrid", "hybrid_refusal", "hybrid_method"),
 }
 HOOKS = {
     Deletable: ("_do_delete",),
     Footprint: ("_do_footprint",),
     Shareable: ("_do_share", "_do_attach"),
     Filterable: ("_do_search_filtered",),
+    HybridSearch: ("_do_search_hybrid",),
 }
 
 
@@ -123,7 +128,7 @@ def test_reasons_are_given_for_missing_capabilities_only(store_name: str) -> Non
     lacking = {c.__name__ for c in CAPABILITIES} - set(capabilities(cls))
     assert set(cls.info.unsupported) <= lacking
     if store_name in DECLARED:  # a user who asks for one is told why it is missing
-        assert set(cls.info.unsupported) == lacking - {"Filterable"}
+        assert set(cls.info.unsupported) == lacking - {"Filterable", "HybridSearch"}
         assert all(len(why) > 20 for why in cls.info.unsupported.values())
 
 

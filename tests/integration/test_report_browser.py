@@ -114,7 +114,9 @@ def _rag_records(tmp_path: Path) -> list[dict[str, Any]]:
         "embedders": [{"name": "hashing", "params": {"dim": 64}}],
         "stores": [{"name": "bruteforce", "index": "flat"}],
         "k": [1, 3],
-        "retrieval": ["dense", "sparse", {"mode": "hybrid"}] if _has("bm25s") else ["dense"],
+        "retrieval": ["dense", "sparse", {"mode": "hybrid", "where": "client"}]
+        if _has("bm25s")
+        else ["dense"],
     }
     return run_rag(config, out=tmp_path / "rag.jsonl")
 

@@ -76,13 +76,17 @@ def test_weighted_by_hand_and_extremes():
 
 def test_retrieval_mode_checks():
     assert RetrievalMode().as_dict() == {"mode": "dense"}
-    assert RetrievalMode("hybrid").as_dict() == {
+    assert RetrievalMode("hybrid", where="client").as_dict() == {
         "mode": "hybrid",
         "fusion": "rrf",
         "rrf_k": 60,
         "where": "client",
     }
-    assert RetrievalMode("hybrid", "weighted", alpha=0).label == "hybrid weighted a=0"
+    assert RetrievalMode("hybrid").where == "native"  # the engine's own hybrid unless told
+    assert RetrievalMode("hybrid", "weighted", alpha=0, where="client").label == "hybrid weighted a=0"
+    assert RetrievalMode("hybrid", "weighted", alpha=0).label == "hybrid weighted a=0 native"
+    with pytest.raises(UnknownNameError, match="hybrid_where"):
+        RetrievalMode("hybrid", where="server")
     with pytest.raises(UnknownNameError, match="retrieval mode"):
         RetrievalMode("colbert")
     for alpha in (-0.1, 1.01, float("nan"), None, "0.5", True):
@@ -184,6 +188,7 @@ def _cfg(path, **over):
             {"mode": "hybrid", "fusion": "weighted", "alpha": [0.0, 0.5, 1.0]},
         ],
         "ci_resamples": 100,
+        "hybrid_where": "client",  # bruteforce has no native hybrid
     }
     cfg.update(over)
     return cfg
@@ -456,8 +461,17 @@ def test_run_pipeline_hybrid_on_a_connected_store(tiny):
     plan = RetrievalPlan(ks=(1, 3), k_chunks=4)
     with get_store("bruteforce") as store:
         r = run_pipeline(
-            ds, WholeDocumentChunker(), HashingEmbedder(256), store, plan, mode=RetrievalMode("hybrid")
+            ds,
+            WholeDocumentChunker(),
+            HashingEmbedder(256),
+            store,
+            plan,
+            mode=RetrievalMode("hybrid", where="client"),
         )
+        with pytest.raises(ConfigError, match="bruteforce has no native hybrid"):
+            run_pipeline(
+                ds, WholeDocumentChunker(), HashingEmbedder(256), store, plan, mode=RetrievalMode("hybrid")
+            )
         with pytest.raises(ConfigError, match="sparse needs no store"):
             run_pipeline(
                 ds, WholeDocumentChunker(), HashingEmbedder(256), store, plan, mode=RetrievalMode("sparse")

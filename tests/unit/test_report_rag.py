@@ -41,7 +41,11 @@ def records(tmp_path, monkeypatch):
         "stores": ["bruteforce"],
         "k": [1, 3],
         "k_chunks": 3,
-        "retrieval": ["dense", "sparse", {"mode": "hybrid", "fusion": "weighted", "alpha": 0.5}],
+        "retrieval": [
+            "dense",
+            "sparse",
+            {"mode": "hybrid", "fusion": "weighted", "alpha": 0.5, "where": "client"},
+        ],
         "rerankers": ["none", {"name": "embedding", "embedder": {"name": "hashing", "params": {"dim": 256}}}],
         "ci_resamples": 50,
     }

@@ -20,6 +20,7 @@ _STAGE_ABBR = {
     "dense_search": "dense",
     "sparse_search": "bm25",
     "fusion": "fuse",
+    "hybrid_search": "hybrid",
     "rerank": "rr",
 }
 

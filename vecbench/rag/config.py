@@ -73,7 +73,7 @@ from vecbench.rag.entries import (
     rerankers,
     retrieval_modes,
 )
-from vecbench.rag.fusion import RetrievalMode
+from vecbench.rag.fusion import RetrievalMode, resolve_where
 from vecbench.rag.sparse import BM25Params, bm25_params
 from vecbench.util.validation import is_number
 
@@ -102,6 +102,7 @@ _TOP = {
     "retrieval",
     "bm25",
     "embedding_cache",
+    "hybrid_where",
 }
 
 
@@ -141,6 +142,7 @@ class RagConfig:
     prices: PriceModel = field(default_factory=PriceModel)
     ci_resamples: int = 1000
     retrieval: list[RetrievalMode] = field(default_factory=lambda: [RetrievalMode()])
+    hybrid_where: str = "native"
     bm25: BM25Params = field(default_factory=BM25Params)
     embedding_cache: bool = True
 
@@ -163,6 +165,9 @@ class RagConfig:
                     f"{kind} {entry.name!r} names chunkers {unknown} the config does not have "
                     f"(it has {sorted(names)})"
                 )
+        for s in self.stores:  # native hybrid where a store cannot: refused before any work
+            for m in self.store_modes:
+                self.store_mode(m, s)
 
     def n_cells(self) -> int:
         return sum(1 for _ in self.cells())
@@ -177,8 +182,16 @@ class RagConfig:
                 yield Cell(c, None, None, {}, r, m)
             for e in (e for e in self.embedders if e.runs_with(c)):
                 for s in self.stores:
-                    for search, m, r in itertools.product(s.searches, self.store_modes, rerankers):
+                    modes = [self.store_mode(m, s) for m in self.store_modes]
+                    for search, m, r in itertools.product(s.searches, modes, rerankers):
                         yield Cell(c, e, s, search, r, m)
+
+    @staticmethod
+    def store_mode(mode: RetrievalMode, store: StoreConfig) -> RetrievalMode:
+        """``mode`` with its ``where`` settled for ``store`` (ConfigError where it cannot run)."""
+        from vecbench.registry import store_class
+
+        return resolve_where(mode, store_class(store.name), store.name)
 
 
 class Cell(NamedTuple):
@@ -220,6 +233,14 @@ def _dataset(value: Any, base: Path | None) -> DatasetConfig:
         if not isinstance(concat.get("seed", 0), int):
             raise ConfigError("dataset.concat.seed must be an integer")
     return DatasetConfig(path, split or "test", title, mq, concat)
+
+
+def _hybrid_where(value: Any) -> str:
+    from vecbench.rag.fusion import WHERE
+
+    if value not in WHERE:
+        raise UnknownNameError("hybrid_where", value, WHERE)
+    return str(value)
 
 
 def _stores(value: Any) -> list[StoreConfig]:
@@ -307,7 +328,8 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
         price_per_1m_tokens=prices.usd_per_1m_embedding_tokens,
         prices=prices,
         ci_resamples=pos_int(raw.get("ci_resamples", 1000), "ci_resamples"),
-        retrieval=retrieval_modes(raw.get("retrieval")),
+        retrieval=retrieval_modes(raw.get("retrieval"), _hybrid_where(raw.get("hybrid_where", "native"))),
+        hybrid_where=_hybrid_where(raw.get("hybrid_where", "native")),
         bm25=bm25_params(raw.get("bm25")),
         embedding_cache=flag(raw.get("embedding_cache", True), "embedding_cache"),
     )

@@ -66,12 +66,19 @@ class EmbeddedCorpus:
         return len(self.chunked.chunks)
 
     def batches(self, batch_size: int) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32], list[dict]]]:
-        """(ids, vectors, payloads) in order; chunk i has id i and payload doc_id, start, end."""
+        """(ids, vectors, payloads) in order; chunk i has id i and payload doc_id, start, end
+        and text (what a HybridSearch store indexes for full-text search; others ignore it)."""
         chunks = self.chunked.chunks
         for i in range(0, self.n, batch_size):
             j = min(self.n, i + batch_size)
-            payloads = [{"doc_id": c.doc_id, "start": c.start, "end": c.end} for c in chunks[i:j]]
+            payloads = [
+                {"doc_id": c.doc_id, "start": c.start, "end": c.end, TEXT_KEY: c.text} for c in chunks[i:j]
+            ]
             yield np.arange(i, j, dtype=np.int64), self.vectors[i:j], payloads
+
+
+TEXT_KEY = "text"
+"""The payload key of a chunk's text (``CollectionSpec.full_text`` of a native hybrid index)."""
 
 
 def chunk_corpus(ds: RagDataset, chunker: Any, progress: Progress = NULL) -> ChunkedCorpus:

@@ -46,6 +46,7 @@ def default_config() -> dict[str, Any]:
         ],
         "embedders": [{"name": "model2vec"}, {**minilm, "chunkers": ["whole"]}],
         "stores": [{"name": "faiss", "index": "flat", "metric": "cosine"}],
+        "hybrid_where": "client",  # FAISS has no full-text index: fused on the client
         "retrieval": [
             "dense",
             "sparse",

@@ -191,9 +191,10 @@ def flag(value: Any, where: str) -> bool:
     return value
 
 
-def retrieval_modes(value: Any) -> list[RetrievalMode]:
-    """Retrieval entries: a mode name, or a mapping (mode, fusion, rrf_k, alpha) whose
-    list values are grid axes."""
+def retrieval_modes(value: Any, where: Any = "native") -> list[RetrievalMode]:
+    """Retrieval entries: a mode name, or a mapping (mode, fusion, rrf_k, alpha, where) whose
+    list values are grid axes; ``where`` (the config's ``hybrid_where``) is the default of
+    hybrid entries that name none."""
     if value is None:
         return [RetrievalMode()]
     out: list[RetrievalMode] = []
@@ -202,7 +203,9 @@ def retrieval_modes(value: Any) -> list[RetrievalMode]:
         if isinstance(entry, str):
             entry = {"mode": entry}
         entry = mapping_of(entry, w)
-        check_keys(entry, {"mode", "fusion", "rrf_k", "alpha"}, w)
+        check_keys(entry, {"mode", "fusion", "rrf_k", "alpha", "where"}, w)
+        if entry.get("mode") == "hybrid" and "where" not in entry:
+            entry = {**entry, "where": where}
         for point in expand_grid(entry, w):
             mode = RetrievalMode(**point)
             if "rrf_k" in point and mode.fusion != "rrf":

@@ -13,9 +13,12 @@ A cell retrieves in one of three modes:
     scores are all equal maps them to 1) and a chunk missing from a list gets 0 there;
     ``alpha = 1`` is dense order over the union, ``alpha = 0`` sparse order.
 
-Fusion runs on the client for every store (the record says ``where: client``). An engine
-with its own hybrid query (BM25 + kNN in one request) would be a store capability the
-pipeline checks before falling back to this; none is wired yet.
+Where the fusion runs is the mode's ``where``: ``native`` (the default) asks the store's
+own hybrid query (``vecbench.store.HybridSearch``: the engine's full-text index and its
+vector index fused by the engine in one request; ConfigError, before any work, for a store
+without it or without that fusion), ``client`` fuses here (bm25s + the store's dense
+search, any store), ``auto`` is native where the store offers it and client elsewhere
+(``resolve_where``). The record says which ran (``where: native | client``).
 
     mode = RetrievalMode("hybrid", fusion="weighted", alpha=0.7)
     fused = weighted_fusion(dense_ranked, sparse_ranked, mode.alpha)  # [(chunk id, score), ...]
@@ -39,10 +42,13 @@ __all__ = [
     "rrf_fusion",
     "weighted_fusion",
     "min_max",
+    "WHERE",
+    "resolve_where",
 ]
 
 MODES = ("dense", "sparse", "hybrid")
 FUSIONS = ("rrf", "weighted")
+WHERE = ("native", "client", "auto")
 DEFAULT_RRF_K = 60
 
 Ranked = Sequence[tuple[int, float]]  # (chunk id, score), best first
@@ -64,13 +70,17 @@ class RetrievalMode:
     fusion: str | None = None
     rrf_k: int = DEFAULT_RRF_K
     alpha: float | None = None
+    where: str = "native"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise UnknownNameError("retrieval mode", self.mode, MODES)
+        if self.where not in WHERE:
+            raise UnknownNameError("hybrid_where", self.where, WHERE)
         if self.mode != "hybrid":
             if self.fusion is not None or self.alpha is not None:
                 raise ConfigError(f"retrieval: fusion and alpha apply to mode hybrid, not {self.mode}")
+            object.__setattr__(self, "where", "client" if self.mode == "sparse" else "native")
             return
         fusion = self.fusion or "rrf"
         if fusion not in FUSIONS:
@@ -96,7 +106,13 @@ class RetrievalMode:
 
     @property
     def uses_sparse(self) -> bool:
-        return self.mode in ("sparse", "hybrid")
+        """BM25 on the client (bm25s): sparse, and hybrid fused on the client."""
+        return self.mode == "sparse" or (self.mode == "hybrid" and self.where != "native")
+
+    @property
+    def native(self) -> bool:
+        """Hybrid by the store's own hybrid query (``HybridSearch``)."""
+        return self.mode == "hybrid" and self.where == "native"
 
     @property
     def label(self) -> str:
@@ -105,19 +121,51 @@ class RetrievalMode:
             return "bm25"
         if self.mode == "dense":
             return "dense"
+        tail = " native" if self.where == "native" else ""
         if self.fusion == "rrf":
-            return f"hybrid rrf k={self.rrf_k}"
-        return f"hybrid weighted a={self.alpha:g}"
+            return f"hybrid rrf k={self.rrf_k}{tail}"
+        return f"hybrid weighted a={self.alpha:g}{tail}"
 
     def as_dict(self) -> dict[str, Any]:
         """The record's ``search.retrieval``: mode, and for hybrid the fusion, its parameter
-        and where it ran (always ``client`` for now)."""
+        and where it ran (``native`` or ``client``; ``auto`` before it is resolved)."""
         out: dict[str, Any] = {"mode": self.mode}
         if self.mode == "hybrid":
             out["fusion"] = self.fusion
             out.update({"rrf_k": self.rrf_k} if self.fusion == "rrf" else {"alpha": self.alpha})
-            out["where"] = "client"
+            out["where"] = self.where
         return out
+
+
+def resolve_where(mode: RetrievalMode, store: Any, store_name: str = "") -> RetrievalMode:
+    """``mode`` with ``where`` settled for ``store`` (a store class or instance): ``auto``
+    becomes native where the store's HybridSearch runs the fusion, else client; ``native``
+    on a store that cannot is a ConfigError naming why and the way out. No I/O.
+
+    >>> resolve_where(RetrievalMode("hybrid", where="auto"), store_class("faiss")).where  # doctest: +SKIP
+    'client'
+    """
+    if mode.mode != "hybrid" or mode.where == "client":
+        return mode
+    from dataclasses import replace
+
+    from vecbench.store import HybridSearch
+
+    cls = store if isinstance(store, type) else type(store)
+    name = store_name or getattr(getattr(cls, "info", None), "name", cls.__name__)
+    why = (
+        cls.hybrid_refusal(str(mode.fusion), mode.rrf_k)
+        if issubclass(cls, HybridSearch)
+        else f"{name} has no native hybrid search (no full-text index next to its vectors)"
+    )
+    if why is None:
+        return replace(mode, where="native")
+    if mode.where == "auto":
+        return replace(mode, where="client")
+    raise ConfigError(
+        f"retrieval {mode.label} on store {name}: {why}; set hybrid_where: client (or auto) "
+        "to fuse BM25 and dense results on the client"
+    )
 
 
 def rrf_fusion(lists: Sequence[Ranked], rrf_k: int = DEFAULT_RRF_K) -> list[tuple[int, float]]:

@@ -29,8 +29,8 @@ from vecbench.measures.footprint import collection_footprint
 from vecbench.measures.latency import LatencyStats
 from vecbench.metrics import Metric
 from vecbench.rag.beir import RagDataset
-from vecbench.rag.corpus import ChunkedCorpus, EmbeddedCorpus, chunk_corpus, embed_corpus
-from vecbench.rag.fusion import RetrievalMode
+from vecbench.rag.corpus import TEXT_KEY, ChunkedCorpus, EmbeddedCorpus, chunk_corpus, embed_corpus
+from vecbench.rag.fusion import RetrievalMode, resolve_where
 from vecbench.rag.metrics import QualityReport, evaluate_query, summarize
 from vecbench.rag.rerank import Candidate, Reranker
 from vecbench.rag.retrieve import Retriever
@@ -135,9 +135,12 @@ def ingest(
     plan: RetrievalPlan,
     collection: str | None = None,
     progress: Progress = NULL,
+    *,
+    full_text: bool = False,
 ) -> dict[str, Any]:
-    """Create the collection, upsert every chunk (payload: doc_id, start, end), wait until
-    searchable: the harness's timed build. Returns ``{"collection", "ingest_s" (upsert +
+    """Create the collection, upsert every chunk (payload: doc_id, start, end, text), wait
+    until searchable: the harness's timed build; with ``full_text`` the store also indexes
+    the chunks' text (``CollectionSpec.full_text``, for native hybrid). Returns ``{"collection", "ingest_s" (upsert +
     wait_ready), "upsert_s", "wait_ready_s", "machine_load"}``."""
     spec = CollectionSpec(
         collection
@@ -148,6 +151,7 @@ def ingest(
         metric=Metric.parse(plan.metric),
         index_type=plan.index_type,
         index_params=dict(plan.build),
+        full_text=TEXT_KEY if full_text else None,
     )
     settings = plan.settings.replace(batch_size=1000)
     timings, load = build_collection(store, spec, embedded, settings, progress)
@@ -206,6 +210,8 @@ def query(
     ``plan.span_k`` chunks after reranking.
     """
     mode = mode or RetrievalMode()
+    if mode.uses_dense:
+        mode = resolve_where(mode, store)
     embedded = corpus if isinstance(corpus, EmbeddedCorpus) else None
     if mode.uses_dense:
         if embedded is None:
@@ -374,13 +380,14 @@ def run_pipeline(
     mode = mode or RetrievalMode()
     if not mode.uses_dense:
         raise ConfigError("run_pipeline runs dense and hybrid retrieval; sparse needs no store")
+    mode = resolve_where(mode, store)
     _check_identity(embedder.name, int(embedder.dim), query_embedder or embedder)
     if embedded is None:
         embedded = embed_corpus(chunk_corpus(ds, chunker, progress), embedder, plan.batch_size, progress)
     elif embedded.embedder_name != embedder.name:
         raise ConfigError(f"embedded corpus is from {embedded.embedder_name!r}, not {embedder.name!r}")
     index, bm25_s = build_bm25(embedded.chunked, bm25) if mode.uses_sparse else (None, None)
-    info = ingest(store, embedded, plan, progress=progress)
+    info = ingest(store, embedded, plan, progress=progress, full_text=mode.native)
     try:
         out = query(
             ds, embedded, store, query_embedder or embedder, plan, reranker, progress, mode=mode, bm25=index

@@ -4,7 +4,8 @@ cost and latency sections, and the record itself.
 A sparse (BM25-only) cell uses no embedder and no store: its record has ``embedder``
 null, ``store.name`` ``bm25s`` and ``index.type`` ``bm25`` (the BM25 settings as its
 build). Every record says how it retrieved in ``search.retrieval`` (mode; for hybrid the
-fusion, its parameter and ``where: client``) and times each stage in ``latency.stages``.
+fusion, its parameter and ``where: client`` or ``native``, and for native the engine's
+``method``) and times each stage in ``latency.stages``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def rag_cell_id(
     )
     if mode.uses_sparse:
         payload.update(retrieval=mode.as_dict(), bm25=cfg.bm25.as_dict())
+    elif mode.native:  # the engine's own full-text index: no BM25 settings of ours
+        payload.update(retrieval=mode.as_dict())
     return hashlib.sha256(canonical(payload).encode()).hexdigest()
 
 

@@ -6,7 +6,10 @@ Stages, in order (each ends with a lap of ``vecbench.harness.measure.timed_stage
 - ``dense_search``: the store's top ``k_chunks`` and their scores, recomputed by vecbench
   from the stored vectors under the index metric (never the engine's own scores);
 - ``sparse_search``: BM25's top ``k_chunks`` (sparse, hybrid);
-- ``fusion``: the two rankings fused, cut to ``k_chunks`` (hybrid);
+- ``fusion``: the two rankings fused, cut to ``k_chunks`` (hybrid on the client);
+- ``hybrid_search``: the store's own hybrid query (``HybridSearch``), full-text and vector
+  search fused by the engine in one request (hybrid ``where: native``); the candidates'
+  scores are then ``1 / rank`` (the engine's fused scores are not the harness's);
 - ``rerank``: the reranker over the candidates (when there is one).
 
     r = Retriever(RetrievalMode("hybrid"), chunks, 50, store=s, vectors=v, embedder=e, bm25=ix)
@@ -30,7 +33,7 @@ from vecbench.rag.sparse import BM25Index
 
 __all__ = ["STAGES", "Retriever", "check_vectors", "harness_scores"]
 
-STAGES = ("embed_query", "dense_search", "sparse_search", "fusion", "rerank")
+STAGES = ("embed_query", "dense_search", "sparse_search", "fusion", "hybrid_search", "rerank")
 
 
 def check_vectors(vecs: Any, n: int, embedder: Any) -> NDArray[np.float32]:
@@ -87,15 +90,25 @@ class Retriever:
             )
         if self.mode.uses_sparse and self.bm25 is None:
             raise ConfigError(f"retrieval {self.mode.label}: needs a BM25 index of the chunks")
+        if self.mode.mode == "hybrid" and self.mode.where == "auto":
+            from vecbench.rag.fusion import resolve_where
+
+            self.mode = resolve_where(self.mode, self.store)
+        if self.mode.native:
+            from vecbench.rag.fusion import resolve_where
+
+            resolve_where(self.mode, self.store)  # ConfigError when the store cannot
 
     @property
     def stages(self) -> tuple[str, ...]:
         """The stages this retriever runs, in order."""
+        native = self.mode.native
         ran = {
             "embed_query": self.mode.uses_dense,
-            "dense_search": self.mode.uses_dense,
+            "dense_search": self.mode.uses_dense and not native,
             "sparse_search": self.mode.uses_sparse,
-            "fusion": self.mode.mode == "hybrid",
+            "fusion": self.mode.mode == "hybrid" and not native,
+            "hybrid_search": native,
             "rerank": self.reranker is not None,
         }
         return tuple(s for s in STAGES if ran[s])
@@ -111,6 +124,15 @@ class Retriever:
         lap("dense_search")
         return ranked
 
+    def _native(self, text: str, lap: Callable[[str], None]) -> list[tuple[int, float]]:
+        qv = check_vectors(self.embedder.embed([text]), 1, self.embedder)[0]
+        lap("embed_query")
+        m = self.mode
+        ids = self.store.search_hybrid(qv, text, self.k_chunks, fusion=m.fusion, alpha=m.alpha, rrf_k=m.rrf_k)
+        ranked = [(int(i), 1.0 / r) for r, i in enumerate(ids, start=1)]
+        lap("hybrid_search")
+        return ranked
+
     def _sparse(self, text: str, lap: Callable[[str], None]) -> list[tuple[int, float]]:
         assert self.bm25 is not None  # checked in __post_init__
         ids, scores = self.bm25.search(text, self.k_chunks)
@@ -121,6 +143,8 @@ class Retriever:
     def answer(self, text: str, lap: Callable[[str], None] = _no_lap) -> list[Candidate]:
         """The query's candidate chunks, best first (at most ``k_chunks``)."""
         mode = self.mode
+        if mode.native:
+            return self._candidates(text, self._native(text, lap), lap)
         dense = self._dense(text, lap) if mode.uses_dense else []
         sparse = self._sparse(text, lap) if mode.uses_sparse else []
         if mode.mode == "hybrid":
@@ -131,6 +155,11 @@ class Retriever:
             lap("fusion")
         else:
             ranked = dense or sparse
+        return self._candidates(text, ranked, lap)
+
+    def _candidates(
+        self, text: str, ranked: list[tuple[int, float]], lap: Callable[[str], None]
+    ) -> list[Candidate]:
         cands = [Candidate(cid, self.chunks[cid], score) for cid, score in ranked]
         if self.reranker is not None:
             cands = self.reranker.rerank(text, cands)

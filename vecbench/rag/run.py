@@ -219,7 +219,10 @@ class _RagRun:
         name = collection_name(self.run_id, "rag", c.name, c.params, e.name, e.params, s.index, s.build)
         try:
             with get_store(s.name, s.config) as store:
-                info = ingest(store, embedded, plan, collection=name, progress=self.progress)
+                full_text = any(cell.mode.native for cell in cells)
+                info = ingest(
+                    store, embedded, plan, collection=name, progress=self.progress, full_text=full_text
+                )
                 try:
                     footprint = footprint_of(store)
                     for cell in cells:
@@ -320,6 +323,8 @@ class _RagRun:
         except Exception:  # noqa: BLE001 - versions are provenance, not a reason to fail
             pass
         search: dict[str, Any] = {"params": dict(cell.search), "retrieval": cell.mode.as_dict()}
+        if cell.mode.native and s is not None:
+            search["retrieval"]["method"] = _native_method(s.name, cell.mode)
         if cell.mode.uses_sparse:
             search["bm25"] = ident.get("bm25", self.cfg.bm25.as_dict())
         search.update(k=self.cfg.ks, k_chunks=self.cfg.k_chunks, span_k=self.cfg.span_k)
@@ -375,6 +380,16 @@ def check_corpus_text(ds: RagDataset) -> None:
             f"data set {ds.name!r}: none of its {ds.counts.docs} documents has text "
             '(corpus.jsonl needs a non-empty "text" or "title" per document)'
         )
+
+
+def _native_method(store_name: str, mode: RetrievalMode) -> str | None:
+    """How the store's engine ran the fusion (``HybridSearch.hybrid_method``)."""
+    from vecbench.registry import store_class
+
+    try:
+        return str(store_class(store_name).hybrid_method(str(mode.fusion)))
+    except Exception:  # noqa: BLE001 - provenance, not a reason to fail
+        return None
 
 
 def run_rag(

@@ -27,27 +27,30 @@ __all__ = [
     "short_embedder",
 ]
 
-STAGES = ("embed_query", "dense_search", "sparse_search", "fusion", "rerank")
+STAGES = ("embed_query", "dense_search", "sparse_search", "fusion", "hybrid_search", "rerank")
 _STAGE_TITLES = {
     "embed_query": "query embedding",
     "dense_search": "dense search",
     "sparse_search": "BM25",
     "fusion": "fusion",
+    "hybrid_search": "native hybrid",
     "rerank": "rerank",
 }
 _MODE_ORDER = ("dense", "bm25", "hybrid rrf", "hybrid weighted")
 
 
 def retrieval_text(r: Mapping[str, Any]) -> str:
-    """``dense``, ``bm25``, ``hybrid rrf k=60`` or ``hybrid weighted a=0.5``."""
+    """``dense``, ``bm25``, ``hybrid rrf k=60`` or ``hybrid weighted a=0.5`` (+ `` native``
+    where the engine fused)."""
     ret = dig(r, "search", "retrieval") or {"mode": "dense"}
     mode = ret.get("mode")
     if mode == "sparse":
         return "bm25"
     if mode == "hybrid":
+        tail = " native" if ret.get("where") == "native" else ""
         if ret.get("fusion") == "rrf":
-            return f"hybrid rrf k={ret.get('rrf_k')}"
-        return f"hybrid weighted a={ret.get('alpha'):g}"
+            return f"hybrid rrf k={ret.get('rrf_k')}{tail}"
+        return f"hybrid weighted a={ret.get('alpha'):g}{tail}"
     return str(mode)
 
 
