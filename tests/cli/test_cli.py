@@ -25,7 +25,7 @@ def test_stores_lists_registered_stores(vb):
     assert {"flat", "hnsw", "ivf_flat", "ivf_pq", "sq8"} <= set(rows["faiss"]["index_types"])
     assert set(rows["faiss"]["metrics"]) == {"euclidean", "cosine", "ip"}
     assert "ef_search" in rows["faiss"]["index_types"]["hnsw"]["search"]
-    assert rows["faiss"]["capabilities"] == ["BatchSearch", "Deletable", "Footprint", "Shareable"]
+    assert rows["faiss"]["capabilities"] == ["BatchSearch", "Filterable", "Deletable", "Footprint", "Shareable"]
     assert rows["faiss"]["env_var"] is None and rows["bruteforce"]["install"] == "pip install vecbench"
     if "qdrant-edge" in rows:
         assert "Shareable" not in rows["qdrant-edge"]["capabilities"]
@@ -38,7 +38,7 @@ def test_stores_table_shows_extras_and_capabilities(vb):
     out = vb("stores", check=True, extra_env={"COLUMNS": "400"}).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("│ faiss "))
     assert "pip install 'vecbench[faiss]'" in line  # not eaten as a rich style tag
-    assert "BatchSearch, Deletable, Footprint, Shareable" in line
+    assert "BatchSearch, Filterable, Deletable, Footprint, Shareable" in line
 
 
 def test_run_one_off_then_report(vb, tmp_path: Path):
