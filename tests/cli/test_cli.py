@@ -25,7 +25,13 @@ def test_stores_lists_registered_stores(vb):
     assert {"flat", "hnsw", "ivf_flat", "ivf_pq", "sq8"} <= set(rows["faiss"]["index_types"])
     assert set(rows["faiss"]["metrics"]) == {"euclidean", "cosine", "ip"}
     assert "ef_search" in rows["faiss"]["index_types"]["hnsw"]["search"]
-    assert rows["faiss"]["capabilities"] == ["BatchSearch", "Filterable", "Deletable", "Footprint", "Shareable"]
+    assert rows["faiss"]["capabilities"] == [
+        "BatchSearch",
+        "Filterable",
+        "Deletable",
+        "Footprint",
+        "Shareable",
+    ]
     assert rows["faiss"]["env_var"] is None and rows["bruteforce"]["install"] == "pip install vecbench"
     if "qdrant-edge" in rows:
         assert "Shareable" not in rows["qdrant-edge"]["capabilities"]
