@@ -101,3 +101,20 @@ def test_the_docs_show_runnable_commands() -> None:
     marked = {p.name for p in RUNNABLE_PAGES}
     assert {"config.md", "stores.md", "workloads.md", "datasets.md", "rag.md"} <= marked
     assert len(SHOWN) >= 50
+
+
+def test_block_reading(tmp_path: Path) -> None:
+    # Continuations joined, comments and console output dropped, directives and needs read.
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- vecbench:run needs=VECBENCH_X,faiss -->\n"
+        "```console\n$ vecbench run -s faiss \\\n    --out a.jsonl   # a comment\noutput line\n$ # only a comment\n```\n\n"
+        "<!-- vecbench:file a.yaml -->\n\n```yaml\nk: 10\n```\n\n```sh\nbash scripts/demo.sh\n```\n",
+        encoding="utf-8",
+    )
+    run, file, plain = blocks(page)
+    assert (run.directive, run.lang, run.needs()) == ("run", "console", ["VECBENCH_X", "faiss"])
+    assert commands(run) == ["vecbench run -s faiss      --out a.jsonl   # a comment"]
+    assert vecbench_argv(commands(run)[0]) == ["run", "-s", "faiss", "--out", "a.jsonl"]
+    assert (file.directive, file.argument, file.text) == ("file", "a.yaml", "k: 10")
+    assert plain.directive is None and vecbench_argv(commands(plain)[0]) is None
