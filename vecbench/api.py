@@ -206,7 +206,7 @@ def benchmark(
     ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
     its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``, ``runbook``
-    (a streaming runbook's YAML path or mapping: every index plays it; see README
+    (a streaming runbook's YAML path or mapping: every index plays it; see docs/workloads.md,
     "Runbooks"), ``freshness`` and ``ingest_load`` (streaming cells, see
     ``vecbench.harness.streaming``) ...
 

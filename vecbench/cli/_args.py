@@ -6,7 +6,7 @@ import argparse
 
 
 def run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", metavar="FILE", help="sweep config (YAML); see README")
+    p.add_argument("--config", "-c", metavar="FILE", help="sweep config (YAML); see docs/config.md")
     p.add_argument(
         "--stores", "-s", metavar="NAMES", help="comma-separated store names (default: the embedded default)"
     )
@@ -66,9 +66,9 @@ def run(p: argparse.ArgumentParser) -> None:
         "--runbook",
         metavar="FILE",
         help="play a streaming runbook (YAML: insert/delete/replace/search/wait steps) on every index "
-        "instead of the static build-and-search; see README 'Runbooks'",
+        "instead of the static build-and-search; see docs/workloads.md",
     )
-    flt = p.add_argument_group("filtered search (see README 'Filtered search')")
+    flt = p.add_argument_group("filtered search (see docs/workloads.md)")
     flt.add_argument(
         "--filter",
         action="append",
@@ -94,7 +94,7 @@ def run(p: argparse.ArgumentParser) -> None:
         "(metric_check: off)",
     )
     prices(p)
-    load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
+    load = p.add_argument_group("load test (worker processes per cell; see docs/workloads.md)")
     load.add_argument(
         "--concurrency", metavar="N,N,...", help="closed-loop levels: worker processes, e.g. 1,2,4,8"
     )
@@ -114,7 +114,7 @@ def run(p: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--p99-target", type=float, metavar="MS", help="rate sweep: highest rate whose p99 <= MS milliseconds"
     )
-    streaming = p.add_argument_group("streaming (see README 'Freshness and search under ingest')")
+    streaming = p.add_argument_group("streaming (see docs/workloads.md)")
     streaming.add_argument(
         "--freshness",
         action="store_true",
@@ -177,7 +177,7 @@ def compare(p: argparse.ArgumentParser) -> None:
         metavar="F|FIGURE=F",
         help="with one run a side: the relative run-to-run noise a timing difference must exceed "
         "(0.2 for every timing figure, or qps=0.3, p50_ms=0.1, p99_ms=0.6; repeatable; "
-        "default: the spread measured between identical runs, see README)",
+        "default: the spread measured between identical runs, see docs/results.md)",
     )
     p.add_argument(
         "--allow-disturbed",
