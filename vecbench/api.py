@@ -26,7 +26,7 @@ from vecbench.results.provenance import new_run_id
 from vecbench.util.progress import NULL, Progress
 from vecbench.workloads.filtered import filtered_searches
 
-__all__ = ["run", "benchmark", "default_results_path"]
+__all__ = ["run", "benchmark", "default_results_path", "planned_cells"]
 
 DEFAULT_RESULTS_DIR = "vecbench-results"
 
@@ -98,8 +98,10 @@ def _run(
     check_streaming(cfg.settings, [s.name for s in cfg.stores])
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
+    progress.begin(planned_cells(cfg))
     for entry in cfg.datasets:
-        dataset = load(entry.name, **dict(entry.params))
+        with progress.task(f"data set {entry.name}"):
+            dataset = load(entry.name, **dict(entry.params))
         # Refused before any work: neighbours of another metric, a filter this data set
         # cannot answer, a parameter value no cell could run with, a streaming plan the data
         # set is too small for.
@@ -140,6 +142,20 @@ def _run(
     return results
 
 
+def planned_cells(cfg: RunConfig) -> int:
+    """How many cells ``cfg`` runs (before ``--resume`` skips any): per data set and index
+    setting, each search setting once unfiltered or once per filter and selectivity, plus
+    its streaming cells; with a runbook, each search setting once."""
+    from vecbench.harness.streaming import streaming_workloads
+
+    s = cfg.settings
+    per_search = 1 if s.runbook is not None else max(1, len(s.filters) + len(s.selectivities))
+    if s.runbook is None:
+        per_search += len(streaming_workloads(s))
+    grid = sum(len(setting.search_grid) for setting in _index_settings(cfg))
+    return len(cfg.datasets) * grid * per_search
+
+
 def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
     """Every (store, index type, build setting) of a run, with its search grid, in run order."""
     out = []
@@ -173,6 +189,7 @@ def _run_runbook(
         for setting in settings:
             check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
     results: list[CellResult] = []
+    progress.begin(planned_cells(cfg))
     for dataset in datasets:
         for setting in settings:
             results.extend(

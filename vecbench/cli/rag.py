@@ -162,7 +162,8 @@ def main(args: argparse.Namespace) -> int:
     html = getattr(args, "html", None)
     if html is None and default and out is not None and _can_plot():
         html = Path(out).with_suffix(".html")
-    records = run_rag(config, out=out, progress=Progress(), resume=resume, run_id=run_id)
+    with Progress() as progress:  # the live view is erased before the table is printed
+        records = run_rag(config, out=out, progress=progress, resume=resume, run_id=run_id)
     render(records)
     failed = sum(1 for r in records if r["status"] != "ok")
     # Like `vecbench run`: failed cells are results (recorded with their error), not a failed command.

@@ -203,8 +203,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
     cfg = RunConfig.from_dict(config)
     _check_servers(cfg)
-    progress = Progress(enabled=False) if args.quiet else Progress()
-    with warnings.catch_warnings():
+    # The live view is erased (or the plain lines end) before the tables are printed.
+    with Progress(enabled=False if args.quiet else None) as progress, warnings.catch_warnings():
         warnings.showwarning = _one_line_notes(warnings.showwarning)
         results = run(cfg, out=args.out, resume=args.resume, progress=progress)
     records = [r.record for r in results]
