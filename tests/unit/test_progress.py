@@ -20,7 +20,10 @@ def test_eta_is_mean_finished_cell_times_cells_left() -> None:
     st = RunState(total=10)
     assert st.eta_s() is None  # nothing finished yet: no guess
     st.done, st.busy_s = 4, 8.0
-    assert st.eta_s() == pytest.approx(2.0 * 6)
+    assert st.eta_s(now=st.mark) == pytest.approx(2.0 * 6)
+    # counts down while the next cell runs, but not below the 5 cells not yet started
+    assert st.eta_s(now=st.mark + 1.5) == pytest.approx(2.0 * 6 - 1.5)
+    assert st.eta_s(now=st.mark + 60) == pytest.approx(2.0 * 5)
     st.done = 10
     assert st.eta_s() == 0
 

@@ -62,11 +62,15 @@ class RunState:
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
-    def eta_s(self) -> float | None:
-        """Mean duration of the finished cells times the cells left (None before the first)."""
+    def eta_s(self, now: float | None = None) -> float | None:
+        """Mean duration of the finished cells times the cells left, less the time the
+        current cell has run already, but never less than the cells not yet started would
+        take (None before the first cell finishes)."""
         if self.done == 0:
             return None
-        return self.busy_s / self.done * max(0, self.total - self.done)
+        mean, left = self.busy_s / self.done, max(0, self.total - self.done)
+        running = (now if now is not None else time.monotonic()) - self.mark
+        return max(mean * max(0, left - 1), mean * left - running) if left else 0.0
 
     def cell_text(self) -> str:
         """``cell 4/12``, ``cells 4-6/12`` for a group sharing a build, ``12 cells`` between groups."""
