@@ -175,9 +175,9 @@ class _RagRun:
         e = cells[0].embedder
         assert e is not None
         try:
-            with self.progress.task(f"load embedder {e.name}"):
+            with self.progress.task(f"load embedder {e.name}"):  # a model loads on first use
                 embedder = resolve_embedder(e.name, e.params)
-            ident.update(embedder=embedder.name, dim=int(embedder.dim))
+                ident.update(embedder=embedder.name, dim=int(embedder.dim))
             embedded = self.embed(chunked, embedder)
             check_query_embedder(embedded, embedder)
         except Exception as exc:  # noqa: BLE001 - recorded as failed cells
@@ -425,7 +425,7 @@ def run_rag(
     progress.begin(sum(len(cells) for cells in groups))
     for cells in groups:
         c = cells[0].chunker
-        label = " ".join([c.name, *(f"{k}={v}" for k, v in (c.params or {}).items())])
+        label = " ".join(["chunker", c.name, *(f"{k}={v}" for k, v in (c.params or {}).items())])
         with progress.cells(label, len(cells)):
             run.run_chunker(cells)
     return run.records
