@@ -11,6 +11,7 @@ for r in results:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,10 @@ def _run(
     check_streaming(cfg.settings, [s.name for s in cfg.stores])
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
-    progress.begin(planned_cells(cfg))
-    for entry in cfg.datasets:
-        with progress.task(f"data set {entry.name}"):
+    for number, entry in enumerate(cfg.datasets):
+        # The progress view starts once the first data set has passed every check: bad input
+        # stays one line on stderr.
+        with progress.task(f"data set {entry.name}") if number else nullcontext():
             dataset = load(entry.name, **dict(entry.params))
         # Refused before any work: neighbours of another metric, a filter this data set
         # cannot answer, a parameter value no cell could run with, a streaming plan the data
@@ -113,6 +115,8 @@ def _run(
         truth = ingest_truth(dataset, cfg.settings)
         if cfg.settings.freshness is not None:
             cfg.settings.freshness.check(dataset.n)
+        if number == 0:
+            progress.begin(planned_cells(cfg))
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for setting in settings:
             results.extend(

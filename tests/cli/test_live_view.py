@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import one_line_error
 
 from vecbench.engines import ENGINES
 
@@ -115,6 +116,13 @@ def test_piped_output_is_plain_lines_without_escapes(vb, tmp_path: Path) -> None
     assert "vecbench results" in proc.stdout and "9 cell(s), 0 failed" in proc.stdout
     training = [json.loads(r)["store"]["describe"].get("training") for r in open(tmp_path / "r.jsonl")]
     assert any("fewer than the 39 per list" in (t or {}).get("note", "") for t in training)
+
+
+def test_bad_input_stays_one_line_with_the_view_on(vb, tmp_path: Path) -> None:
+    proc = vb(
+        "run", "-s", "faiss", "-i", "hnsw", "--build", "m=-1", *SMALL, extra_env={"VECBENCH_PROGRESS": "1"}
+    )
+    one_line_error(proc, "faiss hnsw: m must be an integer in [2, 512], got -1")
 
 
 def test_progress_off_prints_nothing_on_stderr(vb) -> None:

@@ -93,8 +93,11 @@ def test_skipped_cells_leave_the_total() -> None:
     progress, buf = _plain()
     progress.begin(5)
     progress.skip(2)
+    progress.skip(0)
     assert progress.state.total == 3
     progress.close()
+    assert buf.getvalue().splitlines()[1].endswith("] 2 cell(s) already complete: skipped (3 to run)")
+    assert len(buf.getvalue().splitlines()) == 2
 
 
 def test_off_reports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

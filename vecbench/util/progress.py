@@ -49,6 +49,7 @@ class RunState:
     done: int = 0
     busy_s: float = 0.0  # summed durations of the finished cells
     last_s: float = 0.0  # the duration of the last finished cell
+    skipped: int = 0  # cells the last skip() left out
     label: str = ""  # the current group of cells (store, index, build parameters ...)
     group: int = 0  # how many cells the current group holds
     group_done: int = 0
@@ -153,9 +154,11 @@ class Progress:
 
     def skip(self, n: int = 1) -> None:
         """``n`` planned cells will not run (already complete: ``--resume``)."""
-        if not self.enabled:
+        if not self.enabled or n <= 0:
             return
         self.state.total = max(self.state.done, self.state.total - n)
+        self.state.skipped = n
+        self._event("skip")
 
     @contextmanager
     def cells(self, label: str, count: int = 1) -> Iterator[None]:

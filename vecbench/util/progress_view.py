@@ -57,6 +57,8 @@ class PlainView:
         st = self.state
         if kind == "begin":
             text = f"{st.total} cell(s) to run"
+        elif kind == "skip":
+            text = f"{st.skipped} cell(s) already complete: skipped ({st.total} to run)"
         elif kind == "cells":
             text = f"{st.cell_text()} {st.label}"
         elif kind == "phase":
