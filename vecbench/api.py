@@ -11,6 +11,7 @@ for r in results:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from vecbench.results.provenance import new_run_id
 from vecbench.util.progress import NULL, Progress
 from vecbench.workloads.filtered import filtered_searches
 
-__all__ = ["run", "benchmark", "default_results_path"]
+__all__ = ["run", "benchmark", "default_results_path", "planned_cells"]
 
 DEFAULT_RESULTS_DIR = "vecbench-results"
 
@@ -98,8 +99,11 @@ def _run(
     check_streaming(cfg.settings, [s.name for s in cfg.stores])
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
-    for entry in cfg.datasets:
-        dataset = load(entry.name, **dict(entry.params))
+    for number, entry in enumerate(cfg.datasets):
+        # The progress view starts once the first data set has passed every check: bad input
+        # stays one line on stderr.
+        with progress.task(f"data set {entry.name}") if number else nullcontext():
+            dataset = load(entry.name, **dict(entry.params))
         # Refused before any work: neighbours of another metric, a filter this data set
         # cannot answer, a parameter value no cell could run with, a streaming plan the data
         # set is too small for.
@@ -111,6 +115,8 @@ def _run(
         truth = ingest_truth(dataset, cfg.settings)
         if cfg.settings.freshness is not None:
             cfg.settings.freshness.check(dataset.n)
+        if number == 0:
+            progress.begin(planned_cells(cfg))
         gt = ground_truth(dataset, cfg.k, progress=progress)
         for setting in settings:
             results.extend(
@@ -138,6 +144,20 @@ def _run(
                 )
             )
     return results
+
+
+def planned_cells(cfg: RunConfig) -> int:
+    """How many cells ``cfg`` runs (before ``--resume`` skips any): per data set and index
+    setting, each search setting once unfiltered or once per filter and selectivity, plus
+    its streaming cells; with a runbook, each search setting once."""
+    from vecbench.harness.streaming import streaming_workloads
+
+    s = cfg.settings
+    per_search = 1 if s.runbook is not None else max(1, len(s.filters) + len(s.selectivities))
+    if s.runbook is None:
+        per_search += len(streaming_workloads(s))
+    grid = sum(len(setting.search_grid) for setting in _index_settings(cfg))
+    return len(cfg.datasets) * grid * per_search
 
 
 def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
@@ -173,6 +193,7 @@ def _run_runbook(
         for setting in settings:
             check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
     results: list[CellResult] = []
+    progress.begin(planned_cells(cfg))
     for dataset in datasets:
         for setting in settings:
             results.extend(

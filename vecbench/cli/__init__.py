@@ -1,7 +1,8 @@
 """The ``vecbench`` command line.
 
 Every command turns a VecbenchError (and a missing or unreadable file) into one line on
-stderr and exit code 2; ``--debug`` shows the traceback instead. Command modules are
+stderr and exit code 2; ``--debug`` shows the traceback instead, and lets third-party
+progress bars and warnings through (``vecbench.util.quiet``). Command modules are
 imported only when their command runs, so ``vecbench --help`` stays light.
 """
 
@@ -72,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     debug = bool(getattr(args, "debug", False))
+    from vecbench.util.quiet import quiet_third_party
+
+    quiet_third_party(debug)
     try:
         module = importlib.import_module(args._module)
         return int(module.main(args) or 0)

@@ -268,4 +268,9 @@ def rag(p: argparse.ArgumentParser) -> None:
         help="also write the HTML report (default run: beside the results)",
     )
     run.add_argument("--resume", action="store_true", help="skip cells already recorded ok in --out")
+    run.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when some cell failed (default: exit 1; bad input is always exit 2)",
+    )
     prices(run)
