@@ -87,8 +87,9 @@ def answer_section(
         k = key[2]
         heading = f"Best setting per store: lowest p99 at recall@{k or 'k'} &ge; {html.escape(f'{target_recall:g}')}"
         caption = (
-            f'<p class="meta">{html.escape(group_title(key))}. Second lines: confidence intervals; '
-            "red: no setting reached the target (its best recall shown).</p>"
+            f'<p class="meta">{html.escape(group_title(key))}. Second lines: 95% confidence intervals of '
+            "recall; red: no setting reached the target (its best recall shown). Hover a point of the plot for "
+            "its every parameter and figure; click a legend entry to hide or show a store.</p>"
         )
         parts.append(
             f'<div class="answer"><div class="fig-slot">{plot(key, by_label(pts))}</div>'
