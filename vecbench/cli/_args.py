@@ -51,7 +51,7 @@ def run(p: argparse.ArgumentParser) -> None:
         "--html",
         metavar="FILE",
         help="also write a self-contained HTML report (needs vecbench[report]); the embedded "
-        "default writes <results>.html whenever matplotlib is installed",
+        "default writes <results>.html whenever vecbench[report] (matplotlib, plotly) is installed",
     )
     p.add_argument(
         "--grid",

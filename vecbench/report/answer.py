@@ -16,6 +16,7 @@ from vecbench.report.tables import Cell, ci_text, fmt, html_table
 
 __all__ = ["group_title", "by_label", "answer_rows", "answer_table", "answer_section"]
 
+_HINT = " Hover a point for its every parameter and figure; click a legend entry to hide or show it."
 Plot = Callable[[tuple[Any, ...], Mapping[str, list[dict[str, Any]]]], str]
 
 
@@ -77,7 +78,11 @@ def answer_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def answer_section(
-    groups: Mapping[tuple[Any, ...], list[dict[str, Any]]], *, target_recall: float, plot: Plot
+    groups: Mapping[tuple[Any, ...], list[dict[str, Any]]],
+    *,
+    target_recall: float,
+    plot: Plot,
+    interactive: bool = True,
 ) -> str:
     """One block per group: ``plot(key, points by label)`` (the recall-vs-QPS front) and the
     best-setting table beside it (below it on a narrow window)."""
@@ -88,8 +93,9 @@ def answer_section(
         heading = f"Best setting per store: lowest p99 at recall@{k or 'k'} &ge; {html.escape(f'{target_recall:g}')}"
         caption = (
             f'<p class="meta">{html.escape(group_title(key))}. Second lines: 95% confidence intervals of '
-            "recall; red: no setting reached the target (its best recall shown). Hover a point of the plot for "
-            "its every parameter and figure; click a legend entry to hide or show a store.</p>"
+            "recall; red: no setting reached the target (its best recall shown)."
+            + (_HINT if interactive else "")
+            + "</p>"
         )
         parts.append(
             f'<div class="answer"><div class="fig-slot">{plot(key, by_label(pts))}</div>'

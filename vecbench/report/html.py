@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vecbench.analysis.pareto import AXES, best_per_store, pareto_front, points
+from vecbench.analysis.pareto import AXES, best_per_store, params_text, pareto_front, points
 from vecbench.report import tables
 from vecbench.report.answer import answer_section, by_label, group_title
 from vecbench.report.filtered import filtered_section
@@ -143,7 +143,8 @@ def _latency_section(
         for label, rows in sorted(by_label(pts).items()):
             p = _pick(rows, target)
             data: Any = _sidecar_ms(results_path, p["record"]) or p["record"].get("latency") or {}
-            series.append((f"{label} {p['params']}".strip(), plots.colors.get(label), data))
+            # the search setting names the curve; the build setting is in the tables above
+            series.append((f"{label} {params_text(p['search'])}".strip(), plots.colors.get(label), data))
         fig = plots.latency(series, f"{group_title(key)}: per-query latency")
         parts.append(f'<h3>{_e(group_title(key))}</h3><div class="plots">{fig}</div>')
     note = (
