@@ -213,7 +213,10 @@ def _vector_sections(
         plots = _Plots(interactive, palette([p["label"] for p in pts]), target)
         if pts:
             first = answer_section(
-                groups, target_recall=target, plot=lambda k, lb: plots.pareto(k, lb, "qps")
+                groups,
+                target_recall=target,
+                plot=lambda k, lb: plots.pareto(k, lb, "qps"),
+                interactive=interactive,
             )
             sections.append(("answer", "Recall against QPS, and the best setting per store", first))
             more = _more_pareto(groups, plots)
