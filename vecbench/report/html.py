@@ -298,17 +298,18 @@ def _meta(records: Sequence[Mapping[str, Any]], rpath: Path | None) -> str:
     from vecbench._version import __version__
     from vecbench.results.provenance import utc_now_iso
 
-    kinds: dict[str, int] = {}
-    for r in records:
-        kind = str(r.get("kind", "vector"))
-        kinds[kind] = kinds.get(kind, 0) + 1
+    n = len(records)
     failed = sum(1 for r in records if r.get("status") != "ok")
+    vector = sum(1 for r in records if r.get("kind", "vector") == "vector")
+    rag = sum(1 for r in records if r.get("kind") == "rag")
+    runbook = sum(1 for r in records if r.get("kind") == "runbook")
+    other = n - vector - rag - runbook
     runs = sorted({str(r.get("run_id")) for r in records})
     run_text = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
-    what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
     return (
-        f"{len(records)} record(s) ({what}): {len(records) - failed} ok, {failed} failed. "
-        f"Run(s): {run_text or '-'}. Generated {utc_now_iso()} by vecbench {__version__}"
+        f"{n} record(s): {n - failed} ok, {failed} failed; {vector} vector, {rag} retrieval, {runbook} runbook"
+        + (f", {other} streaming" if other else "")
+        + f". Run(s): {run_text or '-'}. Generated {utc_now_iso()} by vecbench {__version__}"
         + (f" from {rpath.name}" if rpath is not None else "")
         + "."
     )
