@@ -83,7 +83,7 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "--host-resolver-rules=MAP * ~NOTFOUND",
         "--proxy-server=127.0.0.1:9",
         f"--user-data-dir={profile}",
-        f"--window-size={WIDTH},{HEIGHT}",
+        *([] if any(a.startswith("--window-size=") for a in args) else [f"--window-size={WIDTH},{HEIGHT}"]),
         *args,
     ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=True)
