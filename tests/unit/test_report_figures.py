@@ -161,6 +161,20 @@ def compared(tmp_path):
     return compare_files(paths[0], paths[1], resamples=200)
 
 
+def test_cli_compare_html_writes_the_page(compared, tmp_path, capsys):
+    from vecbench.cli import main
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    out = tmp_path / "out" / "cmp.html"
+    assert main(["compare", str(a), str(b), "--resamples", "200", "--html", str(out)]) == 0
+    assert f"HTML comparison: {out}" in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    assert text.count("* plotly.js v") == 1 and "1 shared cell(s), 1 with a significant difference" in text
+    pytest.importorskip("matplotlib")
+    assert main(["compare", str(a), str(b), "--resamples", "200", "--html", str(out), "--static"]) == 0
+    assert "<script" not in out.read_text(encoding="utf-8")
+
+
 def test_compare_pieces_show_the_significant_differences(compared):
     (cell,) = compared
     assert cell.significant  # the fixture's difference is real

@@ -108,7 +108,7 @@ def compare_figure(key: tuple[Any, ...], cells: Sequence[Any], colors: Mapping[s
     significant cells' B points ringed in red. Hover: the setting and both sides' figures."""
     import plotly.graph_objects as go
 
-    from vecbench.report.figures import _axis, _layout, _log_axis, hover_text
+    from vecbench.report.figures import axis, base_layout, hover_text, log_axis
 
     fig = go.Figure()
     by_label: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -138,9 +138,11 @@ def compare_figure(key: tuple[Any, ...], cells: Sequence[Any], colors: Mapping[s
             )  # fmt: skip
     k = key[2]
     fig.update_layout(
-        **_layout(group_title(key), 460, legend={"orientation": "h", "x": 0, "y": -0.16, "yanchor": "top"}),
-        xaxis=_axis(f"recall@{k or 'k'}  (A: open circle, B: diamond; red ring: significant)"),
-        yaxis=_axis("queries per second (serial, one client)", **_log_axis(ys)),
+        **base_layout(
+            group_title(key), 460, legend={"orientation": "h", "x": 0, "y": -0.16, "yanchor": "top"}
+        ),
+        xaxis=axis(f"recall@{k or 'k'}  (A: open circle, B: diamond; red ring: significant)"),
+        yaxis=axis("queries per second (serial, one client)", **log_axis(ys)),
     )
     return fig
 

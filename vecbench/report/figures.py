@@ -24,6 +24,9 @@ __all__ = [
     "palette",
     "require_plotly",
     "hover_text",
+    "base_layout",
+    "axis",
+    "log_axis",
     "pareto_figure",
     "latency_figure",
     "load_figure",
@@ -95,7 +98,8 @@ def hover_text(point: Mapping[str, Any]) -> str:
 _LEGEND_BELOW = {"orientation": "h", "x": 0, "xanchor": "left", "yanchor": "top", "font": {"size": 11}}
 
 
-def _layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
+def base_layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
+    """The layout every report figure shares: title, size, font, margins, white background."""
     return {
         "title": {"text": html.escape(title), "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
         "height": height,
@@ -110,7 +114,8 @@ def _layout(title: str, height: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _axis(title: str, **extra: Any) -> dict[str, Any]:
+def axis(title: str, **extra: Any) -> dict[str, Any]:
+    """An axis with its title, a light grid and margins that grow to fit its labels."""
     return {"title": {"text": title}, "gridcolor": "#e6e6e6", "zeroline": False, "automargin": True, **extra}
 
 
@@ -119,7 +124,8 @@ def _log_ok(values: Sequence[Any]) -> bool:
     return bool(nums) and min(nums) > 0
 
 
-def _log_axis(values: Sequence[Any]) -> dict[str, Any]:
+def log_axis(values: Sequence[Any]) -> dict[str, Any]:
+    """A log axis when every value is positive, else linear."""
     # log ticks at 1, 2 and 5 of each decade: all nine digits crowd a short axis
     return {"type": "log", "dtick": "D2"} if _log_ok(values) else {"type": "linear"}
 
@@ -174,9 +180,9 @@ def pareto_figure(
         )
     better = "up and right" if AXES.get(by, True) else "down and right"
     fig.update_layout(
-        **_layout(title, height, legend={**_LEGEND_BELOW, "y": -0.16}),
-        xaxis=_axis(f"recall@{k or 'k'}  (better: {better})"),
-        yaxis=_axis(AXIS_TITLES.get(by, by), **_log_axis(ys)),
+        **base_layout(title, height, legend={**_LEGEND_BELOW, "y": -0.16}),
+        xaxis=axis(f"recall@{k or 'k'}  (better: {better})"),
+        yaxis=axis(AXIS_TITLES.get(by, by), **log_axis(ys)),
     )
     if target_recall is not None:
         fig.add_vline(
@@ -239,13 +245,13 @@ def latency_figure(
             )
         )
     fig.update_layout(
-        **_layout(title, 420, legend={**_LEGEND_BELOW, "y": -0.2}),
-        xaxis=_axis(
+        **base_layout(title, 420, legend={**_LEGEND_BELOW, "y": -0.2}),
+        xaxis=axis(
             "percentile of queries",
             tickvals=[_nines(0.5), 1.0, 2.0, 3.0],
             ticktext=["50%", "90%", "99%", "99.9%"],
         ),
-        yaxis=_axis("latency (ms)", **_log_axis(ys)),
+        yaxis=axis("latency (ms)", **log_axis(ys)),
     )
     return fig
 
@@ -294,10 +300,10 @@ def load_figure(runs: Sequence[tuple[str, str | None, Mapping[str, Any]]], *, ti
                 ),
                 row=1, col=col,
             )  # fmt: skip
-        fig.update_xaxes(_axis("closed-loop workers", type="log", dtick=math.log10(2)), row=1, col=1)
-        fig.update_xaxes(_axis("closed-loop workers", type="log", dtick=math.log10(2)), row=1, col=2)
-        fig.update_yaxes(_axis("achieved QPS"), row=1, col=1)
-        fig.update_yaxes(_axis("p99 latency (ms)"), row=1, col=2)
+        fig.update_xaxes(axis("closed-loop workers", type="log", dtick=math.log10(2)), row=1, col=1)
+        fig.update_xaxes(axis("closed-loop workers", type="log", dtick=math.log10(2)), row=1, col=2)
+        fig.update_yaxes(axis("achieved QPS"), row=1, col=1)
+        fig.update_yaxes(axis("p99 latency (ms)"), row=1, col=2)
     for lb, c, rows in rates:
         fig.add_trace(
             go.Scatter(
@@ -308,13 +314,13 @@ def load_figure(runs: Sequence[tuple[str, str | None, Mapping[str, Any]]], *, ti
             row=1, col=len(panels),
         )  # fmt: skip
     if rates:
-        fig.update_xaxes(_axis("open-loop arrival rate (requests/s)"), row=1, col=len(panels))
-        fig.update_yaxes(_axis("p99 ms (from scheduled send)"), row=1, col=len(panels))
+        fig.update_xaxes(axis("open-loop arrival rate (requests/s)"), row=1, col=len(panels))
+        fig.update_yaxes(axis("p99 ms (from scheduled send)"), row=1, col=len(panels))
         if p99_target:
             fig.add_hline(
                 y=p99_target, line={"color": "#666", "dash": "dash", "width": 1}, row=1, col=len(panels),
                 annotation={"text": f"p99 target {p99_target:g} ms", "font": {"size": 11}},
             )  # fmt: skip
-    fig.update_layout(**_layout(title, 440, legend={**_LEGEND_BELOW, "y": -0.22}))
+    fig.update_layout(**base_layout(title, 440, legend={**_LEGEND_BELOW, "y": -0.22}))
     fig.update_annotations(font_size=12)
     return fig

@@ -67,7 +67,7 @@ def figure_div(fig: Any, *, height: int, css_class: str = "fig") -> str:
         default_height=f"{height}px",
         config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
     )
-    return f'<div class="{css_class} vb-plot" data-height="{height}">{inner}</div>'
+    return f'<div class="{css_class} vb-plot"">{inner}</div>'
 
 
 def img(uri: str | None, alt: str) -> str:
