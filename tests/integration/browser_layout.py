@@ -1,7 +1,8 @@
 """Headless Chromium for the report tests: a screenshot of the first screen, and a layout check
 that runs inside the page and writes what it measured into the DOM (read back with --dump-dom).
 
-The check measures, at 1280x800: the page's scroll width against the window's, every plot's
+The check measures, at 1280x800: the page's scroll width against the window's (and again with
+every collapsed section opened), every plot's
 box, every plotly legend/label/tick/title element's box against its figure's box, and where
 the first Pareto plot sits. Skips, with the reason, when no Chromium binary is found
 (``scripts/install-engines.sh`` installs Debian's ``chromium``).
@@ -47,6 +48,10 @@ window.addEventListener("load", function () { setTimeout(function () {
     });
     out.plots.push(item);
   });
+  // every collapsed table opened: each scrolls inside its own box, never the page
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  out.scrollWidthOpen = document.documentElement.scrollWidth;
+  out.details = document.querySelectorAll("details").length;
   var pre = document.createElement("pre");
   pre.id = "vb-layout-check";
   pre.textContent = JSON.stringify(out);
@@ -123,6 +128,10 @@ def assert_layout(result: dict[str, Any], *, min_plots: int = 1) -> None:
     and the first plot (the first Pareto front) wholly within the first screen."""
     assert result["scrollWidth"] <= result["innerWidth"], (
         f"the page scrolls sideways: {result['scrollWidth']} > {result['innerWidth']} px"
+    )
+    assert result["scrollWidthOpen"] <= result["innerWidth"], (
+        f"with its {result['details']} collapsed sections open, the page scrolls sideways: "
+        f"{result['scrollWidthOpen']} > {result['innerWidth']} px"
     )
     plots = result["plots"]
     assert len(plots) >= min_plots, f"{len(plots)} plot(s), expected at least {min_plots}"
