@@ -48,6 +48,10 @@ window.addEventListener("load", function () { setTimeout(function () {
     });
     out.plots.push(item);
   });
+  // the first screen's tables fit their box (no scrolling inside them)
+  out.answerTablesClipped = Array.prototype.filter.call(
+    document.querySelectorAll(".answer .best .scroll"),
+    function (b) { return b.scrollWidth > b.clientWidth + 1; }).length;
   // every collapsed table opened: each scrolls inside its own box, never the page
   document.querySelectorAll("details").forEach(function (d) { d.open = true; });
   out.scrollWidthOpen = document.documentElement.scrollWidth;
@@ -133,6 +137,7 @@ def assert_layout(result: dict[str, Any], *, min_plots: int = 1) -> None:
         f"with its {result['details']} collapsed sections open, the page scrolls sideways: "
         f"{result['scrollWidthOpen']} > {result['innerWidth']} px"
     )
+    assert result["answerTablesClipped"] == 0, "a first-screen table is cut: it scrolls inside its box"
     plots = result["plots"]
     assert len(plots) >= min_plots, f"{len(plots)} plot(s), expected at least {min_plots}"
     for p in plots:

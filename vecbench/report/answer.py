@@ -50,6 +50,11 @@ def answer_rows(pts: Sequence[dict[str, Any]], target_recall: float) -> list[dic
     return rows
 
 
+def _usd(v: Any) -> str:
+    # three digits are enough to rank stores, and keep the column narrow
+    return f"${v:.3g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
+
+
 def answer_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The compact best-setting table: store, index, parameters, recall [interval], QPS, p99, $."""
     k = next((r.get("k") for r in rows if r.get("k")), None)
@@ -71,7 +76,7 @@ def answer_table(rows: Sequence[Mapping[str, Any]]) -> str:
                 Cell(fmt(r["recall"], "recall"), recall_sub, "" if r["reached"] else "bad"),
                 fmt(r.get("qps"), "qps"),  # their intervals are in the plot's hover text
                 fmt(r.get("p99_ms"), "ms"),
-                fmt(r.get("usd_per_1m_queries"), "usd"),
+                _usd(r.get("usd_per_1m_queries")),
             ]
         )
     return html_table(headers, out, numeric=range(3, 7))

@@ -26,8 +26,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .ci{color:#777;font-size:11px}.ok{color:#176f2c}.bad{color:#b00020;font-weight:600}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots img{max-width:100%;border:1px solid #e3e3e3;background:#fff}
 .answer{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start;margin:8px 0 18px}
-.answer .fig-slot{flex:1 1 560px;min-width:480px;max-width:100%}.answer .best{flex:1 1 600px;min-width:0}
-.answer .best table{font-size:12px}.answer .best td,.answer .best th{padding:2px 5px}.answer td.params{max-width:170px;min-width:90px}
+.answer .fig-slot{flex:1 1 530px;min-width:480px;max-width:100%}.answer .best{flex:1 1 650px;min-width:0}
+.answer .best table{font-size:12px}.answer .best td,.answer .best th{padding:2px 5px}.answer td.params{max-width:160px;min-width:90px}
 .answer .best h3{margin-top:4px}.answer img{width:100%;height:auto;border:1px solid #e3e3e3}
 .fig{border:1px solid #e3e3e3;background:#fff;min-width:0}.plots>.wide{flex:1 1 100%;max-width:100%}
 details{margin:3px 0}summary{cursor:pointer}details>summary{font-weight:600}details.rec>summary{font-weight:400}
@@ -35,6 +35,11 @@ pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:11.5px}
 .none{color:#777;font-style:italic}caption{text-align:left;color:#555;font-size:12px;caption-side:bottom}
 """
 _ids = itertools.count(1)
+# the mode bar keeps save-as-PNG, zoom, pan and reset: fewer icons, clear of the title
+_NO_BUTTONS = [
+    *("lasso2d", "select2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "toggleSpikelines"),
+    *("hoverClosestCartesian", "hoverCompareCartesian", "sendDataToCloud"),
+]
 # A figure drawn while the page is still arriving takes the width its box had then (a flex
 # row without its second item yet); once everything is laid out, each is fitted to its box.
 _RESIZE = (
@@ -65,9 +70,9 @@ def figure_div(fig: Any, *, height: int, css_class: str = "fig") -> str:
         div_id=div_id,
         default_width="100%",
         default_height=f"{height}px",
-        config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
+        config={"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": _NO_BUTTONS},
     )
-    return f'<div class="{css_class} vb-plot"">{inner}</div>'
+    return f'<div class="{css_class} vb-plot">{inner}</div>'
 
 
 def img(uri: str | None, alt: str) -> str:
