@@ -51,7 +51,7 @@ def run(p: argparse.ArgumentParser) -> None:
         "--html",
         metavar="FILE",
         help="also write a self-contained HTML report (needs vecbench[report]); the embedded "
-        "default writes <results>.html whenever matplotlib is installed",
+        "default writes <results>.html whenever vecbench[report] (matplotlib, plotly) is installed",
     )
     p.add_argument(
         "--grid",
@@ -147,7 +147,22 @@ def prices(p: argparse.ArgumentParser) -> None:
     )
 
 
+def static(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="with --html: plots as PNG images and no script (for mail; needs matplotlib only); "
+        "default: interactive plotly plots, plotly.js inlined once (about 4.6 MB)",
+    )
+
+
 def compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--html",
+        metavar="OUT",
+        help="also write the comparison as a self-contained HTML page (needs vecbench[report])",
+    )
+    static(p)
     p.add_argument(
         "files",
         nargs="*",
@@ -225,6 +240,7 @@ def report(p: argparse.ArgumentParser) -> None:
         metavar="R",
         help="recall@k target of the best-setting-per-store table (default 0.95)",
     )
+    static(p)
     prices(p)
 
 

@@ -244,7 +244,7 @@ def _one_line_notes(show: Any) -> Any:
 
 
 def _html_path(args: argparse.Namespace, out: Any) -> Path | None:
-    """``--html FILE``; for the embedded default, ``<results>.html`` when matplotlib is there."""
+    """``--html FILE``; for the embedded default, ``<results>.html`` when vecbench[report] is there."""
     if getattr(args, "html", None):
         return Path(args.html)
     default_run = not any(
@@ -253,6 +253,6 @@ def _html_path(args: argparse.Namespace, out: Any) -> Path | None:
     if default_run and out is not None:
         import importlib.util
 
-        if importlib.util.find_spec("matplotlib") is not None:
+        if all(importlib.util.find_spec(m) is not None for m in ("matplotlib", "plotly")):
             return Path(out).with_suffix(".html")
     return None
