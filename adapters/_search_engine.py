@@ -37,6 +37,7 @@ from vecbench.spec import CollectionSpec
 from ._base import BaseStore
 from ._client_errors import ClientErrors
 from ._elasticsearch_bodies import (
+    DEFAULT_REQUEST_TIMEOUT_S,
     VECTOR_FIELD,
     bulk_actions,
     check_config,
@@ -47,7 +48,7 @@ from ._elasticsearch_bodies import (
 )
 from ._search_filters import filter_query
 
-__all__ = ["SearchEngineStore", "DEFAULT_BULK_CHUNK"]
+__all__ = ["SearchEngineStore", "DEFAULT_BULK_CHUNK", "config_keys"]
 
 DEFAULT_BULK_CHUNK = 500
 _POLL_START_S, _POLL_MAX_S = 0.05, 1.0
@@ -55,6 +56,22 @@ _BUILD_TIME = (
     "upsert (HNSW built per segment as documents are indexed) and wait_ready "
     "(refresh, force merge to one segment)"
 )
+
+
+def config_keys(env_var: str, *, api_key: bool) -> dict[str, str]:
+    """The ``StoreInfo.config_keys`` of both stores (OpenSearch has no API keys)."""
+    keys = {
+        "url": f"http(s):// URL of the cluster (default ${env_var})",
+        "api_key": "API key (secret)",
+        "basic_auth": "'user:password' or [user, password] (secret)",
+        "verify_certs": "verify TLS certificates (default True)",
+        "request_timeout_s": f"seconds per request (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
+        "bulk_chunk": f"documents per bulk request (default {DEFAULT_BULK_CHUNK})",
+        "force_merge": "force-merge to one segment in wait_ready (default True)",
+    }
+    if not api_key:
+        del keys["api_key"]
+    return keys
 
 
 class SearchEngineStore(BaseStore):

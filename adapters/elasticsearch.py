@@ -82,7 +82,7 @@ from ._elasticsearch_bodies import (
 )
 from ._elasticsearch_bodies import MAX_DIMS as MAX_DIMS
 from ._elasticsearch_bodies import MAX_NUM_CANDIDATES as MAX_NUM_CANDIDATES
-from ._search_engine import DEFAULT_BULK_CHUNK, SearchEngineStore
+from ._search_engine import SearchEngineStore, config_keys
 
 __all__ = [
     "ElasticsearchStore",
@@ -123,24 +123,13 @@ class ElasticsearchStore(
         embedded=False,
         server=ENGINE,
         description="Elasticsearch dense_vector kNN (Lucene HNSW, int8 HNSW, flat, int8 flat).",
-        config_keys={
-            "url": f"http(s):// URL of the cluster (default ${ENV_VAR})",
-            "api_key": "API key (secret)",
-            "basic_auth": "'user:password' or [user, password] (secret)",
-            "verify_certs": "verify TLS certificates (default True)",
-            "request_timeout_s": f"seconds per request (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
-            "bulk_chunk": f"documents per bulk request (default {DEFAULT_BULK_CHUNK})",
-            "force_merge": "force-merge to one segment in wait_ready (default True)",
-        },
+        config_keys=config_keys(ENV_VAR, api_key=True),
     )
     _product_title: ClassVar[str] = "Elasticsearch"
     _msearch_lines_arg: ClassVar[str] = "searches"
 
-    def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
-        return check_build_params(spec, params)
-
-    def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return check_search_params(params)
+    _check_build_params = staticmethod(check_build_params)
+    _check_search_params = staticmethod(check_search_params)
 
     def _connect(self) -> None:
         es = import_optional("elasticsearch", "elasticsearch")

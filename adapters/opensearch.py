@@ -58,7 +58,7 @@ from ._capabilities import (
     FootprintMixin,
     ShareableMixin,
 )
-from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S, dig, index_details, public_url
+from ._elasticsearch_bodies import dig, index_details, public_url
 from ._opensearch_bodies import (
     INDEX_TYPES,
     METRIC_MAPPING,
@@ -75,7 +75,7 @@ from ._opensearch_bodies import (
     refuse_native_engine,
     versions,
 )
-from ._search_engine import DEFAULT_BULK_CHUNK, SearchEngineStore
+from ._search_engine import SearchEngineStore, config_keys
 
 __all__ = ["OpenSearchStore"]
 
@@ -108,14 +108,7 @@ class OpenSearchStore(
         embedded=False,
         server=ENGINE,
         description="OpenSearch k-NN knn_vector (HNSW on the lucene or faiss engine; exact knn_score).",
-        config_keys={
-            "url": f"http(s):// URL of the cluster (default ${ENV_VAR})",
-            "basic_auth": "'user:password' or [user, password] (secret)",
-            "verify_certs": "verify TLS certificates (default True)",
-            "request_timeout_s": f"seconds per request (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
-            "bulk_chunk": f"documents per bulk request (default {DEFAULT_BULK_CHUNK})",
-            "force_merge": "force-merge to one segment in wait_ready (default True)",
-        },
+        config_keys=config_keys(ENV_VAR, api_key=False),
     )
     _product_title: ClassVar[str] = "OpenSearch"
     _msearch_lines_arg: ClassVar[str] = "body"
@@ -124,11 +117,8 @@ class OpenSearchStore(
         super().__init__(config)
         self._node_attributes: dict[str, Any] = {}
 
-    def _check_build_params(self, spec: CollectionSpec, params: dict[str, Any]) -> dict[str, Any]:
-        return check_build_params(spec, params)
-
-    def _check_search_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return check_search_params(params)
+    _check_build_params = staticmethod(check_build_params)
+    _check_search_params = staticmethod(check_search_params)
 
     def _connect(self) -> None:
         osp = import_optional("opensearchpy", "opensearch")
