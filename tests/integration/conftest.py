@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from vecbench.errors import CollectionExistsError
 from vecbench.measures.groundtruth import exact_knn
+from vecbench.measures.quality import recall_at_k
+from vecbench.spec import CollectionSpec
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,19 @@ class KnnRoundTrip:
     @property
     def dim(self) -> int:
         return int(self.base.shape[1])
+
+    def load(self, store: Any, spec: CollectionSpec, other: Any) -> None:
+        """Create SPEC in STORE (dropping an old one), check that OTHER, a second store on the
+        same server, is refused the same name, then upsert the base vectors and wait_ready."""
+        store.create(spec, drop_old=True)
+        with other, pytest.raises(CollectionExistsError):
+            other.create(spec)
+        store.upsert(self.ids, self.base)
+        store.wait_ready(120)
+
+    def recall(self, store: Any) -> float:
+        """Mean recall@k of one batch search of the queries."""
+        return float(recall_at_k(store.search_batch(self.queries, self.k), self.truth, self.k).mean())
 
     def check_writes(self, store: Any) -> dict[str, Any]:
         """Single searches answer as the batch does; the next two ids deleted are found no more

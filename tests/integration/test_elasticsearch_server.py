@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from vecbench.adapters.elasticsearch import ElasticsearchStore
-from vecbench.errors import CollectionExistsError
-from vecbench.measures.quality import recall_at_k
 from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_ES_URL")
@@ -38,14 +36,10 @@ def test_round_trip(index_type: str, metric: str, knn_round_trip: KnnRoundTrip) 
     data = knn_round_trip
     with ElasticsearchStore({"url": URL, "bulk_chunk": 128}) as store:
         spec = CollectionSpec("vb_it_es", data.dim, metric, index_type)
-        store.create(spec, drop_old=True)
-        with ElasticsearchStore({"url": URL}) as other, pytest.raises(CollectionExistsError):
-            other.create(spec)
-        store.upsert(data.ids, data.base)
-        store.wait_ready(120)
+        data.load(store, spec, ElasticsearchStore({"url": URL}))
         if index_type != "flat":
             store.set_search_params({"num_candidates": 200})
-        recall = recall_at_k(store.search_batch(data.queries, data.k), data.truth, data.k).mean()
+        recall = data.recall(store)
         floor = 1.0 if index_type == "flat" else (0.9 if index_type == "hnsw" else 0.7)
         assert recall >= floor, f"{index_type}/{metric}: recall@10 {recall:.3f} < {floor}"
         info = data.check_writes(store)

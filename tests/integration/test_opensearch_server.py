@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from vecbench.adapters.opensearch import OpenSearchStore
-from vecbench.errors import CapabilityError, CollectionExistsError
-from vecbench.measures.quality import recall_at_k
+from vecbench.errors import CapabilityError
 from vecbench.spec import CollectionSpec
 
 URL = os.environ.get("VECBENCH_OPENSEARCH_URL")
@@ -36,14 +35,10 @@ def test_round_trip(index_type: str, metric: str, knn_round_trip: KnnRoundTrip) 
     data = knn_round_trip
     with OpenSearchStore({"url": URL, "bulk_chunk": 128}) as store:
         spec = CollectionSpec("vb_it_os", data.dim, metric, index_type)
-        store.create(spec, drop_old=True)
-        with OpenSearchStore({"url": URL}) as other, pytest.raises(CollectionExistsError):
-            other.create(spec)
-        store.upsert(data.ids, data.base)
-        store.wait_ready(120)
+        data.load(store, spec, OpenSearchStore({"url": URL}))
         if index_type == "hnsw":
             store.set_search_params({"ef_search": 5})  # below k: raised to k, and counted
-        recall = recall_at_k(store.search_batch(data.queries, data.k), data.truth, data.k).mean()
+        recall = data.recall(store)
         floor = 1.0 if index_type == "flat" else 0.9
         assert recall >= floor, f"{index_type}/{metric}: recall@10 {recall:.3f} < {floor}"
         info = data.check_writes(store)
