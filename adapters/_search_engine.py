@@ -150,6 +150,7 @@ class SearchEngineStore(BaseStore):
         return str(url)
 
     def _unreachable(self, client: Any, where: str, exc: BaseException) -> StoreError:
+        """The client closed, and the error for a server that did not answer (refused, timeout, TLS)."""
         client.close()
         return StoreError(
             f"{self.info.name} at {where} is unreachable ({type(exc).__name__}: {exc}); start one with "
@@ -157,6 +158,7 @@ class SearchEngineStore(BaseStore):
         )
 
     def _refused(self, client: Any, where: str, exc: BaseException, hint: str) -> StoreError:
+        """The client closed, and the error for a server that answered no (HINT: what to check)."""
         client.close()
         return StoreError(f"{self.info.name} at {where} refused the connection: {exc}{hint}")
 
