@@ -243,6 +243,8 @@ class CellContext:
             return None
         from vecbench.load import measure_load, share_handle
 
+        if self.settings.executor == "ray":  # actors on the cluster's nodes, from this cell's task
+            from vecbench.distributed.load import measure_load_ray as measure_load
         try:
             if self.handle is None:
                 self.handle = share_handle(store)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,17 @@ from vecbench.util.paths import cache_dir
 from vecbench.util.progress import NULL, Progress
 from vecbench.util.validation import as_vectors, check_k, is_int
 
-__all__ = ["exact_knn", "ground_truth", "verify", "default_block_size", "MEMORY_BUDGET_BYTES"]
+__all__ = [
+    "exact_knn",
+    "ground_truth",
+    "verify",
+    "default_block_size",
+    "knn_candidates",
+    "merge_candidates",
+    "finish_knn",
+    "candidates_kept",
+    "MEMORY_BUDGET_BYTES",
+]
 
 MEMORY_BUDGET_BYTES = 256 * 1024 * 1024
 """Extra memory one exact_knn call aims to stay under (blocks, distance tiles, candidates)."""
@@ -185,13 +196,46 @@ def exact_knn(
     ([[0, 1]], [[0.0, 1.414]])
     """
     metric = Metric.parse(metric)
+    best_s, best_i = knn_candidates(
+        base, queries, k, metric, block_size=block_size, progress=progress, refine=refine, use_faiss=use_faiss
+    )
+    return finish_knn(base, queries, best_s, best_i, k, metric, refine=refine)
+
+
+def _check_inputs(
+    base: NDArray[Any], queries: NDArray[Any], k: int, n_total: int | None = None
+) -> tuple[int, NDArray[np.float32]]:
     k = check_k(k)
     if base.ndim != 2 or base.shape[0] == 0:
         raise DatasetError(f"base must be a non-empty 2-D array, got shape {base.shape}")
-    n, dim = int(base.shape[0]), int(base.shape[1])
+    n = n_total or int(base.shape[0])
     if k > n:
         raise ConfigError(f"k={k} is larger than the number of base vectors ({n})")
-    q = as_vectors(queries, dim, what="queries")
+    return k, as_vectors(queries, int(base.shape[1]), what="queries")
+
+
+def knn_candidates(
+    base: NDArray[Any],
+    queries: NDArray[Any],
+    k: int,
+    metric: Metric | str,
+    *,
+    block_size: int | None = None,
+    progress: Progress = NULL,
+    refine: bool = True,
+    use_faiss: bool | None = None,
+    n_total: int | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The first step of ``exact_knn``: every query's best candidates in ``base`` by a
+    blocked scan, as (scores, row numbers), lower scores nearer, sorted by (score, id).
+
+    Shards of a base scanned apart (``n_total``: the whole base's size, which decides how
+    many candidates refinement keeps) merge with ``merge_candidates`` into what one scan of
+    the whole base gives; ``finish_knn`` then turns them into the ground truth.
+    """
+    metric = Metric.parse(metric)
+    k, q = _check_inputs(base, queries, k, n_total)
+    n, dim = int(base.shape[0]), int(base.shape[1])
     nq = q.shape[0]
     faiss = _faiss() if use_faiss is None or use_faiss else None
     if use_faiss and faiss is None:
@@ -201,11 +245,7 @@ def exact_knn(
     elif not is_int(block_size) or block_size <= 0:
         raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
     block_size = int(block_size)
-
-    # Only L2 suffers from the expanded square (||q||^2 - 2<q,b> + ||b||^2 cancels for near
-    # points); inner products from BLAS are as exact as a direct float32 dot product.
-    refine = refine and metric is Metric.EUCLIDEAN
-    m = _candidates(k, n) if refine else k
+    m = candidates_kept(k, n_total or n, metric, refine)
     qs = _normalize_rows(q) if metric is Metric.COSINE else q
     q_sq = (q * q).sum(axis=1)
     best_s = np.full((nq, 0), np.inf, dtype=np.float32)
@@ -220,8 +260,41 @@ def exact_knn(
             i += start
             best_s, best_i = _merge(best_s, best_i, s, i, m)
             task.advance(stop - start)
+    return best_s, best_i
 
-    if refine:
+
+def candidates_kept(k: int, n: int, metric: Metric, refine: bool) -> int:
+    """Candidates per query a scan keeps: k, or a few more where euclidean refinement runs."""
+    # Only L2 suffers from the expanded square (||q||^2 - 2<q,b> + ||b||^2 cancels for near
+    # points); inner products from BLAS are as exact as a direct float32 dot product.
+    return _candidates(k, n) if refine and metric is Metric.EUCLIDEAN else k
+
+
+def merge_candidates(
+    parts: list[tuple[NDArray[np.float32], NDArray[np.int64]]], m: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The best ``m`` of several shards' candidates (row numbers already global), by (score, id)."""
+    best_s, best_i = parts[0]
+    for s, i in parts[1:]:
+        best_s, best_i = _merge(best_s, best_i, s, i, m)
+    return best_s[:, :m], best_i[:, :m]
+
+
+def finish_knn(
+    base: NDArray[Any],
+    queries: NDArray[Any],
+    best_s: NDArray[np.float32],
+    best_i: NDArray[np.int64],
+    k: int,
+    metric: Metric | str,
+    *,
+    refine: bool = True,
+) -> GroundTruth:
+    """Ground truth from a scan's candidates: for euclidean (with ``refine``) re-ranked by
+    distances computed directly from the vectors, else the scores turned into distances."""
+    metric = Metric.parse(metric)
+    k, q = _check_inputs(base, queries, k)
+    if refine and metric is Metric.EUCLIDEAN:
         ids, dists = _refine(base, q, best_i, k, metric)
         return GroundTruth(ids=ids, distances=dists)
     dists = _to_distance(best_s[:, :k], metric)
@@ -316,11 +389,21 @@ def _write_cached(path: Path, gt: GroundTruth) -> None:
         raise
 
 
-def ground_truth(dataset: Dataset, k: int, *, cache: bool = True, progress: Progress = NULL) -> GroundTruth:
+def ground_truth(
+    dataset: Dataset,
+    k: int,
+    *,
+    cache: bool = True,
+    progress: Progress = NULL,
+    knn: Callable[..., GroundTruth] | None = None,
+) -> GroundTruth:
     """The exact top-k of every query: the data set's own, the cache's, or computed and cached.
 
     The cache file is ``$VECBENCH_CACHE/groundtruth/<checksum>-<metric>-k<k>.npz``; a cached
     file with a larger k serves a smaller one. Writes are atomic (temp file + os.replace).
+    ``knn`` computes it when needed (default ``exact_knn``; the Ray executor passes
+    ``vecbench.distributed.truth.sharded_knn``), called as ``knn(base, queries, k, metric,
+    progress=progress)``.
     """
     k = check_k(k)
     own = dataset.ground_truth
@@ -330,7 +413,7 @@ def ground_truth(dataset: Dataset, k: int, *, cache: bool = True, progress: Prog
         hit = _read_cached(dataset, k)
         if hit is not None:
             return hit
-    gt = exact_knn(dataset.base, dataset.queries, k, dataset.metric, progress=progress)
+    gt = (knn or exact_knn)(dataset.base, dataset.queries, k, dataset.metric, progress=progress)
     if cache:
         _write_cached(_cache_path(dataset, k), gt)
     return gt
