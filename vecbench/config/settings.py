@@ -136,7 +136,7 @@ class Settings:
             "selectivity_attribute": _check_attribute(self.selectivity_attribute),
             "metric_check": _check_bool(self.metric_check, "metric_check"),
             **_parse_streaming(self.freshness, self.ingest_load),
-            **_check_executor(self.executor, self.ray_address),
+            **check_executor(self.executor, self.ray_address),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -242,7 +242,7 @@ def _parse_streaming(freshness: Any, ingest_load: Any) -> dict[str, Any]:
     }
 
 
-def _check_executor(executor: Any, address: Any) -> dict[str, Any]:
+def check_executor(executor: Any, address: Any) -> dict[str, Any]:
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     if address is not None:
