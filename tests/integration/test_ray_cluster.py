@@ -81,7 +81,7 @@ def test_a_sweep_on_two_nodes_gives_one_process_s_recall_and_uses_both(cluster: 
     for a, b in zip(on_ray[:2], local[:2], strict=True):  # exact stores: the very same ids
         assert np.array_equal(a.ids, b.ids)
     written = read_results(out)
-    assert [w["cell_id"] for w in written] == [r.cell_id for r in on_ray[:2]]
+    assert sorted(w["cell_id"] for w in written) == sorted(r.cell_id for r in on_ray[:2])  # as cells finish
     assert all((tmp_path / w["sidecar"]).is_file() for w in written)
     cl = written[0]["machine"]["cluster"]
     assert cl["executor"] == "ray" and cl["nodes"] == 2 and cl["cpus_per_node"] == [1.0, 1.0]
