@@ -156,6 +156,27 @@ def test_ray_data_embeds_a_corpus_as_the_local_loop_does(cluster: Any):
     assert on_ray.tokens == local.tokens and on_ray.dim == 64
 
 
+def test_a_rag_run_with_executor_ray_scores_as_the_local_run(cluster: Any):
+    from tests.unit.rag_helpers import CRANFIELD
+    from vecbench.rag.run import run_rag
+
+    cfg = {
+        "dataset": {"path": CRANFIELD, "max_queries": 30},
+        "chunkers": [{"name": "recursive", "params": {"chunk_size": 400, "chunk_overlap": 0}}],
+        "embedders": [{"name": "hashing", "params": {"dim": 256}}],
+        "stores": ["bruteforce"],
+        "k": [10],
+        "k_chunks": 10,
+        "embedding_cache": False,
+        "ci_resamples": 20,
+    }
+    (local,) = run_rag(cfg)
+    (on_ray,) = run_rag({**cfg, "executor": "ray"})
+    assert local["status"] == on_ray["status"] == "ok", on_ray["error"]
+    assert on_ray["quality"] == local["quality"]
+    assert on_ray["counts"] == local["counts"]
+
+
 def _running_a_cell(node: Any) -> bool:
     """Whether a worker of ``node`` (a child of its raylet) is executing a cell's task: Ray
     titles a worker process ``ray::<task>`` while it runs one."""

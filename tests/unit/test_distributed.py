@@ -119,3 +119,19 @@ def test_noop_store_is_shareable_and_answers_at_once():
         store.attach(NoopStore.handle(5))
         assert store.search(np.zeros(4, np.float32), 3).tolist() == [0, 1, 2]
         assert store.share() == NoopStore.handle(5)
+
+
+def test_rag_config_takes_the_executor():
+    from vecbench.rag.config import load_rag_config
+
+    base = {
+        "dataset": "beir:cranfield",
+        "chunkers": ["whole"],
+        "embedders": ["hashing"],
+        "stores": ["bruteforce"],
+    }
+    assert load_rag_config(base).executor == "local"
+    cfg = load_rag_config({**base, "executor": "ray", "ray_address": "10.0.0.5:6379"})
+    assert (cfg.executor, cfg.ray_address) == ("ray", "10.0.0.5:6379")
+    with pytest.raises(ConfigError, match="unknown executor"):
+        load_rag_config({**base, "executor": "spark"})
