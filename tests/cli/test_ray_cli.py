@@ -43,3 +43,12 @@ def test_executor_ray_without_ray_installed_names_the_extra(tmp_path: Path, vb_c
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
     one_line_error(proc, "ray is not installed", "pip install 'vecbench[ray]'")
+
+
+def test_too_few_cpus_for_the_load_workers_is_one_line_exit_2_before_any_cell(vb, tmp_path: Path):
+    out = tmp_path / "run.jsonl"
+    proc = vb(
+        "run", *GRID, "--executor", "ray", "--concurrency", "1000", "--duration", "1", "--out", str(out), "-q"
+    )
+    one_line_error(proc, "fewer than the 1000 load workers")
+    assert not out.exists()

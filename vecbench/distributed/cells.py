@@ -97,8 +97,9 @@ def ray_node_id() -> str:
 class RayExecutor:
     """Cells as Ray tasks (see the module docstring); ``address`` None: a local Ray."""
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, load: Any = None) -> None:
         self.address = address
+        self.load = load  # the run's LoadPlan: its workers are counted against the CPUs on joining
         self.info: dict[str, Any] = {}
         self._started_here = False
 
@@ -109,6 +110,14 @@ class RayExecutor:
         self._started_here = not ray.is_initialized()
         connect(self.address)
         self.info = cluster_info()
+        if self.load is not None:  # refused before any work (ground truth included)
+            from vecbench.distributed.load import check_load_cpus
+
+            try:
+                check_load_cpus(self.load)
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -140,7 +149,7 @@ class RayExecutor:
         search under ingest) then run here, one after another, as they do locally."""
         from vecbench.harness.streaming import run_streaming
 
-        if settings.load is not None:
+        if settings.load is not None:  # already checked on joining; the cluster may have shrunk
             from vecbench.distributed.load import check_load_cpus
 
             check_load_cpus(settings.load)

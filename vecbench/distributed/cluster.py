@@ -9,6 +9,7 @@ the CPUs counted against what a run asks, the cluster's shape for the records.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
@@ -65,7 +66,12 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> Any:
         address = os.environ.get("RAY_ADDRESS") or None
     if address is not None:
         _check_reachable(address)
-    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
+    # Ray's own INFO/WARNING lines on joining would break the CLI's one-line errors.
+    kwargs: dict[str, Any] = {
+        "ignore_reinit_error": True,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+    }
     if address is None:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False)
     try:

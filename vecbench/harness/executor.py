@@ -91,5 +91,5 @@ def make_executor(settings: Settings) -> Executor:
     if settings.executor == "ray":
         from vecbench.distributed.cells import RayExecutor
 
-        return RayExecutor(settings.ray_address)
+        return RayExecutor(settings.ray_address, load=settings.load)
     return LocalExecutor()
