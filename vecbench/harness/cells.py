@@ -243,12 +243,15 @@ class CellContext:
             return None
         from vecbench.load import measure_load, share_handle
 
+        measure: Any = measure_load
         if self.settings.executor == "ray":  # actors on the cluster's nodes, from this cell's task
-            from vecbench.distributed.load import measure_load_ray as measure_load
+            from vecbench.distributed.load import measure_load_ray
+
+            measure = measure_load_ray
         try:
             if self.handle is None:
                 self.handle = share_handle(store)
-            section = measure_load(
+            section = measure(
                 self.handle,
                 self.store_name,
                 self.store_config,
