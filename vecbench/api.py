@@ -11,6 +11,7 @@ for r in results:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from vecbench.results.provenance import new_run_id
 from vecbench.util.progress import NULL, Progress
 from vecbench.workloads.filtered import filtered_searches
 
-__all__ = ["run", "benchmark", "default_results_path"]
+__all__ = ["run", "benchmark", "default_results_path", "planned_cells"]
 
 DEFAULT_RESULTS_DIR = "vecbench-results"
 
@@ -99,8 +100,11 @@ def _run(
         return _run_runbook(cfg, run_id, writer, skip, progress)
     results: list[CellResult] = []
     with make_executor(cfg.settings) as executor:  # joins a Ray cluster here, before any cell
-        for entry in cfg.datasets:
-            dataset = load(entry.name, **dict(entry.params))
+        for number, entry in enumerate(cfg.datasets):
+            # The progress view starts once the first data set has passed every check: bad
+            # input stays one line on stderr.
+            with progress.task(f"data set {entry.name}") if number else nullcontext():
+                dataset = load(entry.name, **dict(entry.params))
             # Refused before any work: neighbours of another metric, a filter this data set
             # cannot answer, a parameter value no cell could run with, a streaming plan the
             # data set is too small for.
@@ -112,6 +116,8 @@ def _run(
             truth = ingest_truth(dataset, cfg.settings)
             if cfg.settings.freshness is not None:
                 cfg.settings.freshness.check(dataset.n)
+            if number == 0:
+                progress.begin(planned_cells(cfg))
             gt = executor.ground_truth(dataset, cfg.k, progress)
             results.extend(
                 executor.run_indexes(
@@ -127,6 +133,20 @@ def _run(
                 )
             )
     return results
+
+
+def planned_cells(cfg: RunConfig) -> int:
+    """How many cells ``cfg`` runs (before ``--resume`` skips any): per data set and index
+    setting, each search setting once unfiltered or once per filter and selectivity, plus
+    its streaming cells; with a runbook, each search setting once."""
+    from vecbench.harness.streaming import streaming_workloads
+
+    s = cfg.settings
+    per_search = 1 if s.runbook is not None else max(1, len(s.filters) + len(s.selectivities))
+    if s.runbook is None:
+        per_search += len(streaming_workloads(s))
+    grid = sum(len(setting.search_grid) for setting in _index_settings(cfg))
+    return len(cfg.datasets) * grid * per_search
 
 
 def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
@@ -162,6 +182,7 @@ def _run_runbook(
         for setting in settings:
             check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
     results: list[CellResult] = []
+    progress.begin(planned_cells(cfg))
     for dataset in datasets:
         for setting in settings:
             results.extend(
@@ -195,7 +216,7 @@ def benchmark(
     ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
     its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``, ``runbook``
-    (a streaming runbook's YAML path or mapping: every index plays it; see README
+    (a streaming runbook's YAML path or mapping: every index plays it; see docs/workloads.md,
     "Runbooks"), ``freshness`` and ``ingest_load`` (streaming cells, see
     ``vecbench.harness.streaming``) ...
 

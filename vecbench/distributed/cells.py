@@ -193,9 +193,10 @@ class RayExecutor:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 setting, chain = pending.pop(done[0])
-                by_setting[id(setting)] = self._collect(
-                    done[0], dataset, setting, settings, run_id, writer, skip
-                )
+                got = self._collect(done[0], dataset, setting, settings, run_id, writer, skip)
+                by_setting[id(setting)] = got
+                for r in got:  # the progress view counts cells as the driver records them
+                    progress.cell_done(ok=r.ok)
                 bar.advance(1)
                 if chain:
                     submit(chain)
