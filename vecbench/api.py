@@ -17,10 +17,10 @@ from typing import Any
 
 from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
-from vecbench.harness import CellResult, run_index
+from vecbench.harness import CellResult
 from vecbench.harness.cells import IndexSetting
 from vecbench.harness.preflight import check_index_settings
-from vecbench.harness.streaming import check_streaming, ingest_truth, run_streaming
+from vecbench.harness.streaming import check_streaming, ingest_truth
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
@@ -92,53 +92,42 @@ def _run(
     cfg: RunConfig, run_id: str, writer: ResultsWriter | None, skip: set[str], progress: Progress
 ) -> list[CellResult]:
     from vecbench.datasets import load
-    from vecbench.measures.groundtruth import ground_truth
+    from vecbench.harness.executor import make_executor
     from vecbench.measures.metric_check import check_dataset_metric
 
-    results: list[CellResult] = []
     check_streaming(cfg.settings, [s.name for s in cfg.stores])
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
-    for number, entry in enumerate(cfg.datasets):
-        # The progress view starts once the first data set has passed every check: bad input
-        # stays one line on stderr.
-        with progress.task(f"data set {entry.name}") if number else nullcontext():
-            dataset = load(entry.name, **dict(entry.params))
-        # Refused before any work: neighbours of another metric, a filter this data set
-        # cannot answer, a parameter value no cell could run with, a streaming plan the data
-        # set is too small for.
-        check_dataset_metric(dataset, cfg.settings.metric_check)
-        filtered_searches(dataset, cfg.settings)
-        settings = _index_settings(cfg)
-        for setting in settings:
-            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
-        truth = ingest_truth(dataset, cfg.settings)
-        if cfg.settings.freshness is not None:
-            cfg.settings.freshness.check(dataset.n)
-        if number == 0:
-            progress.begin(planned_cells(cfg))
-        gt = ground_truth(dataset, cfg.k, progress=progress)
-        for setting in settings:
+    results: list[CellResult] = []
+    with make_executor(cfg.settings) as executor:  # joins a Ray cluster here, before any cell
+        for number, entry in enumerate(cfg.datasets):
+            # The progress view starts once the first data set has passed every check: bad
+            # input stays one line on stderr.
+            with progress.task(f"data set {entry.name}") if number else nullcontext():
+                dataset = load(entry.name, **dict(entry.params))
+            # Refused before any work: neighbours of another metric, a filter this data set
+            # cannot answer, a parameter value no cell could run with, a streaming plan the
+            # data set is too small for.
+            check_dataset_metric(dataset, cfg.settings.metric_check)
+            filtered_searches(dataset, cfg.settings)
+            settings = _index_settings(cfg)
+            for setting in settings:
+                check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
+            truth = ingest_truth(dataset, cfg.settings)
+            if cfg.settings.freshness is not None:
+                cfg.settings.freshness.check(dataset.n)
+            if number == 0:
+                progress.begin(planned_cells(cfg))
+            gt = executor.ground_truth(dataset, cfg.k, progress)
             results.extend(
-                run_index(
+                executor.run_indexes(
                     dataset,
-                    setting,
+                    settings,
                     cfg.settings,
                     run_id=run_id,
                     writer=writer,
                     skip=skip,
                     gt=gt,
-                    progress=progress,
-                )
-            )
-            results.extend(
-                run_streaming(
-                    dataset,
-                    setting,
-                    cfg.settings,
-                    run_id=run_id,
-                    writer=writer,
-                    skip=skip,
                     truth=truth,
                     progress=progress,
                 )

@@ -114,6 +114,17 @@ def run(p: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--p99-target", type=float, metavar="MS", help="rate sweep: highest rate whose p99 <= MS milliseconds"
     )
+    cluster = p.add_argument_group("on a cluster (pip install 'vecbench[ray]'; see docs/cluster.md)")
+    cluster.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="where cells run: this process (local, default) or Ray tasks and load actors (ray)",
+    )
+    cluster.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="the Ray head to join (default: a local Ray started for the run); implies --executor ray",
+    )
     streaming = p.add_argument_group("streaming (see docs/workloads.md)")
     streaming.add_argument(
         "--freshness",

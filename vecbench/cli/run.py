@@ -53,6 +53,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config["load"] = load
     config.update(filters_from_args(args))
     streaming_from_args(args, config)
+    executor_from_args(args, config)
     if args.config:
         return config
     if not one_off:
@@ -157,6 +158,24 @@ def streaming_from_args(args: argparse.Namespace, config: dict[str, Any]) -> Non
     if search_rate is not None:
         ingest["search_rate"] = search_rate
     config["ingest_load"] = ingest
+
+
+def executor_from_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    """``--executor`` and ``--ray-address`` (which implies ``ray``) into the config; with Ray
+    asked for, Ray must be installed (MissingDependencyError, before any work)."""
+    executor = getattr(args, "executor", None)
+    address = getattr(args, "ray_address", None)
+    if address is not None:
+        if executor == "local":
+            raise ConfigError("--ray-address needs --executor ray")
+        executor = "ray"
+        config["ray_address"] = address
+    if executor is not None:
+        config["executor"] = executor
+    if config.get("executor") == "ray":
+        from vecbench.distributed.cluster import require_ray
+
+        require_ray()
 
 
 def _installed_only(config: dict[str, Any]) -> dict[str, Any]:

@@ -247,11 +247,16 @@ class CellContext:
             return None
         from vecbench.load import measure_load, share_handle
 
+        measure: Any = measure_load
+        if self.settings.executor == "ray":  # actors on the cluster's nodes, from this cell's task
+            from vecbench.distributed.load import measure_load_ray
+
+            measure = measure_load_ray
         try:
             if self.handle is None:
                 self.handle = share_handle(store)
             with self.progress.task(f"load test {_plan_text(self.settings.load)}"):
-                section = measure_load(
+                section = measure(
                     self.handle,
                     self.store_name,
                     self.store_config,

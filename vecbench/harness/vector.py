@@ -60,7 +60,7 @@ from vecbench.results import ResultsWriter, make_record
 from vecbench.util.progress import NULL, Progress
 from vecbench.workloads.filtered import filtered_searches
 
-__all__ = ["run_index", "index_label", "timed_serial_search"]
+__all__ = ["run_index", "fail_index", "index_label", "timed_serial_search"]
 
 # Re-exported: the serial loop is the harness's, measured by benchmarks/test_harness_overhead.py.
 timed_serial_search = measure.timed_serial_search
@@ -324,3 +324,24 @@ def _record(
 
 def _short(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items()) or "default"
+
+
+def fail_index(
+    dataset: Dataset,
+    index: IndexSetting,
+    settings: Settings,
+    error: BaseException,
+    *,
+    run_id: str,
+    writer: ResultsWriter | None = None,
+    skip: Iterable[str] = frozenset(),
+) -> list[CellResult]:
+    """Every cell of ``index`` not in ``skip`` recorded as failed with ``error``, nothing run:
+    what an executor records when the node running an index was lost."""
+    ctx = CellContext(dataset, index, settings, run_id, writer)
+    try:
+        ctx.filtered = filtered_searches(dataset, ctx.settings)
+    except Exception:  # noqa: BLE001 - the cells then carry no filter, as run_index's would
+        ctx.filtered = []
+    cells, _, _ = _plan_cells(ctx, set(skip))
+    return [ctx.failed(c, error) for c in cells if c.cell_id not in set(skip)]

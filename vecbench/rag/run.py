@@ -292,6 +292,12 @@ class _RagRun:
         """``chunked`` embedded by ``embedder``, through the embedding cache unless turned off."""
         from vecbench.embedding.cache import EmbeddingCache
 
+        if self.cfg.executor == "ray":  # Ray Data on the cluster; the local cache is not used
+            from vecbench.distributed.cluster import connect
+            from vecbench.distributed.embed import embed_corpus_ray
+
+            connect(self.cfg.ray_address)
+            return embed_corpus_ray(chunked, embedder, self.cfg.batch_size, self.progress)
         if not self.cfg.embedding_cache:
             return embed_corpus(chunked, embedder, self.cfg.batch_size, self.progress)
         with EmbeddingCache(embedder) as cached:
