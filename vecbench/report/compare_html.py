@@ -142,7 +142,7 @@ def compare_figure(key: tuple[Any, ...], cells: Sequence[Any], colors: Mapping[s
             group_title(key), 460, legend={"orientation": "h", "x": 0, "y": -0.16, "yanchor": "top"}
         ),
         xaxis=axis(f"recall@{k or 'k'}  (A: open circle, B: diamond; red ring: significant)"),
-        yaxis=axis("queries per second (serial, one client)", **log_axis(ys)),
+        yaxis=axis("QPS (serial, one client)", **log_axis(ys)),
     )
     return fig
 

@@ -40,7 +40,7 @@ PALETTE = (
     *("#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"),
 )
 AXIS_TITLES = {
-    "qps": "queries per second (serial, one client)",
+    "qps": "QPS (serial, one client)",
     "p99_ms": "p99 latency (ms)",
     "usd_per_1m_queries": "$ per 1M queries",
 }
@@ -130,6 +130,12 @@ def log_axis(values: Sequence[Any]) -> dict[str, Any]:
     return {"type": "log", "dtick": "D2"} if _log_ok(values) else {"type": "linear"}
 
 
+def pareto_height(labels: int, base: int = 400) -> int:
+    """A Pareto figure's height in px: the plot keeps its size and the legend below it grows
+    by one line per three store/index labels (13 labels would squash a fixed-height plot)."""
+    return base + 28 * max(1, math.ceil(labels / 3))
+
+
 def pareto_figure(
     by_label: Mapping[str, Sequence[Mapping[str, Any]]],
     by: str,
@@ -137,7 +143,7 @@ def pareto_figure(
     colors: Mapping[str, str],
     title: str,
     target_recall: float | None = None,
-    height: int = 460,
+    height: int | None = None,
 ) -> Any:
     """Recall (x) against ``by`` (y, log when positive): every setting as a faint dot, each
     label's Pareto front as a line; one legend entry per label toggles both."""
@@ -179,8 +185,10 @@ def pareto_figure(
             )
         )
     better = "up and right" if AXES.get(by, True) else "down and right"
+    height = height or pareto_height(len(by_label))
     fig.update_layout(
-        **base_layout(title, height, legend={**_LEGEND_BELOW, "y": -0.16}),
+        # the legend's top ~70 px under the plot, whatever the height
+        **base_layout(title, height, legend={**_LEGEND_BELOW, "y": -70 / (height - 104)}),
         xaxis=axis(f"recall@{k or 'k'}  (better: {better})"),
         yaxis=axis(AXIS_TITLES.get(by, by), **log_axis(ys)),
     )

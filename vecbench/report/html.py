@@ -72,7 +72,7 @@ class _Plots:
             fig = pareto_figure(
                 labels, by, colors=self.colors, title=group_title(key), target_recall=self.target
             )
-            return figure_div(fig, height=460)
+            return figure_div(fig, height=fig.layout.height)
         from vecbench.report.plots import pareto_png
 
         fronts = {lb: pareto_front(rows, by) for lb, rows in labels.items()}
