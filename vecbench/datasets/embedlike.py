@@ -1,0 +1,270 @@
+"""Synthetic vectors whose statistics follow real text embeddings, streamable at any n.
+
+    from vecbench.datasets import load
+    ds = load("embedlike:minilm", n=100_000, nq=1_000, seed=0)         # 384-d, unit norm, cosine
+    ds = load("embedlike:minilm", n=1_000_000, dim=128)                  # first 128 principal components
+
+    source = EmbedlikeSource(n=10_000_000, seed=0)                       # nothing generated yet
+    for ids, vectors in source.iter_blocks(65_536):                     # bounded memory
+        store.upsert(ids, vectors)
+
+The generator draws from a mixture of Gaussians fitted once, offline, to real embeddings
+(``vecbench.datasets.embedlike_fit``; profile ``minilm``: all-MiniLM-L6-v2 over the
+packaged Cranfield corpus cut into passages). A row picks a cluster by the fitted weights,
+adds a correlated draw in the top principal directions (the cluster's own covariance) and an
+independent one along every other direction (the cluster's own variances), rotates back to
+the model's coordinates and, as the model does, normalizes to unit length.
+
+Rows are generated in fixed blocks of ``GEN_ROWS``, block ``b`` from its own seed
+``SeedSequence(seed, spawn_key=(role, b))``: any block can be made alone, the data for
+``n`` is a prefix of the data for a larger ``n``, and the bytes never depend on the block size
+a reader asks for. Bytes are the same on one machine; across machines the float32 matrix
+products may differ in the last bit (BLAS), which the checksum (of the parameters and the
+profile) does not see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vecbench.datasets.base import Dataset
+from vecbench.errors import ConfigError, DatasetError, UnknownNameError
+from vecbench.metrics import Metric
+from vecbench.util.validation import is_int
+
+__all__ = [
+    "PREFIX",
+    "PROFILES",
+    "EMBEDLIKE_DEFAULTS",
+    "GEN_ROWS",
+    "Profile",
+    "EmbedlikeSource",
+    "load_profile",
+    "load_embedlike",
+]
+
+PREFIX = "embedlike"
+PROFILES = {"minilm": "minilm-cranfield.npz"}  # name -> file under vecbench/datasets/profiles/
+EMBEDLIKE_DEFAULTS: dict[str, Any] = {"n": 20_000, "nq": 1_000, "dim": None, "metric": "cosine", "seed": 0}
+GEN_ROWS = 8_192  # rows per seeded block; fixed, so the bytes never depend on how they are read
+_VERSION = 1  # bump when the generator's output changes: it is in the checksum
+_BASE, _QUERIES, _ATTRIBUTES = 0, 1, 2  # seed streams
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A fitted profile (see ``embedlike_fit``), arrays in float32, ready to sample from."""
+
+    name: str
+    sha256: str
+    mean: NDArray[np.float32]  # (D,)
+    basis: NDArray[np.float32]  # (D, D) principal directions as columns, eigenvalues descending
+    eigenvalues: NDArray[np.float32]  # (D,)
+    centres: NDArray[np.float32]  # (K, D) in principal coordinates
+    weights: NDArray[np.float64]  # (K,)
+    chol: NDArray[np.float32]  # (K, r, r) within-cluster covariance factor, top r directions
+    rest_std: NDArray[np.float32]  # (K, D - r) within-cluster std along the other directions
+    unit_norm: bool
+    reference: dict[str, NDArray[np.float64]]  # real vectors' eig_frac, norm_q, cos_q
+    meta: dict[str, str]
+
+    @property
+    def dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    @property
+    def rank(self) -> int:
+        return int(self.chol.shape[1])
+
+
+def profile_path(name: str) -> Path:
+    if name not in PROFILES:
+        raise UnknownNameError("embedlike profile", name, sorted(PROFILES))
+    return Path(__file__).parent / "profiles" / PROFILES[name]
+
+
+@lru_cache(maxsize=4)
+def load_profile(name: str = "minilm") -> Profile:
+    """The packaged profile ``name`` (``minilm``)."""
+    path = profile_path(name)
+    try:
+        raw = path.read_bytes()
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in f.files}
+    except (OSError, ValueError) as exc:
+        raise DatasetError(
+            f"embedlike profile {name!r}: cannot read {path} ({exc}); reinstall vecbench"
+        ) from None
+    rank = int(arrays["rank"])
+    k = arrays["centres"].shape[0]
+    chol = np.zeros((k, rank, rank), dtype=np.float32)
+    rows, cols = np.tril_indices(rank)
+    chol[:, rows, cols] = arrays["chol_packed"]
+    weights = arrays["weights"].astype(np.float64)
+    return Profile(
+        name=name,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        mean=arrays["mean"].astype(np.float32),
+        basis=np.ascontiguousarray(arrays["basis"], dtype=np.float32),
+        eigenvalues=arrays["eigenvalues"].astype(np.float32),
+        centres=arrays["centres"].astype(np.float32),
+        weights=weights / weights.sum(),
+        chol=chol,
+        rest_std=np.sqrt(arrays["rest_var"]).astype(np.float32),
+        unit_norm=bool(arrays["unit_norm"]),
+        reference={key[4:]: arrays[key].astype(np.float64) for key in arrays if key.startswith("ref_")},
+        meta={key[5:]: str(arrays[key]) for key in arrays if key.startswith("meta_")},
+    )
+
+
+class EmbedlikeSource:
+    """Base and query vectors of one embedlike data set, generated on demand, block by block.
+
+    ``dim`` None (or the profile's own) gives the model's coordinates; a smaller ``dim`` keeps
+    the first ``dim`` principal components (then renormalized), like a PCA-reduced index.
+    Parameters are checked here, before anything is generated.
+    """
+
+    def __init__(self, profile: str = "minilm", **params: Any) -> None:
+        unknown = sorted(set(params) - set(EMBEDLIKE_DEFAULTS))
+        if unknown:
+            raise ConfigError(
+                f"embedlike data set: unknown parameter(s) {unknown}; known: {sorted(EMBEDLIKE_DEFAULTS)}"
+            )
+        self.profile = load_profile(profile)
+        p = {**EMBEDLIKE_DEFAULTS, **params}
+        for key in ("n", "nq"):
+            if not is_int(p[key]) or p[key] <= 0:
+                raise ConfigError(f"embedlike data set: {key} must be a positive integer, got {p[key]!r}")
+        if not is_int(p["seed"]) or p["seed"] < 0:
+            raise ConfigError(f"embedlike data set: seed must be a non-negative integer, got {p['seed']!r}")
+        native = self.profile.dim
+        if p["dim"] is None:
+            p["dim"] = native
+        if not is_int(p["dim"]) or not 1 <= p["dim"] <= native:
+            raise ConfigError(
+                f"embedlike data set: dim must be an integer in 1..{native} (the profile's {native} "
+                f"dimensions or its first principal components), got {p['dim']!r}"
+            )
+        self.n, self.nq, self.dim, self.seed = int(p["n"]), int(p["nq"]), int(p["dim"]), int(p["seed"])
+        self.metric = Metric.parse(p["metric"])
+        self.params: dict[str, Any] = {
+            "profile": profile,
+            "n": self.n,
+            "nq": self.nq,
+            "dim": self.dim,
+            "metric": self.metric.value,
+            "seed": self.seed,
+        }
+        self._pc_mean = (self.profile.mean @ self.profile.basis)[: self.dim]
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}-{self.profile.name}-{self.n}x{self.dim}-{self.metric.value}-s{self.seed}"
+
+    @property
+    def checksum(self) -> str:
+        canonical = json.dumps(
+            {"generator": PREFIX, "version": _VERSION, "profile_sha256": self.profile.sha256, **self.params},
+            sort_keys=True,
+        )
+        return f"{PREFIX}:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def block(self, index: int, role: int = _BASE) -> NDArray[np.float32]:
+        """Generated block ``index`` (``GEN_ROWS`` rows) of the base (role 0) or queries (role 1)."""
+        prof = self.profile
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(role, index)))
+        labels = rng.choice(len(prof.weights), size=GEN_ROWS, p=prof.weights)
+        z = rng.standard_normal((GEN_ROWS, prof.dim), dtype=np.float32)
+        y = prof.centres[labels]
+        r = prof.rank
+        for k in np.unique(labels):
+            rows = np.nonzero(labels == k)[0]
+            y[rows, :r] += z[rows, :r] @ prof.chol[k].T
+        y[:, r:] += z[:, r:] * prof.rest_std[labels]
+        if self.dim == prof.dim:
+            x = y @ prof.basis.T
+            x += prof.mean
+        else:
+            x = y[:, : self.dim] + self._pc_mean
+        if prof.unit_norm:
+            x /= np.linalg.norm(x, axis=1, keepdims=True)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def rows(self, start: int, stop: int, role: int = _BASE) -> NDArray[np.float32]:
+        """Rows ``start..stop-1`` of the base (or queries), from the blocks that hold them."""
+        total = self.n if role == _BASE else self.nq
+        if not 0 <= start <= stop <= total:
+            raise ConfigError(f"embedlike: rows {start}..{stop} outside 0..{total}")
+        out = np.empty((stop - start, self.dim), dtype=np.float32)
+        first, last = start // GEN_ROWS, max(start, stop - 1) // GEN_ROWS
+        for b in range(first, last + 1 if stop > start else first):
+            lo, hi = max(start, b * GEN_ROWS), min(stop, (b + 1) * GEN_ROWS)
+            out[lo - start : hi - start] = self.block(b, role)[lo - b * GEN_ROWS : hi - b * GEN_ROWS]
+        return out
+
+    def iter_blocks(self, rows: int = 65_536) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
+        """(ids, vectors) of the base in order, ``rows`` at a time; memory stays O(rows + GEN_ROWS)."""
+        if not is_int(rows) or rows <= 0:
+            raise ConfigError(f"embedlike: rows per block must be a positive integer, got {rows!r}")
+        cached: tuple[int, NDArray[np.float32]] | None = None
+        for start in range(0, self.n, rows):
+            stop = min(self.n, start + rows)
+            out = np.empty((stop - start, self.dim), dtype=np.float32)
+            pos = start
+            while pos < stop:
+                b = pos // GEN_ROWS
+                if cached is None or cached[0] != b:
+                    cached = (b, self.block(b))
+                hi = min(stop, (b + 1) * GEN_ROWS)
+                out[pos - start : hi - start] = cached[1][pos - b * GEN_ROWS : hi - b * GEN_ROWS]
+                pos = hi
+            yield np.arange(start, stop, dtype=np.int64), out
+
+    def queries(self) -> NDArray[np.float32]:
+        """The ``nq`` queries: fresh draws from the same mixture, from their own seed stream."""
+        return self.rows(0, self.nq, role=_QUERIES)
+
+    def base(self) -> NDArray[np.float32]:
+        """The whole base as one array (n x dim float32: 1.5 GB at 1M x 384)."""
+        out = np.empty((self.n, self.dim), dtype=np.float32)
+        for ids, vectors in self.iter_blocks(GEN_ROWS * 8):
+            out[ids[0] : ids[-1] + 1] = vectors
+        return out
+
+
+def split_name(name: str) -> str | None:
+    """The profile named by ``embedlike`` (the default, minilm) or ``embedlike:PROFILE``; None otherwise."""
+    if name == PREFIX:
+        return "minilm"
+    if name.startswith(PREFIX + ":"):
+        return name[len(PREFIX) + 1 :]
+    return None
+
+
+def load_embedlike(profile: str = "minilm", **params: Any) -> Dataset:
+    """The embedlike data set as a ``Dataset`` (base generated in memory; see ``EmbedlikeSource``
+    to stream it instead). Attribute columns as the synthetic set's, from their own stream."""
+    from vecbench.datasets.synthetic import synthetic_attributes
+
+    source = EmbedlikeSource(profile, **params)
+    attr_rng = np.random.default_rng(np.random.SeedSequence(source.seed, spawn_key=(_ATTRIBUTES,)))
+    return Dataset(
+        name=source.name,
+        metric=source.metric,
+        base=source.base(),
+        queries=source.queries(),
+        checksum=source.checksum,
+        source=f"{PREFIX}:{profile}",
+        params=dict(source.params),
+        attributes=synthetic_attributes(attr_rng, source.n),
+    )
