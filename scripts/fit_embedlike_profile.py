@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from vecbench.datasets.embedlike import PROFILES
-from vecbench.datasets.embedlike_fit import fit_profile, save_profile
+from vecbench.datasets.embedlike_fit import calibrate_topics, fit_profile, save_profile
 from vecbench.datasets.embedlike_real import CHUNK_CHARS, cranfield_minilm
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "vecbench" / "datasets" / "profiles" / PROFILES["minilm"]
@@ -42,6 +42,8 @@ def main() -> None:
     profile = fit_profile(
         passages, clusters=args.clusters, rank=args.rank, shrink=args.shrink, seed=args.seed, meta=meta
     )
+    profile = calibrate_topics(profile, passages, seed=args.seed)
+    print(f"calibrated: topics={int(profile['topics'])} local_frac={float(profile['local_frac'])}")
     save_profile(args.out, profile)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB) in {time.perf_counter() - t0:.1f} s")
 

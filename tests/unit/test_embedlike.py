@@ -8,7 +8,14 @@ import pytest
 
 from vecbench.datasets import load
 from vecbench.datasets.embedlike import GEN_ROWS, EmbedlikeSource, load_profile, profile_path
-from vecbench.datasets.embedlike_fit import QUANTILES, fit_profile, kmeans, reference_stats
+from vecbench.datasets.embedlike_fit import (
+    QUANTILES,
+    calibrate_topics,
+    fit_profile,
+    kmeans,
+    neighbour_stats,
+    reference_stats,
+)
 from vecbench.errors import ConfigError, UnknownNameError
 from vecbench.metrics import Metric
 
@@ -21,7 +28,8 @@ def test_profile_is_small_and_complete():
     assert p.dim == 384 and p.rank < p.dim and p.unit_norm
     assert p.centres.shape == (len(p.weights), 384) and abs(p.weights.sum() - 1) < 1e-9
     assert np.all(np.diff(p.eigenvalues) <= 0)  # descending spectrum
-    assert {"eig_frac", "norm_q", "cos_q"} <= set(p.reference)
+    assert {"eig_frac", "norm_q", "cos_q", "nn1_q", "nn10_q"} <= set(p.reference)
+    assert p.topics > 0 and 0 < p.local_frac < 1
     assert "MiniLM" in p.meta["model"] and "cranfield" in p.meta["corpus"]
 
 
@@ -66,6 +74,16 @@ def test_statistics_match_the_real_vectors():
     np.testing.assert_allclose(got["cos_q"], real["cos_q"], atol=0.04)
     assert np.linalg.norm(x.mean(axis=0) - prof.mean) < 0.05
     assert len(QUANTILES) == len(real["cos_q"])
+
+
+def test_neighbourhoods_match_the_real_vectors():
+    """Distances from held-out queries to their 1st and 10th neighbours, at the real set's size
+    (6,227 passages, 500 queries), against the real passages' (stored at fit time)."""
+    prof = load_profile("minilm")
+    src = EmbedlikeSource(n=prof.n_fit - 500, nq=500, seed=0)
+    got = neighbour_stats(src.base(), src.queries())
+    np.testing.assert_allclose(got["nn1_q"], prof.reference["nn1_q"], atol=0.06)
+    np.testing.assert_allclose(got["nn10_q"], prof.reference["nn10_q"], atol=0.06)
 
 
 def test_projected_dim_keeps_the_leading_principal_components():
@@ -138,3 +156,6 @@ def test_fit_recovers_a_known_mixture():
     assert max(np.bincount(found[labels == j]).max() / np.sum(labels == j) for j in range(k)) == 1.0
     with pytest.raises(ConfigError, match="rank"):
         fit_profile(x, clusters=k, rank=dim)
+    calibrated = calibrate_topics(profile, x, heldout=200)
+    assert int(calibrated["topics"]) > 0 and 0 < float(calibrated["local_frac"]) < 1
+    assert calibrated["ref_nn1_q"].shape == (3,)

@@ -49,6 +49,7 @@ __all__ = [
     "Profile",
     "EmbedlikeSource",
     "load_profile",
+    "profile_from_arrays",
     "load_embedlike",
 ]
 
@@ -57,7 +58,7 @@ PROFILES = {"minilm": "minilm-cranfield.npz"}  # name -> file under vecbench/dat
 EMBEDLIKE_DEFAULTS: dict[str, Any] = {"n": 20_000, "nq": 1_000, "dim": None, "metric": "cosine", "seed": 0}
 GEN_ROWS = 8_192  # rows per seeded block; fixed, so the bytes never depend on how they are read
 _VERSION = 1  # bump when the generator's output changes: it is in the checksum
-_BASE, _QUERIES, _ATTRIBUTES = 0, 1, 2  # seed streams
+_BASE, _QUERIES, _ATTRIBUTES, _TOPICS = 0, 1, 2, 3  # seed streams
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ class Profile:
     chol: NDArray[np.float32]  # (K, r, r) within-cluster covariance factor, top r directions
     rest_std: NDArray[np.float32]  # (K, D - r) within-cluster std along the other directions
     unit_norm: bool
+    # Second level: ``topics`` sub-centres per cluster drawn from the cluster's own Gaussian with
+    # a share 1 - local_frac of its covariance; a row is one sub-centre plus the rest. The total
+    # covariance is unchanged, but neighbours sit closer, on fewer directions, as in real data.
+    topics: int
+    local_frac: float
+    n_fit: int  # how many real vectors it was fitted to
     reference: dict[str, NDArray[np.float64]]  # real vectors' eig_frac, norm_q, cos_q
     meta: dict[str, str]
 
@@ -104,25 +111,35 @@ def load_profile(name: str = "minilm") -> Profile:
         raise DatasetError(
             f"embedlike profile {name!r}: cannot read {path} ({exc}); reinstall vecbench"
         ) from None
+    return profile_from_arrays(name, arrays, hashlib.sha256(raw).hexdigest())
+
+
+def profile_from_arrays(name: str, arrays: dict[str, Any], sha256: str = "") -> Profile:
+    """A Profile from the arrays ``embedlike_fit.fit_profile`` makes (as stored in the .npz)."""
     rank = int(arrays["rank"])
     k = arrays["centres"].shape[0]
     chol = np.zeros((k, rank, rank), dtype=np.float32)
     rows, cols = np.tril_indices(rank)
     chol[:, rows, cols] = arrays["chol_packed"]
-    weights = arrays["weights"].astype(np.float64)
+    weights = np.asarray(arrays["weights"], dtype=np.float64)
     return Profile(
         name=name,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        mean=arrays["mean"].astype(np.float32),
+        sha256=sha256,
+        mean=np.asarray(arrays["mean"], dtype=np.float32),
         basis=np.ascontiguousarray(arrays["basis"], dtype=np.float32),
-        eigenvalues=arrays["eigenvalues"].astype(np.float32),
-        centres=arrays["centres"].astype(np.float32),
+        eigenvalues=np.asarray(arrays["eigenvalues"], dtype=np.float32),
+        centres=np.asarray(arrays["centres"], dtype=np.float32),
         weights=weights / weights.sum(),
         chol=chol,
         rest_std=np.sqrt(arrays["rest_var"]).astype(np.float32),
         unit_norm=bool(arrays["unit_norm"]),
-        reference={key[4:]: arrays[key].astype(np.float64) for key in arrays if key.startswith("ref_")},
-        meta={key[5:]: str(arrays[key]) for key in arrays if key.startswith("meta_")},
+        topics=int(arrays.get("topics", 0)),
+        local_frac=float(arrays.get("local_frac", 1.0)),
+        n_fit=int(arrays["n_fit"]),
+        reference={
+            key[4:]: np.asarray(v, dtype=np.float64) for key, v in arrays.items() if key.startswith("ref_")
+        },
+        meta={key[5:]: str(v) for key, v in arrays.items() if key.startswith("meta_")},
     )
 
 
@@ -134,13 +151,13 @@ class EmbedlikeSource:
     Parameters are checked here, before anything is generated.
     """
 
-    def __init__(self, profile: str = "minilm", **params: Any) -> None:
+    def __init__(self, profile: str | Profile = "minilm", **params: Any) -> None:
         unknown = sorted(set(params) - set(EMBEDLIKE_DEFAULTS))
         if unknown:
             raise ConfigError(
                 f"embedlike data set: unknown parameter(s) {unknown}; known: {sorted(EMBEDLIKE_DEFAULTS)}"
             )
-        self.profile = load_profile(profile)
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         p = {**EMBEDLIKE_DEFAULTS, **params}
         for key in ("n", "nq"):
             if not is_int(p[key]) or p[key] <= 0:
@@ -158,7 +175,7 @@ class EmbedlikeSource:
         self.n, self.nq, self.dim, self.seed = int(p["n"]), int(p["nq"]), int(p["dim"]), int(p["seed"])
         self.metric = Metric.parse(p["metric"])
         self.params: dict[str, Any] = {
-            "profile": profile,
+            "profile": self.profile.name,
             "n": self.n,
             "nq": self.nq,
             "dim": self.dim,
@@ -166,6 +183,7 @@ class EmbedlikeSource:
             "seed": self.seed,
         }
         self._pc_mean = (self.profile.mean @ self.profile.basis)[: self.dim]
+        self._topics: NDArray[np.float32] | None = None
 
     @property
     def name(self) -> str:
@@ -179,18 +197,39 @@ class EmbedlikeSource:
         )
         return f"{PREFIX}:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def _noise(
+        self, rng: np.random.Generator, labels: NDArray[np.int64], scale: float
+    ) -> NDArray[np.float32]:
+        """Draws from cluster ``labels[i]``'s zero-mean Gaussian, covariance times ``scale``, in
+        principal coordinates."""
+        prof, r = self.profile, self.profile.rank
+        z = rng.standard_normal((len(labels), prof.dim), dtype=np.float32)
+        for k in np.unique(labels):
+            rows = np.nonzero(labels == k)[0]
+            z[rows, :r] = z[rows, :r] @ prof.chol[k].T
+        z[:, r:] *= prof.rest_std[labels]
+        z *= np.float32(np.sqrt(scale))
+        return z
+
+    def _centres(self, rng: np.random.Generator, rows: int) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """Cluster labels and the centres rows are drawn around (sub-centres when the profile has them)."""
+        prof = self.profile
+        labels = rng.choice(len(prof.weights), size=rows, p=prof.weights)
+        if prof.topics == 0:
+            return labels, prof.centres[labels]
+        if self._topics is None:
+            trng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_TOPICS,)))
+            owners = np.repeat(np.arange(len(prof.weights)), prof.topics)
+            self._topics = prof.centres[owners] + self._noise(trng, owners, 1.0 - prof.local_frac)
+        topic = labels * prof.topics + rng.integers(0, prof.topics, size=rows)
+        return labels, self._topics[topic]
+
     def block(self, index: int, role: int = _BASE) -> NDArray[np.float32]:
         """Generated block ``index`` (``GEN_ROWS`` rows) of the base (role 0) or queries (role 1)."""
         prof = self.profile
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(role, index)))
-        labels = rng.choice(len(prof.weights), size=GEN_ROWS, p=prof.weights)
-        z = rng.standard_normal((GEN_ROWS, prof.dim), dtype=np.float32)
-        y = prof.centres[labels]
-        r = prof.rank
-        for k in np.unique(labels):
-            rows = np.nonzero(labels == k)[0]
-            y[rows, :r] += z[rows, :r] @ prof.chol[k].T
-        y[:, r:] += z[:, r:] * prof.rest_std[labels]
+        labels, centres = self._centres(rng, GEN_ROWS)
+        y = centres + self._noise(rng, labels, prof.local_frac if prof.topics else 1.0)
         if self.dim == prof.dim:
             x = y @ prof.basis.T
             x += prof.mean
