@@ -16,7 +16,7 @@ from vecbench.datasets.embedlike_fit import (
     neighbour_stats,
     reference_stats,
 )
-from vecbench.errors import ConfigError, UnknownNameError
+from vecbench.errors import ConfigError, DatasetError, UnknownNameError
 from vecbench.metrics import Metric
 
 pytestmark = pytest.mark.usefixtures("vb_cache")
@@ -49,10 +49,12 @@ def test_blocks_do_not_depend_on_block_size_or_n():
     whole = src.base()
     for rows in (1000, GEN_ROWS, GEN_ROWS + 7, n):
         parts = list(src.iter_blocks(rows))
-        assert all(len(ids) <= rows for ids, _ in parts)
-        assert np.concatenate([ids for ids, _ in parts]).tolist() == list(range(n))
-        assert np.concatenate([v for _, v in parts]).tobytes() == whole.tobytes()
-    assert src.rows(GEN_ROWS - 5, GEN_ROWS + 5).tobytes() == whole[GEN_ROWS - 5 : GEN_ROWS + 5].tobytes()
+        assert all(len(block) <= rows for _, block in parts)
+        assert [first for first, _ in parts] == list(range(0, n, rows))
+        assert np.concatenate([block for _, block in parts]).tobytes() == whole.tobytes()
+    tail = list(src.iter_blocks(5000, start=GEN_ROWS - 5, stop=n - 3))
+    assert np.concatenate([b for _, b in tail]).tobytes() == whole[GEN_ROWS - 5 : n - 3].tobytes()
+    assert src.read(GEN_ROWS - 5, GEN_ROWS + 5).tobytes() == whole[GEN_ROWS - 5 : GEN_ROWS + 5].tobytes()
     assert src.block(1).tobytes() == whole[GEN_ROWS : 2 * GEN_ROWS].tobytes()  # one block, alone
     smaller = EmbedlikeSource(n=5000, nq=99, seed=1)  # a prefix; nq leaves the base alone
     assert smaller.base().tobytes() == whole[:5000].tobytes()
@@ -123,7 +125,9 @@ def test_unknown_profile_and_bad_block_size():
     with pytest.raises(UnknownNameError, match="embedlike profile 'nope'"):
         load("embedlike:nope", n=10)
     with pytest.raises(ConfigError, match="rows per block"):
-        next(EmbedlikeSource(n=10).iter_blocks(0))
+        EmbedlikeSource(n=10).iter_blocks(0)
+    with pytest.raises(DatasetError, match="outside"):
+        EmbedlikeSource(n=10).read(5, 11)
 
 
 def test_load_by_name_gives_a_dataset():

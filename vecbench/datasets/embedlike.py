@@ -5,8 +5,8 @@
     ds = load("embedlike:minilm", n=1_000_000, dim=128)                  # first 128 principal components
 
     source = EmbedlikeSource(n=10_000_000, seed=0)                       # nothing generated yet
-    for ids, vectors in source.iter_blocks(65_536):                     # bounded memory
-        store.upsert(ids, vectors)
+    for first, block in source.iter_blocks(65_536):                     # bounded memory
+        store.upsert(np.arange(first, first + len(block)), block)
 
 The generator draws from a mixture of Gaussians fitted once, offline, to real embeddings
 (``vecbench.datasets.embedlike_fit``; profile ``minilm``: all-MiniLM-L6-v2 over the
@@ -149,6 +149,9 @@ class EmbedlikeSource:
     ``dim`` None (or the profile's own) gives the model's coordinates; a smaller ``dim`` keeps
     the first ``dim`` principal components (then renormalized), like a PCA-reduced index.
     Parameters are checked here, before anything is generated.
+
+    It has the shape of ``vecbench.datasets.stream.BaseSource`` (``n``, ``dim``, ``dtype``,
+    ``read``, ``iter_blocks``), so whatever streams a base set can stream this one.
     """
 
     def __init__(self, profile: str | Profile = "minilm", **params: Any) -> None:
@@ -173,6 +176,7 @@ class EmbedlikeSource:
                 f"dimensions or its first principal components), got {p['dim']!r}"
             )
         self.n, self.nq, self.dim, self.seed = int(p["n"]), int(p["nq"]), int(p["dim"]), int(p["seed"])
+        self.dtype = np.dtype(np.float32)
         self.metric = Metric.parse(p["metric"])
         self.params: dict[str, Any] = {
             "profile": self.profile.name,
@@ -239,46 +243,50 @@ class EmbedlikeSource:
             x /= np.linalg.norm(x, axis=1, keepdims=True)
         return np.ascontiguousarray(x, dtype=np.float32)
 
-    def rows(self, start: int, stop: int, role: int = _BASE) -> NDArray[np.float32]:
-        """Rows ``start..stop-1`` of the base (or queries), from the blocks that hold them."""
-        total = self.n if role == _BASE else self.nq
-        if not 0 <= start <= stop <= total:
-            raise ConfigError(f"embedlike: rows {start}..{stop} outside 0..{total}")
+    def _rows(self, start: int, stop: int, role: int, cache: list[Any]) -> NDArray[np.float32]:
+        """Rows ``[start, stop)`` of one stream, from the generated blocks that hold them;
+        ``cache`` keeps the last block (``[index, rows]``) between calls."""
         out = np.empty((stop - start, self.dim), dtype=np.float32)
-        first, last = start // GEN_ROWS, max(start, stop - 1) // GEN_ROWS
-        for b in range(first, last + 1 if stop > start else first):
-            lo, hi = max(start, b * GEN_ROWS), min(stop, (b + 1) * GEN_ROWS)
-            out[lo - start : hi - start] = self.block(b, role)[lo - b * GEN_ROWS : hi - b * GEN_ROWS]
+        pos = start
+        while pos < stop:
+            b = pos // GEN_ROWS
+            if not cache or cache[0] != b:
+                cache[:] = [b, self.block(b, role)]
+            hi = min(stop, (b + 1) * GEN_ROWS)
+            out[pos - start : hi - start] = cache[1][pos - b * GEN_ROWS : hi - b * GEN_ROWS]
+            pos = hi
         return out
 
-    def iter_blocks(self, rows: int = 65_536) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
-        """(ids, vectors) of the base in order, ``rows`` at a time; memory stays O(rows + GEN_ROWS)."""
+    def read(self, start: int, stop: int) -> NDArray[np.float32]:
+        """Base rows ``[start, stop)`` as float32 (``vecbench.datasets.stream.BaseSource``)."""
+        if not (is_int(start) and is_int(stop) and 0 <= start <= stop <= self.n):
+            raise DatasetError(f"rows [{start}, {stop}) are outside 0..{self.n} of this base set")
+        return self._rows(int(start), int(stop), _BASE, [])
+
+    def iter_blocks(
+        self, rows: int, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, NDArray[np.float32]]]:
+        """``(first_row, block)`` over base rows ``[start, stop)`` in order, blocks of at most
+        ``rows`` (``BaseSource``); memory stays at one block plus one generated block."""
         if not is_int(rows) or rows <= 0:
             raise ConfigError(f"embedlike: rows per block must be a positive integer, got {rows!r}")
-        cached: tuple[int, NDArray[np.float32]] | None = None
-        for start in range(0, self.n, rows):
-            stop = min(self.n, start + rows)
-            out = np.empty((stop - start, self.dim), dtype=np.float32)
-            pos = start
-            while pos < stop:
-                b = pos // GEN_ROWS
-                if cached is None or cached[0] != b:
-                    cached = (b, self.block(b))
-                hi = min(stop, (b + 1) * GEN_ROWS)
-                out[pos - start : hi - start] = cached[1][pos - b * GEN_ROWS : hi - b * GEN_ROWS]
-                pos = hi
-            yield np.arange(start, stop, dtype=np.int64), out
+        stop = self.n if stop is None else stop
+        if not (is_int(start) and is_int(stop) and 0 <= start <= stop <= self.n):
+            raise DatasetError(f"rows [{start}, {stop}) are outside 0..{self.n} of this base set")
+        return self._blocks(int(rows), int(start), int(stop))
+
+    def _blocks(self, rows: int, start: int, stop: int) -> Iterator[tuple[int, NDArray[np.float32]]]:
+        cache: list[Any] = []
+        for first in range(start, stop, rows):
+            yield first, self._rows(first, min(stop, first + rows), _BASE, cache)
 
     def queries(self) -> NDArray[np.float32]:
         """The ``nq`` queries: fresh draws from the same mixture, from their own seed stream."""
-        return self.rows(0, self.nq, role=_QUERIES)
+        return self._rows(0, self.nq, _QUERIES, [])
 
     def base(self) -> NDArray[np.float32]:
         """The whole base as one array (n x dim float32: 1.5 GB at 1M x 384)."""
-        out = np.empty((self.n, self.dim), dtype=np.float32)
-        for ids, vectors in self.iter_blocks(GEN_ROWS * 8):
-            out[ids[0] : ids[-1] + 1] = vectors
-        return out
+        return self._rows(0, self.n, _BASE, [])
 
 
 def split_name(name: str) -> str | None:
