@@ -102,8 +102,10 @@ def test_recall_real_vs_generated(benchmark: Any) -> None:
         benchmark.pedantic(_generated, args=(len(passages), passages.shape[1]), rounds=1, iterations=1)
     )
     _report(benchmark, rows)
-    # The point of the generator: it is no harder for HNSW than real vectors, unlike the Gaussian set.
-    assert rows["embedlike"]["recall"][64] > rows["gaussian"]["recall"][64]
+    # At the real n the generator's curve follows the real passages' (queries from the base's
+    # own distribution on both sides).
+    for ef in EF_SEARCH:
+        assert abs(rows["embedlike"]["recall"][ef] - rows["real-heldout"]["recall"][ef]) < 0.03
 
 
 def test_neighbour_distances_vs_n(benchmark: Any) -> None:
@@ -146,6 +148,7 @@ def _distances_vs_n(
 def test_recall_100k(benchmark: Any) -> None:
     rows = benchmark.pedantic(_generated, args=(100_000, 384), rounds=1, iterations=1)
     _report(benchmark, rows)
+    assert rows["embedlike"]["recall"][64] > rows["gaussian"]["recall"][64]
 
 
 @pytest.mark.slow
