@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,8 @@ def test_blocks_do_not_depend_on_block_size_or_n():
     assert np.concatenate([b for _, b in tail]).tobytes() == whole[GEN_ROWS - 5 : n - 3].tobytes()
     assert src.read(GEN_ROWS - 5, GEN_ROWS + 5).tobytes() == whole[GEN_ROWS - 5 : GEN_ROWS + 5].tobytes()
     assert src.block(1).tobytes() == whole[GEN_ROWS : 2 * GEN_ROWS].tobytes()  # one block, alone
+    clone = pickle.loads(pickle.dumps(src))  # a worker process rebuilds it from the pickle
+    assert clone.read(n - 10, n).tobytes() == whole[n - 10 :].tobytes()
     smaller = EmbedlikeSource(n=5000, nq=99, seed=1)  # a prefix; nq leaves the base alone
     assert smaller.base().tobytes() == whole[:5000].tobytes()
     assert smaller.queries()[:10].tobytes() == src.queries().tobytes()

@@ -189,6 +189,10 @@ class EmbedlikeSource:
         self._pc_mean = (self.profile.mean @ self.profile.basis)[: self.dim]
         self._topics: NDArray[np.float32] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A worker process rebuilds the topic table from the seed; the profile travels as it is.
+        return {**self.__dict__, "_topics": None}
+
     @property
     def name(self) -> str:
         return f"{PREFIX}-{self.profile.name}-{self.n}x{self.dim}-{self.metric.value}-s{self.seed}"
