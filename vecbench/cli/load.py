@@ -73,7 +73,7 @@ def plan_from_args(args: argparse.Namespace) -> Any:
     from vecbench.load.soak_run import SoakPlan
 
     known = {f.name for f in fields(SoakBounds)}
-    bounds = dict(parse_assignment(b, grid=False) for b in args.bound)
+    bounds = {key: _number(value) for key, value in (parse_assignment(b, grid=False) for b in args.bound)}
     unknown = sorted(set(bounds) - known)
     if unknown:
         raise ConfigError(f"--bound: unknown bound(s) {unknown}; known: {sorted(known)}")
@@ -94,6 +94,16 @@ def plan_from_args(args: argparse.Namespace) -> Any:
         search=dict(parse_assignment(s, grid=False, flag="--search") for s in args.search),
         bounds=SoakBounds(**bounds),
     )
+
+
+def _number(value: Any) -> Any:
+    # YAML reads "1e9" as a string; a bound is a number (SoakBounds refuses anything else).
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def main(args: argparse.Namespace) -> int:
