@@ -49,11 +49,13 @@ def test_a_short_soak_against_a_server(store: str) -> None:
     assert checks["errors"]["status"] == "ok"
     if local is None:
         assert record["server"] is None
-        assert checks["server_rss_bytes"]["status"] == "skipped"
+        assert checks["server_memory"]["status"] == "skipped"
         return
     assert record["server"] == {"pid": local, "started_by": "vecbench services"}
     for s in measured:
-        assert s["server_processes"] >= 1 and s["server_rss_bytes"] > 0
+        assert s["server_processes"] >= 1 and s["server_rss_bytes"] > 0 and s["server_anon_bytes"] > 0
         assert s["server_fds"] is not None and s["server_fds"] > 0  # root, or the server's own user
-    assert {"server_rss_bytes", "server_pss_bytes", "server_fds", "server_processes"} <= set(record["slopes"])
-    assert checks["server_rss_bytes"]["status"] in ("ok", "failed")  # measured, not skipped
+    series = {"server_rss_bytes", "server_pss_bytes", "server_anon_bytes", "server_fds", "server_processes"}
+    assert series <= set(record["slopes"])
+    assert checks["server_memory"]["series"] == "server_pss_bytes"  # measured, not skipped
+    assert checks["server_memory"]["status"] in ("ok", "failed")

@@ -100,14 +100,28 @@ def test_verdict_passes_flat_series_and_skips_what_was_not_measured() -> None:
     assert verdict["ok"]
     status = {c["check"]: c["status"] for c in verdict["checks"]}
     assert status == {
-        "client_rss_bytes": "ok",
+        "client_rss": "ok",
         "client_fds": "ok",
-        "server_rss_bytes": "skipped",
+        "server_memory": "skipped",
         "server_fds": "skipped",
         "errors": "ok",
     }
-    rss = next(c for c in verdict["checks"] if c["check"] == "client_rss_bytes")
-    assert rss["unit"] == "MB/min" and rss["value"] == pytest.approx(0.2) and rss["bound"] == 1.0
+    rss = next(c for c in verdict["checks"] if c["check"] == "client_rss")
+    assert rss["series"] == "client_rss_bytes" and rss["unit"] == "MB/min"
+    assert rss["value"] == pytest.approx(0.2) and rss["bound"] == 1.0
+
+
+def test_server_memory_is_judged_on_pss_where_measured() -> None:
+    # PostgreSQL backends touching shared buffers: the RSS sum grows, PSS (each page once) does not.
+    fits = _fits(server_rss_bytes=1.5 * MB, server_pss_bytes=0.01 * MB)
+    (memory,) = [c for c in check_slopes(fits, SoakBounds(), 0)["checks"] if c["check"] == "server_memory"]
+    assert memory["series"] == "server_pss_bytes" and memory["status"] == "ok"
+    (memory,) = [
+        c
+        for c in check_slopes(_fits(server_rss_bytes=1.5 * MB), SoakBounds(), 0)["checks"]
+        if c["check"] == "server_memory"
+    ]
+    assert memory["series"] == "server_rss_bytes" and memory["status"] == "failed"
 
 
 def test_verdict_fails_a_leak_an_fd_leak_and_errors() -> None:
@@ -115,7 +129,7 @@ def test_verdict_fails_a_leak_an_fd_leak_and_errors() -> None:
     verdict = check_slopes(fits, SoakBounds(), errors=3)
     status = {c["check"]: c["status"] for c in verdict["checks"]}
     assert not verdict["ok"]
-    assert status["client_rss_bytes"] == "failed" and status["server_rss_bytes"] == "ok"  # shrinking is fine
+    assert status["client_rss"] == "failed" and status["server_memory"] == "ok"  # shrinking is fine
     assert status["server_fds"] == "failed" and status["errors"] == "failed"
     assert check_slopes(fits, SoakBounds(client_rss_mb_per_min=4, server_fds_per_min=20, max_errors=3), 3)[
         "ok"

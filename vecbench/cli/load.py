@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=V",
         help="override a bound, repeatable: client_rss_mb_per_min (1), client_fds_per_min (0.5), "
-        "server_rss_mb_per_min (1), server_fds_per_min (0.5), max_errors (0)",
+        "server_mem_mb_per_min (1; PSS where readable), server_fds_per_min (0.5), max_errors (0)",
     )
     soak.add_argument("--out", "-o", metavar="FILE", help="record (default vecbench-results/soak-<id>.json)")
     soak.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -167,18 +167,26 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
         lines.append(
             f"load: {load['queries']} requests, {load['qps']:.1f} req/s, p99 {load['p99_ms']:.2f} ms"
         )
-    lines.append(f"slopes after {record['plan']['settle_s']:g} s (least squares, per minute):")
+    end = record["plan"]["duration_s"]
+    half = (record["plan"]["settle_s"] + end) / 2
+    lines.append(
+        f"slopes per minute (least squares over {record['plan']['settle_s']:g}-{end:g} s; "
+        f"late: {half:g}-{end:g} s only):"
+    )
+    late = record.get("late_slopes") or {}
     for name, fit in record["slopes"].items():
-        per_min, unit, err = fit["per_min"], fit["unit"], fit["stderr_per_min"]
-        if unit == "bytes/min":
-            per_min, unit, err = per_min / MB, "MB/min", None if err is None else err / MB
-        spread = f" +- {err:.3g}" if err is not None else ""
-        lines.append(f"  {name:<20} {per_min:+.4g}{spread} {unit}")
+        scale, unit = (1 / MB, "MB/min") if fit["unit"] == "bytes/min" else (1.0, fit["unit"])
+        err = fit["stderr_per_min"]
+        spread = f" +- {err * scale:.3f}" if err is not None else ""
+        late_fit = late.get(name)
+        tail = f", late {late_fit['per_min'] * scale:+.3f}" if late_fit else ""
+        lines.append(f"  {name:<20} {fit['per_min'] * scale:+.3f}{spread}{tail} {unit}")
     verdict = record["verdict"]
     for check in verdict["checks"]:
-        value = "-" if check["value"] is None else f"{check['value']:.4g}"
+        value = "-" if check["value"] is None else f"{check['value']:+.3f}"
+        on = f" ({check['series']})" if check.get("series") else ""
         lines.append(
-            f"  check {check['check']:<17} {value} (bound {check['bound']:g} {check['unit']}): {check['status']}"
+            f"  check {check['check']}{on}: {value} {check['unit']}, bound {check['bound']:g}: {check['status']}"
         )
     lines.append(
         "verdict: " + ("flat (every bound holds)" if verdict["ok"] else "NOT flat: see the failed checks")

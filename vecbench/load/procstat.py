@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from vecbench.services._proc import rss_bytes
 
-__all__ = ["ProcessStat", "fd_count", "process_stat", "client_pids"]
+__all__ = ["ProcessStat", "fd_count", "process_stat", "client_pids", "anon_bytes"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ProcessStat:
     fds: int | None
     processes: int
     fds_readable: int
+    anon_bytes: int = 0  # RssAnon: private heap and stacks, without shared memory or mapped files
 
 
 def fd_count(pid: int) -> int | None:
@@ -42,8 +44,25 @@ def fd_count(pid: int) -> int | None:
         return None
 
 
+def anon_bytes(pids: Iterable[int]) -> int:
+    """Sum of RssAnon (``/proc/PID/status``) of PIDS: memory no other process shares, the part
+    a heap leak grows (RSS also counts shared memory a process touches, e.g. PostgreSQL's
+    shared buffers, once per process)."""
+    total = 0
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        for line in text.splitlines():
+            if line.startswith("RssAnon:"):
+                total += int(line.split()[1]) * 1024
+                break
+    return total
+
+
 def process_stat(pids: Iterable[int]) -> ProcessStat:
-    """RSS (sum of VmRSS), open fds (sum over readable ``/proc/PID/fd``) and count of PIDS."""
+    """RSS (sum of VmRSS), RssAnon, open fds (sum over readable ``/proc/PID/fd``) and count of PIDS."""
     pids = [p for p in pids if os.path.isdir(f"/proc/{p}")]
     counts = [c for c in (fd_count(p) for p in pids) if c is not None]
     return ProcessStat(
@@ -51,6 +70,7 @@ def process_stat(pids: Iterable[int]) -> ProcessStat:
         fds=sum(counts) if counts else None,
         processes=len(pids),
         fds_readable=len(counts),
+        anon_bytes=anon_bytes(pids),
     )
 
 

@@ -231,7 +231,11 @@ def _record(
 ) -> dict[str, Any]:
     from vecbench.results.provenance import machine_info, new_run_id, utc_now_iso, versions
 
-    slopes = fit_series(samples, plan.settle_s or 0.0, plan.duration_s) if samples else {}
+    settle = plan.settle_s or 0.0
+    slopes = fit_series(samples, settle, plan.duration_s) if samples else {}
+    # The second half of the fit window alone: a leak keeps its slope there, a series that
+    # was still approaching its plateau after settle_s flattens.
+    late = fit_series(samples, (settle + plan.duration_s) / 2, plan.duration_s) if samples else {}
     errors = row.get("errors")
     verdict = check_slopes(slopes, plan.bounds, errors if error is None else None)
     return {
@@ -246,6 +250,7 @@ def _record(
         "load": row,
         "samples": [s.as_dict() for s in samples],
         "slopes": {name: {**fit.as_dict(), "unit": slope_unit(name)} for name, fit in slopes.items()},
+        "late_slopes": {name: {**fit.as_dict(), "unit": slope_unit(name)} for name, fit in late.items()},
         "bounds": plan.bounds.as_dict(),
         "verdict": verdict,
         "status": "ok" if error is None else "failed",
@@ -345,6 +350,7 @@ def _sample(reading: _Reading, prev: _Reading | None, origin_ns: int) -> SoakSam
         workers_fds=workers.fds,
         server_rss_bytes=server.rss_bytes if alive and server else None,
         server_pss_bytes=pss if alive else None,
+        server_anon_bytes=server.anon_bytes if alive and server else None,
         server_fds=server.fds if alive and server else None,
         server_processes=server.processes if server is not None else None,
     )
