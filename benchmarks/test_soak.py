@@ -73,6 +73,10 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"
+
+
 @pytest.mark.parametrize("store", STORES)
 def test_soak(benchmark: Any, store: str) -> None:
     if not os.environ.get(ENGINES[store].env_var):
@@ -89,7 +93,7 @@ def test_soak(benchmark: Any, store: str) -> None:
     _write_json(summary_path, summary)
     benchmark.extra_info.update(_summary(record))
     lines = [
-        f"  {n:<20} {s['per_min']:+.4f} (late {s['late_per_min']:+.4f}) {s['unit']}"
+        f"  {n:<20} {s['per_min']:+.4f} (late {_fmt(s['late_per_min'])}) {s['unit']}"
         for n, s in summary[store]["slopes"].items()
     ]
     print(f"\nsoak {store}: {DURATION_S:g} s x {CONCURRENCY} workers, slopes after {plan.settle_s:g} s:")
