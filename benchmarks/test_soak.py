@@ -15,8 +15,8 @@ in ``benchmark.extra_info`` and printed. A store whose server is not up (its env
 is skipped.
 
 The goal: every ``SoakBounds`` default holds (client RSS and server memory growth <= 1
-MB/min, the server's judged on PSS; open files <= 0.5 fds/min; zero errors); the test fails
-when one does not, after writing the files. ``late`` slopes fit the second half of the
+MB/min, the server's judged on its private memory, RssAnon; open files <= 0.5 fds/min;
+zero errors); the test fails when one does not, after writing the files. ``late`` slopes fit the second half of the
 window alone (a leak keeps its slope there; a series still settling flattens).
 """
 

@@ -111,11 +111,14 @@ def test_verdict_passes_flat_series_and_skips_what_was_not_measured() -> None:
     assert rss["value"] == pytest.approx(0.2) and rss["bound"] == 1.0
 
 
-def test_server_memory_is_judged_on_pss_where_measured() -> None:
-    # PostgreSQL backends touching shared buffers: the RSS sum grows, PSS (each page once) does not.
-    fits = _fits(server_rss_bytes=1.5 * MB, server_pss_bytes=0.01 * MB)
+def test_server_memory_is_judged_on_private_memory_where_measured() -> None:
+    # PostgreSQL's checkpointer touching shared buffers: the RSS sum grows, private memory does not.
+    fits = _fits(server_rss_bytes=1.5 * MB, server_pss_bytes=-0.5 * MB, server_anon_bytes=0.0)
     (memory,) = [c for c in check_slopes(fits, SoakBounds(), 0)["checks"] if c["check"] == "server_memory"]
-    assert memory["series"] == "server_pss_bytes" and memory["status"] == "ok"
+    assert memory["series"] == "server_anon_bytes" and memory["status"] == "ok"
+    fits = _fits(server_rss_bytes=1.5 * MB, server_anon_bytes=1.5 * MB)  # a heap leak
+    (memory,) = [c for c in check_slopes(fits, SoakBounds(), 0)["checks"] if c["check"] == "server_memory"]
+    assert memory["series"] == "server_anon_bytes" and memory["status"] == "failed"
     (memory,) = [
         c
         for c in check_slopes(_fits(server_rss_bytes=1.5 * MB), SoakBounds(), 0)["checks"]

@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=V",
         help="override a bound, repeatable: client_rss_mb_per_min (1), client_fds_per_min (0.5), "
-        "server_mem_mb_per_min (1; PSS where readable), server_fds_per_min (0.5), max_errors (0)",
+        "server_mem_mb_per_min (1; on RssAnon), server_fds_per_min (0.5), max_errors (0)",
     )
     soak.add_argument("--out", "-o", metavar="FILE", help="record (default vecbench-results/soak-<id>.json)")
     soak.add_argument("--quiet", "-q", action="store_true", help="no progress lines")

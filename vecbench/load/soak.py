@@ -155,10 +155,11 @@ class SoakBounds:
 
     Memory bounds are in MB (10^6 bytes) per minute, fd bounds in fds per minute; a slope at
     or below its bound passes (a shrinking series always passes). The server's memory is its
-    PSS where readable (a multi-process server such as PostgreSQL maps shared buffers into
-    every backend: their RSS sum grows as backends touch pages already resident, PSS counts
-    each page once), else its RSS. ``max_errors``: failed requests allowed over the whole
-    measured window.
+    RssAnon, its private memory, where a heap leak grows (RSS also counts shared memory once
+    per process that touched it: PostgreSQL's RSS sum grows while backends and the
+    checkpointer touch shared buffers already resident; PSS splits shared pages, but moves
+    when other processes on the machine map the same libraries), else its RSS.
+    ``max_errors``: failed requests allowed over the whole measured window.
     """
 
     client_rss_mb_per_min: float = 1.0
@@ -181,7 +182,7 @@ class SoakBounds:
 _CHECKS = {
     "client_rss": (("client_rss_bytes",), "client_rss_mb_per_min", 1 / MB, "MB/min"),
     "client_fds": (("client_fds",), "client_fds_per_min", 1.0, "fds/min"),
-    "server_memory": (("server_pss_bytes", "server_rss_bytes"), "server_mem_mb_per_min", 1 / MB, "MB/min"),
+    "server_memory": (("server_anon_bytes", "server_rss_bytes"), "server_mem_mb_per_min", 1 / MB, "MB/min"),
     "server_fds": (("server_fds",), "server_fds_per_min", 1.0, "fds/min"),
 }
 
