@@ -43,8 +43,9 @@ def test_a_short_soak_prints_slopes_and_writes_the_record(vb, tmp_path: Path) ->
     ]
     proc = vb("load", "soak", *args)
     assert proc.returncode == 0, proc.stderr
-    assert "slopes after 0.5 s" in proc.stdout and "client_rss_bytes" in proc.stdout
+    assert "least squares over 0.5-3 s" in proc.stdout and "client_rss_bytes" in proc.stdout
     assert "MB/min" in proc.stdout and "verdict: flat" in proc.stdout
+    assert "check errors: 0 errors, bound 0: ok" in proc.stdout
     record = json.loads((tmp_path / "soak.json").read_text())
     assert record["kind"] == "soak" and record["status"] == "ok" and record["verdict"]["ok"]
     assert record["plan"]["store"] == "bruteforce" and record["samples"]

@@ -183,7 +183,8 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
         lines.append(f"  {name:<20} {fit['per_min'] * scale:+.3f}{spread}{tail} {unit}")
     verdict = record["verdict"]
     for check in verdict["checks"]:
-        value = "-" if check["value"] is None else f"{check['value']:+.3f}"
+        value = check["value"]
+        value = "-" if value is None else str(value) if check["check"] == "errors" else f"{value:+.3f}"
         on = f" ({check['series']})" if check.get("series") else ""
         lines.append(
             f"  check {check['check']}{on}: {value} {check['unit']}, bound {check['bound']:g}: {check['status']}"
