@@ -154,6 +154,11 @@ def _progress_printer() -> Any:
     return show
 
 
+def _f(value: float, sign: str = "") -> str:
+    # Three decimals; a slope of -1e-15 (float noise on a constant series) prints as +0.000.
+    return f"{round(value, 3) + 0.0:{sign}.3f}"
+
+
 def summary_lines(record: dict[str, Any]) -> list[str]:
     """The slopes (per minute, RSS in MB) and the verdict, one line each."""
     from vecbench.load.soak import MB
@@ -177,14 +182,14 @@ def summary_lines(record: dict[str, Any]) -> list[str]:
     for name, fit in record["slopes"].items():
         scale, unit = (1 / MB, "MB/min") if fit["unit"] == "bytes/min" else (1.0, fit["unit"])
         err = fit["stderr_per_min"]
-        spread = f" +- {err * scale:.3f}" if err is not None else ""
+        spread = f" +- {_f(err * scale)}" if err is not None else ""
         late_fit = late.get(name)
-        tail = f", late {late_fit['per_min'] * scale:+.3f}" if late_fit else ""
-        lines.append(f"  {name:<20} {fit['per_min'] * scale:+.3f}{spread}{tail} {unit}")
+        tail = f", late {_f(late_fit['per_min'] * scale, '+')}" if late_fit else ""
+        lines.append(f"  {name:<20} {_f(fit['per_min'] * scale, '+')}{spread}{tail} {unit}")
     verdict = record["verdict"]
     for check in verdict["checks"]:
         value = check["value"]
-        value = "-" if value is None else str(value) if check["check"] == "errors" else f"{value:+.3f}"
+        value = "-" if value is None else str(value) if check["check"] == "errors" else _f(value, "+")
         on = f" ({check['series']})" if check.get("series") else ""
         lines.append(
             f"  check {check['check']}{on}: {value} {check['unit']}, bound {check['bound']:g}: {check['status']}"
