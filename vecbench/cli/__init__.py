@@ -27,6 +27,10 @@ _COMMANDS = {
         "vecbench.cli.compare",
         "compare two results files cell by cell: is each difference significant?",
     ),
+    "load": (
+        "vecbench.cli.load",
+        "long load checks: soak (client and server RSS, open files, errors over minutes)",
+    ),
     "services": ("vecbench.cli.services", "start/stop real engines locally, without Docker"),
     "chunk": ("vecbench.cli.chunk", "print a text file's chunks with offsets (inspect a chunker)"),
     "rag": (

@@ -261,6 +261,12 @@ def services(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def load(p: argparse.ArgumentParser) -> None:
+    from vecbench.cli.load import add_arguments
+
+    add_arguments(p)
+
+
 def chunk(p: argparse.ArgumentParser) -> None:
     from vecbench.cli.chunk import add_arguments
 
