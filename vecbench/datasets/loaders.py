@@ -187,7 +187,7 @@ def load_hdf5(
     """An ann-benchmarks HDF5 file: ``train`` (base), ``test`` (queries), optional ``neighbors``/``distances``.
 
     The base is memory-mapped when ``train`` is stored contiguous and uncompressed (how
-    ann-benchmarks writes it) and read into memory otherwise. The file's ``distance``
+    ann-benchmarks writes it) and read by slices on demand otherwise (an ``HDF5Source``). The file's ``distance``
     attribute gives the metric (angular -> cosine) unless ``metric`` is passed. Stored
     distances are kept as they are: ann-benchmarks computes angular distance as scipy's
     cosine distance (1 - cos) and euclidean as L2, which are vecbench's conventions. For
@@ -259,11 +259,10 @@ def _hdf5_base(path: Path, train: Any) -> NDArray[Any]:
         if end > path.stat().st_size:
             raise DatasetError(f"{path}: truncated (train needs {end} bytes, file has {path.stat().st_size})")
         return np.memmap(path, dtype=train.dtype, mode="r", offset=offset, shape=train.shape)
-    # Chunked or compressed: decode block by block into one float32 array.
-    out = np.empty(train.shape, dtype=np.float32)
-    for start in range(0, train.shape[0], _CHECK_ROWS):
-        out[start : start + _CHECK_ROWS] = train[start : start + _CHECK_ROWS]
-    return out
+    # Chunked or compressed: read by slices on demand (one block in memory at a time).
+    from vecbench.datasets.stream import HDF5Source
+
+    return HDF5Source(path, train.name.lstrip("/"))  # type: ignore[return-value]
 
 
 def _hdf5_truth(fh: Any, where: str, n: int, nq: int, metric: Metric) -> GroundTruth | None:
