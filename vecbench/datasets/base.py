@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vecbench.datasets.stream import BaseSource, as_source, check_block_rows, iter_id_blocks
+from vecbench.datasets.stream import BaseSource, as_source, check_block_rows, iter_id_blocks, take_rows
 from vecbench.errors import DatasetError, EmptyDatasetError
 from vecbench.metrics import Metric
 
@@ -107,7 +107,7 @@ class Dataset:
     def rows(self, ids: NDArray[np.integer] | list[int]) -> NDArray[np.float32]:
         """Base vectors ``ids`` as a float32 array, whatever the stored dtype (a .bvecs
         base, for instance, is memory-mapped as uint8)."""
-        return as_source(self.base).take(np.asarray(ids, dtype=np.int64))  # type: ignore[attr-defined,no-any-return]
+        return take_rows(self.base, np.asarray(ids, dtype=np.int64))
 
     def describe(self) -> dict[str, Any]:
         """What a result record says about this data set."""

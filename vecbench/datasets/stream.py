@@ -17,7 +17,7 @@ To write a new source (a generator, a file format) subclass ``BlockSource``: set
 ``dim`` and ``dtype`` in ``__init__`` (no I/O there beyond reading a header) and implement
 ``_read(start, stop)`` for a validated, non-empty range. ``BlockSource`` gives the rest:
 ``read``/``iter_blocks`` with their checks, ``take(ids)`` (rows by id, each block read
-once), and enough of numpy's array interface (``shape``, ``ndim``, ``len``, slicing and
+once; ``take_rows(base, ids)`` does the same for any base), and enough of numpy's array interface (``shape``, ``ndim``, ``len``, slicing and
 integer-array indexing, ``np.asarray``) that a source can stand wherever vecbench accepts a
 base array, ``Dataset.base`` included. A source must be picklable (a worker process may
 rebuild it): keep paths and parameters, open files lazily.
@@ -56,6 +56,7 @@ __all__ = [
     "as_source",
     "check_block_rows",
     "iter_id_blocks",
+    "take_rows",
 ]
 
 
@@ -121,18 +122,7 @@ class BlockSource(ABC):
         Ids are read in sorted order, grouped into runs that share a block of
         ``_take_span`` rows, so a generator makes each block once and a file is read forward.
         """
-        idx = np.asarray(ids, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.n):
-            raise DatasetError(f"row ids outside 0..{self.n - 1} of this base set")
-        uniq, inverse = np.unique(idx.ravel(), return_inverse=True)
-        out = np.empty((uniq.size, self.dim), dtype=np.float32)
-        span = self._take_span()
-        group = uniq // span
-        cuts = np.flatnonzero(np.diff(group)) + 1
-        for part in np.split(np.arange(uniq.size), cuts) if uniq.size else []:
-            lo, hi = int(uniq[part[0]]), int(uniq[part[-1]]) + 1
-            out[part] = self.read(lo, hi)[uniq[part] - lo]
-        return out[inverse].reshape(*idx.shape, self.dim)
+        return _take_by_runs(self, ids, self._take_span())
 
     def _take_span(self) -> int:
         """Rows one ``take`` read may cover (reads of whole runs are cheaper than row by row)."""
@@ -199,6 +189,29 @@ class ArraySource(BlockSource):
         if isinstance(self.array, np.memmap):
             return super().take(idx)  # sorted, forward reads of the file
         return np.asarray(self.array[idx.ravel()], dtype=np.float32).reshape(*idx.shape, self.dim)
+
+
+def _take_by_runs(source: BaseSource, ids: Any, span: int) -> NDArray[np.float32]:
+    idx = np.asarray(ids, dtype=np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= source.n):
+        raise DatasetError(f"row ids outside 0..{source.n - 1} of this base set")
+    uniq, inverse = np.unique(idx.ravel(), return_inverse=True)
+    out = np.empty((uniq.size, source.dim), dtype=np.float32)
+    cuts = np.flatnonzero(np.diff(uniq // span)) + 1
+    for part in np.split(np.arange(uniq.size), cuts) if uniq.size else []:
+        lo, hi = int(uniq[part[0]]), int(uniq[part[-1]]) + 1
+        out[part] = source.read(lo, hi)[uniq[part] - lo]
+    return out[inverse].reshape(*idx.shape, source.dim)
+
+
+def take_rows(base: Any, ids: Any) -> NDArray[np.float32]:
+    """Rows ``ids`` of any base (array, memory map or source) as float32, shaped ``ids.shape + (dim,)``;
+    a source is read in id order, each block once."""
+    if isinstance(base, BlockSource):
+        return base.take(ids)
+    if isinstance(base, BaseSource):
+        return _take_by_runs(base, ids, 65_536)
+    return ArraySource(base).take(ids)
 
 
 def as_source(base: Any) -> BaseSource:

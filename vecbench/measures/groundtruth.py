@@ -4,7 +4,7 @@
     gt = exact_knn(base, queries, k=10, metric="cosine")
     gt = ground_truth(dataset, k=10)   # the file's own truth, the cache, or computed once
 
-Memory stays bounded whatever the size of ``base`` (which may be a memory map): the base is
+Memory stays bounded whatever the size of ``base`` (a memory map or a streamed source): it is
 read ``block_size`` rows at a time and every query keeps a running top-k. Distances follow
 vecbench's conventions (``vecbench.metrics``); rows are sorted ascending, ties by id.
 """
@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.datasets.base import Dataset, GroundTruth
+from vecbench.datasets.stream import as_source, take_rows
 from vecbench.errors import ConfigError, DatasetError
 from vecbench.metrics import Metric
 from vecbench.util.paths import cache_dir
@@ -62,10 +63,6 @@ def _candidates(k: int, n: int) -> int:
     # Candidates beyond k absorb the rounding of the BLAS expansion; the direct
     # refinement then picks the exact k among them.
     return min(n, k + max(8, k // 4))
-
-
-def _block_float32(block: NDArray[Any]) -> NDArray[np.float32]:
-    return np.ascontiguousarray(block, dtype=np.float32)
 
 
 def _normalize_rows(x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -117,13 +114,12 @@ def _block_scores_numpy(
     return prod
 
 
-def _gather(base: NDArray[Any], ids: NDArray[np.int64]) -> NDArray[np.float32]:
-    """float32 rows ``base[ids]`` shaped like ids + (dim,); a memory map is read in id order."""
-    if isinstance(base, np.memmap) or not isinstance(base, np.ndarray):
-        uniq, inverse = np.unique(ids, return_inverse=True)
-        rows = np.asarray(base[uniq], dtype=np.float32)
-        return rows[inverse.reshape(ids.shape)]
-    return np.asarray(base[ids.ravel()], dtype=np.float32).reshape(*ids.shape, base.shape[1])
+def _gather(base: Any, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+    """float32 rows ``base[ids]`` shaped like ids + (dim,); a memory map or a source is read
+    in id order, each of its blocks once."""
+    if isinstance(base, np.ndarray) and not isinstance(base, np.memmap):
+        return np.asarray(base[ids.ravel()], dtype=np.float32).reshape(*ids.shape, base.shape[1])
+    return take_rows(base, ids)
 
 
 def _direct_distances(q: NDArray[np.floating], vec: NDArray[np.floating], metric: Metric) -> NDArray[Any]:
@@ -140,23 +136,17 @@ def _direct_distances(q: NDArray[np.floating], vec: NDArray[np.floating], metric
     return -np.einsum("cjd,cd->cj", vec, q)
 
 
-def _refine(
-    base: NDArray[Any], queries: NDArray[np.float32], cand: NDArray[np.int64], k: int, metric: Metric
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Direct distances of the candidates, sorted by (distance, id), first k kept."""
+def _refine_block(
+    queries: NDArray[np.float32], block: NDArray[np.float32], cand: NDArray[np.int64], metric: Metric
+) -> NDArray[np.float32]:
+    """Direct distances from every query to its candidate rows ``cand`` (row numbers in ``block``)."""
     nq, m = cand.shape
-    dim = queries.shape[1]
-    out_i = np.empty((nq, k), dtype=np.int64)
-    out_d = np.empty((nq, k), dtype=np.float32)
-    chunk = max(1, min(nq, MEMORY_BUDGET_BYTES // max(1, 3 * 4 * m * dim)))
+    out = np.empty((nq, m), dtype=np.float32)
+    chunk = max(1, min(nq, MEMORY_BUDGET_BYTES // max(1, 3 * 4 * m * queries.shape[1])))
     for start in range(0, nq, chunk):
         stop = min(nq, start + chunk)
-        ids = cand[start:stop]
-        d = _direct_distances(queries[start:stop], _gather(base, ids), metric)
-        order = np.lexsort((ids, d), axis=1)[:, :k]
-        out_i[start:stop] = np.take_along_axis(ids, order, axis=1)
-        out_d[start:stop] = np.take_along_axis(d, order, axis=1)
-    return out_i, out_d
+        out[start:stop] = _direct_distances(queries[start:stop], block[cand[start:stop]], metric)
+    return out
 
 
 def exact_knn(
@@ -172,13 +162,15 @@ def exact_knn(
 ) -> GroundTruth:
     """Exact k nearest neighbours of every query in ``base``, by blocked brute force.
 
-    ``base`` may be any (n, dim) numeric array or memory map; it is read ``block_size``
-    rows at a time (default: ``default_block_size``, about 256 MB of working set). faiss
+    ``base`` may be any (n, dim) numeric array, memory map or ``BaseSource`` (a streamed
+    synthetic set, a chunked HDF5 file); it is read once, in order, ``block_size`` rows at a
+    time (default: ``default_block_size``, about 256 MB of working set). faiss
     (``faiss.knn``) does the scan when installed, numpy BLAS otherwise (``use_faiss``
     forces one or the other). For euclidean with ``refine`` (default) a few extra
     candidates are kept and re-ranked by distances computed directly from the vectors, so
     near neighbours are neither misranked nor lost to the cancellation error of the
-    expanded square ``||q||^2 - 2<q,b> + ||b||^2`` that BLAS-based scans use.
+    expanded square ``||q||^2 - 2<q,b> + ||b||^2`` that BLAS-based scans use; this is done
+    per block, while the block is in memory.
 
     >>> gt = exact_knn(np.eye(3, dtype=np.float32), np.eye(3, dtype=np.float32)[:1], 2, "l2")
     >>> gt.ids.tolist(), gt.distances.round(3).tolist()
@@ -186,9 +178,10 @@ def exact_knn(
     """
     metric = Metric.parse(metric)
     k = check_k(k)
-    if base.ndim != 2 or base.shape[0] == 0:
-        raise DatasetError(f"base must be a non-empty 2-D array, got shape {base.shape}")
-    n, dim = int(base.shape[0]), int(base.shape[1])
+    if np.ndim(base) != 2 or np.shape(base)[0] == 0:
+        raise DatasetError(f"base must be a non-empty 2-D array, got shape {np.shape(base)}")
+    source = as_source(base)
+    n, dim = int(source.n), int(source.dim)
     if k > n:
         raise ConfigError(f"k={k} is larger than the number of base vectors ({n})")
     q = as_vectors(queries, dim, what="queries")
@@ -204,6 +197,9 @@ def exact_knn(
 
     # Only L2 suffers from the expanded square (||q||^2 - 2<q,b> + ||b||^2 cancels for near
     # points); inner products from BLAS are as exact as a direct float32 dot product.
+    # Refinement is done block by block, while the block is in memory: each block's top-m
+    # candidates by the scan get direct distances and the running top-k is kept by those,
+    # so the base is read once, in order (a stream or a file never needs a second pass).
     refine = refine and metric is Metric.EUCLIDEAN
     m = _candidates(k, n) if refine else k
     qs = _normalize_rows(q) if metric is Metric.COSINE else q
@@ -211,19 +207,17 @@ def exact_knn(
     best_s = np.full((nq, 0), np.inf, dtype=np.float32)
     best_i = np.full((nq, 0), -1, dtype=np.int64)
     with progress.task("ground truth", total=n, unit="vec") as task:
-        for start in range(0, n, block_size):
-            stop = min(n, start + block_size)
-            b = _block_float32(base[start:stop])
-            if metric is Metric.COSINE:
-                b = _normalize_rows(b)
-            s, i = _block_topm(qs, b, min(m, stop - start), metric, faiss, q_sq)
+        for start, block in source.iter_blocks(block_size):
+            b = _normalize_rows(block) if metric is Metric.COSINE else block
+            s, i = _block_topm(qs, b, min(m, len(block)), metric, faiss, q_sq)
+            if refine:
+                s = _refine_block(q, block, i, metric)
             i += start
-            best_s, best_i = _merge(best_s, best_i, s, i, m)
-            task.advance(stop - start)
+            best_s, best_i = _merge(best_s, best_i, s, i, k if refine else m)
+            task.advance(len(block))
 
-    if refine:
-        ids, dists = _refine(base, q, best_i, k, metric)
-        return GroundTruth(ids=ids, distances=dists)
+    if refine:  # exact distances, sorted by (distance, id) by _merge
+        return GroundTruth(ids=np.ascontiguousarray(best_i), distances=np.ascontiguousarray(best_s))
     dists = _to_distance(best_s[:, :k], metric)
     ids = best_i[:, :k]
     order = np.lexsort((ids, dists), axis=1)  # conversion may round distinct scores together
