@@ -91,7 +91,8 @@ def load_synthetic(*, stream: bool | None = None, **params: Any) -> Dataset:
     base: Any = SyntheticSource(centres, seeds[1], p["n"], p["spread"])
     attributes: Mapping[str, NDArray[Any]] = _LazyAttributes(seeds[3], p["n"])
     if not stream:
-        base, attributes = base.read(0, p["n"]), dict(attributes)
+        whole = base.read(0, p["n"])  # a view of the (read-only) block for a one-block set
+        base, attributes = whole if whole.flags.writeable else whole.copy(), dict(attributes)
     queries = _mixture(np.random.default_rng(seeds[2]), centres, p["nq"], p["spread"])
     canonical = json.dumps(
         {"generator": "gaussian-clusters", "version": _SYNTHETIC_VERSION, **p}, sort_keys=True
@@ -154,6 +155,7 @@ class SyntheticSource(BlockSource):
             rng.bit_generator.state = self._states[known]
             start = known * _GEN_ROWS
             block = _mixture(rng, self.centres, min(self.n, start + _GEN_ROWS) - start, self.spread)
+            block.flags.writeable = False  # reads may be views of it: a caller cannot spoil it
             if known + 1 == len(self._states):
                 self._states.append(rng.bit_generator.state)
             self._cache = (known, block)
@@ -168,10 +170,6 @@ class SyntheticSource(BlockSource):
             a, b = max(start, j * _GEN_ROWS), min(stop, (j + 1) * _GEN_ROWS)
             out[a - start : b - start] = self._block(j)[a - j * _GEN_ROWS : b - j * _GEN_ROWS]
         return out
-
-    def _blocks(self, rows: int, start: int, stop: int) -> Iterator[tuple[int, NDArray[np.float32]]]:
-        for a in range(start, stop, rows):
-            yield a, np.array(self._read(a, min(stop, a + rows)), dtype=np.float32)
 
     def _take_span(self) -> int:
         return _GEN_ROWS

@@ -1,0 +1,164 @@
+"""Bounded memory at scale: vecbench's own peak RSS beyond the index, and ground-truth time at 10M.
+
+    VECBENCH_SCALE_BENCH=1 pytest benchmarks/test_scale_memory.py -s
+    VECBENCH_SCALE_BENCH=1 VECBENCH_SCALE_NS=1000000,2000000 pytest benchmarks/test_scale_memory.py -s
+
+Heavy (minutes, and ~2x the base set's bytes of memory at the largest n), so it runs only
+with ``VECBENCH_SCALE_BENCH=1`` (and, like every benchmark, never in CI: ``testpaths`` is tests/).
+
+RSS: one fresh subprocess per n runs the vector harness as a user does (``run_index``:
+ground truth, ingest in batches, build, search, score) with FAISS ``flat`` on a streamed
+synthetic set (n x 128, euclidean, 20 queries, k=10, one pass). A thread samples the
+process's RSS (``/proc/self/status``) every 20 ms. Reported: the RSS before the data set is
+loaded (interpreter and libraries), the peak, the index's own bytes (``store.footprint()``,
+faiss's serialized size), and ``beyond_index_bytes`` = peak - before - index: what vecbench
+itself held at its worst. Budget: BEYOND_BUDGET_BYTES at every n, and no growth with n past
+the first step (``beyond(n_max) - beyond(n_min) <= FLAT_SLACK_BYTES``). One extra run at the
+smallest n with ``stream=False`` (the whole base in memory) shows what streaming saves.
+
+Ground-truth time at GT_N x 128 (1,000 queries, k=10): ``exact_knn`` on the streamed source
+against a bare baseline on the same blocks of the same source (``faiss.knn`` per block, the
+running top-k merged by ``faiss.ResultHeap``), and the time to only generate those blocks,
+so the ratio with and without generation can be read. Both run in fresh subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("faiss")
+if os.environ.get("VECBENCH_SCALE_BENCH") != "1":
+    pytest.skip("set VECBENCH_SCALE_BENCH=1 to run the scale benchmark", allow_module_level=True)
+
+NS = [int(x) for x in os.environ.get("VECBENCH_SCALE_NS", "1000000,2000000,5000000,10000000").split(",")]
+GT_N = int(os.environ.get("VECBENCH_SCALE_GT_N", str(max(NS))))
+DIM, NQ_SEARCH, NQ_GT, K = 128, 20, 1_000, 10
+BEYOND_BUDGET_BYTES = 1_536 * 1024 * 1024  # 1.5 GiB
+FLAT_SLACK_BYTES = 256 * 1024 * 1024
+
+_RSS_CHILD = textwrap.dedent(
+    """
+    import json, sys, threading, time
+    def rss():
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    peak = [0]
+    stop = threading.Event()
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.02)
+    import numpy, faiss, vecbench.adapters.faiss  # libraries loaded before the baseline
+    from vecbench.config.settings import Settings
+    from vecbench.datasets import load
+    from vecbench.harness.cells import IndexSetting
+    from vecbench.harness.vector import run_index
+    n, dim, nq, k, stream = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+    before = rss()
+    threading.Thread(target=sample, daemon=True).start()
+    t0 = time.perf_counter()
+    ds = load("synthetic", n=n, dim=dim, nq=nq, seed=0, stream=stream)
+    settings = Settings(k=k, warmup=1, repeats=1, ci_resamples=100, metric_check=False)
+    [res] = run_index(ds, IndexSetting("faiss", "flat", {}, [{}]), settings, run_id="scale")
+    wall_s = time.perf_counter() - t0
+    stop.set()
+    peak[0] = max(peak[0], rss())
+    rec = res.record
+    assert rec.get("status", "ok") != "failed", rec.get("error")
+    print(json.dumps({
+        "n": n, "stream": stream, "before_bytes": before, "peak_bytes": peak[0],
+        "index_bytes": rec["footprint"]["memory_bytes"], "wall_s": wall_s,
+        "recall": rec["quality"].get("recall_at_k"), "timings": rec["timings"],
+    }))
+    """
+)
+
+_GT_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    import faiss, numpy as np
+    from vecbench.datasets import load
+    from vecbench.measures.groundtruth import default_block_size, exact_knn
+    what, n, dim, nq, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    ds = load("synthetic", n=n, dim=dim, nq=nq, seed=0, stream=True)
+    src, q = ds.base_source, np.ascontiguousarray(ds.queries)
+    rows = default_block_size(n, dim, nq, use_faiss=True)
+    t0 = time.perf_counter()
+    if what == "vecbench":
+        gt = exact_knn(src, q, k, "euclidean", block_size=rows)
+        ids = gt.ids
+    elif what == "faiss":
+        heap = faiss.ResultHeap(nq, k)
+        for first, block in src.iter_blocks(rows):
+            d, i = faiss.knn(q, block, k)
+            heap.add_result(d, i + first)
+        heap.finalize()
+        ids = heap.I
+    else:
+        for _ in src.iter_blocks(rows):
+            pass
+        ids = None
+    secs = time.perf_counter() - t0
+    print(json.dumps({"what": what, "n": n, "seconds": secs, "block_rows": rows,
+                      "ids_head": None if ids is None else ids[:50].tolist()}))
+    """
+)
+
+
+def _child(code: str, *args: object) -> dict:
+    env = {**os.environ, "VECBENCH_CACHE": os.environ.get("VECBENCH_SCALE_CACHE", "/tmp/vecbench-scale-cache")}
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env, timeout=3600
+    )
+    if out.returncode:
+        raise AssertionError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _mib(b: float) -> str:
+    return f"{b / 2**20:,.0f} MiB"
+
+
+def test_rss_beyond_index_stays_flat():
+    rows = []
+    for n in NS:
+        r = _child(_RSS_CHILD, n, DIM, NQ_SEARCH, K, 1)
+        r["beyond_index_bytes"] = r["peak_bytes"] - r["before_bytes"] - r["index_bytes"]
+        rows.append(r)
+        print(
+            f"\nn={n:>10,} stream  peak {_mib(r['peak_bytes'])}  before {_mib(r['before_bytes'])}  "
+            f"index {_mib(r['index_bytes'])}  beyond index {_mib(r['beyond_index_bytes'])}  "
+            f"wall {r['wall_s']:.0f} s  recall {r['recall']}"
+        )
+    ref = _child(_RSS_CHILD, NS[0], DIM, NQ_SEARCH, K, 0)
+    ref["beyond_index_bytes"] = ref["peak_bytes"] - ref["before_bytes"] - ref["index_bytes"]
+    print(f"\nn={NS[0]:>10,} in memory (stream=False)  beyond index {_mib(ref['beyond_index_bytes'])}")
+    print("\nJSON " + json.dumps({"stream": rows, "in_memory": ref}))
+    for r in rows:
+        assert r["beyond_index_bytes"] <= BEYOND_BUDGET_BYTES, r
+    assert rows[-1]["beyond_index_bytes"] - rows[0]["beyond_index_bytes"] <= FLAT_SLACK_BYTES, rows
+
+
+def test_ground_truth_time_against_faiss_knn():
+    gen = _child(_GT_CHILD, "generate", GT_N, DIM, NQ_GT, K)
+    ours = _child(_GT_CHILD, "vecbench", GT_N, DIM, NQ_GT, K)
+    bare = _child(_GT_CHILD, "faiss", GT_N, DIM, NQ_GT, K)
+    ratio = ours["seconds"] / bare["seconds"]
+    compute_ratio = (ours["seconds"] - gen["seconds"]) / max(1e-9, bare["seconds"] - gen["seconds"])
+    print(
+        f"\nground truth n={GT_N:,} nq={NQ_GT} k={K}: vecbench {ours['seconds']:.1f} s, "
+        f"faiss.knn on the same blocks {bare['seconds']:.1f} s, generating the blocks alone "
+        f"{gen['seconds']:.1f} s; ratio {ratio:.3f}, without generation {compute_ratio:.3f}"
+    )
+    print("\nJSON " + json.dumps({"generate": gen, "vecbench": ours, "faiss": bare}))
+    # Same neighbours (the baseline's ties may order differently; the sets agree).
+    agree = sum(len(set(a) & set(b)) for a, b in zip(ours["ids_head"], bare["ids_head"]))
+    assert agree >= 0.99 * K * len(ours["ids_head"])
