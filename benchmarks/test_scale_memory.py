@@ -114,7 +114,10 @@ _GT_CHILD = textwrap.dedent(
 
 
 def _child(code: str, *args: object) -> dict:
-    env = {**os.environ, "VECBENCH_CACHE": os.environ.get("VECBENCH_SCALE_CACHE", "/tmp/vecbench-scale-cache")}
+    env = {
+        **os.environ,
+        "VECBENCH_CACHE": os.environ.get("VECBENCH_SCALE_CACHE", "/tmp/vecbench-scale-cache"),
+    }
     out = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env, timeout=3600
     )
@@ -160,5 +163,5 @@ def test_ground_truth_time_against_faiss_knn():
     )
     print("\nJSON " + json.dumps({"generate": gen, "vecbench": ours, "faiss": bare}))
     # Same neighbours (the baseline's ties may order differently; the sets agree).
-    agree = sum(len(set(a) & set(b)) for a, b in zip(ours["ids_head"], bare["ids_head"]))
+    agree = sum(len(set(a) & set(b)) for a, b in zip(ours["ids_head"], bare["ids_head"], strict=True))
     assert agree >= 0.99 * K * len(ours["ids_head"])

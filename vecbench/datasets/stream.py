@@ -168,7 +168,8 @@ class BlockSource(ABC):
         return out if dtype is None else out.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(n={self.n}, dim={self.dim}, dtype={self.dtype})"
+        shown = ", ".join(f"{a}={getattr(self, a, '?')}" for a in ("n", "dim", "dtype"))
+        return f"{type(self).__name__}({shown})"
 
 
 class ArraySource(BlockSource):
@@ -185,16 +186,21 @@ class ArraySource(BlockSource):
         return self.array[start:stop]
 
     def take(self, ids: Any) -> NDArray[np.float32]:
-        idx = np.asarray(ids, dtype=np.int64)
+        idx = _checked_ids(ids, self.n)
         if isinstance(self.array, np.memmap):
             return super().take(idx)  # sorted, forward reads of the file
         return np.asarray(self.array[idx.ravel()], dtype=np.float32).reshape(*idx.shape, self.dim)
 
 
-def _take_by_runs(source: BaseSource, ids: Any, span: int) -> NDArray[np.float32]:
+def _checked_ids(ids: Any, n: int) -> NDArray[np.int64]:
     idx = np.asarray(ids, dtype=np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= source.n):
-        raise DatasetError(f"row ids outside 0..{source.n - 1} of this base set")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise DatasetError(f"row ids outside 0..{n - 1} of this base set")
+    return idx
+
+
+def _take_by_runs(source: BaseSource, ids: Any, span: int) -> NDArray[np.float32]:
+    idx = _checked_ids(ids, source.n)
     uniq, inverse = np.unique(idx.ravel(), return_inverse=True)
     out = np.empty((uniq.size, source.dim), dtype=np.float32)
     cuts = np.flatnonzero(np.diff(uniq // span)) + 1
@@ -244,11 +250,12 @@ class ParquetSource(BlockSource):
         if not self.path.is_file():
             raise DatasetError(f"Parquet file not found: {self.path}")
         try:
-            meta = pq.ParquetFile(self.path).metadata
+            pfile = pq.ParquetFile(self.path)
+            meta, names = pfile.metadata, pfile.schema_arrow.names
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a damaged file
             raise DatasetError(f"{self.path}: not a readable Parquet file ({exc})") from None
-        if column not in meta.schema.names:
-            raise DatasetError(f"{self.path}: no column {column!r} (has {meta.schema.names})")
+        if column not in names:
+            raise DatasetError(f"{self.path}: no column {column!r} (has {names})")
         counts = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
         self._starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
         self.n = int(self._starts[-1])
