@@ -291,3 +291,27 @@ def test_truncated_files_refused_at_load(tmp_path):
     (tmp_path / "h.hdf5").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(DatasetError):
         HDF5Source(tmp_path / "h.hdf5")
+
+
+def _rss_file_kb() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("RssFile:"))
+    except (OSError, StopIteration):
+        return None
+
+
+def test_memory_map_pages_dropped_after_each_block(tmp_path):
+    if _rss_file_kb() is None:
+        pytest.skip("needs Linux /proc/self/status")
+    base = np.random.default_rng(0).standard_normal((80_000, 128)).astype(np.float32)  # 40 MB
+    np.save(tmp_path / "b.npy", base)
+    mm = np.load(tmp_path / "b.npy", mmap_mode="r")
+    before = _rss_file_kb()
+    total = 0.0
+    for _, block in ArraySource(mm).iter_blocks(4_096):
+        total += float(block[:, 0].sum())
+    grown_kb = _rss_file_kb() - before
+    assert grown_kb < 8 * 1024, f"a pass over a 40 MB map left {grown_kb} kB resident"
+    assert total == pytest.approx(float(base[:, 0].sum()), rel=1e-4)
+    np.testing.assert_array_equal(mm[:3], base[:3])  # the map still reads after its pages were dropped

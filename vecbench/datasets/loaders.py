@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from vecbench.datasets.attributes import hdf5_attributes, read_attributes_file
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.datasets.checksums import file_sha256
+from vecbench.datasets.stream import release_pages
 from vecbench.datasets.synthetic import SYNTHETIC_DEFAULTS, load_synthetic, synthetic_attributes
 from vecbench.errors import (
     ConfigError,
@@ -156,6 +157,7 @@ def _check_base(base: NDArray[Any], where: str, check_finite: bool) -> None:
     for start in range(0, base.shape[0], _CHECK_ROWS):
         block = np.asarray(base[start : start + _CHECK_ROWS])
         finite = np.isfinite(block)
+        release_pages(base[start : start + _CHECK_ROWS])  # a memory map's RSS stays at one block
         if not finite.all():
             row = start + int(np.nonzero(~finite.all(axis=1))[0][0])
             raise InvalidVectorError(f"{where}: base vectors contain NaN or inf (first at row {row})")
@@ -307,7 +309,8 @@ def _vecs(path: Path, check_header: bool = True) -> NDArray[Any]:
     mm = np.memmap(path, dtype=rec, mode="r", shape=(size // record,))
     if check_header:
         for start in range(0, mm.shape[0], _CHECK_ROWS):
-            dims = mm["dim"][start : start + _CHECK_ROWS]
+            dims = np.array(mm["dim"][start : start + _CHECK_ROWS])
+            release_pages(mm[start : start + _CHECK_ROWS])
             if (dims != dim).any():
                 row = start + int(np.nonzero(dims != dim)[0][0])
                 raise DatasetError(

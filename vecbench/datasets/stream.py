@@ -57,6 +57,7 @@ __all__ = [
     "check_block_rows",
     "iter_id_blocks",
     "take_rows",
+    "release_pages",
 ]
 
 
@@ -185,6 +186,11 @@ class ArraySource(BlockSource):
     def _read(self, start: int, stop: int) -> NDArray[Any]:
         return self.array[start:stop]
 
+    def _blocks(self, rows: int, start: int, stop: int) -> Iterator[tuple[int, NDArray[np.float32]]]:
+        for a in range(start, stop, rows):
+            yield a, self.read(a, min(stop, a + rows))
+            release_pages(self.array[a : min(stop, a + rows)])
+
     def take(self, ids: Any) -> NDArray[np.float32]:
         idx = _checked_ids(ids, self.n)
         if isinstance(self.array, np.memmap):
@@ -218,6 +224,34 @@ def take_rows(base: Any, ids: Any) -> NDArray[np.float32]:
     if isinstance(base, BaseSource):
         return _take_by_runs(base, ids, 65_536)
     return ArraySource(base).take(ids)
+
+
+def release_pages(view: Any) -> None:
+    """Drop a memory map's pages under ``view`` from this process (``MADV_DONTNEED``).
+
+    Pages of a file mapping that were read count in the process's RSS (as RssFile) until
+    the kernel needs the memory; a pass over a 5 GB file would show 5 GB. Dropping the
+    pages of each block once it is consumed keeps RSS at one block. The data stay valid:
+    a later read faults them in again from the page cache. Best effort: anything that is
+    not a read-only file map of this kind is left alone.
+    """
+    mm = getattr(view, "_mmap", None)
+    if mm is None or not isinstance(view, np.memmap) or view.size == 0 or not hasattr(mm, "madvise"):
+        return
+    try:
+        import mmap
+
+        from numpy.lib.array_utils import byte_bounds
+
+        lo, hi = byte_bounds(view)
+        origin = np.frombuffer(mm, dtype=np.uint8).ctypes.data
+        first = (lo - origin) // mmap.PAGESIZE * mmap.PAGESIZE
+        # Whole pages inside the view only: a neighbour's partial page may still be in use.
+        last = (hi - origin) // mmap.PAGESIZE * mmap.PAGESIZE
+        if last > first:
+            mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+    except (ImportError, ValueError, OSError, AttributeError, TypeError):
+        return
 
 
 def as_source(base: Any) -> BaseSource:
