@@ -149,7 +149,8 @@ class BlockSource(ABC):
         """``src[a:b]`` (step 1), ``src[i]``, ``src[ids]``: float32 rows, read on demand."""
         if isinstance(key, tuple):
             rows = self[key[0]]
-            return rows[(slice(None), *key[1:])] if rows.ndim == 2 else rows[key[1:]]
+            rest = tuple(key[1:])
+            return rows[(slice(None),) + rest] if rows.ndim == 2 else rows[rest]
         if isinstance(key, slice):
             start, stop, step = key.indices(self.n)
             if step != 1:
@@ -241,7 +242,10 @@ def release_pages(view: Any) -> None:
     try:
         import mmap
 
-        from numpy.lib.array_utils import byte_bounds
+        try:
+            from numpy.lib.array_utils import byte_bounds
+        except ImportError:  # numpy < 2
+            byte_bounds = np.byte_bounds  # type: ignore[attr-defined]
 
         lo, hi = byte_bounds(view)
         origin = np.frombuffer(mm, dtype=np.uint8).ctypes.data
@@ -274,12 +278,9 @@ class ParquetSource(BlockSource):
     decoded at a time (the last one kept, so reads in order decode each group once)."""
 
     def __init__(self, path: str | os.PathLike[str], column: str = "emb") -> None:
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            from vecbench.errors import MissingDependencyError
+        from vecbench.util.deps import import_optional
 
-            raise MissingDependencyError("reading Parquet needs pyarrow: pip install pyarrow") from None
+        pq = import_optional("pyarrow.parquet", "parquet")
         self.path, self.column = Path(path), column
         if not self.path.is_file():
             raise DatasetError(f"Parquet file not found: {self.path}")

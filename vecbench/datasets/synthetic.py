@@ -144,7 +144,7 @@ class SyntheticSource(BlockSource):
     ) -> None:
         self.centres, self.spread = centres, float(spread)
         self.n, self.dim, self.dtype = int(n), int(centres.shape[1]), np.dtype(np.float32)
-        self._states: list[dict[str, Any]] = [np.random.default_rng(seed).bit_generator.state]
+        self._states: list[Mapping[str, Any]] = [np.random.default_rng(seed).bit_generator.state]
         self._cache: tuple[int, NDArray[np.float32]] | None = None
 
     def _block(self, j: int) -> NDArray[np.float32]:
