@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -146,8 +147,13 @@ class SyntheticSource(BlockSource):
         self.n, self.dim, self.dtype = int(n), int(centres.shape[1]), np.dtype(np.float32)
         self._states: list[Mapping[str, Any]] = [np.random.default_rng(seed).bit_generator.state]
         self._cache: tuple[int, NDArray[np.float32]] | None = None
+        self._lock = threading.Lock()  # the saved states must be appended in order
 
     def _block(self, j: int) -> NDArray[np.float32]:
+        with self._lock:
+            return self._block_locked(j)
+
+    def _block_locked(self, j: int) -> NDArray[np.float32]:
         if self._cache is not None and self._cache[0] == j:
             return self._cache[1]
         for known in range(min(j, len(self._states) - 1), j + 1):  # states up to j, made once
@@ -175,7 +181,10 @@ class SyntheticSource(BlockSource):
         return _GEN_ROWS
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cache": None}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_cache", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _cache=None, _lock=threading.Lock())
 
 
 class _LazyAttributes(Mapping[str, NDArray[Any]]):
