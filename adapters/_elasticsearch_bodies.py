@@ -181,13 +181,21 @@ def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, A
 
 def effective_num_candidates(k: int, num_candidates: int | None) -> tuple[int, bool]:
     """``(num_candidates to send, whether it was raised to k)``; None means k (exact scan)."""
-    if k > MAX_NUM_CANDIDATES:
-        raise InvalidParameterError(f"elasticsearch kNN k must be <= {MAX_NUM_CANDIDATES}, got {k}")
-    if num_candidates is None:
-        return k, False
-    if num_candidates < k:
+    sent, raised = beam_at_least_k(k, num_candidates, MAX_NUM_CANDIDATES, "elasticsearch kNN k")
+    return (k if sent is None else sent), raised
+
+
+def beam_at_least_k(k: int, beam: int | None, max_k: int, what: str) -> tuple[int | None, bool]:
+    """``(beam to send, whether it was raised to k)`` for a search beam (num_candidates,
+    ef_search) that must hold at least k; None stays None. WHAT names k in the error (shared
+    with ``_opensearch_bodies``)."""
+    if k > max_k:
+        raise InvalidParameterError(f"{what} must be <= {max_k}, got {k}")
+    if beam is None:
+        return None, False
+    if beam < k:
         return k, True
-    return int(num_candidates), False
+    return int(beam), False
 
 
 def knn_query_body(
@@ -324,17 +332,19 @@ def footprint_from_stats(stats: Any) -> FootprintStats:
     )
 
 
-def index_details(index_name: str, mapping: Any, settings: Any, stats: Any) -> dict[str, Any]:
-    """The vector field mapping, shard settings and segment and doc counts of an index, for describe()."""
-    out: dict[str, Any] = {}
-    out["mapping"] = dig(mapping, index_name, "mappings", "properties", VECTOR_FIELD)
+def index_details(
+    index_name: str, mapping: Any, settings: Any, stats: Any, extra_settings: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The vector field mapping, shard settings (and EXTRA_SETTINGS), segment and doc counts of
+    an index, for describe() (shared with the ``opensearch`` adapter)."""
     index_settings = dig(settings, index_name, "settings", "index") or {}
-    out["settings"] = {
-        k: index_settings.get(k) for k in ("number_of_shards", "number_of_replicas", "refresh_interval")
+    keys = ("number_of_shards", "number_of_replicas", "refresh_interval", *extra_settings)
+    return {
+        "mapping": dig(mapping, index_name, "mappings", "properties", VECTOR_FIELD),
+        "settings": {k: index_settings.get(k) for k in keys},
+        "segments": dig(stats, "_all", "primaries", "segments", "count"),
+        "docs": dig(stats, "_all", "primaries", "docs", "count"),
     }
-    out["segments"] = dig(stats, "_all", "primaries", "segments", "count")
-    out["docs"] = dig(stats, "_all", "primaries", "docs", "count")
-    return out
 
 
 def dig(obj: Any, *path: str) -> Any:

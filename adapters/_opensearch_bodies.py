@@ -1,7 +1,7 @@
 """OpenSearch k-NN request bodies and response readers for ``opensearch.py``: pure, no client.
 
 What OpenSearch and Elasticsearch share (config checks, bulk and delete operations, hit ids,
-versions, response digging) comes from ``_elasticsearch_bodies``; what differs is here: the
+versions, response digging, describe's index details) comes from ``_elasticsearch_bodies``; what differs is here: the
 ``knn_vector`` mapping with its ``method`` (engine, space type, m, ef_construction), the
 ``knn`` query with ``method_parameters.ef_search``, the exact ``knn_score`` script, the
 client's arguments, and the footprint figures. Tests check them without a server.
@@ -21,7 +21,7 @@ from vecbench.spec import CollectionSpec, IndexType
 from vecbench.store import FootprintStats
 
 from ._base import check_int_param
-from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S, VECTOR_FIELD, dig
+from ._elasticsearch_bodies import DEFAULT_REQUEST_TIMEOUT_S, VECTOR_FIELD, beam_at_least_k, dig
 from ._search_filters import attribute_properties, check_attribute_names
 
 MAX_DIMS = 16_000  # the k-NN plugin's limit for the lucene and faiss engines
@@ -138,13 +138,7 @@ def mapping_body(spec: CollectionSpec, params: Mapping[str, Any]) -> dict[str, A
 
 def effective_ef_search(k: int, ef_search: int | None) -> tuple[int | None, bool]:
     """``(ef_search to send, whether it was raised to k)``: HNSW needs a beam of at least k."""
-    if k > MAX_K:
-        raise InvalidParameterError(f"opensearch k must be <= {MAX_K}, got {k}")
-    if ef_search is None:
-        return None, False
-    if ef_search < k:
-        return k, True
-    return int(ef_search), False
+    return beam_at_least_k(k, ef_search, MAX_K, "opensearch k")
 
 
 def knn_query_body(
@@ -231,18 +225,6 @@ def footprint_from_stats(
     return FootprintStats(
         memory_bytes=memory, disk_bytes=int(disk) if disk is not None else None, method=method
     )
-
-
-def index_details(index_name: str, mapping: Any, settings: Any, stats: Any) -> dict[str, Any]:
-    """The vector field mapping, shard settings, segment and doc counts of an index, for describe()."""
-    index_settings = dig(settings, index_name, "settings", "index") or {}
-    keys = ("number_of_shards", "number_of_replicas", "refresh_interval", "knn")
-    return {
-        "mapping": dig(mapping, index_name, "mappings", "properties", VECTOR_FIELD),
-        "settings": {k: index_settings.get(k) for k in keys},
-        "segments": dig(stats, "_all", "primaries", "segments", "count"),
-        "docs": dig(stats, "_all", "primaries", "docs", "count"),
-    }
 
 
 def versions(server: Mapping[str, Any], client_version: str) -> dict[str, Any]:

@@ -119,6 +119,28 @@ def _dir_bytes(path: Path) -> int:
     return total
 
 
+def _close_http_client(client: Any) -> None:
+    """Close an ``HttpClient`` and, once no other client shares its system, its HTTP session.
+
+    ``Client.close()`` stops the shared ``System``, but the system's HTTP component
+    (``chromadb.api.fastapi.FastAPI``, 1.5.9) has no ``stop`` that closes its
+    ``httpx.Client``: its keep-alive sockets stayed open until the interpreter exited and
+    were reported as ``ResourceWarning: unclosed socket``.
+    """
+    shared = import_optional("chromadb.api.shared_system_client", "chroma").SharedSystemClient
+    # The client checks its tenant through an admin client of a system of its own.
+    parts = [c for c in (client, getattr(client, "_admin_client", None)) if c is not None]
+    sessions = [(getattr(c, "_identifier", None), getattr(c, "_server", None)) for c in parts]
+    try:
+        client.close()
+    except Exception:  # noqa: BLE001 - closing is best effort: nothing left to save
+        pass
+    for identifier, server in sessions:
+        session = getattr(server, "_session", None)
+        if session is not None and identifier not in shared._identifier_to_system:
+            session.close()  # that system is stopped: no other client uses its session
+
+
 class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
     """A Chroma server through ``chromadb.HttpClient`` (``vecbench services up chroma``).
 
@@ -196,6 +218,7 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
         for key in ("tenant", "database"):
             if key in self._config:
                 kwargs[key] = self._config[key]
+        client = None
         try:
             client = self._chromadb.HttpClient(
                 host=parts.hostname,
@@ -208,10 +231,17 @@ class ChromaStore(ShareableMixin, FootprintMixin, ChromaBase):
             client.heartbeat()
             self._server_version = str(client.get_version())
         except Exception as exc:
+            if client is not None:
+                _close_http_client(client)
             raise StoreError(
                 f"cannot reach the Chroma server at {self._where}: {exc} (start one with {ENGINE.start_hint})"
             ) from exc
         return client
+
+    def _close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            _close_http_client(client)
 
     # -- sharing ------------------------------------------------------------------------
 

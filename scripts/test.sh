@@ -43,9 +43,24 @@ export VECBENCH_CHROMA_PORT=28000 VECBENCH_MILVUS_PORT=39530 VECBENCH_PGVECTOR_P
 export VECBENCH_ELASTICSEARCH_PORT=29200 VECBENCH_OPENSEARCH_PORT=29210
 export VECBENCH_WEAVIATE_PORT=28080 VECBENCH_WEAVIATE_GRPC_PORT=25051
 services="${VECBENCH_TEST_SERVICES-chroma milvus pgvector redis elasticsearch opensearch weaviate}"
+# After a failed run, the tail of every engine's log and the disk and memory left: an engine
+# that stalled (a full disk, a long GC) says so there, and the clone is gone afterwards.
+service_logs() {
+  echo "--- engines after a failed run: disk, memory, and the last lines of each log" >&2
+  df -h "$VECBENCH_CACHE" >&2 || true
+  free -m >&2 || true
+  for name in $services; do
+    log="$VECBENCH_CACHE/services/$name/service.log"
+    [ -f "$log" ] && { echo "--- $log" >&2; tail -n 15 "$log" >&2; }
+  done
+  return 0
+}
 if [ -n "$services" ]; then
   trap '.venv/bin/vecbench services down $services >&2 || true' EXIT
   # shellcheck disable=SC2086
   eval "$(.venv/bin/vecbench services up $services)"
 fi
-pytest_run tests --ignore=tests/integration/test_services.py --ignore=tests/integration/test_server_faults.py "$@"
+rc=0
+pytest_run tests --ignore=tests/integration/test_services.py --ignore=tests/integration/test_server_faults.py "$@" || rc=$?
+[ "$rc" -eq 0 ] || service_logs
+exit "$rc"

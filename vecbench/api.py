@@ -11,22 +11,23 @@ for r in results:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from vecbench.config import SETTINGS_KEYS, RunConfig
 from vecbench.errors import ConfigError
-from vecbench.harness import CellResult, run_index
+from vecbench.harness import CellResult
 from vecbench.harness.cells import IndexSetting
 from vecbench.harness.preflight import check_index_settings
-from vecbench.harness.streaming import check_streaming, ingest_truth, run_streaming
+from vecbench.harness.streaming import check_streaming, ingest_truth
 from vecbench.measures.cost import PriceModel, resolve_prices
 from vecbench.results import ResultsWriter, completed_cells
 from vecbench.results.provenance import new_run_id
 from vecbench.util.progress import NULL, Progress
 from vecbench.workloads.filtered import filtered_searches
 
-__all__ = ["run", "benchmark", "default_results_path"]
+__all__ = ["run", "benchmark", "default_results_path", "planned_cells"]
 
 DEFAULT_RESULTS_DIR = "vecbench-results"
 
@@ -91,53 +92,61 @@ def _run(
     cfg: RunConfig, run_id: str, writer: ResultsWriter | None, skip: set[str], progress: Progress
 ) -> list[CellResult]:
     from vecbench.datasets import load
-    from vecbench.measures.groundtruth import ground_truth
+    from vecbench.harness.executor import make_executor
     from vecbench.measures.metric_check import check_dataset_metric
 
-    results: list[CellResult] = []
     check_streaming(cfg.settings, [s.name for s in cfg.stores])
     if cfg.settings.runbook is not None:
         return _run_runbook(cfg, run_id, writer, skip, progress)
-    for entry in cfg.datasets:
-        dataset = load(entry.name, **dict(entry.params))
-        # Refused before any work: neighbours of another metric, a filter this data set
-        # cannot answer, a parameter value no cell could run with, a streaming plan the data
-        # set is too small for.
-        check_dataset_metric(dataset, cfg.settings.metric_check)
-        filtered_searches(dataset, cfg.settings)
-        settings = _index_settings(cfg)
-        for setting in settings:
-            check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
-        truth = ingest_truth(dataset, cfg.settings)
-        if cfg.settings.freshness is not None:
-            cfg.settings.freshness.check(dataset.n)
-        gt = ground_truth(dataset, cfg.k, progress=progress)
-        for setting in settings:
+    results: list[CellResult] = []
+    with make_executor(cfg.settings) as executor:  # joins a Ray cluster here, before any cell
+        for number, entry in enumerate(cfg.datasets):
+            # The progress view starts once the first data set has passed every check: bad
+            # input stays one line on stderr.
+            with progress.task(f"data set {entry.name}") if number else nullcontext():
+                dataset = load(entry.name, **dict(entry.params))
+            # Refused before any work: neighbours of another metric, a filter this data set
+            # cannot answer, a parameter value no cell could run with, a streaming plan the
+            # data set is too small for.
+            check_dataset_metric(dataset, cfg.settings.metric_check)
+            filtered_searches(dataset, cfg.settings)
+            settings = _index_settings(cfg)
+            for setting in settings:
+                check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
+            truth = ingest_truth(dataset, cfg.settings)
+            if cfg.settings.freshness is not None:
+                cfg.settings.freshness.check(dataset.n)
+            if number == 0:
+                progress.begin(planned_cells(cfg))
+            gt = executor.ground_truth(dataset, cfg.k, progress)
             results.extend(
-                run_index(
+                executor.run_indexes(
                     dataset,
-                    setting,
+                    settings,
                     cfg.settings,
                     run_id=run_id,
                     writer=writer,
                     skip=skip,
                     gt=gt,
-                    progress=progress,
-                )
-            )
-            results.extend(
-                run_streaming(
-                    dataset,
-                    setting,
-                    cfg.settings,
-                    run_id=run_id,
-                    writer=writer,
-                    skip=skip,
                     truth=truth,
                     progress=progress,
                 )
             )
     return results
+
+
+def planned_cells(cfg: RunConfig) -> int:
+    """How many cells ``cfg`` runs (before ``--resume`` skips any): per data set and index
+    setting, each search setting once unfiltered or once per filter and selectivity, plus
+    its streaming cells; with a runbook, each search setting once."""
+    from vecbench.harness.streaming import streaming_workloads
+
+    s = cfg.settings
+    per_search = 1 if s.runbook is not None else max(1, len(s.filters) + len(s.selectivities))
+    if s.runbook is None:
+        per_search += len(streaming_workloads(s))
+    grid = sum(len(setting.search_grid) for setting in _index_settings(cfg))
+    return len(cfg.datasets) * grid * per_search
 
 
 def _index_settings(cfg: RunConfig) -> list[IndexSetting]:
@@ -173,6 +182,7 @@ def _run_runbook(
         for setting in settings:
             check_index_settings(setting, dim=dataset.dim, metric=dataset.metric)
     results: list[CellResult] = []
+    progress.begin(planned_cells(cfg))
     for dataset in datasets:
         for setting in settings:
             results.extend(
@@ -206,7 +216,7 @@ def benchmark(
     ``repeats`` (timed serial passes per cell), ``prices`` (a PriceModel, a mapping of
     overrides or a price file), ``ci_resamples``, ``load`` (a ``vecbench.load.LoadPlan`` or
     its mapping: a closed-/open-loop load test per cell), ``disturbed_retries``, ``runbook``
-    (a streaming runbook's YAML path or mapping: every index plays it; see README
+    (a streaming runbook's YAML path or mapping: every index plays it; see docs/workloads.md,
     "Runbooks"), ``freshness`` and ``ingest_load`` (streaming cells, see
     ``vecbench.harness.streaming``) ...
 

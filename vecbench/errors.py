@@ -94,3 +94,7 @@ class NotReadyError(StoreError, TimeoutError):
 
 class CapabilityError(StoreError):
     """The store cannot do what was asked (say, share its collection with another process)."""
+
+
+class NodeLostError(VecbenchError):
+    """A cell's task or a load actor was lost on a cluster (its node died, its worker crashed)."""

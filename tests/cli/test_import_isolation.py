@@ -22,6 +22,8 @@ HEAVY = [
     "onnxruntime",
     "matplotlib",
     "pyarrow",
+    "ray",
+    "hdrh",
 ]
 
 PROBE = """

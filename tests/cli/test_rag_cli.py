@@ -1,4 +1,5 @@
-"""`vecbench rag run`: bad retrieval input is one line and exit 2, before any work."""
+"""`vecbench rag run`: bad retrieval input (and an unreachable server alone) is one line and exit
+2, before any work; a failed cell is exit 1 (0 with --allow-failures) with its reason summarized."""
 
 from __future__ import annotations
 
@@ -65,3 +66,33 @@ def test_unknown_documents_in_qrels_are_counted_and_reported(vb, tmp_path):
 def test_help_names_the_default(vb):
     out = vb("rag", "run", "--help", check=True).stdout
     assert "with no CONFIG, the embedded default" in out and "--html" in out
+
+
+DOWN = {"VECBENCH_PG_DSN": "postgresql://vecbench:vecbench@127.0.0.1:1/vecbench"}  # nothing listens
+
+
+def _stores_config(tmp_path: Path, stores: str) -> Path:
+    path = _config(tmp_path, "[dense]")
+    path.write_text(path.read_text().replace("stores: [bruteforce]", f"stores: {stores}"), encoding="utf-8")
+    return path
+
+
+def test_a_failed_cell_exits_1_and_is_summarized(vb, tmp_path):
+    pytest.importorskip("psycopg")
+    path = _stores_config(tmp_path, "[bruteforce, pgvector]")
+    proc = vb("rag", "run", str(path), "--out", "o.jsonl", extra_env=DOWN)
+    assert proc.returncode == 1, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "pgvector unreachable, its cells will fail" in warning[0]
+    assert "2 cell(s), 1 failed" in proc.stdout
+    summary = [line for line in proc.stdout.splitlines() if line.startswith("  failed x")]
+    assert len(summary) == 1 and "StoreError: cannot connect to PostgreSQL" in summary[0]
+    again = vb("rag", "run", str(path), "--out", "p.jsonl", "--allow-failures", extra_env=DOWN)
+    assert again.returncode == 0, again.stderr
+
+
+def test_an_unreachable_server_alone_is_bad_input(vb, tmp_path):
+    pytest.importorskip("psycopg")
+    proc = vb("rag", "run", str(_stores_config(tmp_path, "[pgvector]")), "--out", "o.jsonl", extra_env=DOWN)
+    one_line_error(proc, "pgvector", "vecbench services up pgvector")
+    assert not (tmp_path / "o.jsonl").exists()

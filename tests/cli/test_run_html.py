@@ -33,4 +33,4 @@ def test_run_writes_html_report(vb, tmp_path: Path):
     )
     assert f"HTML report: {html}" in proc.stdout
     text = html.read_text(encoding="utf-8")
-    assert "<html" in text and "bruteforce" in text and "data:image/png;base64," in text
+    assert "<html" in text and "bruteforce" in text and 'class="plotly-graph-div"' in text

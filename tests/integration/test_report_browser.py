@@ -1,33 +1,32 @@
-"""The HTML report opened in headless Chromium, offline: plots present and drawn, tables there.
+"""The HTML report and the compare page opened in headless Chromium, offline, at 1280x800: the
+layout (no sideways scrolling, readable plots, no legend/label/tick outside its figure, the
+first Pareto plot on the first screen), the plots drawn, the tables there, and a screenshot of
+the first screen saved under the test's tmp dir.
 
-Records come from real runs (FAISS and the bruteforce reference on a small synthetic set,
-and one retrieval run). Skips, with the reason, when no Chromium binary is found
-(``scripts/install-engines.sh`` installs Debian's ``chromium``) or matplotlib is missing.
+Records come from real runs: the embedded default's stores, indexes and grids on a smaller
+synthetic set; FAISS and the bruteforce reference (several stores, with a load section and a
+retrieval run); and two such runs compared. Skips, with the reason, when no Chromium binary is
+found (``scripts/install-engines.sh`` installs Debian's ``chromium``) or plotly/matplotlib is
+missing.
 """
 
 from __future__ import annotations
 
-import base64
+import copy
 import json
-import os
-import shutil
-import subprocess
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from browser_layout import assert_layout, browser, chromium, first_screen, measure
 
 import vecbench
 from vecbench.report import write_html
 from vecbench.results import read_results
 
 pytestmark = pytest.mark.slow
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-# tab10 orange: the colour of the second store/index label (faiss/hnsw) on every plot
-ORANGE = np.array([255, 127, 14]) / 255.0
 
 
 class Dom(HTMLParser):
@@ -48,35 +47,10 @@ class Dom(HTMLParser):
         return {a["id"] for _, a in self.tags if a.get("id")}
 
 
-def _browser() -> str:
-    found = os.environ.get("VECBENCH_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)), None)
-    if not found:
-        pytest.skip(
-            f"no Chromium binary ({', '.join(BROWSERS)}) on PATH; scripts/install-engines.sh installs one"
-        )
-    return found
-
-
-def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    cmd = [
-        _browser(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        # offline: any host lookup fails and any proxy use goes nowhere
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=127.0.0.1:9",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=True)
+def _needs() -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("plotly")
+    browser()
 
 
 def _load_section() -> dict[str, Any]:
@@ -114,94 +88,127 @@ def _rag_records(tmp_path: Path) -> list[dict[str, Any]]:
         "embedders": [{"name": "hashing", "params": {"dim": 64}}],
         "stores": [{"name": "bruteforce", "index": "flat"}],
         "k": [1, 3],
-        "retrieval": ["dense", "sparse", {"mode": "hybrid", "where": "client"}]
-        if _has("bm25s")
-        else ["dense"],
+        "retrieval": ["dense"],
     }
     return run_rag(config, out=tmp_path / "rag.jsonl")
 
 
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-@pytest.fixture(scope="module")
-def page(tmp_path_factory) -> tuple[Path, list[dict[str, Any]]]:
-    pytest.importorskip("matplotlib")
-    _browser()
-    tmp = tmp_path_factory.mktemp("html")
-    out = tmp / "run.jsonl"
+def _faiss_and_bruteforce(out: Path) -> None:
     dp = {"n": 2000, "dim": 32, "nq": 50}
     vecbench.benchmark(
         "synthetic", ["faiss"], index="hnsw", search={"ef_search": [4, 8, 16, 64]}, dataset_params=dp, out=out
     )
     vecbench.benchmark(
-        "synthetic",
-        ["faiss"],
-        index="ivf_flat",
-        build={"nlist": 32},
-        search={"nprobe": [1, 4, 16]},
-        dataset_params=dp,
-        out=out,
-    )
-    vecbench.benchmark("synthetic", ["bruteforce"], index="flat", dataset_params=dp, out=out)  # fmt: skip
+        "synthetic", ["faiss"], index="ivf_flat", build={"nlist": 32}, search={"nprobe": [1, 4, 16]},
+        dataset_params=dp, out=out,
+    )  # fmt: skip
+    vecbench.benchmark("synthetic", ["bruteforce"], index="flat", dataset_params=dp, out=out)
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory) -> tuple[Path, Path, Path, list[dict[str, Any]]]:
+    """(interactive page, static page, results, records): several stores, a load section, a text run."""
+    _needs()
+    tmp = tmp_path_factory.mktemp("multi")
+    out = tmp / "run.jsonl"
+    _faiss_and_bruteforce(out)
     records = read_results(out)
     if not any(r.get("load") for r in records):
         records[0] = {**records[0], "load": _load_section()}
     records += _rag_records(tmp)
-    html = write_html(records, tmp / "report.html", title="vecbench browser test", results_path=out)
-    return html, records
+    page = write_html(records, tmp / "report.html", title="vecbench browser test", results_path=out)
+    static = write_html(records, tmp / "static.html", results_path=out, interactive=False)
+    return page, static, out, records
 
 
-def test_page_references_nothing_the_browser_would_fetch(page):
-    html, _ = page
-    text = html.read_text(encoding="utf-8")
-    for attr in ("src=", "href="):
-        for quote in ('"', "'"):
-            assert f"{attr}{quote}http" not in text and f"{attr}{quote}//" not in text
-    assert "<link" not in text and "<script" not in text and "url(" not in text
+@pytest.fixture(scope="module")
+def default_page(tmp_path_factory) -> Path:
+    """The embedded default (every store, index and grid, both metrics) on a smaller data set."""
+    _needs()
+    from vecbench.api import run
+    from vecbench.config import default_config_dict
+
+    tmp = tmp_path_factory.mktemp("default")
+    config = copy.deepcopy(default_config_dict())
+    for entry in config["datasets"]:
+        entry["params"].update(n=3000, dim=32, nq=50)
+    config["repeats"] = 1
+    out = tmp / "default.jsonl"
+    records = [r.record for r in run(config, out=out)]
+    assert len({r["store"]["name"] for r in records}) >= 3
+    return write_html(records, tmp / "default.html", results_path=out)
 
 
-def test_browser_dom_has_the_plots_and_tables(page, tmp_path):
-    html, records = page
-    dom = _chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", html.as_uri()).stdout
-    parsed = Dom(dom)
-    imgs = parsed.all("img")
-    # one group: recall vs QPS, vs p99, vs $; latency; load
-    assert len(imgs) >= 5
-    for img in imgs:
-        src = img["src"] or ""
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")
+@pytest.fixture(scope="module")
+def compare_page(multi, tmp_path_factory) -> Path:
+    from vecbench.cli import main
+
+    tmp = tmp_path_factory.mktemp("compare")
+    again = tmp / "again.jsonl"
+    _faiss_and_bruteforce(again)
+    page = tmp / "compare.html"
+    assert main(["compare", str(multi[2]), str(again), "--html", str(page)]) == 0
+    return page
+
+
+def test_interactive_page_fetches_nothing_and_inlines_plotly_once(multi):
+    text = multi[0].read_text(encoding="utf-8")
+    dom = Dom(text)
+    assert not dom.all("link")
+    for tag in ("script", "img"):
+        for attrs in dom.all(tag):
+            assert not attrs.get("src") or (attrs["src"] or "").startswith("data:image/png;base64,")
+    (policy,) = [a["content"] for a in dom.all("meta") if a.get("http-equiv") == "Content-Security-Policy"]
+    assert policy.startswith("default-src 'none'") and "http" not in policy
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1, "plotly.js must be inlined exactly once"
+    assert text.count('class="plotly-graph-div"') >= 5
+
+
+def test_static_page_has_no_script_and_png_plots(multi):
+    text = multi[1].read_text(encoding="utf-8")
+    dom = Dom(text)
+    assert not dom.all("script") and "script-src" not in text
+    assert len([a for a in dom.all("img") if (a["src"] or "").startswith("data:image/png;base64,")]) >= 5
+
+
+def test_dom_has_the_plots_tables_and_sections(multi, tmp_path):
+    page, _, _, records = multi
+    dom = Dom(chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", page.as_uri()).stdout)
     assert {
-        "summary",
-        "best",
+        "answer",
         "pareto",
         "latency",
         "load",
+        "best",
+        "summary",
         "cost",
         "rag",
-        "rag-latency",
         "provenance",
-    }.issubset(parsed.ids())
-    assert len(parsed.all("table")) >= 6
-    assert len(parsed.all("details")) == len(records)
+    } <= dom.ids()
+    assert len(dom.all("table")) >= 6
+    assert len([a for a in dom.all("details") if a.get("class") == "rec"]) == len(records)
+    # plotly.js ran: every figure div got its SVG
+    assert len([a for a in dom.all("svg") if "main-svg" in (a.get("class") or "")]) >= 5
 
 
-def test_screenshot_shows_the_page_and_its_plots(page, tmp_path):
-    from matplotlib.image import imread
+@pytest.mark.parametrize("which", ["interactive", "static"])
+def test_several_stores_layout_at_1280x800(multi, which, tmp_path):
+    page = multi[0] if which == "interactive" else multi[1]
+    assert_layout(measure(page, tmp_path), min_plots=5)  # answer, p99, $, latency, load
+    first_screen(page, tmp_path, f"several-stores-{which}.png")
 
-    html, _ = page
-    shot = tmp_path / "shot.png"
-    _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,3000", html.as_uri())
-    pixels = imread(shot)[..., :3]
-    assert pixels.shape[:2] == (3000, 1400)
-    flat = (pixels * 255).round().astype(np.uint8).reshape(-1, 3)
-    colours = np.unique(flat, axis=0)
-    assert len(colours) > 200, "a page of tables and plots has many colours"
-    ink = (flat < 200).any(axis=1).mean()
-    assert ink > 0.03, f"only {ink:.1%} of the screenshot is not near-white"
-    orange = (np.abs(pixels - ORANGE) < 0.08).all(axis=-1).sum()
-    assert orange > 300, "the faiss/hnsw Pareto front (tab10 orange) is not visible"
+
+def test_embedded_default_layout_at_1280x800(default_page, tmp_path):
+    result = measure(default_page, tmp_path)
+    assert_layout(result, min_plots=6)
+    # both data sets' answers (euclidean, cosine) lead the page, before any detail plot
+    assert [p["top"] < result["plots"][2]["top"] for p in result["plots"][:2]] == [True, True]
+    first_screen(default_page, tmp_path, "embedded-default.png")
+
+
+def test_compare_page_layout_at_1280x800(compare_page, tmp_path):
+    text = compare_page.read_text(encoding="utf-8")
+    assert "Which cells differ" in text and "Significant differences" in text
+    assert len(re.findall(r"\* plotly\.js v\d", text)) == 1
+    assert_layout(measure(compare_page, tmp_path), min_plots=1)
+    first_screen(compare_page, tmp_path, "compare.png")

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_report_browser import Dom, _browser, _chromium
+from browser_layout import browser as _browser
+from browser_layout import chromium as _chromium
+from test_report_browser import Dom
 
 import vecbench
 from vecbench.report import write_html

@@ -83,11 +83,20 @@ def test_open_loop_latency_counts_queueing_unlike_closed_loop(
     (closed,) = section["closed_loop"]["levels"]
     (opened,) = section["open_loop"]["rates"]
     assert closed["status"] == "ok" and opened["status"] == "ok"
-    service_ms = SERVICE_S * 1000
+    service_ms, gap_ms = SERVICE_S * 1000, 1000 / 100
     assert closed["p50_ms"] >= service_ms and opened["p50_ms"] >= service_ms
-    # Ticket i waits for the i requests before it: ~40 ms more per ticket, ~0.85 s at the end.
-    assert opened["p50_ms"] > 3 * closed["p50_ms"]
-    assert opened["p99_ms"] > 5 * service_ms and opened["p99_ms"] > 2 * closed["p99_ms"]
+
+    # Bounds that follow from the schedule, whatever the machine's speed: the one worker
+    # serves ticket i (due at i * 10 ms) no earlier than (i + 1) * 50 ms, so its latency is
+    # at least 50 + 40 * i ms. The closed loop, measuring each request from its send, stays
+    # near the service time; a generator that did the same in the open loop would too.
+    def queued_ms(i: int) -> float:
+        return service_ms + (service_ms - gap_ms) * i
+
+    done = opened["completed"]
+    assert done >= 2
+    assert opened["max_ms"] >= 0.99 * queued_ms(done - 1)  # 1%: histogram buckets
+    assert opened["p50_ms"] >= 0.99 * queued_ms(done // 2 - 1)
     assert opened["sent"] < _in_window(plan, 100)  # the backlog was never sent in the window
     assert opened["achieved_rate"] < 0.5 * opened["target_rate"]
 

@@ -127,11 +127,12 @@ def test_metric_check_setting():
 
 def test_a_run_is_refused_before_any_build(tmp_path, monkeypatch):
     import vecbench.api as api
+    import vecbench.harness.executor as executor  # the local executor builds every index
 
     path = hdf5_with_truth(tmp_path / "g.hdf5")
     built = []
-    real = api.run_index
-    monkeypatch.setattr(api, "run_index", lambda *a, **kw: built.append(a) or real(*a, **kw))
+    real = executor.run_index
+    monkeypatch.setattr(executor, "run_index", lambda *a, **kw: built.append(a) or real(*a, **kw))
     with pytest.raises(ConfigError, match="neighbours match cosine on 50/50"):
         api.benchmark(str(path), ["bruteforce"], index="flat", dataset_params={"metric": "euclidean"})
     assert built == []

@@ -88,10 +88,18 @@ def _failed(record: dict[str, Any], message: str) -> dict[str, Any]:
 def test_page_holds_tables_plots_and_provenance(results, tmp_path):
     pytest.importorskip("matplotlib")
     records = read_results(results)
-    out = write_html(records, tmp_path / "sub" / "r.html", title="t", target_recall=0.9, results_path=results)
+    out = write_html(
+        records,
+        tmp_path / "sub" / "r.html",
+        title="t",
+        target_recall=0.9,
+        results_path=results,
+        interactive=False,
+    )
     text = out.read_text(encoding="utf-8")
     page = Page(text)
-    assert {"summary", "best", "pareto", "latency", "provenance"} <= page.ids()
+    assert {"answer", "summary", "best", "pareto", "latency", "provenance"} <= page.ids()
+    assert not page.all("script")  # the static page: for mail
     imgs = page.all("img")
     assert len(imgs) >= 3  # recall vs QPS, recall vs p99 (+ $ when costed), latency
     for img in imgs:
@@ -99,12 +107,37 @@ def test_page_holds_tables_plots_and_provenance(results, tmp_path):
         assert src.startswith("data:image/png;base64,")
         data = base64.b64decode(src.split(",", 1)[1])
         assert data.startswith(PNG) and len(data) > 5000
-    assert len(page.all("details")) == len(records)
+    assert len([d for d in page.all("details") if d.get("class") == "rec"]) == len(records)
     headers = [t for t in page.text if t in ("recall@10", "p99 ms", "reached")]
     assert {"recall@10", "p99 ms", "reached"} <= set(headers)
     joined = "".join(page.text)
     for r in records:
         assert r["run_id"] in joined and r["dataset"]["checksum"] in joined
+
+
+def test_interactive_page_inlines_plotly_once_and_draws_every_plot_with_it(results):
+    pytest.importorskip("plotly")
+    text = render_html(read_results(results), results_path=results)
+    page = Page(text)
+    scripts = page.all("script")
+    assert scripts and not [s for s in scripts if s.get("src")]
+    assert text.count("* plotly.js v") == 1
+    divs = [d for d in page.all("div") if d.get("class") == "plotly-graph-div"]
+    assert len(divs) >= 4 and not page.all("img")  # answer, p99, $, latency
+    (csp,) = [m for m in page.all("meta") if m.get("http-equiv") == "Content-Security-Policy"]
+    assert (csp["content"] or "").startswith("default-src 'none'") and "script-src 'unsafe-inline'" in (
+        csp["content"] or ""
+    )
+    # the first screen: the answer (plot and best-setting table) comes before every detail
+    assert text.index('id="answer"') < text.index('id="pareto"') < text.index('id="summary"')
+
+
+def test_page_without_plotly_raises_a_typed_error_and_static_needs_none(results, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setitem(sys.modules, "plotly", None)
+    with pytest.raises(MissingDependencyError, match=r"vecbench\[report\]"):
+        write_html(read_results(results), tmp_path / "r.html")
+    assert "data:image/png" in render_html(read_results(results), interactive=False)
 
 
 def test_page_loads_nothing_from_outside(results):
@@ -114,7 +147,7 @@ def test_page_loads_nothing_from_outside(results):
         **records[0],
         "store": {**records[0]["store"], "config": {"url": "http://example.invalid:1"}},
     }
-    text = render_html(records, results_path=results)
+    text = render_html(records, results_path=results, interactive=False)
     page = Page(text)
     for tag, attrs in page.tags:
         for name in ("src", "href"):
@@ -133,7 +166,7 @@ def test_record_text_is_escaped(results):
     bad = _failed(records[0], evil)
     bad["store"] = {**bad["store"], "name": "faiss", "config": {"note": evil}}
     text = render_html([*records, bad], title=evil)
-    assert "<script>" not in text and "<b>x" not in text
+    assert "<script>alert" not in text and "<b>x" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert 'id="failed"' in text
 
@@ -149,11 +182,13 @@ def test_v1_records_without_load_cost_or_ci_render(results):
 def test_load_section_plots_workers_and_rates(results):
     pytest.importorskip("matplotlib")
     records = read_results(results)
-    plain = len(Page(render_html(records)).all("img"))
+    plain = len(Page(render_html(records, interactive=False)).all("img"))
+    plotly_plain = render_html(records).count('class="plotly-graph-div"')
     records[0]["load"] = _load_section()
-    page = Page(render_html(records))
+    page = Page(render_html(records, interactive=False))
     assert "load" in page.ids()
     assert len(page.all("img")) == plain + 1
+    assert render_html(records).count('class="plotly-graph-div"') == plotly_plain + 1
     text = page.text
     assert "closed loop" in text and "open loop" in text and "highest rate meeting p99 target" in text
 
@@ -225,6 +260,9 @@ def test_cli_report_writes_html_and_prints_the_best_setting_per_store(results, t
     assert cli(["report", str(results), "--html", str(out), "--target-recall", "0.9"]) == 0
     printed = capsys.readouterr().out
     assert "best setting per store at recall >= 0.9" in printed and f"HTML report: {out}" in printed
-    assert out.is_file() and Page(out.read_text(encoding="utf-8")).all("img")
+    assert out.is_file() and 'class="plotly-graph-div"' in out.read_text(encoding="utf-8")
+    static = tmp_path / "s.html"
+    assert cli(["report", str(results), "--html", str(static), "--static"]) == 0
+    assert Page(static.read_text(encoding="utf-8")).all("img") and "<script" not in static.read_text()
     assert cli(["report", str(results), "--target-recall", "1.5"]) == 2
     assert "target recall must be a number in (0, 1]" in capsys.readouterr().err

@@ -33,7 +33,7 @@ only when it stands out of both:
    * with one run per side, timing figures (p50, p99, QPS): the relative difference
      ``max(A, B) / min(A, B) - 1`` must exceed a run noise floor (``noise_floor``,
      defaults in ``DEFAULT_NOISE_FLOOR``: the run-to-run spread of identical
-     ``vecbench run`` runs, see README), and, when both sidecars hold two or more timed
+     ``vecbench run`` runs, see docs/results.md), and, when both sidecars hold two or more timed
      passes, the difference must also stand out of the passes' spread (Welch's t over the
      passes of the two runs, ``passes_ci``): on a busy machine one stalled pass moves a
      single run's QPS by more than any sensible floor, and its passes then disagree.
@@ -91,8 +91,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
 TIMING_METRICS = ("p50_ms", "p99_ms", "qps")
 # Relative run-to-run noise of one run against another: about the 90th percentile of
 # max/min - 1 between two undisturbed identical default runs (21 runs of `vecbench run
-# --stores faiss` on a 2-core VM: QPS 27%, p50 21%, p99 56%), rounded up. README
-# "Confidence intervals and compare" has the measurements.
+# --stores faiss` on a 2-core VM: QPS 27%, p50 21%, p99 56%), rounded up.
+# docs/results.md, "Confidence intervals and compare", has the measurements.
 DEFAULT_NOISE_FLOOR: dict[str, float] = {"p50_ms": 0.3, "p99_ms": 1.0, "qps": 0.3}
 
 

@@ -1,7 +1,8 @@
 """The ``vecbench`` command line.
 
 Every command turns a VecbenchError (and a missing or unreadable file) into one line on
-stderr and exit code 2; ``--debug`` shows the traceback instead. Command modules are
+stderr and exit code 2; ``--debug`` shows the traceback instead, and lets third-party
+progress bars and warnings through (``vecbench.util.quiet``). Command modules are
 imported only when their command runs, so ``vecbench --help`` stays light.
 """
 
@@ -25,6 +26,10 @@ _COMMANDS = {
     "compare": (
         "vecbench.cli.compare",
         "compare two results files cell by cell: is each difference significant?",
+    ),
+    "load": (
+        "vecbench.cli.load",
+        "long load checks: soak (client and server RSS, open files, errors over minutes)",
     ),
     "services": ("vecbench.cli.services", "start/stop real engines locally, without Docker"),
     "chunk": ("vecbench.cli.chunk", "print a text file's chunks with offsets (inspect a chunker)"),
@@ -67,11 +72,14 @@ def _add_arguments(name: str, cmd: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
     debug = bool(getattr(args, "debug", False))
+    from vecbench.util.quiet import quiet_third_party
+
+    quiet_third_party(debug)
     try:
         module = importlib.import_module(args._module)
         return int(module.main(args) or 0)
@@ -82,6 +90,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         return _report_error(exc)
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args``, except that ``vecbench chunk FILE --chunker NAME KEY=VALUE ...``
+    keeps the chunker's parameters: argparse takes every positional before the option, so
+    those after it would come back unrecognized. Bad arguments: one line, exit 2."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "command", None) == "chunk" and all(_is_assignment(e) for e in extra):
+            args.params = [*args.params, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _is_assignment(arg: str) -> bool:
+    return "=" in arg and not arg.startswith("-")
 
 
 def _report_error(exc: BaseException) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 
 def run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", metavar="FILE", help="sweep config (YAML); see README")
+    p.add_argument("--config", "-c", metavar="FILE", help="sweep config (YAML); see docs/config.md")
     p.add_argument(
         "--stores", "-s", metavar="NAMES", help="comma-separated store names (default: the embedded default)"
     )
@@ -51,7 +51,7 @@ def run(p: argparse.ArgumentParser) -> None:
         "--html",
         metavar="FILE",
         help="also write a self-contained HTML report (needs vecbench[report]); the embedded "
-        "default writes <results>.html whenever matplotlib is installed",
+        "default writes <results>.html whenever vecbench[report] (matplotlib, plotly) is installed",
     )
     p.add_argument(
         "--grid",
@@ -66,9 +66,9 @@ def run(p: argparse.ArgumentParser) -> None:
         "--runbook",
         metavar="FILE",
         help="play a streaming runbook (YAML: insert/delete/replace/search/wait steps) on every index "
-        "instead of the static build-and-search; see README 'Runbooks'",
+        "instead of the static build-and-search; see docs/workloads.md",
     )
-    flt = p.add_argument_group("filtered search (see README 'Filtered search')")
+    flt = p.add_argument_group("filtered search (see docs/workloads.md)")
     flt.add_argument(
         "--filter",
         action="append",
@@ -94,7 +94,7 @@ def run(p: argparse.ArgumentParser) -> None:
         "(metric_check: off)",
     )
     prices(p)
-    load = p.add_argument_group("load test (worker processes per cell; see README 'Load')")
+    load = p.add_argument_group("load test (worker processes per cell; see docs/workloads.md)")
     load.add_argument(
         "--concurrency", metavar="N,N,...", help="closed-loop levels: worker processes, e.g. 1,2,4,8"
     )
@@ -114,7 +114,18 @@ def run(p: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--p99-target", type=float, metavar="MS", help="rate sweep: highest rate whose p99 <= MS milliseconds"
     )
-    streaming = p.add_argument_group("streaming (see README 'Freshness and search under ingest')")
+    cluster = p.add_argument_group("on a cluster (pip install 'vecbench[ray]'; see docs/cluster.md)")
+    cluster.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="where cells run: this process (local, default) or Ray tasks and load actors (ray)",
+    )
+    cluster.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="the Ray head to join (default: a local Ray started for the run); implies --executor ray",
+    )
+    streaming = p.add_argument_group("streaming (see docs/workloads.md)")
     streaming.add_argument(
         "--freshness",
         action="store_true",
@@ -147,7 +158,22 @@ def prices(p: argparse.ArgumentParser) -> None:
     )
 
 
+def static(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="with --html: plots as PNG images and no script (for mail; needs matplotlib only); "
+        "default: interactive plotly plots, plotly.js inlined once (about 4.6 MB)",
+    )
+
+
 def compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--html",
+        metavar="OUT",
+        help="also write the comparison as a self-contained HTML page (needs vecbench[report])",
+    )
+    static(p)
     p.add_argument(
         "files",
         nargs="*",
@@ -177,7 +203,7 @@ def compare(p: argparse.ArgumentParser) -> None:
         metavar="F|FIGURE=F",
         help="with one run a side: the relative run-to-run noise a timing difference must exceed "
         "(0.2 for every timing figure, or qps=0.3, p50_ms=0.1, p99_ms=0.6; repeatable; "
-        "default: the spread measured between identical runs, see README)",
+        "default: the spread measured between identical runs, see docs/results.md)",
     )
     p.add_argument(
         "--allow-disturbed",
@@ -225,11 +251,18 @@ def report(p: argparse.ArgumentParser) -> None:
         metavar="R",
         help="recall@k target of the best-setting-per-store table (default 0.95)",
     )
+    static(p)
     prices(p)
 
 
 def services(p: argparse.ArgumentParser) -> None:
     from vecbench.cli.services import add_arguments
+
+    add_arguments(p)
+
+
+def load(p: argparse.ArgumentParser) -> None:
+    from vecbench.cli.load import add_arguments
 
     add_arguments(p)
 
@@ -268,4 +301,9 @@ def rag(p: argparse.ArgumentParser) -> None:
         help="also write the HTML report (default run: beside the results)",
     )
     run.add_argument("--resume", action="store_true", help="skip cells already recorded ok in --out")
+    run.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="exit 0 even when some cell failed (default: exit 1; bad input is always exit 2)",
+    )
     prices(run)

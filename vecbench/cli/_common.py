@@ -1,15 +1,17 @@
-"""Helpers that several commands share: ``KEY=VALUE`` items and the price options."""
+"""Helpers that several commands share: ``KEY=VALUE`` items, the price options, the server
+pre-flight and the failure summary of the run commands."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import yaml
 
 from vecbench.errors import ConfigError
 
-__all__ = ["parse_assignment", "prices_from_args"]
+__all__ = ["check_servers", "failure_lines", "parse_assignment", "prices_from_args"]
 
 
 def _scalar(text: str) -> Any:
@@ -49,3 +51,30 @@ def prices_from_args(args: argparse.Namespace, current: Any = None) -> Any:
     model = PriceModel.from_yaml(args.prices) if args.prices else resolve_prices(current)
     pairs = dict(parse_assignment(p, grid=False) for p in args.price or [])
     return model.with_overrides(pairs, where="--price") if pairs else model
+
+
+def failure_lines(failed: list[dict[str, Any]]) -> list[str]:
+    """One line per distinct reason among failed records, most frequent first, with a count."""
+    from collections import Counter
+
+    reasons = Counter(
+        f"{(r.get('error') or {}).get('type', '?')}: {(r.get('error') or {}).get('message', 'no reason recorded')}"
+        for r in failed
+    )
+    return [
+        f"  failed x{n}: {reason.splitlines()[0] if reason else reason}"
+        for reason, n in reasons.most_common()
+    ]
+
+
+def check_servers(stores: list[tuple[str, Any]]) -> None:
+    """One quick connect to each server store (``(name, config)`` pairs) before any cell:
+    with a single store, an unreachable server is bad input (ConfigError); with several, a
+    one-line warning each and those stores' cells fail with the reason while the others run."""
+    from vecbench.harness.preflight import unreachable_stores
+
+    down = unreachable_stores(stores)
+    if down and len({name for name, _ in stores}) == 1:
+        raise ConfigError(next(iter(down.values())))
+    for name, reason in down.items():
+        print(f"vecbench: warning: {name} unreachable, its cells will fail: {reason}", file=sys.stderr)

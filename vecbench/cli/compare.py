@@ -92,7 +92,7 @@ def _floor_arg(values: list[str]) -> float | dict[str, float] | None:
 def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from vecbench.analysis.compare import DEFAULT_NOISE_FLOOR, TIMING_METRICS, cell_key, compare_runs
+    from vecbench.analysis.compare import compare_runs
     from vecbench.analysis.summary import stdout_console
     from vecbench.results import read_results
 
@@ -126,17 +126,37 @@ def main(args: argparse.Namespace) -> int:
             )
     console.print(table)
 
+    notes = _notes(cells, sources_a, sources_b, floor, args.allow_disturbed)
+    for line in notes:
+        print(line)
+    if getattr(args, "html", None):
+        from vecbench.report.compare_html import write_compare_html
+
+        page = write_compare_html(
+            cells, args.html, sources_a=base, sources_b=new, notes=notes, interactive=not args.static
+        )
+        print(f"HTML comparison: {page}")
+    return 0
+
+
+def _notes(
+    cells: list[Any], sources_a: list[Any], sources_b: list[Any], floor: Any, allow_disturbed: bool
+) -> list[str]:
+    """The lines printed under the table (and shown on the HTML page)."""
+    from vecbench.analysis.compare import DEFAULT_NOISE_FLOOR, TIMING_METRICS, cell_key
+
+    lines = []
     keys_a = {cell_key(r) for records, _ in sources_a for r in records if _ok_vector(r)}
     keys_b = {cell_key(r) for records, _ in sources_b for r in records if _ok_vector(r)}
     n_sig = sum(1 for c in cells if c.significant)
-    print(
+    lines.append(
         f"{len(cells)} shared cell(s), {n_sig} with a significant difference; "
         f"{len(keys_a - keys_b)} only in A, {len(keys_b - keys_a)} only in B"
     )
     run_tests = [m for c in cells for m in c.metrics if m.runs_ci is not None]
     if run_tests:
         hits = sum(1 for m in run_tests if m.significant)
-        print(
+        lines.append(
             f"{len(run_tests)} figure(s) tested over runs (t at 95%): about 1 in 20 comes out significant "
             f"by chance alone, ~{len(run_tests) / 20:.1f} here; {hits} did."
         )
@@ -146,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
         if isinstance(floor, float):
             used = dict.fromkeys(TIMING_METRICS, floor)
         floors = ", ".join(f"{_NAMES[k]} {used[k]:.0%}" for k in TIMING_METRICS)
-        print(
+        lines.append(
             f"{len(single)} cell(s) rest on one run a side: their timing differences count only beyond "
             f"a run-to-run noise floor ({floors}). For a test of the spread between runs, give each side "
             "3 or more runs, interleaved: --base A1 A2 A3 --new B1 B2 B3."
@@ -156,13 +176,13 @@ def main(args: argparse.Namespace) -> int:
         if hit:
             consequence = (
                 "their timing differences may be the machine's, not the store's"
-                if args.allow_disturbed
+                if allow_disturbed
                 else "their timing differences are not decided (?); --allow-disturbed decides them anyway"
             )
-            print(
+            lines.append(
                 f"{side}: {len(hit)} cell(s) were timed while other processes loaded the machine; {consequence}."
             )
-    return 0
+    return lines
 
 
 def _ok_vector(record: dict[str, Any]) -> bool:

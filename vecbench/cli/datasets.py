@@ -29,6 +29,7 @@ def main(args: argparse.Namespace) -> int:
         for col in ("name", "kind", "metric", "dim", "n", "queries", "size", "cached"):
             table.add_column(col)
         table.add_row("synthetic", "vector", "any", "any", "any", "any", "-", "generated")
+        table.add_row("embedlike:minilm", "vector", "cosine", "384 or less", "any", "any", "-", "generated")
         table.add_row("vdb:FOLDER", "vector", "by name", "-", "-", "-", "-", "local folder")
         for m in catalog.list_manifests():
             n, nq = (m.docs, m.queries) if m.is_beir else (m.n, m.nq)

@@ -135,6 +135,7 @@ def _notes(records: Sequence[Mapping[str, Any]], console: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from vecbench.cli._common import check_servers, failure_lines
     from vecbench.errors import ConfigError
     from vecbench.rag.config import load_rag_config
     from vecbench.rag.run import run_rag
@@ -157,16 +158,19 @@ def main(args: argparse.Namespace) -> int:
 
         model = prices_from_args(args, config.prices)
         config = replace(config, prices=model, price_per_1m_tokens=model.usd_per_1m_embedding_tokens)
+    check_servers([(s.name, s.config) for s in config.stores])
     run_id = new_run_id()
     out = args.out or (Path("vecbench-results") / f"rag-{run_id}.jsonl" if default else None)
     html = getattr(args, "html", None)
     if html is None and default and out is not None and _can_plot():
         html = Path(out).with_suffix(".html")
-    records = run_rag(config, out=out, progress=Progress(), resume=resume, run_id=run_id)
+    with Progress() as progress:  # the live view is erased before the table is printed
+        records = run_rag(config, out=out, progress=progress, resume=resume, run_id=run_id)
     render(records)
-    failed = sum(1 for r in records if r["status"] != "ok")
-    # Like `vecbench run`: failed cells are results (recorded with their error), not a failed command.
-    print(f"{len(records)} cell(s), {failed} failed" + (f"; results: {out}" if out else ""))
+    failed = [r for r in records if r["status"] != "ok"]
+    print(f"{len(records)} cell(s), {len(failed)} failed" + (f"; results: {out}" if out else ""))
+    for line in failure_lines(failed):
+        print(line)
     if default:
         print(
             "note: no cross-encoder reranker: no installable package ships cross-encoder weights "
@@ -176,7 +180,8 @@ def main(args: argparse.Namespace) -> int:
         from vecbench.report import write_html
 
         print(f"HTML report: {write_html(records, html, title='vecbench rag', results_path=out)}")
-    return 0
+    # As `vecbench run`: 1 when a cell failed (its record says why), unless --allow-failures.
+    return 1 if failed and not getattr(args, "allow_failures", False) else 0
 
 
 def _can_plot() -> bool:

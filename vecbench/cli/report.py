@@ -78,7 +78,14 @@ def _write_html(records: list[dict[str, Any]], args: argparse.Namespace) -> Any:
     from vecbench.report import write_html
 
     target = getattr(args, "target_recall", 0.95)
-    return write_html(_selected(records, args), args.html, target_recall=target, results_path=args.results)
+    interactive = not getattr(args, "static", False)
+    return write_html(
+        _selected(records, args),
+        args.html,
+        target_recall=target,
+        results_path=args.results,
+        interactive=interactive,
+    )
 
 
 def _print_best(records: list[dict[str, Any]], args: argparse.Namespace) -> None:

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from vecbench.cli._common import parse_assignment, prices_from_args
+from vecbench.cli._common import check_servers, failure_lines, parse_assignment, prices_from_args
 from vecbench.errors import ConfigError
 
 
@@ -53,6 +53,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config["load"] = load
     config.update(filters_from_args(args))
     streaming_from_args(args, config)
+    executor_from_args(args, config)
     if args.config:
         return config
     if not one_off:
@@ -159,6 +160,24 @@ def streaming_from_args(args: argparse.Namespace, config: dict[str, Any]) -> Non
     config["ingest_load"] = ingest
 
 
+def executor_from_args(args: argparse.Namespace, config: dict[str, Any]) -> None:
+    """``--executor`` and ``--ray-address`` (which implies ``ray``) into the config; with Ray
+    asked for, Ray must be installed (MissingDependencyError, before any work)."""
+    executor = getattr(args, "executor", None)
+    address = getattr(args, "ray_address", None)
+    if address is not None:
+        if executor == "local":
+            raise ConfigError("--ray-address needs --executor ray")
+        executor = "ray"
+        config["ray_address"] = address
+    if executor is not None:
+        config["executor"] = executor
+    if config.get("executor") == "ray":
+        from vecbench.distributed.cluster import require_ray
+
+        require_ray()
+
+
 def _installed_only(config: dict[str, Any]) -> dict[str, Any]:
     """The default run without the stores whose client is missing (named on stderr)."""
     from vecbench.registry import client_installed, store_class
@@ -202,9 +221,9 @@ def main(args: argparse.Namespace) -> int:
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out FILE (the results file to continue)")
     cfg = RunConfig.from_dict(config)
-    _check_servers(cfg)
-    progress = Progress(enabled=False) if args.quiet else Progress()
-    with warnings.catch_warnings():
+    check_servers([(s.name, s.config) for s in cfg.stores])
+    # The live view is erased (or the plain lines end) before the tables are printed.
+    with Progress(enabled=False if args.quiet else None) as progress, warnings.catch_warnings():
         warnings.showwarning = _one_line_notes(warnings.showwarning)
         results = run(cfg, out=args.out, resume=args.resume, progress=progress)
     records = [r.record for r in results]
@@ -230,34 +249,6 @@ def main(args: argparse.Namespace) -> int:
     return 1 if failed and not getattr(args, "allow_failures", False) else 0
 
 
-def failure_lines(failed: list[dict[str, Any]]) -> list[str]:
-    """One line per distinct reason among failed records, most frequent first, with a count."""
-    from collections import Counter
-
-    reasons = Counter(
-        f"{(r.get('error') or {}).get('type', '?')}: {(r.get('error') or {}).get('message', 'no reason recorded')}"
-        for r in failed
-    )
-    return [
-        f"  failed x{n}: {reason.splitlines()[0] if reason else reason}"
-        for reason, n in reasons.most_common()
-    ]
-
-
-def _check_servers(cfg: Any) -> None:
-    """One quick connect to each server store before any cell: with a single store, an
-    unreachable server is bad input (ConfigError); with several, a one-line warning each and
-    those stores' cells fail with the reason while the others run."""
-    from vecbench.harness.preflight import unreachable_stores
-
-    stores = [(s.name, s.config) for s in cfg.stores]
-    down = unreachable_stores(stores)
-    if down and len({name for name, _ in stores}) == 1:
-        raise ConfigError(next(iter(down.values())))
-    for name, reason in down.items():
-        print(f"vecbench: warning: {name} unreachable, its cells will fail: {reason}", file=sys.stderr)
-
-
 def _one_line_notes(show: Any) -> Any:
     """``warnings.showwarning`` printing a data set's metric notes as one line on stderr."""
     from vecbench.measures.metric_check import MetricNote
@@ -272,7 +263,7 @@ def _one_line_notes(show: Any) -> Any:
 
 
 def _html_path(args: argparse.Namespace, out: Any) -> Path | None:
-    """``--html FILE``; for the embedded default, ``<results>.html`` when matplotlib is there."""
+    """``--html FILE``; for the embedded default, ``<results>.html`` when vecbench[report] is there."""
     if getattr(args, "html", None):
         return Path(args.html)
     default_run = not any(
@@ -281,6 +272,6 @@ def _html_path(args: argparse.Namespace, out: Any) -> Path | None:
     if default_run and out is not None:
         import importlib.util
 
-        if importlib.util.find_spec("matplotlib") is not None:
+        if all(importlib.util.find_spec(m) is not None for m in ("matplotlib", "plotly")):
             return Path(out).with_suffix(".html")
     return None

@@ -43,7 +43,11 @@ SETTINGS_KEYS = (
     "metric_check",
     "freshness",
     "ingest_load",
+    "executor",
+    "ray_address",
 )
+
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,11 @@ class Settings:
     - ``disturbed_retries``: how many times a timed pass during which other processes
       loaded the machine is run again (``vecbench.measures.disturbance``); 0 keeps the
       first pass whatever happened. The record says which figures were taken on a
-      disturbed machine either way.
+      disturbed machine either way;
+    - ``executor``: ``local`` (this process, cell after cell; load from local worker
+      processes) or ``ray`` (cells as Ray tasks on any node, load from Ray actors, ground
+      truth sharded over nodes: ``vecbench.distributed``, ``pip install 'vecbench[ray]'``);
+    - ``ray_address``: the Ray head's ``host:port`` (None: a local Ray started for the run).
     """
 
     k: int = 10
@@ -105,6 +113,8 @@ class Settings:
     metric_check: bool = True
     freshness: Any = None
     ingest_load: Any = None
+    executor: str = "local"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         checked = {
@@ -126,6 +136,7 @@ class Settings:
             "selectivity_attribute": _check_attribute(self.selectivity_attribute),
             "metric_check": _check_bool(self.metric_check, "metric_check"),
             **_parse_streaming(self.freshness, self.ingest_load),
+            **check_executor(self.executor, self.ray_address),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -187,6 +198,10 @@ class Settings:
         for name in ("freshness", "ingest_load"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name).as_dict()
+        if self.executor != "local":
+            out["executor"] = self.executor
+        if self.ray_address is not None:
+            out["ray_address"] = self.ray_address
         return out
 
 
@@ -225,6 +240,17 @@ def _parse_streaming(freshness: Any, ingest_load: Any) -> dict[str, Any]:
         "freshness": parse_plan(freshness, FreshnessPlan, "freshness"),
         "ingest_load": parse_plan(ingest_load, IngestPlan, "ingest_load"),
     }
+
+
+def check_executor(executor: Any, address: Any) -> dict[str, Any]:
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    if address is not None:
+        if not isinstance(address, str) or not address.strip():
+            raise ConfigError(f"ray_address must be host:port, got {address!r}")
+        if executor != "ray":
+            raise ConfigError("ray_address needs executor: ray (--executor ray)")
+    return {"executor": str(executor), "ray_address": address}
 
 
 def _parse_filters(filters: Any) -> tuple[Any, ...]:

@@ -2,6 +2,7 @@
 
     from vecbench.datasets import load
     ds = load("synthetic", n=10_000, dim=64, metric="cosine", seed=1)
+    ds = load("embedlike:minilm", n=100_000, nq=1_000, seed=0)   # statistics of MiniLM embeddings
     ds = load("data/sift-128-euclidean.hdf5")                  # ground truth from the file
     ds = load("sift_base.fvecs", queries="sift_query.fvecs", groundtruth="sift_groundtruth.ivecs")
     ds = load("base.npy", queries="queries.npy", metric="ip")
@@ -58,10 +59,11 @@ _SUFFIXES = (".hdf5", ".h5", *_VECS, ".npy")
 
 
 def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
-    """A Dataset from ``"synthetic"``, a manifest name, a path (.hdf5/.h5, .fvecs/.ivecs/.bvecs,
+    """A Dataset from ``"synthetic"``, ``"embedlike:minilm"``, a manifest name, a path (.hdf5/.h5, .fvecs/.ivecs/.bvecs,
     .npy), or a VectorDBBench folder (``vdb:PATH``, or the folder's path).
 
-    Params by kind: synthetic takes n, dim, nq, clusters, spread, metric, seed; files take
+    Params by kind: synthetic takes n, dim, nq, clusters, spread, metric, seed; embedlike
+    (``vecbench.datasets.embedlike``) takes n, nq, dim, metric, seed; files take
     ``metric`` (overrides the file's), ``check_finite`` (default True); vecs and .npy also
     take ``queries=PATH`` (required), ``groundtruth=PATH`` (.ivecs or .npy ids) and
     ``attributes=PATH`` (.npz or .parquet); a VectorDBBench folder takes ``metric`` and
@@ -69,6 +71,12 @@ def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
     """
     if isinstance(name_or_path, str) and name_or_path == "synthetic":
         return load_synthetic(**params)
+    if isinstance(name_or_path, str):
+        from vecbench.datasets import embedlike
+
+        profile = embedlike.split_name(name_or_path)
+        if profile is not None:
+            return embedlike.load_embedlike(profile, **params)
     from vecbench.datasets import vdb
 
     if str(name_or_path).startswith(vdb.PREFIX) or vdb.is_vdb_folder(name_or_path):
@@ -112,7 +120,7 @@ def load(name_or_path: str | os.PathLike[str], **params: Any) -> Dataset:
         raise DatasetError(
             f"{path}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(_SUFFIXES)}"
         )
-    err = UnknownNameError("dataset", name, ["synthetic", *manifests])
+    err = UnknownNameError("dataset", name, ["synthetic", "embedlike:minilm", *manifests])
     err.args = (
         f"{err.args[0]} (a path to a {'/'.join(_SUFFIXES)} file, or to a VectorDBBench folder as "
         "vdb:PATH, is accepted too)",

@@ -125,9 +125,10 @@ def build_collection(
     """
     probe = LoadProbe(exclude_pids=exclude_pids)
     probe.start()
-    t0 = time.perf_counter()
-    store.create(spec, drop_old=True)
-    create_s = time.perf_counter() - t0
+    with progress.task(f"create {spec.index_type}"):
+        t0 = time.perf_counter()
+        store.create(spec, drop_old=True)
+        create_s = time.perf_counter() - t0
     ingest_s = 0.0
     with progress.task(f"ingest {spec.index_type}", total=source.n, unit="vec") as bar:
         for batch in source.batches(settings.batch_size):
@@ -137,7 +138,7 @@ def build_collection(
             store.upsert(*batch)
             ingest_s += time.perf_counter() - t0  # batch slicing/copying is not the store's time
             bar.advance(len(batch[0]))
-    with progress.task(f"build {spec.index_type} (wait_ready)", total=None):
+    with progress.task(f"wait_ready (build {spec.index_type})", total=None):
         t0 = time.perf_counter()
         store.wait_ready(settings.ready_timeout_s)
         build_s = time.perf_counter() - t0

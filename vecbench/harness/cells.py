@@ -16,6 +16,7 @@ from vecbench.errors import ConfigError
 from vecbench.results import ResultsWriter, cell_id, make_record, public_config
 from vecbench.results.provenance import machine_info, utc_now_iso, versions
 from vecbench.util.nested import dig
+from vecbench.util.progress import NULL, Progress
 
 __all__ = ["CellResult", "Cell", "CellContext", "IndexSetting"]
 
@@ -146,8 +147,10 @@ class CellContext:
         settings: Settings,
         run_id: str,
         writer: ResultsWriter | None,
+        progress: Progress = NULL,
     ) -> None:
         self.dataset = dataset
+        self.progress = progress  # told of every cell recorded
         self.index = index
         self.settings = settings
         self.store_name = index.store
@@ -226,6 +229,7 @@ class CellContext:
             self.writer.append(result.record)
             result.results_path = self.writer.path
         cell.done = True
+        self.progress.cell_done(ok=result.record.get("status") == "ok")
         return result
 
     def failed(self, cell: Cell, exc: BaseException) -> CellResult:
@@ -243,18 +247,24 @@ class CellContext:
             return None
         from vecbench.load import measure_load, share_handle
 
+        measure: Any = measure_load
+        if self.settings.executor == "ray":  # actors on the cluster's nodes, from this cell's task
+            from vecbench.distributed.load import measure_load_ray
+
+            measure = measure_load_ray
         try:
             if self.handle is None:
                 self.handle = share_handle(store)
-            section = measure_load(
-                self.handle,
-                self.store_name,
-                self.store_config,
-                queries,
-                self.k,
-                cell.search_params,
-                self.settings.load,
-            )
+            with self.progress.task(f"load test {_plan_text(self.settings.load)}"):
+                section = measure(
+                    self.handle,
+                    self.store_name,
+                    self.store_config,
+                    queries,
+                    self.k,
+                    cell.search_params,
+                    self.settings.load,
+                )
         except ConfigError:
             raise
         except Exception as exc:
@@ -263,6 +273,16 @@ class CellContext:
         section.setdefault("plan", self.settings.load.as_dict())
         section.setdefault("error", None)
         return section
+
+
+def _plan_text(plan: Any) -> str:
+    """``c=1,4 rate=100`` of a load plan, for the progress view."""
+    parts = []
+    if getattr(plan, "concurrency", None):
+        parts.append("c=" + ",".join(str(c) for c in plan.concurrency))
+    if getattr(plan, "rates", None):
+        parts.append("rate=" + ",".join(f"{r:g}" for r in plan.rates))
+    return " ".join(parts)
 
 
 def _load_failed(exc: BaseException) -> dict[str, Any]:

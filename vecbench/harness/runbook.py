@@ -42,7 +42,7 @@ from vecbench.errors import ConfigError
 from vecbench.harness.build import collection_spec, describe_store, workload_pids
 from vecbench.harness.cells import Cell, CellContext, CellResult, IndexSetting
 from vecbench.harness.measure import Passes, quality_section, score_ids, timed_serial_search, warm_up
-from vecbench.harness.vector import _plan_cells
+from vecbench.harness.vector import _plan_cells, index_label
 from vecbench.measures.disturbance import LoadProbe, summarize
 from vecbench.measures.footprint import collection_footprint
 from vecbench.measures.latency import LatencyStats, qps_from_latencies
@@ -133,6 +133,7 @@ def run_runbook(
     for cell in cells:
         cell.cell_id = _cell_id(ctx, cell, runbook)
     todo = [c for c in cells if c.cell_id not in set(skip)]
+    progress.skip(len(cells) - len(todo))
     if not todo:
         return []
     if index_error is None:
@@ -140,14 +141,15 @@ def run_runbook(
 
         runbook.require_store(store_class(index.store))
     play = _Play(ctx, runbook, todo, {id(c): _error(e) for c, e in _by_cell(todo, errors)}, progress)
-    if index_error is not None:
-        return [play.failed(c, _error(index_error)) for c in todo]
-    try:
-        play.run()
-    except Exception as exc:  # connecting or creating failed: every cell fails
-        for cell in todo:
-            play.errors.setdefault(id(cell), _error(exc))
-    return [play.record(c) for c in todo]
+    with progress.cells(index_label(index), len(todo)):
+        if index_error is not None:
+            return [play.failed(c, _error(index_error)) for c in todo]
+        try:
+            play.run()
+        except Exception as exc:  # connecting or creating failed: every cell fails
+            for cell in todo:
+                play.errors.setdefault(id(cell), _error(exc))
+        return [play.record(c) for c in todo]
 
 
 def _by_cell(cells: list[Cell], errors: dict[int, Exception]) -> list[tuple[Cell, Exception]]:
@@ -397,6 +399,7 @@ class _Play:
             self.ctx.writer.append(result.record)
             result.results_path = self.ctx.writer.path
         cell.done = True
+        self.progress.cell_done(ok=result.record.get("status") == "ok")
         return result
 
     def _timings(self, steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -107,30 +107,43 @@ def run_streaming(
 ) -> list[CellResult]:
     """Every freshness and ingest cell of ``index`` (see the module docstring); cells in ``skip``
     are not run. ``truth``: ``ingest_truth(dataset, settings)``, computed here when None."""
-    ctx = CellContext(dataset, index, settings, run_id, writer)
+    ctx = CellContext(dataset, index, settings, run_id, writer, progress)
     skip = set(skip)
     results: list[CellResult] = []
     for given in index.search_grid:
-        for kind, plan, rate in _workloads(settings):
+        for kind, plan, rate in streaming_workloads(settings):
             ident = plan.identity(rate) if kind == "ingest_load" else plan.identity()
             cell = Cell(dict(given), _cell_id(ctx, given, ident))
             if cell.cell_id in skip:
+                progress.skip(1)
                 continue
-            try:
-                cell.resolved = index_type_of(ctx.store_name, ctx.index_type).search_params(given)
-                ctx.resolved_build = index_type_of(ctx.store_name, ctx.index_type).build_params(ctx.build)
-                if kind == "ingest_load" and truth is None:
-                    truth = ingest_truth(dataset, settings)
-                with progress.task(
-                    f"{kind} {ctx.store_name}/{ctx.index_type} {_short(given, rate, kind)}", total=None
-                ):
-                    results.append(_run_cell(ctx, cell, kind, plan, rate, truth))
-            except Exception as exc:
-                results.append(_emit(ctx, cell, _record(ctx, cell, kind, {"workload": ident}, error=exc)))
+            label = f"{index.store} {index.index_type} {kind} {_short(given, rate, kind)}"
+            with progress.cells(label):
+                result, truth = _one_cell(ctx, cell, (kind, plan, rate), ident, truth)
+            results.append(result)
     return results
 
 
-def _workloads(settings: Settings) -> list[tuple[str, Any, float]]:
+def _one_cell(
+    ctx: CellContext, cell: Cell, workload: tuple[str, Any, float], ident: dict[str, Any], truth: Any
+) -> tuple[CellResult, Any]:
+    """One freshness or ingest cell (recorded as failed when it raises), and the live-set
+    truth, computed by the first ingest cell that needs it and kept for the next."""
+    kind, plan, rate = workload
+    given = cell.search_params
+    try:
+        cell.resolved = index_type_of(ctx.store_name, ctx.index_type).search_params(given)
+        ctx.resolved_build = index_type_of(ctx.store_name, ctx.index_type).build_params(ctx.build)
+        if kind == "ingest_load" and truth is None:
+            truth = ingest_truth(ctx.dataset, ctx.settings)
+        with ctx.progress.task(kind, total=None):
+            return _run_cell(ctx, cell, kind, plan, rate, truth), truth
+    except Exception as exc:
+        return _emit(ctx, cell, _record(ctx, cell, kind, {"workload": ident}, error=exc)), truth
+
+
+def streaming_workloads(settings: Settings) -> list[tuple[str, Any, float]]:
+    """``(kind, plan, insert rate)`` of each streaming cell a search setting runs."""
     out: list[tuple[str, Any, float]] = []
     if settings.freshness is not None:
         out.append(("freshness", settings.freshness, 0.0))

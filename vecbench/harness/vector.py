@@ -60,7 +60,7 @@ from vecbench.results import ResultsWriter, make_record
 from vecbench.util.progress import NULL, Progress
 from vecbench.workloads.filtered import filtered_searches
 
-__all__ = ["run_index", "timed_serial_search"]
+__all__ = ["run_index", "fail_index", "index_label", "timed_serial_search"]
 
 # Re-exported: the serial loop is the harness's, measured by benchmarks/test_harness_overhead.py.
 timed_serial_search = measure.timed_serial_search
@@ -88,7 +88,7 @@ def run_index(
     >>> rs = run_index(dataset, IndexSetting("faiss", "hnsw", {"m": 16}, [{"ef_search": 64}]),
     ...                Settings(k=10), run_id="demo")  # doctest: +SKIP
     """
-    ctx = CellContext(dataset, index, settings or Settings(), run_id, writer)
+    ctx = CellContext(dataset, index, settings or Settings(), run_id, writer, progress)
     filter_error: Exception | None = None
     try:
         ctx.filtered = filtered_searches(dataset, ctx.settings)
@@ -99,20 +99,27 @@ def run_index(
     cells, errors, index_error = _plan_cells(ctx, set(skip))
     index_error = filter_error or index_error
     todo = [c for c in cells if c.cell_id not in set(skip)]
+    progress.skip(len(cells) - len(todo))
     if not todo:
         return []
-    if index_error is not None:
-        return [ctx.failed(c, index_error) for c in todo]
-    if all(id(c) in errors for c in todo):  # nothing valid to search: don't build
-        return [ctx.failed(c, errors[id(c)]) for c in todo]
-    results: list[CellResult] = []
-    try:
-        gt = checked_ground_truth(dataset, ctx.k, gt, progress)
-        _build_and_search(ctx, todo, errors, gt, results, progress)
-    except Exception as exc:
-        ctx.describe = ctx.describe or {}
-        results.extend(ctx.failed(c, errors.get(id(c), exc)) for c in todo if not c.done)
-    return results
+    with progress.cells(index_label(index), len(todo)):
+        if index_error is not None:
+            return [ctx.failed(c, index_error) for c in todo]
+        if all(id(c) in errors for c in todo):  # nothing valid to search: don't build
+            return [ctx.failed(c, errors[id(c)]) for c in todo]
+        results: list[CellResult] = []
+        try:
+            gt = checked_ground_truth(dataset, ctx.k, gt, progress)
+            _build_and_search(ctx, todo, errors, gt, results, progress)
+        except Exception as exc:
+            ctx.describe = ctx.describe or {}
+            results.extend(ctx.failed(c, errors.get(id(c), exc)) for c in todo if not c.done)
+        return results
+
+
+def index_label(index: IndexSetting) -> str:
+    """``faiss hnsw m=16 ef_construction=200``: the cells of one build, for the progress view."""
+    return " ".join([index.store, index.index_type, *(f"{k}={v}" for k, v in index.build.items())])
 
 
 def _native_filter_error(store_name: str) -> Exception | None:
@@ -218,7 +225,8 @@ def _build_and_search(
                     results.append(ctx.failed(cell, errors[id(cell)]))
                     continue
                 try:
-                    results.append(_record(ctx, store, cell, queries, gt, passes[id(cell)]))
+                    with progress.task(f"score {_short(cell.search_params)}"):
+                        results.append(_record(ctx, store, cell, queries, gt, passes[id(cell)]))
                 except Exception as exc:
                     results.append(ctx.failed(cell, exc))
         finally:
@@ -316,3 +324,24 @@ def _record(
 
 def _short(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items()) or "default"
+
+
+def fail_index(
+    dataset: Dataset,
+    index: IndexSetting,
+    settings: Settings,
+    error: BaseException,
+    *,
+    run_id: str,
+    writer: ResultsWriter | None = None,
+    skip: Iterable[str] = frozenset(),
+) -> list[CellResult]:
+    """Every cell of ``index`` not in ``skip`` recorded as failed with ``error``, nothing run:
+    what an executor records when the node running an index was lost."""
+    ctx = CellContext(dataset, index, settings, run_id, writer)
+    try:
+        ctx.filtered = filtered_searches(dataset, ctx.settings)
+    except Exception:  # noqa: BLE001 - the cells then carry no filter, as run_index's would
+        ctx.filtered = []
+    cells, _, _ = _plan_cells(ctx, set(skip))
+    return [ctx.failed(c, error) for c in cells if c.cell_id not in set(skip)]

@@ -67,7 +67,13 @@ def measure_load(
 
 
 class LoadRunner:
-    """The shared state of one load test (queries on disk for the workers, the plan)."""
+    """The shared state of one load test (queries on disk for the workers, the plan).
+
+    ``_run`` starts one level's workers; ``vecbench.distributed.load.RayLoadRunner``
+    replaces it with Ray actors on many nodes (``client_cores``: their CPUs).
+    """
+
+    client_cores: float | None = None  # CPUs of the client machines (None: this machine's)
 
     def __init__(
         self,
@@ -175,7 +181,7 @@ class LoadRunner:
             _, results = self._run(jobs, warmup_ns + duration_ns)
         except LevelError as exc:
             return failed_closed_row(workers, exc.error), []
-        return closed_row(workers, results), results
+        return closed_row(workers, results, self.client_cores), results
 
     def open_rate(self, rate: float) -> dict[str, Any]:
         """One open-loop rate served by ``plan.open_loop_workers`` processes, as a record row."""
@@ -199,7 +205,7 @@ class LoadRunner:
         finally:
             sched.unlink(missing_ok=True)
             order.unlink(missing_ok=True)
-        return open_row(rate, results, t0 + warmup_ns, t0 + span_ns), results
+        return open_row(rate, results, t0 + warmup_ns, t0 + span_ns, self.client_cores), results
 
     def _run(
         self, jobs: list[Any], span_ns: int, with_tickets: bool = False

@@ -47,12 +47,15 @@ def run_workers(
     setup_timeout_s: float,
     request_timeout_s: float,
     with_tickets: bool = False,
+    progress: Any = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Run ``jobs`` in as many worker processes; return (t0_ns, one result per job).
 
     ``span_ns`` is warm-up + duration after t0. Raises LevelError when a worker cannot
     attach, fails, dies or misses the deadline (t0 + span + request_timeout_s), and
-    ConfigError when one probe request took longer than ``duration_ns``.
+    ConfigError when one probe request took longer than ``duration_ns``. ``progress``: a
+    shared int64 array (``ctx.RawArray("q", PROGRESS_SLOTS * len(jobs))`` of the ``spawn``
+    context) the closed-loop workers keep their counts in while they run.
     """
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
@@ -66,7 +69,7 @@ def run_workers(
                 here, there = ctx.Pipe()
                 proc = ctx.Process(
                     target=worker_main,
-                    args=(target, job, there, stop, tickets, os.getpid()),
+                    args=(target, job, there, stop, tickets, os.getpid(), progress),
                     name=f"vecbench-load-{job.worker}",
                     daemon=True,
                 )

@@ -20,8 +20,15 @@ def machine_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _merged(results: Sequence[dict[str, Any]]) -> tuple[np.ndarray, int, dict[str, int], dict[str, str]]:
-    lat = np.concatenate([r["latencies_ns"] for r in results]) if results else np.empty(0, np.int64)
+def _merged(results: Sequence[dict[str, Any]]) -> tuple[Any, int, dict[str, int], dict[str, str]]:
+    """Every worker's latencies together (an array, or with Ray the merged HdrHistogram of
+    the actors' ``hdr`` histograms), errors, error counts by type and a message per type."""
+    if results and "hdr" in results[0]:
+        from vecbench.distributed.hdr import merge
+
+        lat: Any = merge(r["hdr"] for r in results)
+    else:
+        lat = np.concatenate([r["latencies_ns"] for r in results]) if results else np.empty(0, np.int64)
     types: dict[str, int] = {}
     messages: dict[str, str] = {}
     for r in results:
@@ -32,14 +39,22 @@ def _merged(results: Sequence[dict[str, Any]]) -> tuple[np.ndarray, int, dict[st
     return lat, sum(int(r["errors"]) for r in results), types, messages
 
 
-def _latency(lat: np.ndarray) -> dict[str, float]:
+def _size(lat: Any) -> int:
+    return int(lat.size) if isinstance(lat, np.ndarray) else int(lat.get_total_count())
+
+
+def _latency(lat: Any) -> dict[str, float]:
+    if not isinstance(lat, np.ndarray):
+        from vecbench.distributed.hdr import latency_ms
+
+        return latency_ms(lat)
     stats = LatencyStats.from_ns(lat).as_dict()
     return {key: stats[key] for key in _LATENCY_KEYS}
 
 
-def _cpu(results: Sequence[dict[str, Any]], wall_s: float) -> dict[str, float]:
+def _cpu(results: Sequence[dict[str, Any]], wall_s: float, cores: float | None) -> dict[str, float]:
     cpu_s = sum(int(r["cpu_ns"]) for r in results) / _NS
-    return {"client_cpu_s": cpu_s, "client_cpu_share": cpu_s / (wall_s * machine_cores())}
+    return {"client_cpu_s": cpu_s, "client_cpu_share": cpu_s / (wall_s * (cores or machine_cores()))}
 
 
 def _all_failed(types: dict[str, int], messages: dict[str, str]) -> dict[str, str]:
@@ -49,43 +64,46 @@ def _all_failed(types: dict[str, int], messages: dict[str, str]) -> dict[str, st
     return {"type": name, "message": f"every request failed; first {name}: {messages.get(name, '')}"}
 
 
-def closed_row(workers: int, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One closed-loop level: QPS over the common window, latency of completed requests."""
+def closed_row(workers: int, results: Sequence[dict[str, Any]], cores: float | None = None) -> dict[str, Any]:
+    """One closed-loop level: QPS over the common window, latency of completed requests.
+    ``cores``: the client machines' CPUs (default this machine's), for ``client_cpu_share``."""
     lat, errors, types, messages = _merged(results)
-    if lat.size == 0:
+    if _size(lat) == 0:
         return failed_closed_row(workers, _all_failed(types, messages), errors=errors, error_types=types)
     wall_s = (max(r["last_ns"] for r in results) - min(r["first_ns"] for r in results)) / _NS
     return {
         "workers": workers,
-        "queries": int(lat.size),
+        "queries": _size(lat),
         "errors": errors,
         "error_types": types,
-        "qps": lat.size / wall_s,
+        "qps": _size(lat) / wall_s,
         **_latency(lat),
-        **_cpu(results, wall_s),
+        **_cpu(results, wall_s, cores),
         "status": "ok",
         "error": None,
     }
 
 
-def open_row(rate: float, results: Sequence[dict[str, Any]], t_start: int, t_end: int) -> dict[str, Any]:
+def open_row(
+    rate: float, results: Sequence[dict[str, Any]], t_start: int, t_end: int, cores: float | None = None
+) -> dict[str, Any]:
     """One open-loop rate; the window runs from t_start to t_end or the last completion."""
     lat, errors, types, messages = _merged(results)
     sent = sum(int(r["sent"]) for r in results)
-    if lat.size == 0:
+    if _size(lat) == 0:
         row = failed_rate_row(rate, _all_failed(types, messages))
         row.update(sent=sent, completed=0, errors=errors, error_types=types)
         return row
     wall_s = (max(t_end, *(r["last_ns"] for r in results)) - t_start) / _NS
     return {
         "target_rate": rate,
-        "achieved_rate": lat.size / wall_s,
+        "achieved_rate": _size(lat) / wall_s,
         "sent": sent,
-        "completed": int(lat.size),
+        "completed": _size(lat),
         "errors": errors,
         "error_types": types,
         **_latency(lat),
-        **_cpu(results, wall_s),
+        **_cpu(results, wall_s, cores),
         "status": "ok",
         "error": None,
     }

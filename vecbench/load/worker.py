@@ -29,8 +29,10 @@ from numpy.typing import NDArray
 
 from vecbench.store import Shareable, require_capability
 
-__all__ = ["Target", "ClosedJob", "OpenJob", "worker_main"]
+__all__ = ["Target", "ClosedJob", "OpenJob", "worker_main", "PROGRESS_SLOTS"]
 
+# Per worker in the shared progress array: pid, completed, errors, start of the measured window.
+PROGRESS_SLOTS = 4
 CHECK_NS = 10_000_000  # look at the clock deadline and the stop event every 10 ms
 _MAX_SLEEP_S = 0.05  # long waits are cut into slices so a stop is seen within 50 ms
 _INITIAL_CAPACITY = 1 << 20
@@ -58,6 +60,10 @@ class ClosedJob:
     seed: int
     warmup_ns: int
     duration_ns: int
+    # Write the whole latency buffer once before the measured window: its pages are then
+    # resident from the start, so the worker's RSS stays flat while it fills (a soak test
+    # reads RSS growth as a leak) and no page fault lands in a timed request.
+    prefault: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,10 +91,24 @@ class _Errors:
 
 
 def worker_main(
-    target: Target, job: ClosedJob | OpenJob, conn: Any, stop: Any, tickets: Any, parent_pid: int
+    target: Target,
+    job: ClosedJob | OpenJob,
+    conn: Any,
+    stop: Any,
+    tickets: Any,
+    parent_pid: int,
+    progress: Any = None,
 ) -> None:
-    """Entry point of a worker process (see the module docstring for the protocol)."""
+    """Entry point of a worker process (see the module docstring for the protocol).
+
+    ``progress`` (closed loop only): a shared int64 array with ``PROGRESS_SLOTS`` per worker:
+    its pid, the requests completed and failed in the measured window so far (written every
+    ``CHECK_NS``) and the window's start (``perf_counter_ns``), so that a watcher
+    (``vecbench.load.soak_run``) sees throughput and errors while the level runs.
+    """
     _own_signals(parent_pid)
+    if progress is not None:
+        progress[PROGRESS_SLOTS * job.worker] = os.getpid()
     try:
         store = target.store_factory() if target.store_factory is not None else _get_store(target)
         require_capability(store, Shareable, "a load test worker (it attaches the shared collection)")
@@ -107,7 +127,7 @@ def worker_main(
                 return
             t0 = int(msg[1])
             if isinstance(job, ClosedJob):
-                result = _closed(store.search, rows, target.k, job, t0, stop)
+                result = _closed(store.search, rows, target.k, job, t0, stop, progress)
             else:
                 result = _open(store.search, rows, target.k, job, t0, stop, tickets)
             if "latencies_ns" not in result:
@@ -165,14 +185,22 @@ def _sleep_until(when_ns: int, stop: Any) -> bool:
             time.sleep(left / 1e9)
 
 
-def _grow(buf: NDArray[np.int64]) -> NDArray[np.int64]:
+def _grow(buf: NDArray[np.int64], prefault: bool = False) -> NDArray[np.int64]:
     bigger = np.empty(2 * buf.shape[0], dtype=np.int64)
     bigger[: buf.shape[0]] = buf
+    if prefault:
+        bigger[buf.shape[0] :] = 0
     return bigger
 
 
 def _closed(
-    search: Callable[[Any, int], Any], rows: list[Any], k: int, job: ClosedJob, t0: int, stop: Any
+    search: Callable[[Any, int], Any],
+    rows: list[Any],
+    k: int,
+    job: ClosedJob,
+    t0: int,
+    stop: Any,
+    progress: Any = None,
 ) -> dict[str, Any]:
     from vecbench.load.schedule import QueryStream
 
@@ -201,8 +229,16 @@ def _closed(
             return _stopped()
     cap = _INITIAL_CAPACITY
     if job.warmup_ns and warm:
-        cap = min(cap, int(warm * job.duration_ns / job.warmup_ns * 1.25) + 1024)
+        # A prefaulted buffer is sized for a faster pace than the warm-up's: growing it mid-run
+        # would show as a step in the worker's RSS.
+        margin = 2.5 if job.prefault else 1.25
+        cap = min(cap, int(warm * job.duration_ns / job.warmup_ns * margin) + 1024)
     lat = np.empty(cap, dtype=np.int64)
+    if job.prefault:
+        lat.fill(0)
+    slot = PROGRESS_SLOTS * job.worker
+    if progress is not None:
+        progress[slot + 3] = t_start
     n = 0
     errors = _Errors()
     cpu0 = time.process_time_ns()
@@ -222,11 +258,14 @@ def _closed(
         else:
             t1 = clock()
             if n == cap:
-                lat = _grow(lat)
+                lat = _grow(lat, job.prefault)
                 cap = lat.shape[0]
             lat[n] = t1 - t
             n += 1
         if t1 >= next_check:
+            if progress is not None:
+                progress[slot + 1] = n
+                progress[slot + 2] = errors.count
             if t1 >= t_end or stop.is_set():
                 break
             next_check = min(t1 + CHECK_NS, t_end)

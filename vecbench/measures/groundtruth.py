@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,18 @@ from vecbench.util.paths import cache_dir
 from vecbench.util.progress import NULL, Progress
 from vecbench.util.validation import as_vectors, check_k, is_int
 
-__all__ = ["exact_knn", "ground_truth", "verify", "default_block_size", "MEMORY_BUDGET_BYTES"]
+__all__ = [
+    "exact_knn",
+    "ground_truth",
+    "verify",
+    "default_block_size",
+    "knn_candidates",
+    "merge_candidates",
+    "finish_knn",
+    "candidates_kept",
+    "distances_for_ids",
+    "MEMORY_BUDGET_BYTES",
+]
 
 MEMORY_BUDGET_BYTES = 256 * 1024 * 1024
 """Extra memory one exact_knn call aims to stay under (blocks, distance tiles, candidates)."""
@@ -136,6 +149,25 @@ def _direct_distances(q: NDArray[np.floating], vec: NDArray[np.floating], metric
     return -np.einsum("cjd,cd->cj", vec, q)
 
 
+def _refine(
+    base: NDArray[Any], queries: NDArray[np.float32], cand: NDArray[np.int64], k: int, metric: Metric
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Direct distances of the candidates, sorted by (distance, id), first k kept."""
+    nq, m = cand.shape
+    dim = queries.shape[1]
+    out_i = np.empty((nq, k), dtype=np.int64)
+    out_d = np.empty((nq, k), dtype=np.float32)
+    chunk = max(1, min(nq, MEMORY_BUDGET_BYTES // max(1, 3 * 4 * m * dim)))
+    for start in range(0, nq, chunk):
+        stop = min(nq, start + chunk)
+        ids = cand[start:stop]
+        d = _direct_distances(queries[start:stop], _gather(base, ids), metric)
+        order = np.lexsort((ids, d), axis=1)[:, :k]
+        out_i[start:stop] = np.take_along_axis(ids, order, axis=1)
+        out_d[start:stop] = np.take_along_axis(d, order, axis=1)
+    return out_i, out_d
+
+
 def _refine_block(
     queries: NDArray[np.float32], block: NDArray[np.float32], cand: NDArray[np.int64], metric: Metric
 ) -> NDArray[np.float32]:
@@ -170,21 +202,76 @@ def exact_knn(
     candidates are kept and re-ranked by distances computed directly from the vectors, so
     near neighbours are neither misranked nor lost to the cancellation error of the
     expanded square ``||q||^2 - 2<q,b> + ||b||^2`` that BLAS-based scans use; this is done
-    per block, while the block is in memory.
+    per block, while the block is in memory (no second, random pass over the base).
 
     >>> gt = exact_knn(np.eye(3, dtype=np.float32), np.eye(3, dtype=np.float32)[:1], 2, "l2")
     >>> gt.ids.tolist(), gt.distances.round(3).tolist()
     ([[0, 1]], [[0.0, 1.414]])
     """
     metric = Metric.parse(metric)
+    scan = _Scan(block_size, progress, refine, use_faiss, in_block=True)
+    best_s, best_i = _scan(base, queries, k, metric, scan)
+    if refine and metric is Metric.EUCLIDEAN:  # exact distances already, sorted by (distance, id)
+        return GroundTruth(ids=np.ascontiguousarray(best_i), distances=np.ascontiguousarray(best_s))
+    return finish_knn(base, queries, best_s, best_i, k, metric, refine=refine)
+
+
+def _check_inputs(
+    base: NDArray[Any], queries: NDArray[Any], k: int, n_total: int | None = None
+) -> tuple[int, NDArray[np.float32]]:
     k = check_k(k)
     if np.ndim(base) != 2 or np.shape(base)[0] == 0:
         raise DatasetError(f"base must be a non-empty 2-D array, got shape {np.shape(base)}")
-    source = as_source(base)
-    n, dim = int(source.n), int(source.dim)
+    n = n_total or int(np.shape(base)[0])
     if k > n:
         raise ConfigError(f"k={k} is larger than the number of base vectors ({n})")
-    q = as_vectors(queries, dim, what="queries")
+    return k, as_vectors(queries, int(np.shape(base)[1]), what="queries")
+
+
+def knn_candidates(
+    base: NDArray[Any],
+    queries: NDArray[Any],
+    k: int,
+    metric: Metric | str,
+    *,
+    block_size: int | None = None,
+    progress: Progress = NULL,
+    refine: bool = True,
+    use_faiss: bool | None = None,
+    n_total: int | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The first step of ``exact_knn``: every query's best candidates in ``base`` by a
+    blocked scan, as (scores, row numbers), lower scores nearer, sorted by (score, id).
+
+    Shards of a base scanned apart (``n_total``: the whole base's size, which decides how
+    many candidates refinement keeps) merge with ``merge_candidates`` into what one scan of
+    the whole base gives; ``finish_knn`` then turns them into the ground truth.
+    """
+    scan = _Scan(block_size, progress, refine, use_faiss, in_block=False, n_total=n_total)
+    return _scan(base, queries, k, Metric.parse(metric), scan)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """How a blocked scan runs; ``in_block``: re-rank each block's candidates by direct
+    distances while it is in memory (euclidean with ``refine``) and keep the best k."""
+
+    block_size: int | None
+    progress: Progress
+    refine: bool
+    use_faiss: bool | None
+    in_block: bool
+    n_total: int | None = None
+
+
+def _scan(
+    base: Any, queries: NDArray[Any], k: int, metric: Metric, scan: _Scan
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """One ordered pass over ``base``'s blocks: every query's best candidates, (score, id) sorted."""
+    k, q = _check_inputs(base, queries, k, scan.n_total)
+    block_size, use_faiss, n_total, refine = scan.block_size, scan.use_faiss, scan.n_total, scan.refine
+    source = as_source(base)
+    n, dim = int(source.n), int(source.dim)
     nq = q.shape[0]
     faiss = _faiss() if use_faiss is None or use_faiss else None
     if use_faiss and faiss is None:
@@ -194,30 +281,58 @@ def exact_knn(
     elif not is_int(block_size) or block_size <= 0:
         raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
     block_size = int(block_size)
-
-    # Only L2 suffers from the expanded square (||q||^2 - 2<q,b> + ||b||^2 cancels for near
-    # points); inner products from BLAS are as exact as a direct float32 dot product.
-    # Refinement is done block by block, while the block is in memory: each block's top-m
-    # candidates by the scan get direct distances and the running top-k is kept by those,
-    # so the base is read once, in order (a stream or a file never needs a second pass).
-    refine = refine and metric is Metric.EUCLIDEAN
-    m = _candidates(k, n) if refine else k
+    m = candidates_kept(k, n_total or n, metric, refine)
+    in_block = scan.in_block and refine and metric is Metric.EUCLIDEAN
     qs = _normalize_rows(q) if metric is Metric.COSINE else q
     q_sq = (q * q).sum(axis=1)
     best_s = np.full((nq, 0), np.inf, dtype=np.float32)
     best_i = np.full((nq, 0), -1, dtype=np.int64)
-    with progress.task("ground truth", total=n, unit="vec") as task:
+    with scan.progress.task("ground truth", total=n, unit="vec") as task:
         for start, block in source.iter_blocks(block_size):
             b = _normalize_rows(block) if metric is Metric.COSINE else block
             s, i = _block_topm(qs, b, min(m, len(block)), metric, faiss, q_sq)
-            if refine:
+            if in_block:
                 s = _refine_block(q, block, i, metric)
             i += start
-            best_s, best_i = _merge(best_s, best_i, s, i, k if refine else m)
+            best_s, best_i = _merge(best_s, best_i, s, i, k if in_block else m)
             task.advance(len(block))
+    return best_s, best_i
 
-    if refine:  # exact distances, sorted by (distance, id) by _merge
-        return GroundTruth(ids=np.ascontiguousarray(best_i), distances=np.ascontiguousarray(best_s))
+
+def candidates_kept(k: int, n: int, metric: Metric, refine: bool) -> int:
+    """Candidates per query a scan keeps: k, or a few more where euclidean refinement runs."""
+    # Only L2 suffers from the expanded square (||q||^2 - 2<q,b> + ||b||^2 cancels for near
+    # points); inner products from BLAS are as exact as a direct float32 dot product.
+    return _candidates(k, n) if refine and metric is Metric.EUCLIDEAN else k
+
+
+def merge_candidates(
+    parts: list[tuple[NDArray[np.float32], NDArray[np.int64]]], m: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """The best ``m`` of several shards' candidates (row numbers already global), by (score, id)."""
+    best_s, best_i = parts[0]
+    for s, i in parts[1:]:
+        best_s, best_i = _merge(best_s, best_i, s, i, m)
+    return best_s[:, :m], best_i[:, :m]
+
+
+def finish_knn(
+    base: NDArray[Any],
+    queries: NDArray[Any],
+    best_s: NDArray[np.float32],
+    best_i: NDArray[np.int64],
+    k: int,
+    metric: Metric | str,
+    *,
+    refine: bool = True,
+) -> GroundTruth:
+    """Ground truth from a scan's candidates: for euclidean (with ``refine``) re-ranked by
+    distances computed directly from the vectors, else the scores turned into distances."""
+    metric = Metric.parse(metric)
+    k, q = _check_inputs(base, queries, k)
+    if refine and metric is Metric.EUCLIDEAN:
+        ids, dists = _refine(base, q, best_i, k, metric)
+        return GroundTruth(ids=ids, distances=dists)
     dists = _to_distance(best_s[:, :k], metric)
     ids = best_i[:, :k]
     order = np.lexsort((ids, dists), axis=1)  # conversion may round distinct scores together
@@ -310,11 +425,21 @@ def _write_cached(path: Path, gt: GroundTruth) -> None:
         raise
 
 
-def ground_truth(dataset: Dataset, k: int, *, cache: bool = True, progress: Progress = NULL) -> GroundTruth:
+def ground_truth(
+    dataset: Dataset,
+    k: int,
+    *,
+    cache: bool = True,
+    progress: Progress = NULL,
+    knn: Callable[..., GroundTruth] | None = None,
+) -> GroundTruth:
     """The exact top-k of every query: the data set's own, the cache's, or computed and cached.
 
     The cache file is ``$VECBENCH_CACHE/groundtruth/<checksum>-<metric>-k<k>.npz``; a cached
     file with a larger k serves a smaller one. Writes are atomic (temp file + os.replace).
+    ``knn`` computes it when needed (default ``exact_knn``; the Ray executor passes
+    ``vecbench.distributed.truth.sharded_knn``), called as ``knn(base, queries, k, metric,
+    progress=progress)``.
     """
     k = check_k(k)
     own = dataset.ground_truth
@@ -324,100 +449,11 @@ def ground_truth(dataset: Dataset, k: int, *, cache: bool = True, progress: Prog
         hit = _read_cached(dataset, k)
         if hit is not None:
             return hit
-    gt = exact_knn(dataset.base, dataset.queries, k, dataset.metric, progress=progress)
+    gt = (knn or exact_knn)(dataset.base, dataset.queries, k, dataset.metric, progress=progress)
     if cache:
         _write_cached(_cache_path(dataset, k), gt)
     return gt
 
 
-def verify(
-    dataset: Dataset, sample: int = 100, k: int | None = None, seed: int = 0, *, atol: float = 1e-3
-) -> dict[str, Any]:
-    """Recompute a seeded sample of queries exactly and compare with ``dataset.ground_truth``.
-
-    Ids are compared tie-aware (ann-benchmarks' rule): a stored id counts as right when its
-    true distance is within ``atol`` of the exact k-th distance. Stored distances are
-    compared with the true distances of the stored ids (allowing ``atol`` plus a relative
-    1e-5 for float32 rounding of large distances). ``ok`` is True when both checks pass.
-
-    >>> report = verify(dataset, sample=50)   # doctest: +SKIP
-    >>> report["ok"], report["recall_min"], report["max_abs_distance_error"]  # doctest: +SKIP
-    """
-    stored = dataset.ground_truth
-    if stored is None:
-        raise DatasetError(f"data set {dataset.name!r} has no stored ground truth to verify")
-    k = stored.k if k is None else check_k(k)
-    if k > stored.k:
-        raise ConfigError(f"k={k} is larger than the stored ground truth's k={stored.k}")
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(dataset.nq, size=min(int(sample), dataset.nq), replace=False))
-    queries = np.asarray(dataset.queries[rows], dtype=np.float32)
-    exact = exact_knn(dataset.base, queries, k, dataset.metric)
-    ids = np.asarray(stored.ids[rows, :k], dtype=np.int64)
-    dists = np.asarray(stored.distances[rows, :k], dtype=np.float64)
-    if ids.min() < 0 or ids.max() >= dataset.n:
-        bad_ids = True
-        true_d = np.full(ids.shape, np.inf)
-        valid = (ids >= 0) & (ids < dataset.n)
-        if valid.any():
-            _, td = _refine_pairs(dataset.base, queries, np.where(valid, ids, 0), dataset.metric)
-            true_d = np.where(valid, td, np.inf)
-    else:
-        bad_ids = False
-        _, true_d = _refine_pairs(dataset.base, queries, ids, dataset.metric)
-    kth = exact.distances[:, k - 1].astype(np.float64)
-    near = true_d <= kth[:, None] + atol
-    # A stored list repeating an id is wrong even when that id is near: count it once.
-    order = np.argsort(ids, axis=1, kind="stable")
-    sorted_ids = np.take_along_axis(ids, order, axis=1)
-    repeat = np.zeros(ids.shape, dtype=bool)
-    repeat[:, 1:] = sorted_ids[:, 1:] == sorted_ids[:, :-1]
-    first = np.empty_like(repeat)
-    np.put_along_axis(first, order, ~repeat, axis=1)
-    recall = (near & first).sum(axis=1) / k
-    finite = np.isfinite(true_d)
-    err = np.abs(np.where(finite, true_d - dists, np.inf))
-    max_err = float(err.max()) if err.size else 0.0
-    dist_ok = bool(np.all(err <= atol + 1e-5 * np.abs(np.where(finite, true_d, 0.0))))
-    return {
-        "ok": bool(recall.min() == 1.0 and dist_ok and not bad_ids),
-        "dataset": dataset.name,
-        "metric": dataset.metric.value,
-        "k": k,
-        "sampled": int(rows.size),
-        "seed": seed,
-        "recall_min": float(recall.min()),
-        "recall_mean": float(recall.mean()),
-        "queries_with_wrong_ids": int((recall < 1.0).sum()),
-        "ids_out_of_range": bad_ids,
-        "max_abs_distance_error": max_err,
-        "atol": atol,
-    }
-
-
-def _refine_pairs(
-    base: NDArray[Any], queries: NDArray[np.float32], ids: NDArray[np.int64], metric: Metric
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Direct distances of given (query, id) pairs, in the given order, in float64."""
-    vec = _gather(base, ids).astype(np.float64)
-    return ids, _direct_distances(queries.astype(np.float64), vec, metric).astype(np.float64)
-
-
-def distances_for_ids(
-    base: NDArray[Any], queries: NDArray[Any], ids: NDArray[np.integer], metric: Metric | str
-) -> NDArray[np.float32]:
-    """Exact distances (vecbench convention) of each query to the base rows ``ids[q]``, as float32.
-
-    Used when a file gives neighbour ids without distances (TEXMEX ``groundtruth.ivecs``).
-    """
-    metric = Metric.parse(metric)
-    id64: NDArray[np.int64] = np.asarray(ids, dtype=np.int64)
-    q = np.asarray(queries, dtype=np.float32)
-    out = np.empty(id64.shape, dtype=np.float32)
-    dim = q.shape[1]
-    chunk = max(1, min(id64.shape[0], MEMORY_BUDGET_BYTES // max(1, 3 * 8 * id64.shape[1] * dim)))
-    for start in range(0, id64.shape[0], chunk):
-        stop = min(id64.shape[0], start + chunk)
-        _, d = _refine_pairs(base, q[start:stop], id64[start:stop], metric)
-        out[start:stop] = d
-    return out
+# Checks of stored ground truth live in their own module; their names stay importable here.
+from vecbench.measures.truth_check import distances_for_ids, verify  # noqa: E402

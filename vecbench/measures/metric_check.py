@@ -19,7 +19,7 @@ Independently, a euclidean (or inner-product) run over unit-length vectors ranks
 neighbours exactly as cosine does (``|a - b|^2 = 2 - 2 cos``): the record says so and
 a ``MetricNote`` warning is shown.
 
-Cost: three exact scans of the base set for 50 queries (see README, "Data sets").
+Cost: three exact scans of the base set for 50 queries (see docs/datasets.md, "The metric a data set was built for").
 
     section = check_dataset_metric(dataset)      # ConfigError when the metric disagrees
     dataset.describe()["metric_check"]           # the evidence, in every record

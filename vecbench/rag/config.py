@@ -27,6 +27,7 @@
       - {mode: hybrid, fusion: weighted, alpha: [0.3, 0.5, 0.7]}
     bm25: {k1: 1.5, b: 0.75, method: lucene, stemmer: english, stopwords: en}
     embedding_cache: true              # corpus vectors kept under $VECBENCH_CACHE/embeddings
+    executor: local                    # ray: the corpus embedded with Ray Data on a cluster
     rerankers: [none, {name: embedding, embedder: {name: hashing, params: {dim: 512}}}]
     k: [1, 5, 10, 20]
     k_chunks: 50
@@ -103,6 +104,8 @@ _TOP = {
     "bm25",
     "embedding_cache",
     "hybrid_where",
+    "executor",
+    "ray_address",
 }
 
 
@@ -145,6 +148,8 @@ class RagConfig:
     hybrid_where: str = "native"
     bm25: BM25Params = field(default_factory=BM25Params)
     embedding_cache: bool = True
+    executor: str = "local"  # "ray": the corpus is embedded with Ray Data on the cluster
+    ray_address: str | None = None
 
     @property
     def sparse_modes(self) -> list[RetrievalMode]:
@@ -332,4 +337,12 @@ def load_rag_config(source: str | Path | Mapping[str, Any]) -> RagConfig:
         hybrid_where=_hybrid_where(raw.get("hybrid_where", "native")),
         bm25=bm25_params(raw.get("bm25")),
         embedding_cache=flag(raw.get("embedding_cache", True), "embedding_cache"),
+        **_executor(raw.get("executor", "local"), raw.get("ray_address")),
     )
+
+
+def _executor(executor: Any, address: Any) -> dict[str, Any]:
+    """``executor`` (local, ray) and ``ray_address``, checked as the vector run's settings are."""
+    from vecbench.config.settings import check_executor
+
+    return check_executor(executor, address)

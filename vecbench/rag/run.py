@@ -175,8 +175,9 @@ class _RagRun:
         e = cells[0].embedder
         assert e is not None
         try:
-            embedder = resolve_embedder(e.name, e.params)
-            ident.update(embedder=embedder.name, dim=int(embedder.dim))
+            with self.progress.task(f"load embedder {e.name}"):  # a model loads on first use
+                embedder = resolve_embedder(e.name, e.params)
+                ident.update(embedder=embedder.name, dim=int(embedder.dim))
             embedded = self.embed(chunked, embedder)
             check_query_embedder(embedded, embedder)
         except Exception as exc:  # noqa: BLE001 - recorded as failed cells
@@ -291,6 +292,12 @@ class _RagRun:
         """``chunked`` embedded by ``embedder``, through the embedding cache unless turned off."""
         from vecbench.embedding.cache import EmbeddingCache
 
+        if self.cfg.executor == "ray":  # Ray Data on the cluster; the local cache is not used
+            from vecbench.distributed.cluster import connect
+            from vecbench.distributed.embed import embed_corpus_ray
+
+            connect(self.cfg.ray_address)
+            return embed_corpus_ray(chunked, embedder, self.cfg.batch_size, self.progress)
         if not self.cfg.embedding_cache:
             return embed_corpus(chunked, embedder, self.cfg.batch_size, self.progress)
         with EmbeddingCache(embedder) as cached:
@@ -371,6 +378,7 @@ class _RagRun:
         if self.writer is not None:
             self.writer.append(rec)
         self.records.append(rec)
+        self.progress.cell_done(ok=rec.get("status") == "ok")
 
 
 def check_corpus_text(ds: RagDataset) -> None:
@@ -419,7 +427,11 @@ def run_rag(
     writer = ResultsWriter(out) if out is not None else None
     done = completed_cells(out) if (resume and out is not None) else set()
     run = _RagRun(cfg, ds, writer, progress, run_id)
-    for cells in run.cells(done).values():
-        if cells:
+    groups = [cells for cells in run.cells(done).values() if cells]
+    progress.begin(sum(len(cells) for cells in groups))
+    for cells in groups:
+        c = cells[0].chunker
+        label = " ".join(["chunker", c.name, *(f"{k}={v}" for k, v in (c.params or {}).items())])
+        with progress.cells(label, len(cells)):
             run.run_chunker(cells)
     return run.records

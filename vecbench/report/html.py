@@ -1,7 +1,11 @@
-"""One self-contained HTML page from result records: tables, plots, provenance.
+"""One self-contained HTML page from result records: the answer first, then the details.
 
-Nothing on the page is fetched: CSS is inline, plots are PNG data URIs, and a
-Content-Security-Policy forbids every other source. All record text is escaped.
+The first screen holds, per data set and metric, the recall-vs-QPS Pareto plot and the
+best setting per store at the target recall; latency distributions, load curves, the
+other workloads, cost, every cell and the provenance follow, long tables collapsed and
+scrolling in their own box. Plots are interactive plotly figures (plotly.js inlined once
+per page, no server, nothing fetched), or with ``interactive=False`` matplotlib PNG images
+and no script at all (a page that survives mail). All record text is escaped.
 
     records = read_results("run.jsonl")
     write_html(records, "report.html", target_recall=0.95, results_path="run.jsonl")
@@ -15,9 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from vecbench.analysis.pareto import AXES, best_per_store, pareto_front, points
+from vecbench.analysis.pareto import AXES, best_per_store, params_text, pareto_front, points
 from vecbench.report import tables
+from vecbench.report.answer import answer_section, by_label, group_title
 from vecbench.report.filtered import filtered_section
+from vecbench.report.page import figure_div, img, shell
 from vecbench.util.atomic import write_atomic
 from vecbench.util.nested import dig
 
@@ -29,30 +35,15 @@ _MEASURED = (
     *("freshness", "ingest"),  # a streaming record's
 )
 _STREAMING = ("freshness", "ingest_load")
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d1d1f;background:#fff}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:2px solid #ddd}
-h3{font-size:15px;margin:18px 0 6px}.meta{color:#555}nav a{margin-right:12px}
-.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;margin:6px 0 14px;font-size:12.5px}
-th,td{border:1px solid #d0d0d0;padding:3px 7px;vertical-align:top;text-align:left;white-space:nowrap}
-td.wrap{white-space:normal;min-width:240px}
-th{background:#eef1f5;position:sticky;top:0}tbody tr:nth-child(even){background:#f8f9fb}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.ci{color:#777;font-size:11px}.ok{color:#176f2c}.bad{color:#b00020;font-weight:600}
-.plots{display:flex;flex-wrap:wrap;gap:12px}.plots img{max-width:100%;border:1px solid #e3e3e3;background:#fff}
-details{margin:3px 0}summary{cursor:pointer}pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:11.5px}
-.none{color:#777;font-style:italic}caption{text-align:left;color:#555;font-size:12px;caption-side:bottom}
-"""
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_NAV = {"answer": "Answer", "pareto": "Pareto p99 and $", "latency": "Latency", "best": "Best, every figure",
+        "summary": "Every cell", "provenance": "Provenance", "filtered": "Filtered", "freshness": "Freshness",
+        "ingest": "Under ingest", "rag": "Retrieval quality", "rag-latency": "Retrieval pipelines",
+        "runbook": "Runbooks", "load": "Load", "cost": "Cost", "failed": "Failed cells"}  # fmt: skip
+_MORE_AXES = ("p99_ms", "usd_per_1m_queries")  # the first screen has QPS
 
 
 def _e(value: Any) -> str:
     return html.escape(str(value))
-
-
-def _group_title(key: tuple[Any, ...]) -> str:
-    dataset, metric, k, flt = key
-    return f"{dataset} ({metric}, k={k})" + (f", filter {flt}" if flt else "")
 
 
 def _groups(pts: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
@@ -62,41 +53,64 @@ def _groups(pts: Sequence[dict[str, Any]]) -> dict[tuple[Any, ...], list[dict[st
     return dict(sorted(out.items(), key=lambda kv: tuple(str(x) for x in kv[0])))
 
 
-def _by_label(pts: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for p in pts:
-        out.setdefault(p["label"], []).append(p)
-    return out
+def _collapsed(summary: str, body: str, *, open_: bool = False) -> str:
+    return f"<details{' open' if open_ else ''}><summary>{_e(summary)}</summary>{body}</details>"
 
 
-def _img(uri: str | None, alt: str) -> str:
-    return f'<img src="{_e(uri)}" alt="{_e(alt)}">' if uri else ""
+class _Plots:
+    """Draws a page's figures one way: plotly divs (interactive) or matplotlib PNGs (static)."""
+
+    def __init__(self, interactive: bool, colors: Mapping[str, str], target: float) -> None:
+        self.interactive, self.colors, self.target = interactive, colors, target
+
+    def pareto(self, key: tuple[Any, ...], labels: Mapping[str, list[dict[str, Any]]], by: str) -> str:
+        if not any(p.get(by) is not None for pts in labels.values() for p in pts):
+            return ""
+        if self.interactive:
+            from vecbench.report.figures import pareto_figure
+
+            fig = pareto_figure(
+                labels, by, colors=self.colors, title=group_title(key), target_recall=self.target
+            )
+            return figure_div(fig, height=fig.layout.height)
+        from vecbench.report.plots import pareto_png
+
+        fronts = {lb: pareto_front(rows, by) for lb, rows in labels.items()}
+        k = key[2]
+        uri = pareto_png(
+            labels, fronts, by, higher_is_better=AXES[by], colors=self.colors, title=group_title(key),
+            target_recall=self.target, recall_label=f"recall@{k}" if k else "recall@k",
+        )  # fmt: skip
+        return img(uri, f"recall vs {by}: {group_title(key)}")
+
+    def latency(self, series: list[Any], title: str) -> str:
+        if self.interactive:
+            from vecbench.report.figures import latency_figure
+
+            return figure_div(latency_figure(series, title=title), height=420, css_class="fig wide")
+        from vecbench.report.plots import latency_png
+
+        return img(latency_png(series, title=title), "latency")
+
+    def load(self, runs: list[Any], title: str) -> str:
+        if self.interactive:
+            from vecbench.report.figures import load_figure
+
+            fig = load_figure(runs, title=title)
+            return figure_div(fig, height=440, css_class="fig wide") if fig is not None else ""
+        from vecbench.report.plots import load_png
+
+        return img(load_png(runs, title=title), "load")
 
 
-def _pareto_section(groups: Mapping[Any, list[dict[str, Any]]], colors: Any, target: float) -> str:
-    from vecbench.report.plots import pareto_png
-
+def _more_pareto(groups: Mapping[Any, list[dict[str, Any]]], plots: _Plots) -> str:
     parts = []
     for key, pts in groups.items():
-        labels = _by_label(pts)
-        k = key[2]
-        imgs = []
-        for by in ("qps", "p99_ms", "usd_per_1m_queries"):
-            if not any(p.get(by) is not None for p in pts):
-                continue
-            fronts = {lb: pareto_front(rows, by) for lb, rows in labels.items()}
-            uri = pareto_png(
-                labels,
-                fronts,
-                by,
-                higher_is_better=AXES[by],
-                colors=colors,
-                title=_group_title(key),
-                target_recall=target,
-                recall_label=f"recall@{k}" if k else "recall@k",
-            )
-            imgs.append(_img(uri, f"recall vs {by}: {_group_title(key)}"))
-        parts.append(f'<h3>{_e(_group_title(key))}</h3><div class="plots">{"".join(imgs)}</div>')
+        labels = by_label(pts)
+        figs = [plots.pareto(key, labels, by) for by in _MORE_AXES]
+        figs = [f'<div style="flex:1 1 560px;min-width:480px">{f}</div>' for f in figs if f]
+        if figs:
+            parts.append(f'<h3>{_e(group_title(key))}</h3><div class="plots">{"".join(figs)}</div>')
     return "".join(parts)
 
 
@@ -121,19 +135,18 @@ def _sidecar_ms(results_path: Path | None, record: Mapping[str, Any]) -> list[fl
 
 
 def _latency_section(
-    groups: Mapping[Any, list[dict[str, Any]]], colors: Any, target: float, results_path: Path | None
+    groups: Mapping[Any, list[dict[str, Any]]], plots: _Plots, target: float, results_path: Path | None
 ) -> str:
-    from vecbench.report.plots import latency_png
-
     parts = []
     for key, pts in groups.items():
         series = []
-        for label, rows in sorted(_by_label(pts).items()):
+        for label, rows in sorted(by_label(pts).items()):
             p = _pick(rows, target)
             data: Any = _sidecar_ms(results_path, p["record"]) or p["record"].get("latency") or {}
-            series.append((f"{label} {p['params']}".strip(), colors.get(label), data))
-        uri = latency_png(series, title=f"{_group_title(key)}: per-query latency")
-        parts.append(f'<h3>{_e(_group_title(key))}</h3><div class="plots">{_img(uri, "latency")}</div>')
+            # the search setting names the curve; the build setting is in the tables above
+            series.append((f"{label} {params_text(p['search'])}".strip(), plots.colors.get(label), data))
+        fig = plots.latency(series, f"{group_title(key)}: per-query latency")
+        parts.append(f'<h3>{_e(group_title(key))}</h3><div class="plots">{fig}</div>')
     note = (
         "<p>One curve per store and index: its fastest setting (p99) reaching the target recall, "
         "else its highest-recall setting. Solid lines come from every query's latency (sidecar "
@@ -142,8 +155,8 @@ def _latency_section(
     return note + "".join(parts)
 
 
-def _load_section(vector_ok: Sequence[Mapping[str, Any]]) -> str:
-    from vecbench.report.plots import label_colors, load_png
+def _load_section(vector_ok: Sequence[Mapping[str, Any]], plots: _Plots) -> str:
+    from vecbench.report.figures import palette
 
     with_load = [r for r in vector_ok if isinstance(r.get("load"), Mapping)]
     if not with_load:
@@ -156,12 +169,13 @@ def _load_section(vector_ok: Sequence[Mapping[str, Any]]) -> str:
     for (dataset, metric), recs in sorted(groups.items()):
         names = [f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')} {tables.cell_params(r)}" for r in recs]
         # one colour per cell here: two settings of one store are two curves
-        run_colors = label_colors(names)
+        run_colors = palette(names)
         runs = [(name, run_colors[name], r["load"]) for name, r in zip(names, recs, strict=True)]
-        uri = load_png(runs, title=f"{dataset} ({metric})")
-        if uri:
-            parts.append(f'<h3>{_e(dataset)} ({_e(metric)})</h3><div class="plots">{_img(uri, "load")}</div>')
-    return "".join(parts) + tables.load_table(with_load)
+        fig = plots.load(runs, f"{dataset} ({metric})")
+        if fig:
+            parts.append(f'<h3>{_e(dataset)} ({_e(metric)})</h3><div class="plots">{fig}</div>')
+    table = _collapsed(f"Every load level ({len(with_load)} cell(s))", tables.load_table(with_load))
+    return "".join(parts) + table
 
 
 def _provenance(records: Sequence[Mapping[str, Any]]) -> str:
@@ -174,60 +188,77 @@ def _provenance(records: Sequence[Mapping[str, Any]]) -> str:
         )
         body = {k: v for k, v in r.items() if k not in _MEASURED}
         text = json.dumps(body, indent=2, sort_keys=False, default=str, ensure_ascii=False)
-        parts.append(f"<details><summary>{_e(summary)}</summary><pre>{_e(text)}</pre></details>")
+        parts.append(f'<details class="rec"><summary>{_e(summary)}</summary><pre>{_e(text)}</pre></details>')
     return "".join(parts)
 
 
-def render_html(
-    records: Sequence[Mapping[str, Any]],
-    *,
-    title: str | None = None,
-    target_recall: float = 0.95,
-    results_path: str | Path | None = None,
-) -> str:
-    """The page as a string (see ``write_html``)."""
-    from vecbench._version import __version__
-    from vecbench.results.provenance import utc_now_iso
+Sections = list[tuple[str, str, str]]  # (anchor, heading, body)
 
-    records = list(records)
-    best_p99 = best_per_store(records, target_recall, by="p99_ms")  # also checks the target
-    title = title or "vecbench report"
-    rpath = Path(results_path) if results_path is not None else None
+
+def _vector_sections(
+    records: Sequence[Mapping[str, Any]], target: float, rpath: Path | None, interactive: bool
+) -> Sections:
+    """The answer (first screen), then Pareto fronts on the other axes, latency, filters, load,
+    the best-setting tables in full and every cell."""
     vector = [r for r in records if r.get("kind", "vector") == "vector"]
     vector_ok = [r for r in vector if r.get("status") == "ok"]
-    rag = [r for r in records if r.get("kind") == "rag"]
-    runbook = [r for r in records if r.get("kind") == "runbook"]
-    streaming_ok = [r for r in records if r.get("kind") in _STREAMING and r.get("status") == "ok"]
-    failed = [r for r in records if r.get("status") != "ok"]
     pts = points(vector_ok)
     groups = _groups(pts)
-    sections: list[tuple[str, str, str]] = []  # (anchor, heading, body)
-    if vector:
-        sections.append(("summary", "Summary", tables.summary_table(vector)))
-    if pts:
-        best = f"<p>Target recall@k &ge; {_e(f'{target_recall:g}')}; failed cells never count.</p>"
-        best += "<h3>Lowest p99 latency</h3>" + tables.best_table(best_p99, "p99_ms")
-        if any(p.get("usd_per_1m_queries") is not None for p in pts):
-            best_usd = best_per_store(records, target_recall, by="usd_per_1m_queries")
-            best += "<h3>Lowest $ per 1M queries</h3>" + tables.best_table(best_usd, "usd_per_1m_queries")
-        sections.append(("best", "Best setting per store", best))
-    if pts or any(isinstance(r.get("load"), Mapping) for r in vector_ok):
-        from vecbench.report.plots import label_colors, require_matplotlib
+    sections: Sections = []
+    has_load = any(isinstance(r.get("load"), Mapping) for r in vector_ok)
+    if pts or has_load:
+        _require(interactive)
+        from vecbench.report.figures import palette
 
-        require_matplotlib()
-        labels = [f"{dig(r, 'store', 'name')}/{dig(r, 'index', 'type')}" for r in vector_ok]
-        colors = label_colors(labels)
+        plots = _Plots(interactive, palette([p["label"] for p in pts]), target)
         if pts:
-            sections.append(("pareto", "Pareto fronts", _pareto_section(groups, colors, target_recall)))
-            sections.append(
-                ("latency", "Latency distributions", _latency_section(groups, colors, target_recall, rpath))
+            first = answer_section(
+                groups,
+                target_recall=target,
+                plot=lambda k, lb: plots.pareto(k, lb, "qps"),
+                interactive=interactive,
             )
-            filtered = filtered_section(pts, colors)
+            sections.append(("answer", "Recall against QPS, and the best setting per store", first))
+            more = _more_pareto(groups, plots)
+            if more:
+                sections.append(("pareto", "Pareto fronts: recall against p99 and $", more))
+            sections.append(
+                ("latency", "Latency distributions", _latency_section(groups, plots, target, rpath))
+            )
+            filtered = filtered_section(pts, plots.colors)
             if filtered:
                 sections.append(("filtered", "Filtered search: recall and QPS against selectivity", filtered))
-        load = _load_section(vector_ok)
+        load = _load_section(vector_ok, plots)
         if load:
             sections.append(("load", "Load: throughput and tail latency under concurrency", load))
+    if pts:
+        best = f"<p>Target recall@k &ge; {_e(f'{target:g}')}; failed cells never count.</p>"
+        best += "<h3>Lowest p99 latency</h3>" + tables.best_table(best_per_store(records, target), "p99_ms")
+        if any(p.get("usd_per_1m_queries") is not None for p in pts):
+            best_usd = best_per_store(records, target, by="usd_per_1m_queries")
+            best += "<h3>Lowest $ per 1M queries</h3>" + tables.best_table(best_usd, "usd_per_1m_queries")
+        sections.append(("best", "Best setting per store, every figure", _collapsed("Show the tables", best)))
+    if vector:
+        every = _collapsed(f"All {len(vector)} cell(s)", tables.summary_table(vector), open_=not pts)
+        sections.append(("summary", "Every cell", every))
+    return sections
+
+
+def _require(interactive: bool) -> None:
+    if interactive:
+        from vecbench.report.figures import require_plotly
+
+        require_plotly()
+    from vecbench.report.plots import require_matplotlib
+
+    require_matplotlib()  # the static plots, and the sections that have only PNG plots
+
+
+def _other_sections(records: Sequence[Mapping[str, Any]]) -> Sections:
+    """Runbooks, streaming, cost, text pipelines, failed cells, provenance."""
+    runbook = [r for r in records if r.get("kind") == "runbook"]
+    rag = [r for r in records if r.get("kind") == "rag"]
+    sections: Sections = []
     if any(r.get("status") == "ok" for r in runbook):
         from vecbench.report.plots import require_matplotlib
         from vecbench.report.runbook import runbook_section
@@ -244,7 +275,9 @@ def render_html(
         if ingest:
             sections.append(("ingest", "Search under ingest", ingest))
     if any(isinstance(r.get("cost"), Mapping) and r.get("status") == "ok" for r in records):
-        sections.append(("cost", "Cost", tables.cost_table(records)))
+        sections.append(
+            ("cost", "Cost", _collapsed("Dollar figures of every cell", tables.cost_table(records)))
+        )
     if rag:
         sections.append(("rag", "Retrieval quality (text runs)", tables.rag_table(rag)))
     if any(r.get("status") == "ok" for r in rag):
@@ -253,42 +286,60 @@ def render_html(
         sections.append(
             ("rag-latency", "Retrieval pipelines: nDCG@10 against p99, time per stage", rag_section(rag))
         )
+    failed = [r for r in records if r.get("status") != "ok"]
     if failed:
         sections.append(("failed", "Failed cells", tables.failed_table(failed)))
     if records:
         sections.append(("provenance", "Provenance of every record", _provenance(records)))
+    return sections
 
+
+def _meta(records: Sequence[Mapping[str, Any]], rpath: Path | None) -> str:
+    from vecbench._version import __version__
+    from vecbench.results.provenance import utc_now_iso
+
+    n = len(records)
+    failed = sum(1 for r in records if r.get("status") != "ok")
+    vector = sum(1 for r in records if r.get("kind", "vector") == "vector")
+    rag = sum(1 for r in records if r.get("kind") == "rag")
+    runbook = sum(1 for r in records if r.get("kind") == "runbook")
+    other = n - vector - rag - runbook
     runs = sorted({str(r.get("run_id")) for r in records})
     run_text = ", ".join(runs[:3]) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
-    meta = (
-        f"{len(records)} record(s): {len(records) - len(failed)} ok, {len(failed)} failed; "
-        f"{len(vector)} vector, {len(rag)} retrieval, {len(runbook)} runbook"
-        + (
-            f", {len(records) - len(vector) - len(rag) - len(runbook)} streaming"
-            if len(records) > len(vector) + len(rag) + len(runbook)
-            else ""
-        )
-        + f". Run(s): {run_text or '-'}. "
-        f"Generated {utc_now_iso()} by vecbench {__version__}"
+    return (
+        f"{n} record(s): {n - failed} ok, {failed} failed; {vector} vector, {rag} retrieval, {runbook} runbook"
+        + (f", {other} streaming" if other else "")
+        + f". Run(s): {run_text or '-'}. Generated {utc_now_iso()} by vecbench {__version__}"
         + (f" from {rpath.name}" if rpath is not None else "")
         + "."
     )
+
+
+def render_html(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    target_recall: float = 0.95,
+    results_path: str | Path | None = None,
+    interactive: bool = True,
+) -> str:
+    """The page as a string (see ``write_html``)."""
+    records = list(records)
+    best_per_store(records, target_recall)  # checks the target before any drawing
+    title = title or "vecbench report"
+    rpath = Path(results_path) if results_path is not None else None
+    sections = _vector_sections(records, target_recall, rpath, interactive) + _other_sections(records)
+    ok = [r for r in records if r.get("status") == "ok"]
     if not records:
         notice = '<p class="none">No records: nothing was measured.</p>'
-    elif not vector_ok and not streaming_ok and not [r for r in rag + runbook if r.get("status") == "ok"]:
+    elif not ok:
         notice = '<p class="bad">No successful records: every cell failed (see below).</p>'
     else:
         notice = ""
-    nav = " ".join(f'<a href="#{a}">{_e(h)}</a>' for a, h, _ in sections)
+    nav = " ".join(f'<a href="#{a}">{_e(_NAV.get(a, h))}</a>' for a, h, _ in sections)
+    top = f'<p class="meta">{_e(_meta(records, rpath))}</p>{notice}<nav>{nav}</nav>'
     body = "".join(f'<h2 id="{a}">{_e(h)}</h2>{b}' for a, h, b in sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f'<h1>{_e(title)}</h1><p class="meta">{_e(meta)}</p>{notice}<nav>{nav}</nav>{body}'
-        "</body></html>\n"
-    )
+    return shell(title, top, body, interactive=interactive)
 
 
 def write_html(
@@ -298,15 +349,19 @@ def write_html(
     title: str | None = None,
     target_recall: float = 0.95,
     results_path: str | Path | None = None,
+    interactive: bool = True,
 ) -> Path:
     """Write the report page to ``path`` atomically (temporary file, then rename).
 
     ``results_path`` (the results file the records came from) lets the page draw latency
     distributions from the sidecar files beside it. Empty or failed-only input still
     writes a page that says so. Needs matplotlib (``vecbench[report]``) when there is
-    something to plot; MissingDependencyError otherwise.
+    something to plot, and plotly too when ``interactive`` (the default; False draws PNG
+    images and puts no script on the page, for mail); MissingDependencyError otherwise.
     """
-    text = render_html(records, title=title, target_recall=target_recall, results_path=results_path)
+    text = render_html(
+        records, title=title, target_recall=target_recall, results_path=results_path, interactive=interactive
+    )
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, lambda f: f.write(text), text=True, mode=0o644)

@@ -17,7 +17,7 @@ from vecbench.errors import MissingDependencyError
 __all__ = ["require_matplotlib", "label_colors", "pareto_png", "latency_png", "load_png", "AXIS_TITLES"]
 
 AXIS_TITLES = {
-    "qps": "queries per second (serial, one client)",
+    "qps": "QPS (serial, one client)",
     "batch_qps": "queries per second (batch)",
     "load_qps": "queries per second (best closed-loop level)",
     "p50_ms": "p50 latency (ms)",

@@ -13,6 +13,8 @@ from vecbench.util.validation import is_number
 
 __all__ = [
     "fmt",
+    "ci_text",
+    "Cell",
     "cell_params",
     "rag_setting",
     "html_table",
@@ -58,7 +60,8 @@ def fmt(v: Any, kind: str = "") -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _ci_text(record: Mapping[str, Any], key: str, kind: str) -> str:
+def ci_text(record: Mapping[str, Any], key: str, kind: str) -> str:
+    """``[low, high]`` of a record's ``ci`` section for ``key`` ("" without one)."""
     ci = dig(record, "ci", key)
     if isinstance(ci, Sequence) and len(ci) == 2 and all(num(x) for x in ci):
         return f"[{fmt(ci[0], kind)}, {fmt(ci[1], kind)}]"
@@ -129,10 +132,10 @@ def summary_table(records: Sequence[Mapping[str, Any]]) -> str:
                 dig(r, "store", "name"),
                 dig(r, "index", "type"),
                 cell_params(r),
-                Cell(fmt(dig(r, "quality", "recall_at_k"), "recall"), _ci_text(r, "recall_at_k", "recall")),
-                Cell(fmt(dig(r, "latency", "p50_ms"), "ms"), _ci_text(r, "p50_ms", "ms")),
-                Cell(fmt(dig(r, "latency", "p99_ms"), "ms"), _ci_text(r, "p99_ms", "ms")),
-                Cell(fmt(dig(r, "qps", "serial"), "qps"), _ci_text(r, "qps", "qps")),
+                Cell(fmt(dig(r, "quality", "recall_at_k"), "recall"), ci_text(r, "recall_at_k", "recall")),
+                Cell(fmt(dig(r, "latency", "p50_ms"), "ms"), ci_text(r, "p50_ms", "ms")),
+                Cell(fmt(dig(r, "latency", "p99_ms"), "ms"), ci_text(r, "p99_ms", "ms")),
+                Cell(fmt(dig(r, "qps", "serial"), "qps"), ci_text(r, "qps", "qps")),
                 fmt(dig(r, "qps", "batch"), "qps"),
                 fmt(dig(r, "timings", "ingest_s"), "s"),
                 fmt(dig(r, "timings", "build_s"), "s"),
@@ -283,8 +286,8 @@ def rag_table(records: Sequence[Mapping[str, Any]]) -> str:
                 params_text(dig(r, "search", "params")) or "-",
                 retrieval_text(r),
                 dig(r, "reranker", "name") or "-",
-                Cell(fmt(q.get("ndcg_at_10"), "recall"), _ci_text(r, "ndcg_at_10", "recall")),
-                Cell(fmt(q.get("mrr_at_10"), "recall"), _ci_text(r, "mrr_at_10", "recall")),
+                Cell(fmt(q.get("ndcg_at_10"), "recall"), ci_text(r, "ndcg_at_10", "recall")),
+                Cell(fmt(q.get("mrr_at_10"), "recall"), ci_text(r, "mrr_at_10", "recall")),
                 *[fmt(rk.get(str(k)), "recall") for k in ks],
                 fmt(q.get("span_recall"), "recall"),
                 fmt(q.get("span_iou"), "recall"),

@@ -1,2 +1,3 @@
-"""Small utilities shared by every part: atomic writes, progress bars, nested lookups,
-the cache folder, optional imports and the input checks every module repeats."""
+"""Small utilities shared by every part: atomic writes, the progress view, quieting
+third-party output, nested lookups, the cache folder, optional imports and the input checks
+every module repeats."""

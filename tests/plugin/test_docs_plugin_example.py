@@ -1,4 +1,4 @@
-"""The README's user test for the pytest plugin, run as a user would: a real pytest process."""
+"""The plugin page's user test (docs/pytest-plugin.md), run as a user would: a real pytest process."""
 
 from __future__ import annotations
 
@@ -11,30 +11,30 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
 MARKER = "<!-- plugin-example -->"
 EXTRA_INFO_KEYS = ("recall_at_k", "tie_aware_recall_at_k", "p50_ms", "p95_ms", "p99_ms", "qps")
 
 
-def readme_example() -> str:
+def page_example() -> str:
     """The python code block right after the marker comment."""
-    text = README.read_text(encoding="utf-8")
-    assert MARKER in text, f"{README} lost its {MARKER} marker"
+    text = PAGE.read_text(encoding="utf-8")
+    assert MARKER in text, f"{PAGE} lost its {MARKER} marker"
     found = re.match(r"\s*```python\n(.*?)\n```", text.split(MARKER, 1)[1], re.DOTALL)
-    assert found, f"no ```python block right after {MARKER} in {README}"
+    assert found, f"no ```python block right after {MARKER} in {PAGE}"
     return found.group(1) + "\n"
 
 
-def test_readme_example_is_a_short_user_test() -> None:
-    code = readme_example()
+def test_page_example_is_a_short_user_test() -> None:
+    code = page_example()
     assert len(code.strip().splitlines()) <= 12
     compile(code, "test_my_index.py", "exec")
 
 
-def test_readme_example_runs_under_pytest_with_benchmark_json(tmp_path: Path) -> None:
+def test_page_example_runs_under_pytest_with_benchmark_json(tmp_path: Path) -> None:
     pytest.importorskip("faiss")
     pytest.importorskip("pytest_benchmark")
-    (tmp_path / "test_my_index.py").write_text(readme_example(), encoding="utf-8")
+    (tmp_path / "test_my_index.py").write_text(page_example(), encoding="utf-8")
     # The private cache of conftest's _own_cache (VECBENCH_CACHE, VECBENCH_PROGRESS) comes along.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     proc = subprocess.run(
