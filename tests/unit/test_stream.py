@@ -315,3 +315,33 @@ def test_memory_map_pages_dropped_after_each_block(tmp_path):
     assert grown_kb < 8 * 1024, f"a pass over a 40 MB map left {grown_kb} kB resident"
     assert total == pytest.approx(float(base[:, 0].sum()), rel=1e-4)
     np.testing.assert_array_equal(mm[:3], base[:3])  # the map still reads after its pages were dropped
+
+
+class _PlainSource:
+    """Only the protocol (no BlockSource, no numpy look-alike): what a third-party source may be."""
+
+    def __init__(self, base: np.ndarray) -> None:
+        self.base, self.n, self.dim, self.dtype = base, base.shape[0], base.shape[1], base.dtype
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self.base[start:stop]
+
+    def iter_blocks(self, rows: int, start: int = 0, stop: int | None = None):
+        stop = self.n if stop is None else stop
+        return ((a, self.base[a : min(stop, a + rows)]) for a in range(start, stop, rows))
+
+
+def test_a_plain_protocol_source_works_for_ground_truth_and_rows():
+    from vecbench.measures.quality import returned_true_distances
+
+    base = _rng_base(500, 4)
+    src = _PlainSource(base)
+    assert isinstance(src, BaseSource) and as_source(src) is src
+    got = exact_knn(src, base[:6], 4, "euclidean", block_size=64)
+    ref = exact_knn(base, base[:6], 4, "euclidean")
+    np.testing.assert_array_equal(got.ids, ref.ids)
+    np.testing.assert_array_equal(take_rows(src, [[499, 2]]), base[[[499, 2]]])
+    np.testing.assert_array_equal(
+        returned_true_distances(src, base[:6], got.ids, "euclidean"),
+        returned_true_distances(base, base[:6], got.ids, "euclidean"),
+    )

@@ -58,6 +58,7 @@ __all__ = [
     "iter_id_blocks",
     "take_rows",
     "release_pages",
+    "base_shape",
 ]
 
 
@@ -256,6 +257,13 @@ def release_pages(view: Any) -> None:
             mm.madvise(mmap.MADV_DONTNEED, first, last - first)
     except (ImportError, ValueError, OSError, AttributeError, TypeError):
         return
+
+
+def base_shape(base: Any) -> tuple[int, ...]:
+    """``(n, dim)`` of a source, or the shape of an array, without reading any row."""
+    if isinstance(base, BaseSource):
+        return (int(base.n), int(base.dim))
+    return tuple(int(x) for x in np.shape(base))
 
 
 def as_source(base: Any) -> BaseSource:

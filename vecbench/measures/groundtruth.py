@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.datasets.base import Dataset, GroundTruth
-from vecbench.datasets.stream import as_source, take_rows
+from vecbench.datasets.stream import as_source, base_shape, take_rows
 from vecbench.errors import ConfigError, DatasetError
 from vecbench.metrics import Metric
 from vecbench.util.paths import cache_dir
@@ -220,12 +220,13 @@ def _check_inputs(
     base: NDArray[Any], queries: NDArray[Any], k: int, n_total: int | None = None
 ) -> tuple[int, NDArray[np.float32]]:
     k = check_k(k)
-    if np.ndim(base) != 2 or np.shape(base)[0] == 0:
-        raise DatasetError(f"base must be a non-empty 2-D array, got shape {np.shape(base)}")
-    n = n_total or int(np.shape(base)[0])
+    shape = base_shape(base)
+    if len(shape) != 2 or shape[0] == 0:
+        raise DatasetError(f"base must be a non-empty 2-D array, got shape {shape}")
+    n = n_total or shape[0]
     if k > n:
         raise ConfigError(f"k={k} is larger than the number of base vectors ({n})")
-    return k, as_vectors(queries, int(np.shape(base)[1]), what="queries")
+    return k, as_vectors(queries, shape[1], what="queries")
 
 
 def knn_candidates(

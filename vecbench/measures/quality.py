@@ -170,10 +170,10 @@ def returned_true_distances(
     else:
         width = check_k(k)
     ids = pad_ids(returned_ids, width)
-    n = int(base.shape[0])
-    out = np.full(ids.shape, np.nan, dtype=np.float32)
-    from vecbench.datasets.stream import BaseSource, take_rows
+    from vecbench.datasets.stream import BaseSource, base_shape, take_rows
 
+    n = base_shape(base)[0]
+    out = np.full(ids.shape, np.nan, dtype=np.float32)
     every_row = None
     if isinstance(base, BaseSource) and ids.size:
         # A source (a generator, a decoder) reads by blocks: fetch all returned rows in one
