@@ -54,6 +54,9 @@ class IdIndex:
     def __init__(self) -> None:
         self._keys = np.empty(0, dtype=np.int64)
         self._values = np.empty(0, dtype=np.int64)
+        # Capacity behind _keys/_values (they are views of its first rows): ids that arrive in
+        # increasing order, as a harness ingests 0..n-1, are appended in amortized O(batch).
+        self._kbuf, self._vbuf = self._keys, self._values
 
     def __len__(self) -> int:
         return int(self._keys.shape[0])
@@ -75,11 +78,27 @@ class IdIndex:
         """Add ids that are not present yet (the caller checks with ``lookup``)."""
         if not ids.size:
             return
+        if (not len(self) or ids[0] > self._keys[-1]) and bool(np.all(ids[1:] > ids[:-1])):
+            self._append(ids, values)
+            return
         keys = np.concatenate([self._keys, ids])
         # Stable sort of one sorted run plus a short tail: close to linear.
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         self._values = np.concatenate([self._values, values])[order]
+        self._kbuf, self._vbuf = self._keys, self._values
+
+    def _append(self, ids: NDArray[np.int64], values: NDArray[np.int64]) -> None:
+        n, m = len(self), int(ids.shape[0])
+        same = self._kbuf.shape[0] >= n + m and np.shares_memory(self._keys, self._kbuf)
+        if not same:  # grow by doubling; untouched capacity costs no resident memory
+            cap = max(n + m, 2 * n, 1024)
+            kbuf, vbuf = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64)
+            kbuf[:n], vbuf[:n] = self._keys, self._values
+            self._kbuf, self._vbuf = kbuf, vbuf
+        self._kbuf[n : n + m] = ids
+        self._vbuf[n : n + m] = values
+        self._keys, self._values = self._kbuf[: n + m], self._vbuf[: n + m]
 
     def assign(self, ids: NDArray[np.int64], values: NDArray[np.int64]) -> None:
         """Set the value of each id, inserting the ids not present yet."""
@@ -100,12 +119,14 @@ class IdIndex:
             keep = ~np.isin(self._keys, ids[present])
             self._keys = self._keys[keep]
             self._values = self._values[keep]
+            self._kbuf, self._vbuf = self._keys, self._values
         return values[present]
 
     def reset(self, ids: NDArray[np.int64], values: NDArray[np.int64]) -> None:
         order = np.argsort(ids, kind="stable")
         self._keys = np.ascontiguousarray(ids[order])
         self._values = np.ascontiguousarray(values[order])
+        self._kbuf, self._vbuf = self._keys, self._values
 
 
 class VectorTable:

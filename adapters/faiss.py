@@ -540,7 +540,7 @@ class FaissStore(
     def _do_footprint(self) -> FootprintStats:
         index_bytes = 0
         if self._index is not None:
-            index_bytes = int(self._client.serialize_index(self._index).nbytes)
+            index_bytes = _serialized_size(self._client, self._index)
         # Before training the vectors wait in the adapter's buffer: count them too.
         pending = self._pending.nbytes if self._pending is not None and len(self._pending) else 0
         return FootprintStats(
@@ -607,3 +607,17 @@ class FaissStore(
     @property
     def _spec_given(self) -> dict[str, Any]:
         return dict(self._require_collection().index_params)
+
+
+def _serialized_size(faiss: Any, index: Any) -> int:
+    """Bytes ``faiss.serialize_index`` would return, counted as faiss writes them in 1 MB
+    pieces: serializing into memory would hold a second copy of the index (5 GB at 10M x 128)."""
+    written = [0]
+
+    def count(piece: bytes) -> None:
+        written[0] += len(piece)
+
+    writer = faiss.PyCallbackIOWriter(count, 1 << 20)
+    faiss.write_index(index, writer)
+    del writer  # flushes the last piece
+    return written[0]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vecbench.datasets.stream import BaseSource, as_source, check_block_rows, iter_id_blocks, take_rows
 from vecbench.errors import DatasetError, EmptyDatasetError
 from vecbench.metrics import Metric
 
@@ -35,8 +36,10 @@ class Dataset:
     """Base vectors, queries, metric, and (when known) exact ground truth.
 
     Base ids are the row numbers ``0..n-1``. ``base`` may be a memory map, possibly of the
-    file's own dtype (uint8 for .bvecs): iterate it with ``batches`` (or pick rows with
-    ``rows``), which give float32, rather than copying it whole. ``checksum`` identifies the data
+    file's own dtype (uint8 for .bvecs), or a ``vecbench.datasets.stream.BaseSource`` that
+    reads rows on demand (a streamed synthetic set, a chunked HDF5 file): iterate it with
+    ``batches`` (or pick rows with ``rows``), which give float32, rather than copying it
+    whole; ``base_source`` is it as a ``BaseSource`` whatever it is. ``checksum`` identifies the data
     (sha256 of the source file, or of the generator's parameters) for caches and records.
     """
 
@@ -56,7 +59,8 @@ class Dataset:
 
     def __post_init__(self) -> None:
         self.metric = Metric.parse(self.metric)
-        for key, column in self.attributes.items():
+        # A lazy mapping (a streamed synthetic set's) makes its columns on first use: not here.
+        for key, column in self.attributes.items() if isinstance(self.attributes, dict) else ():
             if np.shape(column)[:1] != (self.base.shape[0],) or np.ndim(column) != 1:
                 raise DatasetError(
                     f"data set {self.name!r}: attribute {key!r} has shape {np.shape(column)}, "
@@ -86,19 +90,24 @@ class Dataset:
     def nq(self) -> int:
         return int(self.queries.shape[0])
 
+    @property
+    def base_source(self) -> BaseSource:
+        """The base set as a ``BaseSource`` (``read``, ``iter_blocks``, ``take``)."""
+        return as_source(self.base)
+
     def batches(self, batch_size: int = 10_000) -> Iterator[tuple[NDArray[np.int64], NDArray[np.float32]]]:
-        """(ids, vectors) in order, each batch a float32 copy of at most batch_size rows."""
-        for start in range(0, self.n, batch_size):
-            stop = min(start + batch_size, self.n)
-            yield (
-                np.arange(start, stop, dtype=np.int64),
-                np.ascontiguousarray(self.base[start:stop], dtype=np.float32),
-            )
+        """(ids, vectors) in order, each batch a float32 copy of at most batch_size rows.
+
+        Only one batch is in memory at a time (plus a generator's or decoder's one block):
+        a base set larger than memory is ingested with this. ``batch_size`` <= 0 is a
+        ConfigError, raised before the first batch."""
+        check_block_rows(batch_size, "batch size")
+        return iter_id_blocks(self.base, batch_size)
 
     def rows(self, ids: NDArray[np.integer] | list[int]) -> NDArray[np.float32]:
         """Base vectors ``ids`` as a float32 array, whatever the stored dtype (a .bvecs
         base, for instance, is memory-mapped as uint8)."""
-        return np.asarray(self.base[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+        return take_rows(self.base, np.asarray(ids, dtype=np.int64))
 
     def describe(self) -> dict[str, Any]:
         """What a result record says about this data set."""

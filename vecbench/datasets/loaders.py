@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from vecbench.datasets.attributes import hdf5_attributes, read_attributes_file
 from vecbench.datasets.base import Dataset, GroundTruth
 from vecbench.datasets.checksums import file_sha256
+from vecbench.datasets.stream import release_pages
 from vecbench.datasets.synthetic import SYNTHETIC_DEFAULTS, load_synthetic, synthetic_attributes
 from vecbench.errors import (
     ConfigError,
@@ -164,6 +165,7 @@ def _check_base(base: NDArray[Any], where: str, check_finite: bool) -> None:
     for start in range(0, base.shape[0], _CHECK_ROWS):
         block = np.asarray(base[start : start + _CHECK_ROWS])
         finite = np.isfinite(block)
+        release_pages(base[start : start + _CHECK_ROWS])  # a memory map's RSS stays at one block
         if not finite.all():
             row = start + int(np.nonzero(~finite.all(axis=1))[0][0])
             raise InvalidVectorError(f"{where}: base vectors contain NaN or inf (first at row {row})")
@@ -195,7 +197,7 @@ def load_hdf5(
     """An ann-benchmarks HDF5 file: ``train`` (base), ``test`` (queries), optional ``neighbors``/``distances``.
 
     The base is memory-mapped when ``train`` is stored contiguous and uncompressed (how
-    ann-benchmarks writes it) and read into memory otherwise. The file's ``distance``
+    ann-benchmarks writes it) and read by slices on demand otherwise (an ``HDF5Source``). The file's ``distance``
     attribute gives the metric (angular -> cosine) unless ``metric`` is passed. Stored
     distances are kept as they are: ann-benchmarks computes angular distance as scipy's
     cosine distance (1 - cos) and euclidean as L2, which are vecbench's conventions. For
@@ -267,11 +269,10 @@ def _hdf5_base(path: Path, train: Any) -> NDArray[Any]:
         if end > path.stat().st_size:
             raise DatasetError(f"{path}: truncated (train needs {end} bytes, file has {path.stat().st_size})")
         return np.memmap(path, dtype=train.dtype, mode="r", offset=offset, shape=train.shape)
-    # Chunked or compressed: decode block by block into one float32 array.
-    out = np.empty(train.shape, dtype=np.float32)
-    for start in range(0, train.shape[0], _CHECK_ROWS):
-        out[start : start + _CHECK_ROWS] = train[start : start + _CHECK_ROWS]
-    return out
+    # Chunked or compressed: read by slices on demand (one block in memory at a time).
+    from vecbench.datasets.stream import HDF5Source
+
+    return HDF5Source(path, train.name.lstrip("/"))  # type: ignore[return-value]
 
 
 def _hdf5_truth(fh: Any, where: str, n: int, nq: int, metric: Metric) -> GroundTruth | None:
@@ -316,7 +317,8 @@ def _vecs(path: Path, check_header: bool = True) -> NDArray[Any]:
     mm = np.memmap(path, dtype=rec, mode="r", shape=(size // record,))
     if check_header:
         for start in range(0, mm.shape[0], _CHECK_ROWS):
-            dims = mm["dim"][start : start + _CHECK_ROWS]
+            dims = np.array(mm["dim"][start : start + _CHECK_ROWS])
+            release_pages(mm[start : start + _CHECK_ROWS])
             if (dims != dim).any():
                 row = start + int(np.nonzero(dims != dim)[0][0])
                 raise DatasetError(

@@ -4,7 +4,7 @@
     gt = exact_knn(base, queries, k=10, metric="cosine")
     gt = ground_truth(dataset, k=10)   # the file's own truth, the cache, or computed once
 
-Memory stays bounded whatever the size of ``base`` (which may be a memory map): the base is
+Memory stays bounded whatever the size of ``base`` (a memory map or a streamed source): it is
 read ``block_size`` rows at a time and every query keeps a running top-k. Distances follow
 vecbench's conventions (``vecbench.metrics``); rows are sorted ascending, ties by id.
 """
@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.datasets.base import Dataset, GroundTruth
+from vecbench.datasets.stream import as_source, base_shape, take_rows
 from vecbench.errors import ConfigError, DatasetError
 from vecbench.metrics import Metric
 from vecbench.util.paths import cache_dir
@@ -76,10 +78,6 @@ def _candidates(k: int, n: int) -> int:
     return min(n, k + max(8, k // 4))
 
 
-def _block_float32(block: NDArray[Any]) -> NDArray[np.float32]:
-    return np.ascontiguousarray(block, dtype=np.float32)
-
-
 def _normalize_rows(x: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -129,13 +127,12 @@ def _block_scores_numpy(
     return prod
 
 
-def _gather(base: NDArray[Any], ids: NDArray[np.int64]) -> NDArray[np.float32]:
-    """float32 rows ``base[ids]`` shaped like ids + (dim,); a memory map is read in id order."""
-    if isinstance(base, np.memmap) or not isinstance(base, np.ndarray):
-        uniq, inverse = np.unique(ids, return_inverse=True)
-        rows = np.asarray(base[uniq], dtype=np.float32)
-        return rows[inverse.reshape(ids.shape)]
-    return np.asarray(base[ids.ravel()], dtype=np.float32).reshape(*ids.shape, base.shape[1])
+def _gather(base: Any, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+    """float32 rows ``base[ids]`` shaped like ids + (dim,); a memory map or a source is read
+    in id order, each of its blocks once."""
+    if isinstance(base, np.ndarray) and not isinstance(base, np.memmap):
+        return np.asarray(base[ids.ravel()], dtype=np.float32).reshape(*ids.shape, base.shape[1])
+    return take_rows(base, ids)
 
 
 def _direct_distances(q: NDArray[np.floating], vec: NDArray[np.floating], metric: Metric) -> NDArray[Any]:
@@ -171,6 +168,19 @@ def _refine(
     return out_i, out_d
 
 
+def _refine_block(
+    queries: NDArray[np.float32], block: NDArray[np.float32], cand: NDArray[np.int64], metric: Metric
+) -> NDArray[np.float32]:
+    """Direct distances from every query to its candidate rows ``cand`` (row numbers in ``block``)."""
+    nq, m = cand.shape
+    out = np.empty((nq, m), dtype=np.float32)
+    chunk = max(1, min(nq, MEMORY_BUDGET_BYTES // max(1, 3 * 4 * m * queries.shape[1])))
+    for start in range(0, nq, chunk):
+        stop = min(nq, start + chunk)
+        out[start:stop] = _direct_distances(queries[start:stop], block[cand[start:stop]], metric)
+    return out
+
+
 def exact_knn(
     base: NDArray[Any],
     queries: NDArray[Any],
@@ -184,22 +194,25 @@ def exact_knn(
 ) -> GroundTruth:
     """Exact k nearest neighbours of every query in ``base``, by blocked brute force.
 
-    ``base`` may be any (n, dim) numeric array or memory map; it is read ``block_size``
-    rows at a time (default: ``default_block_size``, about 256 MB of working set). faiss
+    ``base`` may be any (n, dim) numeric array, memory map or ``BaseSource`` (a streamed
+    synthetic set, a chunked HDF5 file); it is read once, in order, ``block_size`` rows at a
+    time (default: ``default_block_size``, about 256 MB of working set). faiss
     (``faiss.knn``) does the scan when installed, numpy BLAS otherwise (``use_faiss``
     forces one or the other). For euclidean with ``refine`` (default) a few extra
     candidates are kept and re-ranked by distances computed directly from the vectors, so
     near neighbours are neither misranked nor lost to the cancellation error of the
-    expanded square ``||q||^2 - 2<q,b> + ||b||^2`` that BLAS-based scans use.
+    expanded square ``||q||^2 - 2<q,b> + ||b||^2`` that BLAS-based scans use; this is done
+    per block, while the block is in memory (no second, random pass over the base).
 
     >>> gt = exact_knn(np.eye(3, dtype=np.float32), np.eye(3, dtype=np.float32)[:1], 2, "l2")
     >>> gt.ids.tolist(), gt.distances.round(3).tolist()
     ([[0, 1]], [[0.0, 1.414]])
     """
     metric = Metric.parse(metric)
-    best_s, best_i = knn_candidates(
-        base, queries, k, metric, block_size=block_size, progress=progress, refine=refine, use_faiss=use_faiss
-    )
+    scan = _Scan(block_size, progress, refine, use_faiss, in_block=True)
+    best_s, best_i = _scan(base, queries, k, metric, scan)
+    if refine and metric is Metric.EUCLIDEAN:  # exact distances already, sorted by (distance, id)
+        return GroundTruth(ids=np.ascontiguousarray(best_i), distances=np.ascontiguousarray(best_s))
     return finish_knn(base, queries, best_s, best_i, k, metric, refine=refine)
 
 
@@ -207,12 +220,13 @@ def _check_inputs(
     base: NDArray[Any], queries: NDArray[Any], k: int, n_total: int | None = None
 ) -> tuple[int, NDArray[np.float32]]:
     k = check_k(k)
-    if base.ndim != 2 or base.shape[0] == 0:
-        raise DatasetError(f"base must be a non-empty 2-D array, got shape {base.shape}")
-    n = n_total or int(base.shape[0])
+    shape = base_shape(base)
+    if len(shape) != 2 or shape[0] == 0:
+        raise DatasetError(f"base must be a non-empty 2-D array, got shape {shape}")
+    n = n_total or shape[0]
     if k > n:
         raise ConfigError(f"k={k} is larger than the number of base vectors ({n})")
-    return k, as_vectors(queries, int(base.shape[1]), what="queries")
+    return k, as_vectors(queries, shape[1], what="queries")
 
 
 def knn_candidates(
@@ -234,9 +248,31 @@ def knn_candidates(
     many candidates refinement keeps) merge with ``merge_candidates`` into what one scan of
     the whole base gives; ``finish_knn`` then turns them into the ground truth.
     """
-    metric = Metric.parse(metric)
-    k, q = _check_inputs(base, queries, k, n_total)
-    n, dim = int(base.shape[0]), int(base.shape[1])
+    scan = _Scan(block_size, progress, refine, use_faiss, in_block=False, n_total=n_total)
+    return _scan(base, queries, k, Metric.parse(metric), scan)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """How a blocked scan runs; ``in_block``: re-rank each block's candidates by direct
+    distances while it is in memory (euclidean with ``refine``) and keep the best k."""
+
+    block_size: int | None
+    progress: Progress
+    refine: bool
+    use_faiss: bool | None
+    in_block: bool
+    n_total: int | None = None
+
+
+def _scan(
+    base: Any, queries: NDArray[Any], k: int, metric: Metric, scan: _Scan
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """One ordered pass over ``base``'s blocks: every query's best candidates, (score, id) sorted."""
+    k, q = _check_inputs(base, queries, k, scan.n_total)
+    block_size, use_faiss, n_total, refine = scan.block_size, scan.use_faiss, scan.n_total, scan.refine
+    source = as_source(base)
+    n, dim = int(source.n), int(source.dim)
     nq = q.shape[0]
     faiss = _faiss() if use_faiss is None or use_faiss else None
     if use_faiss and faiss is None:
@@ -247,20 +283,20 @@ def knn_candidates(
         raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
     block_size = int(block_size)
     m = candidates_kept(k, n_total or n, metric, refine)
+    in_block = scan.in_block and refine and metric is Metric.EUCLIDEAN
     qs = _normalize_rows(q) if metric is Metric.COSINE else q
     q_sq = (q * q).sum(axis=1)
     best_s = np.full((nq, 0), np.inf, dtype=np.float32)
     best_i = np.full((nq, 0), -1, dtype=np.int64)
-    with progress.task("ground truth", total=n, unit="vec") as task:
-        for start in range(0, n, block_size):
-            stop = min(n, start + block_size)
-            b = _block_float32(base[start:stop])
-            if metric is Metric.COSINE:
-                b = _normalize_rows(b)
-            s, i = _block_topm(qs, b, min(m, stop - start), metric, faiss, q_sq)
+    with scan.progress.task("ground truth", total=n, unit="vec") as task:
+        for start, block in source.iter_blocks(block_size):
+            b = _normalize_rows(block) if metric is Metric.COSINE else block
+            s, i = _block_topm(qs, b, min(m, len(block)), metric, faiss, q_sq)
+            if in_block:
+                s = _refine_block(q, block, i, metric)
             i += start
-            best_s, best_i = _merge(best_s, best_i, s, i, m)
-            task.advance(stop - start)
+            best_s, best_i = _merge(best_s, best_i, s, i, k if in_block else m)
+            task.advance(len(block))
     return best_s, best_i
 
 

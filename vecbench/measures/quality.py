@@ -170,12 +170,22 @@ def returned_true_distances(
     else:
         width = check_k(k)
     ids = pad_ids(returned_ids, width)
-    n = int(base.shape[0])
+    from vecbench.datasets.stream import BaseSource, base_shape, take_rows
+
+    n = base_shape(base)[0]
     out = np.full(ids.shape, np.nan, dtype=np.float32)
+    every_row = None
+    if isinstance(base, BaseSource) and ids.size:
+        # A source (a generator, a decoder) reads by blocks: fetch all returned rows in one
+        # forward pass, each block once, instead of a pass per query.
+        every_row = take_rows(base, np.where((ids >= 0) & (ids < n), ids, 0))
     for i in range(ids.shape[0]):
         row = ids[i]
         valid = (row >= 0) & (row < n)
         if not valid.any():
+            continue
+        if every_row is not None:
+            out[i, valid] = distances_to(queries[i], every_row[i][valid], metric)
             continue
         # Sorted unique rows: memory maps (and h5py) read them in one forward pass.
         uniq, inverse = np.unique(row[valid], return_inverse=True)
