@@ -167,3 +167,29 @@ def test_fit_recovers_a_known_mixture():
     calibrated = calibrate_topics(profile, x, heldout=200)
     assert int(calibrated["topics"]) > 0 and 0 < float(calibrated["local_frac"]) < 1
     assert calibrated["ref_nn1_q"].shape == (3,)
+
+
+def test_a_streamed_embedlike_set_holds_the_same_data() -> None:
+    from vecbench.datasets.embedlike import load_embedlike
+    from vecbench.datasets.stream import BlockSource
+    from vecbench.measures.groundtruth import exact_knn
+
+    streamed = load_embedlike(n=20_000, nq=8, dim=32, stream=True)
+    whole = load_embedlike(n=20_000, nq=8, dim=32, stream=False)
+    assert isinstance(streamed.base, BlockSource) and isinstance(whole.base, np.ndarray)
+    assert streamed.checksum == whole.checksum
+    blocks = [b for _, b in streamed.base.iter_blocks(7_000)]
+    assert np.array_equal(np.concatenate(blocks), whole.base)
+    ids = np.array([19_999, 3, 8_192, 8_191])
+    assert np.array_equal(streamed.base[ids], whole.base[ids])
+    assert np.array_equal(streamed.attributes["int_attr"], whole.attributes["int_attr"])
+    a = exact_knn(streamed.base, streamed.queries, 10, "cosine")
+    b = exact_knn(whole.base, whole.queries, 10, "cosine")
+    assert np.array_equal(a.ids, b.ids)
+
+
+def test_stream_must_be_a_boolean() -> None:
+    from vecbench.datasets.embedlike import load_embedlike
+
+    with pytest.raises(ConfigError, match="stream must be true or false"):
+        load_embedlike(n=100, stream="yes")

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vecbench.datasets.base import Dataset
+from vecbench.datasets.stream import BlockSource
 from vecbench.errors import ConfigError, DatasetError, UnknownNameError
 from vecbench.metrics import Metric
 from vecbench.util.validation import is_int
@@ -143,15 +144,15 @@ def profile_from_arrays(name: str, arrays: dict[str, Any], sha256: str = "") -> 
     )
 
 
-class EmbedlikeSource:
+class EmbedlikeSource(BlockSource):
     """Base and query vectors of one embedlike data set, generated on demand, block by block.
 
     ``dim`` None (or the profile's own) gives the model's coordinates; a smaller ``dim`` keeps
     the first ``dim`` principal components (then renormalized), like a PCA-reduced index.
     Parameters are checked here, before anything is generated.
 
-    It has the shape of ``vecbench.datasets.stream.BaseSource`` (``n``, ``dim``, ``dtype``,
-    ``read``, ``iter_blocks``), so whatever streams a base set can stream this one.
+    A ``vecbench.datasets.stream.BlockSource``: whatever streams a base set (ingest in
+    batches, blockwise ground truth, rows by id for scoring) streams this one.
     """
 
     def __init__(self, profile: str | Profile = "minilm", **params: Any) -> None:
@@ -261,11 +262,12 @@ class EmbedlikeSource:
             pos = hi
         return out
 
-    def read(self, start: int, stop: int) -> NDArray[np.float32]:
-        """Base rows ``[start, stop)`` as float32 (``vecbench.datasets.stream.BaseSource``)."""
-        if not (is_int(start) and is_int(stop) and 0 <= start <= stop <= self.n):
-            raise DatasetError(f"rows [{start}, {stop}) are outside 0..{self.n} of this base set")
-        return self._rows(int(start), int(stop), _BASE, [])
+    def _read(self, start: int, stop: int) -> NDArray[np.float32]:
+        """Base rows ``[start, stop)`` (``BlockSource.read`` checks the range)."""
+        return self._rows(start, stop, _BASE, [])
+
+    def _take_span(self) -> int:
+        return GEN_ROWS  # rows by id are read one generated block at a time
 
     def iter_blocks(
         self, rows: int, start: int = 0, stop: int | None = None
@@ -302,20 +304,26 @@ def split_name(name: str) -> str | None:
     return None
 
 
-def load_embedlike(profile: str = "minilm", **params: Any) -> Dataset:
-    """The embedlike data set as a ``Dataset`` (base generated in memory; see ``EmbedlikeSource``
-    to stream it instead). Attribute columns as the synthetic set's, from their own stream."""
-    from vecbench.datasets.synthetic import synthetic_attributes
+def load_embedlike(profile: str = "minilm", *, stream: bool | None = None, **params: Any) -> Dataset:
+    """The embedlike data set as a ``Dataset``. ``stream`` (default: when the base exceeds
+    ``STREAM_ABOVE_BYTES``, as for the synthetic set) leaves ``base`` an ``EmbedlikeSource``
+    read block by block, and makes the attribute columns on first use; the data are the same.
+    Attribute columns as the synthetic set's, from their own stream."""
+    from vecbench.datasets.synthetic import STREAM_ABOVE_BYTES, LazyAttributes
 
+    if stream is not None and not isinstance(stream, bool):
+        raise ConfigError(f"embedlike data set: stream must be true or false, got {stream!r}")
     source = EmbedlikeSource(profile, **params)
-    attr_rng = np.random.default_rng(np.random.SeedSequence(source.seed, spawn_key=(_ATTRIBUTES,)))
+    if stream is None:
+        stream = 4 * source.n * source.dim > STREAM_ABOVE_BYTES
+    attributes: Any = LazyAttributes(np.random.SeedSequence(source.seed, spawn_key=(_ATTRIBUTES,)), source.n)
     return Dataset(
         name=source.name,
         metric=source.metric,
-        base=source.base(),
+        base=source if stream else source.base(),
         queries=source.queries(),
         checksum=source.checksum,
         source=f"{PREFIX}:{profile}",
         params=dict(source.params),
-        attributes=synthetic_attributes(attr_rng, source.n),
+        attributes=attributes if stream else dict(attributes),
     )

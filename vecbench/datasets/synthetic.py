@@ -90,7 +90,7 @@ def load_synthetic(*, stream: bool | None = None, **params: Any) -> Dataset:
     if stream is None:
         stream = 4 * p["n"] * p["dim"] > STREAM_ABOVE_BYTES
     base: Any = SyntheticSource(centres, seeds[1], p["n"], p["spread"])
-    attributes: Mapping[str, NDArray[Any]] = _LazyAttributes(seeds[3], p["n"])
+    attributes: Mapping[str, NDArray[Any]] = LazyAttributes(seeds[3], p["n"])
     if not stream:
         whole = base.read(0, p["n"])  # a view of the (read-only) block for a one-block set
         base, attributes = whole if whole.flags.writeable else whole.copy(), dict(attributes)
@@ -187,7 +187,7 @@ class SyntheticSource(BlockSource):
         self.__dict__.update(state, _cache=None, _lock=threading.Lock())
 
 
-class _LazyAttributes(Mapping[str, NDArray[Any]]):
+class LazyAttributes(Mapping[str, NDArray[Any]]):
     """The synthetic attribute columns, made (both at once, as ``synthetic_attributes`` does)
     on first access: a streamed run without filters never holds them."""
 
