@@ -40,5 +40,8 @@ case ",${extras}," in
     # cache makes a second venv on the same machine download nothing.
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==$torch_pin" ;;
 esac
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
+# setuptools warns on every editable install of a package-dir mapping ("folders in your
+# working directory with the same name as your package"): adapters/ and datasets/ are
+# mapped into vecbench on purpose (pyproject.toml), so the warning is kept off the terminal.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${extras}]"
 echo "$want" > "$stamp"
