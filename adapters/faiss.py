@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vecbench.errors import InvalidParameterError, StoreError
+from vecbench.errors import StoreError
 from vecbench.metrics import Metric
 from vecbench.spec import CollectionSpec
 from vecbench.store import FootprintStats, StoreInfo
@@ -53,14 +53,10 @@ from ._base import BaseStore, IdIndex, VectorTable, auto_pq_m, check_int_param, 
 from ._capabilities import BatchSearchMixin, DeletableMixin, FilterableMixin, FootprintMixin, ShareableMixin
 from ._faiss_filter import FaissFiltering
 from ._faiss_support import _BUILD_TIME, _INDEX_TYPES, _METRIC_MAPPING, _TRAINED_TYPES, FaissSharing, _Labels
+from ._faiss_training import effective_trained_params, factory_string, quiet_kmeans, training_sample
 
 __all__ = ["FaissStore"]
 
-# FAISS k-means warns below 39 training points per centroid; a defaulted nlist (IVF
-# lists) or nbits (2**nbits PQ centroids) is lowered to respect that on small collections.
-MIN_POINTS_PER_LIST = 39
-# Training sample per IVF list (FAISS's own k-means subsamples to 256 per centroid).
-TRAIN_POINTS_PER_LIST = 256
 ADD_CHUNK_ROWS = 65536
 
 _FLOAT32 = np.dtype(np.float32)
@@ -190,7 +186,7 @@ class FaissStore(
             self._pending = VectorTable(self._dim)  # the index itself is built at training
             return
         self._effective = dict(self._build_params)
-        self._index = self._build_index(self._factory_string(self._effective))
+        self._index = self._build_index(factory_string(self._kind, self._effective))
         if kind == "hnsw":
             self._labels = _Labels()
             self._index.hnsw.efConstruction = int(self._effective["ef_construction"])
@@ -261,11 +257,12 @@ class FaissStore(
             return
         pending = self._pending
         n = len(pending)
-        self._effective = self._effective_trained_params(n)
+        kind, seed = self._kind, int(self._config.get("seed", 0))
+        self._effective = effective_trained_params(kind, self._build_params, self._spec_given, n)
         t0 = time.perf_counter()
-        index = self._build_index(self._factory_string(self._effective))
-        sample = self._training_sample(pending.vectors)
-        note = self._quiet_kmeans(index, int(sample.shape[0]))
+        index = self._build_index(factory_string(kind, self._effective))
+        sample = training_sample(kind, self._effective, pending.vectors, seed)
+        note = quiet_kmeans(self._client, kind, index, int(sample.shape[0]))
         index.train(sample)
         t_train = time.perf_counter() - t0
         vectors, ids = pending.vectors, pending.ids
@@ -274,7 +271,7 @@ class FaissStore(
         self._training = {
             "train_vectors": int(sample.shape[0]),
             "vectors_at_training": n,
-            "seed": int(self._config.get("seed", 0)),
+            "seed": seed,
             "train_s": t_train,
             "train_and_add_s": time.perf_counter() - t0,
             **({"note": note} if note else {}),
@@ -284,82 +281,6 @@ class FaissStore(
         self._live = len(self._ids)
         self._pending = None
         self._apply_search_params()
-
-    def _effective_trained_params(self, n: int) -> dict[str, Any]:
-        params = dict(self._build_params)
-        given = self._spec_given
-        kind = self._kind
-        if kind in ("ivf_flat", "ivf_pq"):
-            nlist = int(params["nlist"])
-            if "nlist" in given:
-                if nlist > n:
-                    raise InvalidParameterError(
-                        f"{kind} nlist={nlist} is larger than the {n} vectors to train on; "
-                        f"use nlist <= {n} (FAISS recommends at least {MIN_POINTS_PER_LIST} vectors per list)"
-                    )
-            else:
-                params["nlist"] = min(nlist, max(1, n // MIN_POINTS_PER_LIST))
-        if kind == "ivf_pq":
-            nbits = int(params["nbits"])
-            if "nbits" in given:
-                if 2**nbits > n:
-                    raise InvalidParameterError(
-                        f"ivf_pq nbits={nbits} needs at least {2**nbits} vectors to train, got {n}; "
-                        f"use nbits <= {max(1, int(math.log2(n)))}"
-                    )
-            else:
-                if n < 2:
-                    raise InvalidParameterError(f"ivf_pq needs at least 2 vectors to train, got {n}")
-                params["nbits"] = min(nbits, max(1, int(math.log2(n / MIN_POINTS_PER_LIST))))
-        return params
-
-    def _quiet_kmeans(self, index: Any, n_train: int) -> str | None:
-        """Keep FAISS's k-means from printing its too-few-points warning on the process's
-        stderr (under vecbench's progress view); the fact goes into ``describe()`` instead.
-
-        ``min_points_per_centroid`` only decides that warning; the sample is the same.
-        """
-        if self._kind not in ("ivf_flat", "ivf_pq"):
-            return None
-        ivf = self._client.extract_index_ivf(index)
-        ivf.cp.min_points_per_centroid = 1
-        pq = getattr(self._client.downcast_index(ivf), "pq", None)
-        if pq is not None:
-            pq.cp.min_points_per_centroid = 1
-        nlist = int(ivf.nlist)
-        if n_train >= MIN_POINTS_PER_LIST * nlist:
-            return None
-        return (
-            f"k-means trained {nlist} lists on {n_train} vectors, fewer than the {MIN_POINTS_PER_LIST} "
-            "per list FAISS recommends"
-        )
-
-    def _training_sample(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-        n = vectors.shape[0]
-        if self._kind == "sq8":
-            size = n  # min/max per dimension: a sample could miss the extremes
-        elif self._kind == "ivf_pq":
-            p = self._effective
-            size = max(TRAIN_POINTS_PER_LIST * p["nlist"], TRAIN_POINTS_PER_LIST * 2 ** p["nbits"])
-        else:
-            size = TRAIN_POINTS_PER_LIST * self._effective["nlist"]
-        if size >= n:
-            return vectors
-        rng = np.random.default_rng(int(self._config.get("seed", 0)))
-        rows = np.sort(rng.choice(n, size=size, replace=False))
-        return np.ascontiguousarray(vectors[rows])
-
-    def _factory_string(self, p: dict[str, Any]) -> str:
-        kind = self._kind
-        if kind == "flat":
-            return "IDMap2,Flat"
-        if kind == "hnsw":
-            return f"HNSW{p['m']},Flat"
-        if kind == "ivf_flat":
-            return f"IVF{p['nlist']},Flat"
-        if kind == "ivf_pq":
-            return f"IVF{p['nlist']},PQ{p['m']}x{p['nbits']}"
-        return "IDMap2,SQ8"
 
     def _build_index(self, factory: str) -> Any:
         faiss = self._client
@@ -559,7 +480,7 @@ class FaissStore(
             "vectors_normalized": self._spec_metric is Metric.COSINE,
             "index_params_requested": dict(self._spec_given),
             "index_params": effective,
-            "factory_string": self._factory_string(effective) if index is not None else None,
+            "factory_string": factory_string(self._kind, effective) if index is not None else None,
             "index_class": type(index).__name__ if index is not None else None,
             "inner_index_class": None,
             "ntotal": len(self._ids) if index is not None else 0,
