@@ -187,16 +187,7 @@ class AttributeTable:
     def _clause_mask(self, clause: Eq | In | Range, rows: NDArray[np.int64]) -> NDArray[np.bool_]:
         col = self._cols[clause.attr][rows]
         if isinstance(clause, Range):
-            keep = np.ones(rows.shape[0], dtype=bool)
-            for bound, op in (
-                (clause.gte, np.greater_equal),
-                (clause.gt, np.greater),
-                (clause.lte, np.less_equal),
-                (clause.lt, np.less),
-            ):
-                if bound is not None:
-                    keep &= op(col, bound)
-            return keep
+            return clause.mask({clause.attr: col})  # the filter language's own bounds
         values = (clause.value,) if isinstance(clause, Eq) else clause.values
         if self.kinds[clause.attr] == "keyword":
             codes = self._codes[clause.attr]
