@@ -190,8 +190,10 @@ def test_compare_page_interactive_and_static(compared):
     from vecbench.report.compare_html import compare_figure
 
     fig = compare_figure(("synthetic-cosine", "cosine", 10, None), compared, palette(["faiss/hnsw"]))
-    names = [t.name for t in fig.data if t.name]
-    assert names == ["faiss/hnsw (A)", "faiss/hnsw (B)"]
+    # one legend entry per store/index: it toggles the A points, the B points and the joins
+    assert [t.legendgroup for t in fig.data] == ["faiss/hnsw"] * 3
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["faiss/hnsw"]
+    assert fig.layout.height >= 400
     b_trace = fig.data[2]
     assert b_trace.marker.line.color == ("#b00020",) and "differs:" in b_trace.text[0]
     page = render_compare_html(compared, sources_a=["a.jsonl"], sources_b=["b.jsonl"], notes=["one note"])

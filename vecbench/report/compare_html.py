@@ -108,7 +108,7 @@ def compare_figure(key: tuple[Any, ...], cells: Sequence[Any], colors: Mapping[s
     significant cells' B points ringed in red. Hover: the setting and both sides' figures."""
     import plotly.graph_objects as go
 
-    from vecbench.report.figures import axis, base_layout, hover_text, log_axis
+    from vecbench.report.figures import axis, base_layout, hover_text, legend_below, log_axis, pareto_height
 
     fig = go.Figure()
     by_label: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -130,17 +130,17 @@ def compare_figure(key: tuple[Any, ...], cells: Sequence[Any], colors: Mapping[s
             fig.add_trace(
                 go.Scatter(
                     x=[p["recall"] for p in pts], y=[p["qps"] for p in pts], mode="markers",
-                    name=html.escape(f"{label} ({side})"), legendgroup=label,
+                    # one legend entry per store/index (the B points') toggles A, B and the joins
+                    name=html.escape(label), legendgroup=label, showlegend=side == "B",
                     marker={"symbol": symbol, "size": 10, "color": color, "line": {"color": ring, "width": 2}},
                     text=[f"<b>{side}</b> " + hover_text(p) + _sig_text(p) for p in pts],
                     hovertemplate="%{text}<extra></extra>",
                 )
             )  # fmt: skip
     k = key[2]
+    height = pareto_height(len(by_label))
     fig.update_layout(
-        **base_layout(
-            group_title(key), 460, legend={"orientation": "h", "x": 0, "y": -0.16, "yanchor": "top"}
-        ),
+        **base_layout(group_title(key), height, legend=legend_below(height)),
         xaxis=axis(f"recall@{k or 'k'}  (A: open circle, B: diamond; red ring: significant)"),
         yaxis=axis("QPS (serial, one client)", **log_axis(ys)),
     )
@@ -180,7 +180,8 @@ def _first_screen(cells: Sequence[Any], interactive: bool, notes: Sequence[str])
     parts = []
     for i, (key, group) in enumerate(compare_groups(cells).items()):
         if interactive:
-            fig = figure_div(compare_figure(key, group, colors), height=460)
+            figure = compare_figure(key, group, colors)
+            fig = figure_div(figure, height=figure.layout.height)
         else:
             fig = _static_figure(key, group, colors)
         side = (

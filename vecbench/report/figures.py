@@ -130,6 +130,12 @@ def log_axis(values: Sequence[Any]) -> dict[str, Any]:
     return {"type": "log", "dtick": "D2"} if _log_ok(values) else {"type": "linear"}
 
 
+def legend_below(height: int) -> dict[str, Any]:
+    """A horizontal legend whose top sits ~70 px under the plot (clear of the x axis title),
+    whatever the figure's height (plotly places legends in fractions of the plot area)."""
+    return {**_LEGEND_BELOW, "y": -70 / (height - 104)}
+
+
 def pareto_height(labels: int, base: int = 400) -> int:
     """A Pareto figure's height in px: the plot keeps its size and the legend below it grows
     by one line per three store/index labels (13 labels would squash a fixed-height plot)."""
@@ -187,8 +193,7 @@ def pareto_figure(
     better = "up and right" if AXES.get(by, True) else "down and right"
     height = height or pareto_height(len(by_label))
     fig.update_layout(
-        # the legend's top ~70 px under the plot, whatever the height
-        **base_layout(title, height, legend={**_LEGEND_BELOW, "y": -70 / (height - 104)}),
+        **base_layout(title, height, legend=legend_below(height)),
         xaxis=axis(f"recall@{k or 'k'}  (better: {better})"),
         yaxis=axis(AXIS_TITLES.get(by, by), **log_axis(ys)),
     )
